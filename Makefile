@@ -1,0 +1,29 @@
+GO ?= go
+
+.PHONY: test build vet fmt check race bench
+
+# The one test command (README, CI). PostgreSQL suites run when
+# GATEHOUSE_TEST_POSTGRES names a server; otherwise they are skipped, and
+# this says so, because `go test` hides skip reasons without -v.
+test:
+	@[ -n "$$GATEHOUSE_TEST_POSTGRES" ] || echo "note: GATEHOUSE_TEST_POSTGRES is not set; PostgreSQL suites are skipped (see README, Testing)"
+	$(GO) test -count=1 -timeout 9m ./...
+
+# The storage and HTTP packages are where concurrency lives; the race
+# detector runs on them (about 3x slower, so not on every package).
+race:
+	$(GO) test -count=1 -race -timeout 9m ./idp/storage/... ./idp/httpserver/ ./migrations/
+
+build:
+	$(GO) build -o bin/gatehouse ./cmd/gatehouse
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+check: fmt vet
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...

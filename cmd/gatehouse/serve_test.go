@@ -1,0 +1,225 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-idp/gatehouse/idp/masterkey"
+	"github.com/gatehouse-idp/gatehouse/internal/testenv"
+)
+
+// proc is a gatehouse process started from the test binary (see TestMain).
+type proc struct {
+	cmd     *exec.Cmd
+	started time.Time
+	mu      sync.Mutex
+	stdout  bytes.Buffer
+	stderr  bytes.Buffer
+	lines   chan string
+	done    chan error
+}
+
+func startGatehouse(t *testing.T, env []string, args ...string) *proc {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{lines: make(chan string, 1024), done: make(chan error, 1)}
+	p.cmd = exec.Command(exe, args...)
+	p.cmd.Env = append(append(os.Environ(), "GATEHOUSE_TEST_EXEC_MAIN=1"), append(cheapArgon, env...)...)
+	p.cmd.Stdout = lockedWriter{&p.mu, &p.stdout}
+	errPipe, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.started = time.Now()
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(errPipe)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.stderr.WriteString(sc.Text() + "\n")
+			p.mu.Unlock()
+			select {
+			case p.lines <- sc.Text():
+			default:
+			}
+		}
+		close(p.lines)
+		p.done <- p.cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			_ = p.cmd.Process.Kill()
+		}
+		if t.Failed() {
+			t.Logf("stdout:\n%s\nstderr:\n%s", p.out(), p.errOut())
+		}
+	})
+	return p
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+func (p *proc) out() string    { p.mu.Lock(); defer p.mu.Unlock(); return p.stdout.String() }
+func (p *proc) errOut() string { p.mu.Lock(); defer p.mu.Unlock(); return p.stderr.String() }
+
+var servingRE = regexp.MustCompile(`gatehouse is serving.*addr=([0-9.:\[\]]+)`)
+
+// waitServing reads the log until the serving line and returns the base URL.
+// The timeout only guards against a hung process.
+func (p *proc) waitServing(t *testing.T) string {
+	t.Helper()
+	timeout := time.After(60 * time.Second)
+	for {
+		select {
+		case line, ok := <-p.lines:
+			if !ok {
+				t.Fatalf("gatehouse exited before serving")
+			}
+			if m := servingRE.FindStringSubmatch(line); m != nil {
+				return "http://" + m[1]
+			}
+		case <-timeout:
+			t.Fatal("gatehouse did not start serving within 60 s")
+		}
+	}
+}
+
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Fatalf("gatehouse exited with %v after SIGTERM; want exit 0", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("gatehouse did not exit within 60 s of SIGTERM")
+	}
+}
+
+func get(t *testing.T, url string) (*http.Response, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+var passwordRE = regexp.MustCompile(`password: (\S+)`)
+
+func TestServeDev(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "gatehouse-data")
+	args := []string{"serve", "--dev", "--data-dir", dir, "--addr", "127.0.0.1:0"}
+
+	p := startGatehouse(t, nil, args...)
+	base := p.waitServing(t)
+	resp, _ := get(t, base+"/readyz")
+	readyAfter := time.Since(p.started)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/readyz = %d", resp.StatusCode)
+	}
+	// Reported, not asserted: timed assertions do not belong in tests.
+	t.Logf("serve --dev on SQLite: /readyz 200 %v after process start (first start, migrations included)", readyAfter.Round(time.Millisecond))
+
+	m := passwordRE.FindStringSubmatch(p.out())
+	if m == nil || len(m[1]) < 20 || !strings.Contains(p.out(), "admin@localhost") {
+		t.Fatalf("first start did not print the bootstrap admin:\n%s", p.out())
+	}
+	if strings.Contains(p.errOut(), m[1]) {
+		t.Fatal("the bootstrap password reached the log")
+	}
+	resp, body := get(t, base+"/healthz")
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Content-Type-Options") != "nosniff" ||
+		!strings.Contains(resp.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+		t.Fatalf("/healthz = %d %q, headers %v", resp.StatusCode, body, resp.Header)
+	}
+	if _, body := get(t, base+"/metrics"); !strings.Contains(body, "gatehouse_http_requests_total") {
+		t.Fatal("/metrics lacks the request counter")
+	}
+	st, err := os.Stat(filepath.Join(dir, "master.key"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("master key file: %v, mode %v", err, st.Mode().Perm())
+	}
+	p.stop(t)
+
+	// Second start: same data, no new admin, no password printed.
+	p2 := startGatehouse(t, nil, args...)
+	base = p2.waitServing(t)
+	if resp, _ := get(t, base+"/readyz"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("second start /readyz = %d", resp.StatusCode)
+	}
+	t.Logf("serve --dev restart: /readyz 200 %v after process start", time.Since(p2.started).Round(time.Millisecond))
+	if strings.Contains(p2.out(), "password:") {
+		t.Fatalf("second start printed a password again:\n%s", p2.out())
+	}
+	p2.stop(t)
+
+	r := runCLI(t, "", "users", "list", "--data-dir", dir)
+	if r.code != 0 || !strings.Contains(r.out, "admin@localhost") || strings.Count(r.out, "\n") != 2 {
+		t.Fatalf("users list after two starts:\n%s%s", r.out, r.errOut)
+	}
+}
+
+func TestServeTwoInstancesOnPostgres(t *testing.T) {
+	dsn := testenv.Postgres(t)
+	key, err := masterkey.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(t.TempDir(), "gatehouse.yaml")
+	cfg := fmt.Sprintf("issuer: http://localhost:8080\ndev: true\nstorage:\n  type: postgres\nmaster_key: %s\n", key)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"GATEHOUSE_STORAGE_DSN=" + dsn}
+	args := []string{"serve", "--config", cfgPath, "--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}
+
+	// Both start at the same moment against an empty database: the
+	// migration advisory lock must serialise them.
+	a := startGatehouse(t, env, args...)
+	b := startGatehouse(t, env, args...)
+	for _, p := range []*proc{a, b} {
+		base := p.waitServing(t)
+		if resp, _ := get(t, base+"/readyz"); resp.StatusCode != http.StatusOK {
+			t.Fatalf("/readyz = %d", resp.StatusCode)
+		}
+	}
+	// Exactly one of them created the bootstrap admin.
+	printed := strings.Count(a.out()+b.out(), "password:")
+	if printed != 1 {
+		t.Fatalf("bootstrap admin printed %d times; want 1", printed)
+	}
+	a.stop(t)
+	b.stop(t)
+}

@@ -1,0 +1,228 @@
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"path/filepath"
+	"time"
+)
+
+// Storage types.
+const (
+	StorageSQLite   = "sqlite"
+	StoragePostgres = "postgres"
+)
+
+// Log formats.
+const (
+	LogFormatJSON = "json"
+	LogFormatText = "text"
+)
+
+// MasterKeySize is the length in bytes of the decoded master key.
+const MasterKeySize = 32
+
+// ErrNoMasterKey is returned by MasterKeyBytes when no master key is set.
+// In dev mode that is expected: the caller generates one in the data
+// directory.
+var ErrNoMasterKey = errors.New("config: master_key is not set")
+
+// Config is the whole Gatehouse configuration. Its yaml tags are the file's
+// keys; environment variable names are derived from them (see EnvNames).
+//
+// After Load, each Secret paired with a *_file setting holds the file's
+// content and the *_file field is empty.
+type Config struct {
+	// Issuer is the public base URL, e.g. https://id.example.com.
+	Issuer string `yaml:"issuer"`
+	// Dev enables dev mode: http on loopback, generated master key, text logs.
+	Dev bool `yaml:"dev"`
+	// DataDir holds the SQLite database and dev-generated files.
+	DataDir string `yaml:"data_dir"`
+	// MasterKey is the base64 of 32 bytes that encrypts secrets at rest.
+	MasterKey     Secret `yaml:"master_key" secret:"master_key_file"`
+	MasterKeyFile string `yaml:"master_key_file"`
+
+	Server    Server    `yaml:"server"`
+	Log       Log       `yaml:"log"`
+	Storage   Storage   `yaml:"storage"`
+	Password  Password  `yaml:"password"`
+	Bootstrap Bootstrap `yaml:"bootstrap"`
+}
+
+// Server configures the HTTP listener and its lifecycle.
+type Server struct {
+	// Addr is the listen address, host:port.
+	Addr string `yaml:"addr"`
+	// DrainDelay is how long /readyz reports 503 after SIGTERM before the
+	// listener closes, so load balancers stop sending traffic first.
+	DrainDelay time.Duration `yaml:"drain_delay"`
+	// ShutdownTimeout bounds the graceful shutdown of in-flight requests.
+	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// TrustedProxies are CIDRs (or single IPs) whose X-Forwarded-For is
+	// believed.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+}
+
+// Log configures the process logger.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn or error
+	Format string `yaml:"format"` // json or text
+}
+
+// Storage selects and configures the storage backend.
+type Storage struct {
+	Type string `yaml:"type"` // sqlite or postgres
+	// DSN is a file path for sqlite (default <data_dir>/gatehouse.db) and a
+	// connection string for postgres (required).
+	DSN     Secret `yaml:"dsn" secret:"dsn_file"`
+	DSNFile string `yaml:"dsn_file"`
+}
+
+// Password configures local passwords.
+type Password struct {
+	MinLength int    `yaml:"min_length"`
+	Argon2    Argon2 `yaml:"argon2"`
+}
+
+// Argon2 holds argon2id parameters. They are ints here so that validation
+// messages are uniform; the password package converts them.
+type Argon2 struct {
+	MemoryKiB   int `yaml:"memory_kib"`
+	Iterations  int `yaml:"iterations"`
+	Parallelism int `yaml:"parallelism"`
+	// MaxConcurrent bounds simultaneous hashes; 0 means 2*GOMAXPROCS,
+	// decided where it is used.
+	MaxConcurrent int `yaml:"max_concurrent"`
+}
+
+// Bootstrap names what is created on first start.
+type Bootstrap struct {
+	Organization string `yaml:"organization"`
+	AdminEmail   string `yaml:"admin_email"`
+}
+
+// Default returns the production defaults. Issuer and master_key have no
+// default and must be configured.
+func Default() Config {
+	return Config{
+		DataDir: "./gatehouse-data",
+		Server: Server{
+			Addr:              ":8080",
+			DrainDelay:        5 * time.Second,
+			ShutdownTimeout:   30 * time.Second,
+			ReadHeaderTimeout: 10 * time.Second,
+		},
+		Log:     Log{Level: "info", Format: LogFormatJSON},
+		Storage: Storage{Type: StorageSQLite},
+		Password: Password{
+			MinLength: 8,
+			Argon2: Argon2{
+				MemoryKiB:   19456, // OWASP's argon2id recommendation
+				Iterations:  2,
+				Parallelism: 1,
+			},
+		},
+		Bootstrap: Bootstrap{Organization: "default", AdminEmail: "admin@localhost"},
+	}
+}
+
+// DevDefault returns the dev-mode defaults: Default with Dev set, an http
+// issuer on localhost, a loopback listener, no drain delay and text logs.
+func DevDefault() Config {
+	c := Default()
+	c.Dev = true
+	c.Issuer = "http://localhost:8080"
+	c.Server.Addr = "127.0.0.1:8080"
+	c.Server.DrainDelay = 0
+	c.Log.Format = LogFormatText
+	return c
+}
+
+// SQLitePath returns the SQLite database file: storage.dsn when set,
+// otherwise <data_dir>/gatehouse.db.
+func (c Config) SQLitePath() string {
+	if c.Storage.DSN != "" {
+		return c.Storage.DSN.Reveal()
+	}
+	return filepath.Join(c.DataDir, "gatehouse.db")
+}
+
+// StorageDSN returns what the selected backend opens: SQLitePath for
+// sqlite, storage.dsn for postgres.
+func (c Config) StorageDSN() string {
+	if c.Storage.Type == StoragePostgres {
+		return c.Storage.DSN.Reveal()
+	}
+	return c.SQLitePath()
+}
+
+// MasterKeyBytes returns the decoded master key. It returns ErrNoMasterKey
+// when none is set; other errors never contain the key.
+func (c Config) MasterKeyBytes() ([]byte, error) {
+	if c.MasterKey == "" {
+		return nil, ErrNoMasterKey
+	}
+	return decodeMasterKey(c.MasterKey.Reveal())
+}
+
+// decodeMasterKey accepts standard base64 with or without padding.
+func decodeMasterKey(s string) ([]byte, error) {
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		var rawErr error
+		if b, rawErr = base64.RawStdEncoding.DecodeString(s); rawErr != nil {
+			// err names a byte offset, never the content.
+			return nil, fmt.Errorf("not valid base64: %w", err)
+		}
+	}
+	if len(b) != MasterKeySize {
+		return nil, fmt.Errorf("must decode to %d bytes, got %d", MasterKeySize, len(b))
+	}
+	return b, nil
+}
+
+// SlogLevel returns the slog level named by Level (info if unknown; Validate
+// rejects unknown levels).
+func (l Log) SlogLevel() slog.Level {
+	switch l.Level {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// TrustedProxyPrefixes returns TrustedProxies parsed and masked; a single IP
+// becomes a one-address prefix. Entries that do not parse are skipped
+// (Validate rejects them).
+func (s Server) TrustedProxyPrefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range s.TrustedProxies {
+		if prefix, err := parsePrefix(p); err == nil {
+			out = append(out, prefix)
+		}
+	}
+	return out
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	if a.Zone() != "" {
+		return netip.Prefix{}, errors.New("zoned address")
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}

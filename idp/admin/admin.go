@@ -1,0 +1,296 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-idp/gatehouse/idp/audit"
+	"github.com/gatehouse-idp/gatehouse/idp/password"
+	"github.com/gatehouse-idp/gatehouse/idp/storage"
+)
+
+// InputError is a mistake in what the operator asked for; its message is
+// safe to show them.
+// Err, when set, is the sentinel behind it (storage.ErrConflict for "already
+// exists"), so callers can tell a lost race from a typo.
+type InputError struct {
+	Msg string
+	Err error
+}
+
+func (e *InputError) Error() string { return e.Msg }
+func (e *InputError) Unwrap() error { return e.Err }
+
+func inputErr(format string, args ...any) error {
+	return &InputError{Msg: fmt.Sprintf(format, args...)}
+}
+
+func conflictErr(format string, args ...any) error {
+	return &InputError{Msg: fmt.Sprintf(format, args...), Err: storage.ErrConflict}
+}
+
+// Service performs admin actions.
+type Service struct {
+	Store  storage.Storage
+	Hasher *password.Hasher
+	Audit  *audit.Recorder
+	Now    func() time.Time
+	// Policy is the server-wide password floor; an organization's policy
+	// can only raise it.
+	Policy password.Policy
+}
+
+var orgNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// domainRE accepts lower-case DNS names; IDNs must arrive in punycode.
+var domainRE = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
+
+// CreateOrgInput describes a new organization.
+type CreateOrgInput struct {
+	Name        string
+	DisplayName string
+	Domains     []string
+}
+
+// CreateOrg creates an organization.
+func (s *Service) CreateOrg(ctx context.Context, actor string, in CreateOrgInput) (storage.Organization, error) {
+	name := strings.TrimSpace(in.Name)
+	if !orgNameRE.MatchString(name) {
+		return storage.Organization{}, inputErr("organization name %q: use 1-63 lower-case letters, digits and hyphens", in.Name)
+	}
+	domains, err := normalizeDomains(in.Domains)
+	if err != nil {
+		return storage.Organization{}, err
+	}
+	now := s.Now()
+	o := storage.Organization{
+		ID: storage.NewID(), Name: name, DisplayName: firstNonEmpty(strings.TrimSpace(in.DisplayName), name),
+		Domains: domains, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := s.Store.CreateOrganization(ctx, o); err != nil {
+		if errors.Is(err, storage.ErrConflict) {
+			return storage.Organization{}, conflictErr("organization %q or one of its domains already exists", name)
+		}
+		return storage.Organization{}, fmt.Errorf("create organization: %w", err)
+	}
+	if err := s.Audit.Record(ctx, storage.AuditEvent{Type: audit.OrgCreated, OrgID: o.ID, ActorID: actor,
+		Details: map[string]string{"name": o.Name}}); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+func normalizeDomains(in []string) ([]string, error) {
+	var out []string
+	for _, d := range in {
+		d = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(d)), ".")
+		if !domainRE.MatchString(d) || len(d) > 253 {
+			return nil, inputErr("domain %q is not a valid DNS name", d)
+		}
+		if !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// ListOrgs lists organizations.
+func (s *Service) ListOrgs(ctx context.Context) ([]storage.Organization, error) {
+	orgs, err := s.Store.ListOrganizations(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list organizations: %w", err)
+	}
+	return orgs, nil
+}
+
+// CreateUserInput describes a new user. An empty Password creates an
+// invited user who cannot log in until they set one through an invite.
+type CreateUserInput struct {
+	Email         string
+	Name          string
+	Org           string // organization name
+	Password      string
+	Admin         bool
+	EmailVerified bool
+}
+
+// CreateUser creates a user in an organization.
+func (s *Service) CreateUser(ctx context.Context, actor string, in CreateUserInput) (storage.User, error) {
+	email, err := ValidateEmail(in.Email)
+	if err != nil {
+		return storage.User{}, err
+	}
+	org, err := s.Store.GetOrganizationByName(ctx, in.Org)
+	if errors.Is(err, storage.ErrNotFound) {
+		return storage.User{}, inputErr("organization %q does not exist", in.Org)
+	} else if err != nil {
+		return storage.User{}, fmt.Errorf("create user: %w", err)
+	}
+	now := s.Now()
+	u := storage.User{
+		ID: storage.NewID(), OrgID: org.ID, Email: email, EmailVerified: in.EmailVerified,
+		Name: strings.TrimSpace(in.Name), State: storage.UserInvited, CreatedAt: now, UpdatedAt: now,
+	}
+	if in.Admin {
+		u.Roles = []string{storage.RoleAdmin}
+	}
+	if in.Password != "" {
+		policy := s.Policy
+		policy.MinLength = max(policy.MinLength, org.PasswordPolicy.MinLength)
+		if err := policy.Check(in.Password); err != nil {
+			return storage.User{}, inputErr("%s", err.Error())
+		}
+		if u.PasswordHash, err = s.Hasher.Hash(ctx, in.Password); err != nil {
+			return storage.User{}, fmt.Errorf("create user: %w", err)
+		}
+		u.State = storage.UserActive
+		u.PasswordChangedAt = now
+	}
+	if err := s.Store.CreateUser(ctx, u); err != nil {
+		if errors.Is(err, storage.ErrConflict) {
+			return storage.User{}, conflictErr("a user with email %q already exists", email)
+		}
+		return storage.User{}, fmt.Errorf("create user: %w", err)
+	}
+	ev := storage.AuditEvent{Type: audit.UserCreated, OrgID: org.ID, ActorID: actor, UserID: u.ID,
+		Details: map[string]string{"state": string(u.State)}}
+	if in.Admin {
+		ev.Details["roles"] = storage.RoleAdmin
+	}
+	return u, s.Audit.Record(ctx, ev)
+}
+
+// ValidateEmail returns the normalised form of a plain address (no display
+// name), or an InputError.
+func ValidateEmail(email string) (string, error) {
+	e := storage.NormalizeEmail(email)
+	a, err := mail.ParseAddress(e)
+	if err != nil || a.Address != e || a.Name != "" || len(e) > 254 {
+		return "", inputErr("%q is not a valid email address", email)
+	}
+	return e, nil
+}
+
+// ListUsers lists users, optionally of one organization (by name).
+func (s *Service) ListUsers(ctx context.Context, org string, afterEmail string, limit int) ([]storage.User, error) {
+	q := storage.UserQuery{AfterEmail: afterEmail, Limit: limit}
+	if org != "" {
+		o, err := s.Store.GetOrganizationByName(ctx, org)
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil, inputErr("organization %q does not exist", org)
+		} else if err != nil {
+			return nil, fmt.Errorf("list users: %w", err)
+		}
+		q.OrgID = o.ID
+	}
+	users, err := s.Store.ListUsers(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return users, nil
+}
+
+// DisableUser disables a user by email and ends everything they hold: browser
+// sessions and every refresh and access token. A disabled user who kept a
+// live refresh token would not really be disabled.
+func (s *Service) DisableUser(ctx context.Context, actor, email string) (storage.User, error) {
+	u, err := s.Store.GetUserByEmail(ctx, storage.NormalizeEmail(email))
+	if errors.Is(err, storage.ErrNotFound) {
+		return storage.User{}, inputErr("no user with email %q", email)
+	} else if err != nil {
+		return storage.User{}, fmt.Errorf("disable user: %w", err)
+	}
+	now := s.Now()
+	u, err = s.Store.UpdateUser(ctx, u.ID, func(u storage.User) (storage.User, error) {
+		u.State = storage.UserDisabled
+		u.UpdatedAt = now
+		return u, nil
+	})
+	if err != nil {
+		return storage.User{}, fmt.Errorf("disable user: %w", err)
+	}
+	sessions, err := s.Store.DeleteUserSessions(ctx, u.ID)
+	if err != nil {
+		return u, fmt.Errorf("disable user: end sessions: %w", err)
+	}
+	tokens, err := s.Store.RevokeUserTokens(ctx, u.ID, now)
+	if err != nil {
+		return u, fmt.Errorf("disable user: revoke tokens: %w", err)
+	}
+	return u, s.Audit.Record(ctx, storage.AuditEvent{Type: audit.UserDisabled, OrgID: u.OrgID, ActorID: actor, UserID: u.ID,
+		Details: map[string]string{"sessions_ended": fmt.Sprint(sessions), "tokens_revoked": fmt.Sprint(tokens)}})
+}
+
+// BootstrapResult says what Bootstrap did. AdminPassword is set only when
+// the admin was created by this call; it is shown once and never stored.
+type BootstrapResult struct {
+	OrgCreated bool
+	// NoUsers is set when the install has no users and no admin was
+	// created (adminEmail was empty): the operator must create one.
+	NoUsers       bool
+	AdminEmail    string
+	AdminPassword string
+}
+
+// Bootstrap makes a fresh install usable: it ensures the default
+// organization exists and, when there are no users at all and adminEmail is
+// set, creates an admin with a random password. It is safe to run on every start and from
+// several instances at once: the unique constraints decide one winner and
+// the losers see ErrConflict and do nothing.
+func (s *Service) Bootstrap(ctx context.Context, orgName, adminEmail string) (BootstrapResult, error) {
+	var res BootstrapResult
+	_, err := s.Store.GetOrganizationByName(ctx, orgName)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		if _, err := s.CreateOrg(ctx, "bootstrap", CreateOrgInput{Name: orgName}); err != nil {
+			if !errors.Is(err, storage.ErrConflict) { // a concurrent start created it: fine
+				return res, fmt.Errorf("bootstrap organization: %w", err)
+			}
+		} else {
+			res.OrgCreated = true
+		}
+	case err != nil:
+		return res, fmt.Errorf("bootstrap: %w", err)
+	}
+	n, err := s.Store.CountUsers(ctx)
+	if err != nil {
+		return res, fmt.Errorf("bootstrap: %w", err)
+	}
+	if n > 0 {
+		return res, nil
+	}
+	if adminEmail == "" {
+		res.NoUsers = true
+		return res, nil
+	}
+	pw, err := password.Generate(24)
+	if err != nil {
+		return res, err
+	}
+	u, err := s.CreateUser(ctx, "bootstrap", CreateUserInput{Email: adminEmail, Name: "Administrator", Org: orgName,
+		Password: pw, Admin: true, EmailVerified: true})
+	if err != nil {
+		if errors.Is(err, storage.ErrConflict) {
+			return res, nil // another instance won the race
+		}
+		return res, fmt.Errorf("bootstrap admin: %w", err)
+	}
+	if err := s.Audit.Record(ctx, storage.AuditEvent{Type: audit.BootstrapAdminCreated, OrgID: u.OrgID, ActorID: "bootstrap", UserID: u.ID}); err != nil {
+		return res, err
+	}
+	res.AdminEmail, res.AdminPassword = u.Email, pw
+	return res, nil
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

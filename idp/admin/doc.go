@@ -1,0 +1,10 @@
+// Package admin owns administrative actions on organizations and users:
+// creating, listing and disabling them, and the first-start bootstrap. The
+// CLI calls it in-process; the admin HTTP API will call the same methods, so
+// a rule (email normalisation, password policy, session revocation on
+// disable, the audit record) exists once.
+//
+// It must not render HTML, parse flags or know about HTTP; it returns
+// *InputError for anything the operator typed wrong, and wrapped storage
+// errors otherwise.
+package admin

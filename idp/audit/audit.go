@@ -1,0 +1,88 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/gatehouse-idp/gatehouse/idp/storage"
+)
+
+// Event types. Later features add theirs here so the list stays the one
+// place an operator reads to know what can appear.
+const (
+	OrgCreated            = "org.created"
+	UserCreated           = "user.created"
+	UserDisabled          = "user.disabled"
+	BootstrapAdminCreated = "bootstrap.admin_created"
+)
+
+// Appender is the part of storage the recorder needs.
+type Appender interface {
+	AppendAuditEvent(ctx context.Context, e storage.AuditEvent) error
+}
+
+// Meta is the request metadata attached to every event.
+type Meta struct {
+	RequestID string
+	IP        string
+	UserAgent string
+}
+
+// Recorder writes audit events.
+type Recorder struct {
+	Store  Appender
+	Logger *slog.Logger
+	Now    func() time.Time
+	// Meta extracts request metadata from the context; nil means none
+	// (CLI). The HTTP layer wires it to its own accessors.
+	Meta func(ctx context.Context) Meta
+}
+
+// Record stamps e and stores it. An event that cannot be stored is an error
+// the caller must surface: an action whose audit record is lost should not
+// be reported as done.
+func (r *Recorder) Record(ctx context.Context, e storage.AuditEvent) error {
+	if e.Time.IsZero() {
+		e.Time = r.Now()
+	}
+	if r.Meta != nil {
+		m := r.Meta(ctx)
+		e.RequestID = firstNonEmpty(e.RequestID, m.RequestID)
+		e.IP = firstNonEmpty(e.IP, m.IP)
+		e.UserAgent = firstNonEmpty(e.UserAgent, m.UserAgent)
+	}
+	if err := r.Store.AppendAuditEvent(ctx, e); err != nil {
+		r.logger().ErrorContext(ctx, "audit event not stored", "type", e.Type, "user_id", e.UserID, "err", err)
+		return fmt.Errorf("audit: %s: %w", e.Type, err)
+	}
+	attrs := []any{"type", e.Type}
+	for _, kv := range [][2]string{
+		{"org_id", e.OrgID}, {"actor_id", e.ActorID}, {"user_id", e.UserID},
+		{"client_id", e.ClientID}, {"ip", e.IP}, {"request_id", e.RequestID},
+	} {
+		if kv[1] != "" {
+			attrs = append(attrs, kv[0], kv[1])
+		}
+	}
+	if len(e.Details) > 0 {
+		attrs = append(attrs, "details", e.Details)
+	}
+	r.logger().InfoContext(ctx, "audit", attrs...)
+	return nil
+}
+
+func (r *Recorder) logger() *slog.Logger {
+	if r.Logger != nil {
+		return r.Logger
+	}
+	return slog.Default()
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,180 @@
+package instance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/gatehouse-idp/gatehouse/config"
+	"github.com/gatehouse-idp/gatehouse/idp/admin"
+	"github.com/gatehouse-idp/gatehouse/idp/audit"
+	"github.com/gatehouse-idp/gatehouse/idp/httpserver"
+	"github.com/gatehouse-idp/gatehouse/idp/masterkey"
+	"github.com/gatehouse-idp/gatehouse/idp/password"
+	"github.com/gatehouse-idp/gatehouse/idp/storage"
+	"github.com/gatehouse-idp/gatehouse/idp/storage/postgres"
+	"github.com/gatehouse-idp/gatehouse/idp/storage/sqlite"
+)
+
+// Store is what the instance needs of a backend: the contract plus
+// migrations.
+type Store interface {
+	storage.Storage
+	Migrate(ctx context.Context) ([]int, error)
+}
+
+var (
+	_ Store = (*sqlite.Store)(nil)
+	_ Store = (*postgres.Store)(nil)
+)
+
+// OpenStore opens the configured backend without migrating it.
+func OpenStore(ctx context.Context, cfg config.Config) (Store, error) {
+	switch cfg.Storage.Type {
+	case config.StorageSQLite:
+		s, err := sqlite.Open(ctx, cfg.SQLitePath())
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite %s: %w", cfg.SQLitePath(), err)
+		}
+		return s, nil
+	case config.StoragePostgres:
+		s, err := postgres.Open(ctx, cfg.Storage.DSN.Reveal())
+		if err != nil {
+			// The DSN may carry a password: never echo it.
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		return s, nil
+	default:
+		return nil, fmt.Errorf("unknown storage type %q", cfg.Storage.Type)
+	}
+}
+
+// Instance is one assembled Gatehouse.
+type Instance struct {
+	Config config.Config
+	Logger *slog.Logger
+	Now    func() time.Time
+	Store  Store
+	Key    *masterkey.Key
+	Hasher *password.Hasher
+	Audit  *audit.Recorder
+	Admin  *admin.Service
+	// MasterKeyCreated is true when this start generated the dev key.
+	MasterKeyCreated bool
+	// Migrated lists the migrations this start applied.
+	Migrated []int
+}
+
+// Options tune an Instance beyond its config; zero values are production
+// defaults.
+type Options struct {
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// Open opens storage, applies pending migrations and loads the master key.
+func Open(ctx context.Context, cfg config.Config, opts Options) (*Instance, error) {
+	inst := &Instance{Config: cfg, Logger: opts.Logger, Now: opts.Now}
+	if inst.Logger == nil {
+		inst.Logger = slog.Default()
+	}
+	if inst.Now == nil {
+		inst.Now = time.Now
+	}
+	raw, created, err := loadMasterKey(cfg)
+	if err != nil {
+		return nil, err
+	}
+	inst.MasterKeyCreated = created
+	if inst.Key, err = masterkey.New(raw); err != nil {
+		return nil, err
+	}
+	if inst.Store, err = OpenStore(ctx, cfg); err != nil {
+		return nil, err
+	}
+	if inst.Migrated, err = inst.Store.Migrate(ctx); err != nil {
+		inst.Store.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	a := cfg.Password.Argon2
+	// Validate bounds these, so the conversions cannot overflow.
+	inst.Hasher = password.NewHasher(password.Params{MemoryKiB: uint32(a.MemoryKiB), Iterations: uint32(a.Iterations),
+		Parallelism: uint8(a.Parallelism)}, a.MaxConcurrent)
+	inst.Audit = &audit.Recorder{Store: inst.Store, Logger: inst.Logger, Now: inst.Now, Meta: requestMeta}
+	inst.Admin = &admin.Service{Store: inst.Store, Hasher: inst.Hasher, Audit: inst.Audit, Now: inst.Now,
+		Policy: password.Policy{MinLength: cfg.Password.MinLength}}
+	return inst, nil
+}
+
+// MasterKeyFile is where dev mode keeps its generated key.
+func MasterKeyFile(cfg config.Config) string { return filepath.Join(cfg.DataDir, "master.key") }
+
+func loadMasterKey(cfg config.Config) ([]byte, bool, error) {
+	if cfg.MasterKey != "" {
+		raw, err := cfg.MasterKeyBytes()
+		return raw, false, err
+	}
+	if !cfg.Dev {
+		return nil, false, errors.New("master_key is required outside dev mode")
+	}
+	raw, created, err := masterkey.LoadOrCreate(MasterKeyFile(cfg))
+	if err != nil {
+		return nil, false, fmt.Errorf("dev master key: %w", err)
+	}
+	return raw, created, nil
+}
+
+func requestMeta(ctx context.Context) audit.Meta {
+	return audit.Meta{RequestID: httpserver.RequestID(ctx), IP: httpserver.ClientIP(ctx)}
+}
+
+// Close releases the storage.
+func (i *Instance) Close() error { return i.Store.Close() }
+
+// Bootstrap makes a fresh install usable. In dev mode it also creates an
+// admin with a random password when there are no users; in production that
+// would print a password into service logs, so the operator creates the
+// first admin with `gatehouse users create --admin --password-stdin`.
+func (i *Instance) Bootstrap(ctx context.Context) (admin.BootstrapResult, error) {
+	email := i.Config.Bootstrap.AdminEmail
+	if !i.Config.Dev {
+		email = ""
+	}
+	return i.Admin.Bootstrap(ctx, i.Config.Bootstrap.Organization, email)
+}
+
+// NewServer builds the HTTP server with every route mounted.
+func (i *Instance) NewServer(hopts httpserver.Options) *httpserver.Server {
+	if hopts.Logger == nil {
+		hopts.Logger = i.Logger
+	}
+	if hopts.Ready == nil {
+		hopts.Ready = i.Store.Ping
+	}
+	return httpserver.New(hopts)
+}
+
+// RunMaintenance deletes expired rows every interval until ctx ends. Every
+// instance may run it: DeleteExpired is idempotent.
+func (i *Instance) RunMaintenance(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := i.Store.DeleteExpired(ctx, i.Now())
+			if err != nil {
+				i.Logger.WarnContext(ctx, "delete expired rows", "err", err)
+				continue
+			}
+			if n > 0 {
+				i.Logger.InfoContext(ctx, "deleted expired rows", "count", n)
+			}
+		}
+	}
+}

@@ -1,0 +1,237 @@
+package password
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/argon2"
+	"golang.org/x/text/unicode/norm"
+)
+
+// Params are the argon2id cost parameters.
+type Params struct {
+	MemoryKiB   uint32
+	Iterations  uint32
+	Parallelism uint8
+}
+
+// DefaultParams follow OWASP's argon2id recommendation (19 MiB, t=2, p=1):
+// about 20 ms per hash on one core, a cost an attacker pays per guess.
+var DefaultParams = Params{MemoryKiB: 19456, Iterations: 2, Parallelism: 1}
+
+const (
+	saltLen = 16
+	keyLen  = 32
+)
+
+// ErrMalformedHash means a stored hash could not be parsed. It is a data
+// problem, never a wrong password, so callers log it loudly.
+var ErrMalformedHash = errors.New("password: malformed hash")
+
+// Hasher hashes and verifies passwords. It bounds how many argon2
+// computations run at once, because each one holds MemoryKiB of memory: a
+// burst of logins must queue, not exhaust the machine.
+type Hasher struct {
+	params Params
+	sem    chan struct{}
+	rand   io.Reader
+
+	dummyOnce sync.Once
+	dummy     string
+}
+
+// NewHasher returns a Hasher. maxConcurrent ≤ 0 means 2×GOMAXPROCS.
+func NewHasher(p Params, maxConcurrent int) *Hasher {
+	if maxConcurrent <= 0 {
+		maxConcurrent = 2 * runtime.GOMAXPROCS(0)
+	}
+	return &Hasher{params: p, sem: make(chan struct{}, maxConcurrent), rand: rand.Reader}
+}
+
+// Params returns the parameters new hashes use.
+func (h *Hasher) Params() Params { return h.params }
+
+// Normalize is the form a password is hashed in. NFKC makes the same
+// password typed on different keyboards or input methods compare equal.
+func Normalize(pw string) string { return norm.NFKC.String(pw) }
+
+// Hash returns a PHC string: $argon2id$v=19$m=…,t=…,p=…$salt$hash.
+func (h *Hasher) Hash(ctx context.Context, pw string) (string, error) {
+	salt := make([]byte, saltLen)
+	if _, err := io.ReadFull(h.rand, salt); err != nil {
+		return "", fmt.Errorf("password: salt: %w", err)
+	}
+	key, err := h.derive(ctx, Normalize(pw), salt, h.params, keyLen)
+	if err != nil {
+		return "", err
+	}
+	return encode(h.params, salt, key), nil
+}
+
+// Verify reports whether pw matches encoded, and whether encoded should be
+// replaced by a new hash because its parameters are weaker than the
+// current ones.
+func (h *Hasher) Verify(ctx context.Context, encoded, pw string) (ok, rehash bool, err error) {
+	p, salt, want, err := decode(encoded)
+	if err != nil {
+		return false, false, err
+	}
+	got, err := h.derive(ctx, Normalize(pw), salt, p, uint32(len(want)))
+	if err != nil {
+		return false, false, err
+	}
+	if subtle.ConstantTimeCompare(got, want) != 1 {
+		return false, false, nil
+	}
+	return true, p != h.params, nil
+}
+
+// VerifyDummy does the work of one verification against a throw-away hash,
+// so that "no such user" costs the same time as "wrong password".
+func (h *Hasher) VerifyDummy(ctx context.Context, pw string) {
+	h.dummyOnce.Do(func() {
+		// An error here leaves dummy empty; Verify then fails fast,
+		// which is only a timing leak, never an accepted login.
+		h.dummy, _ = h.Hash(context.Background(), "gatehouse-dummy-password")
+	})
+	_, _, _ = h.Verify(ctx, h.dummy, pw)
+}
+
+func (h *Hasher) derive(ctx context.Context, pw string, salt []byte, p Params, n uint32) ([]byte, error) {
+	select {
+	case h.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("password: waiting to hash: %w", ctx.Err())
+	}
+	defer func() { <-h.sem }()
+	return argon2.IDKey([]byte(pw), salt, p.Iterations, p.MemoryKiB, p.Parallelism, n), nil
+}
+
+func encode(p Params, salt, key []byte) string {
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
+		argon2.Version, p.MemoryKiB, p.Iterations, p.Parallelism, b64.EncodeToString(salt), b64.EncodeToString(key))
+}
+
+// Bounds on stored parameters: a tampered or corrupt row must not make one
+// verification allocate gigabytes or spin for minutes.
+const (
+	maxMemoryKiB  = 4 << 20 // 4 GiB
+	maxIterations = 100
+)
+
+func decode(s string) (Params, []byte, []byte, error) {
+	parts := strings.Split(s, "$")
+	// "", "argon2id", "v=19", "m=…,t=…,p=…", salt, key
+	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
+		return Params{}, nil, nil, ErrMalformedHash
+	}
+	if parts[2] != "v="+strconv.Itoa(argon2.Version) {
+		return Params{}, nil, nil, fmt.Errorf("%w: unsupported version %q", ErrMalformedHash, parts[2])
+	}
+	var p Params
+	for _, kv := range strings.Split(parts[3], ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return Params{}, nil, nil, ErrMalformedHash
+		}
+		n, err := strconv.ParseUint(v, 10, 32)
+		if err != nil {
+			return Params{}, nil, nil, fmt.Errorf("%w: %s", ErrMalformedHash, k)
+		}
+		switch k {
+		case "m":
+			p.MemoryKiB = uint32(n)
+		case "t":
+			p.Iterations = uint32(n)
+		case "p":
+			if n > 255 {
+				return Params{}, nil, nil, ErrMalformedHash
+			}
+			p.Parallelism = uint8(n)
+		default:
+			return Params{}, nil, nil, fmt.Errorf("%w: unknown parameter %q", ErrMalformedHash, k)
+		}
+	}
+	if p.MemoryKiB < 8*uint32(max(p.Parallelism, 1)) || p.MemoryKiB > maxMemoryKiB ||
+		p.Iterations < 1 || p.Iterations > maxIterations || p.Parallelism < 1 {
+		return Params{}, nil, nil, fmt.Errorf("%w: parameters out of range", ErrMalformedHash)
+	}
+	salt, err := base64.RawStdEncoding.DecodeString(parts[4])
+	if err != nil || len(salt) < 8 {
+		return Params{}, nil, nil, fmt.Errorf("%w: salt", ErrMalformedHash)
+	}
+	key, err := base64.RawStdEncoding.DecodeString(parts[5])
+	if err != nil || len(key) < 16 || len(key) > 128 {
+		return Params{}, nil, nil, fmt.Errorf("%w: key", ErrMalformedHash)
+	}
+	return p, salt, key, nil
+}
+
+// Policy is the rule a new password must meet.
+type Policy struct {
+	MinLength int // in characters (runes, after normalisation)
+}
+
+// MaxLength bounds a password (in characters) so that a megabyte "password"
+// cannot be used to burn CPU. 1024 is far above any passphrase a person or a
+// password manager uses, so nothing real is truncated or refused.
+const MaxLength = 1024
+
+// PolicyError says why a password was refused; its message is safe to show
+// to the user who typed it.
+type PolicyError struct{ Reason string }
+
+func (e *PolicyError) Error() string { return e.Reason }
+
+// Check returns a *PolicyError when pw does not meet the policy.
+func (p Policy) Check(pw string) error {
+	if !utf8.ValidString(pw) {
+		return &PolicyError{Reason: "The password contains invalid characters."}
+	}
+	n := utf8.RuneCountInString(Normalize(pw))
+	minLen := max(p.MinLength, 8)
+	switch {
+	case n < minLen:
+		return &PolicyError{Reason: fmt.Sprintf("The password must be at least %d characters long.", minLen)}
+	case n > MaxLength:
+		return &PolicyError{Reason: fmt.Sprintf("The password must be at most %d characters long.", MaxLength)}
+	}
+	return nil
+}
+
+// Generate returns a random password of n characters from an alphabet
+// without look-alike characters, for bootstrap and temporary credentials.
+func Generate(n int) (string, error) {
+	const alphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(rand.Reader, buf); err != nil {
+		return "", fmt.Errorf("password: generate: %w", err)
+	}
+	// 57 symbols: reject bytes ≥ 228 (4×57) to avoid modulo bias.
+	out := make([]byte, 0, n)
+	for len(out) < n {
+		for _, b := range buf {
+			if len(out) == n {
+				break
+			}
+			if b < 228 {
+				out = append(out, alphabet[int(b)%len(alphabet)])
+			}
+		}
+		if _, err := io.ReadFull(rand.Reader, buf); err != nil {
+			return "", fmt.Errorf("password: generate: %w", err)
+		}
+	}
+	return string(out), nil
+}

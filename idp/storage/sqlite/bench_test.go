@@ -1,0 +1,62 @@
+package sqlite
+
+import (
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-idp/gatehouse/idp/storage"
+)
+
+// BenchmarkWrites measures small write transactions from many goroutines,
+// which all queue on the single writer connection.
+func BenchmarkWrites(b *testing.B) {
+	s, err := Open(b.Context(), b.TempDir()+"/bench.db")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Migrate(b.Context()); err != nil {
+		b.Fatal(err)
+	}
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	var n atomic.Int64
+	b.SetParallelism(4)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			err := s.CreateAuthCode(b.Context(), storage.AuthCode{
+				Hash: fmt.Sprint(i), ClientID: "c", GrantID: "g", CreatedAt: now, ExpiresAt: now.Add(time.Minute),
+			})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkReads measures primary-key reads, served by the read pool.
+func BenchmarkReads(b *testing.B) {
+	s, err := Open(b.Context(), b.TempDir()+"/bench.db")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Migrate(b.Context()); err != nil {
+		b.Fatal(err)
+	}
+	c := storage.Client{ID: "c", Name: "bench", RedirectURIs: []string{"https://rp.example/cb"}}
+	if err := s.CreateClient(b.Context(), c); err != nil {
+		b.Fatal(err)
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.GetClient(b.Context(), "c"); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

@@ -1,0 +1,448 @@
+package storage
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"strings"
+	"time"
+)
+
+// Sentinel errors. Backends wrap driver errors into these so that callers can
+// use errors.Is without knowing the backend.
+var (
+	// ErrNotFound: no row with that key.
+	ErrNotFound = errors.New("storage: not found")
+	// ErrConflict: a row with that unique key already exists.
+	ErrConflict = errors.New("storage: already exists")
+	// ErrExpired: the artefact exists but its lifetime is over.
+	ErrExpired = errors.New("storage: expired")
+	// ErrAlreadyUsed: a single-use artefact was consumed before. For
+	// authorization codes and refresh tokens the caller treats this as
+	// replay and revokes the family the artefact belongs to.
+	ErrAlreadyUsed = errors.New("storage: already used")
+	// ErrRevoked: the artefact was revoked.
+	ErrRevoked = errors.New("storage: revoked")
+	// ErrUnavailable: the database cannot be reached. Callers turn this
+	// into 503 and must never turn it into "wrong password" or a lockout.
+	ErrUnavailable = errors.New("storage: unavailable")
+)
+
+// Storage is the one contract every backend implements. Every method is safe
+// for concurrent use by many goroutines and many processes sharing one
+// database.
+//
+// Update* methods take a function that receives the current row and returns
+// the new one. The backend runs it inside a transaction holding a row lock,
+// so read-modify-write races cannot be written by accident. The function may
+// run more than once and must not have side effects. Returning an error from
+// it aborts the update and that error is returned, wrapped.
+type Storage interface {
+	// Ping reports whether the database answers; /readyz uses it.
+	Ping(ctx context.Context) error
+	Close() error
+
+	CreateOrganization(ctx context.Context, o Organization) error
+	GetOrganization(ctx context.Context, id string) (Organization, error)
+	GetOrganizationByName(ctx context.Context, name string) (Organization, error)
+	// GetOrganizationByDomain finds the organization that owns an email
+	// domain (lower case). Domains are unique across organizations.
+	GetOrganizationByDomain(ctx context.Context, domain string) (Organization, error)
+	ListOrganizations(ctx context.Context) ([]Organization, error)
+	UpdateOrganization(ctx context.Context, id string, fn func(Organization) (Organization, error)) (Organization, error)
+	// DeleteOrganization fails with ErrConflict while users belong to it.
+	DeleteOrganization(ctx context.Context, id string) error
+
+	// CreateUser fails with ErrConflict when the email is taken; emails
+	// are unique across organizations because login starts from the email.
+	CreateUser(ctx context.Context, u User) error
+	GetUser(ctx context.Context, id string) (User, error)
+	// GetUserByEmail expects NormalizeEmail(email).
+	GetUserByEmail(ctx context.Context, email string) (User, error)
+	ListUsers(ctx context.Context, q UserQuery) ([]User, error)
+	UpdateUser(ctx context.Context, id string, fn func(User) (User, error)) (User, error)
+	// DeleteUser also deletes the user's sessions, refresh and access
+	// tokens and one-time tokens. Audit events about the user are kept.
+	DeleteUser(ctx context.Context, id string) error
+	// CountUsers counts all users; bootstrap uses it to tell a first start.
+	CountUsers(ctx context.Context) (int, error)
+
+	CreateClient(ctx context.Context, c Client) error
+	GetClient(ctx context.Context, id string) (Client, error)
+	ListClients(ctx context.Context) ([]Client, error)
+	UpdateClient(ctx context.Context, id string, fn func(Client) (Client, error)) (Client, error)
+	DeleteClient(ctx context.Context, id string) error
+
+	CreateAuthRequest(ctx context.Context, r AuthRequest) error
+	GetAuthRequest(ctx context.Context, id string) (AuthRequest, error)
+	UpdateAuthRequest(ctx context.Context, id string, fn func(AuthRequest) (AuthRequest, error)) (AuthRequest, error)
+	DeleteAuthRequest(ctx context.Context, id string) error
+
+	CreateAuthCode(ctx context.Context, c AuthCode) error
+	// ConsumeAuthCode marks the code used and returns it. Exactly one of
+	// any number of concurrent callers succeeds. Others get ErrAlreadyUsed
+	// together with the stored code (so the caller can revoke
+	// code.GrantID), ErrExpired, or ErrNotFound.
+	ConsumeAuthCode(ctx context.Context, hash string, now time.Time) (AuthCode, error)
+
+	CreateRefreshToken(ctx context.Context, t RefreshToken) error
+	GetRefreshToken(ctx context.Context, hash string) (RefreshToken, error)
+	// RotateRefreshToken marks the token oldHash used and stores next in
+	// the same family, atomically. If oldHash was used before, the whole
+	// family is revoked and ErrAlreadyUsed is returned: that is refresh
+	// token reuse, the signature of a stolen token. Revoked or expired
+	// tokens give ErrRevoked or ErrExpired and store nothing. next.FamilyID
+	// is overwritten with the old token's family.
+	RotateRefreshToken(ctx context.Context, oldHash string, next RefreshToken, now time.Time) (RefreshToken, error)
+
+	CreateAccessToken(ctx context.Context, t AccessToken) error
+	GetAccessToken(ctx context.Context, hash string) (AccessToken, error)
+	RevokeAccessToken(ctx context.Context, hash string, now time.Time) error
+
+	// RevokeFamily revokes every refresh and access token of one grant
+	// (the tokens descending from one authorization code or login). A
+	// rotation racing with it must not leave a live token behind. An
+	// unknown family gives (0, nil); revoking twice keeps the first
+	// RevokedAt.
+	RevokeFamily(ctx context.Context, familyID string, now time.Time) (int, error)
+	// RevokeUserTokens revokes every refresh and access token of a user;
+	// disable, password reset and MFA reset call it.
+	RevokeUserTokens(ctx context.Context, userID string, now time.Time) (int, error)
+
+	CreateSession(ctx context.Context, s Session) error
+	GetSession(ctx context.Context, hash string) (Session, error)
+	UpdateSession(ctx context.Context, hash string, fn func(Session) (Session, error)) (Session, error)
+	DeleteSession(ctx context.Context, hash string) error
+	DeleteUserSessions(ctx context.Context, userID string) (int, error)
+
+	// CreateOneTimeToken stores t and, in the same transaction, deletes
+	// every unconsumed token with the same purpose and user: a newer
+	// reset or invite link voids the older ones. This holds under
+	// concurrency too: after N concurrent creates one token is left.
+	CreateOneTimeToken(ctx context.Context, t OneTimeToken) error
+	// GetOneTimeToken returns the token as stored, consumed or not;
+	// opening a link must not consume it (mail scanners open links).
+	GetOneTimeToken(ctx context.Context, purpose, hash string) (OneTimeToken, error)
+	// ConsumeOneTimeToken marks the token used; exactly one concurrent
+	// caller wins. Others get ErrAlreadyUsed, ErrExpired or ErrNotFound.
+	ConsumeOneTimeToken(ctx context.Context, purpose, hash string, now time.Time) (OneTimeToken, error)
+
+	CreateSigningKey(ctx context.Context, k SigningKey) error
+	// ListSigningKeys returns the keys for one use, oldest first.
+	ListSigningKeys(ctx context.Context, use string) ([]SigningKey, error)
+	UpdateSigningKey(ctx context.Context, id string, fn func(SigningKey) (SigningKey, error)) (SigningKey, error)
+	DeleteSigningKey(ctx context.Context, id string) error
+
+	// AppendAuditEvent stores e; the backend assigns e.ID. Audit events
+	// are never updated.
+	AppendAuditEvent(ctx context.Context, e AuditEvent) error
+	// ListAuditEvents returns events newest first, by ID.
+	ListAuditEvents(ctx context.Context, q AuditQuery) ([]AuditEvent, error)
+
+	// DeleteExpired removes rows whose lifetime ended before now: auth
+	// requests, codes, tokens, sessions and one-time tokens. Audit events
+	// are kept.
+	DeleteExpired(ctx context.Context, now time.Time) (int, error)
+}
+
+// Organization is a tenant: its users, policies and email domains.
+type Organization struct {
+	ID string
+	// Name is unique and stable; used in CLI and config ("default").
+	Name        string
+	DisplayName string
+	// Domains are lower-case email domains used for home-realm discovery.
+	// A domain belongs to at most one organization.
+	Domains        []string
+	MFA            MFAPolicy
+	PasswordPolicy PasswordPolicy
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// MFAPolicy is the organization's second-factor policy.
+type MFAPolicy struct {
+	Required bool `json:"required"`
+	// AllowedMethods lists method names ("totp", "webauthn", ...). Empty
+	// with Required means every method the server supports.
+	AllowedMethods []string `json:"allowed_methods,omitempty"`
+	// AllowSkip offers "Skip for now", remembered until an admin reset.
+	AllowSkip bool `json:"allow_skip,omitempty"`
+}
+
+// PasswordPolicy is the organization's password rule set.
+type PasswordPolicy struct {
+	MinLength int `json:"min_length,omitempty"`
+}
+
+// UserState is the long-lived state of an account. A temporary lockout is
+// User.LockedUntil, not a state: it ends by itself.
+type UserState string
+
+const (
+	UserInvited  UserState = "invited"
+	UserActive   UserState = "active"
+	UserDisabled UserState = "disabled"
+)
+
+// Role names.
+const (
+	RoleAdmin = "admin"
+)
+
+// User is a local account. SSO-only users have no PasswordHash.
+type User struct {
+	ID    string
+	OrgID string
+	// Email is NormalizeEmail(address), unique across organizations.
+	Email         string
+	EmailVerified bool
+	Name          string
+	// PasswordHash is a PHC string (argon2id); empty means no password.
+	PasswordHash      string
+	State             UserState
+	Roles             []string
+	LockedUntil       time.Time
+	MFASkipped        bool
+	MFAEnrollRequired bool
+	PasswordChangedAt time.Time
+	LastLoginAt       time.Time
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
+// HasRole reports whether the user holds role.
+func (u User) HasRole(role string) bool {
+	for _, r := range u.Roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// UserQuery pages through users ordered by email.
+type UserQuery struct {
+	OrgID string // empty: all organizations
+	// AfterEmail is the cursor: return users whose email sorts after it.
+	AfterEmail string
+	Limit      int // 0: backend default (100)
+}
+
+// Client is an OIDC relying party.
+type Client struct {
+	ID    string
+	OrgID string
+	Name  string
+	// SecretHash is HashSecret(secret); empty for public clients. Client
+	// secrets are high-entropy random values, so a fast hash is right and
+	// keeps the token endpoint cheap.
+	SecretHash               string
+	Public                   bool
+	RedirectURIs             []string
+	PostLogoutRedirectURIs   []string
+	GrantTypes               []string
+	Scopes                   []string
+	IDTokenSignedResponseAlg string
+	// AccessTokenFormat is "opaque" (default) or "jwt".
+	AccessTokenFormat string
+	AccessTokenTTL    time.Duration
+	IDTokenTTL        time.Duration
+	RefreshTokenTTL   time.Duration
+	RequireMFA        bool
+	// Source is "config" for clients declared in the config file (they
+	// are reconciled at start) or "api" for runtime-managed ones.
+	Source    string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// AuthRequest is one login in progress, whatever front door started it.
+// Step is the authflow state; the server, not the browser, decides what
+// comes next from it.
+type AuthRequest struct {
+	ID       string
+	Protocol string // "oidc" or "saml"
+	ClientID string
+
+	RedirectURI         string
+	State               string
+	Nonce               string
+	Scopes              []string
+	ResponseType        string
+	ResponseMode        string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	Prompt              []string
+	// MaxAge is max_age in seconds; nil when the request had none.
+	MaxAge    *int64
+	LoginHint string
+	ACRValues []string
+	UILocales []string
+	// Extra holds protocol-specific values (SAML request id, RelayState).
+	Extra map[string]string
+
+	Step      string
+	OrgID     string
+	UserID    string
+	SessionID string
+	AuthTime  time.Time
+	AMR       []string
+	// Attempts counts failed steps within this request.
+	Attempts  int
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// AuthCode is an OIDC authorization code, stored by hash.
+type AuthCode struct {
+	Hash          string
+	AuthRequestID string
+	ClientID      string
+	// GrantID is the family id given to every token issued for this code,
+	// so a replayed code can revoke them.
+	GrantID    string
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	ConsumedAt time.Time
+}
+
+// RefreshToken is stored by hash. Every rotation adds a token to the family.
+type RefreshToken struct {
+	Hash      string
+	FamilyID  string
+	ClientID  string
+	UserID    string
+	SessionID string
+	Scopes    []string
+	Audience  []string
+	AMR       []string
+	AuthTime  time.Time
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time
+	RevokedAt time.Time
+}
+
+// AccessToken is an opaque access token (or a JWT's id), stored by hash so
+// that introspection and revocation can find it.
+type AccessToken struct {
+	Hash     string
+	FamilyID string
+	ClientID string
+	// UserID is empty for client_credentials tokens.
+	UserID    string
+	Subject   string
+	Scopes    []string
+	Audience  []string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	RevokedAt time.Time
+}
+
+// Session is a browser SSO session. The cookie holds the random id; the row
+// is keyed by its hash so that a database leak yields no usable cookie.
+type Session struct {
+	Hash       string
+	UserID     string
+	AuthTime   time.Time
+	AMR        []string
+	IP         string
+	UserAgent  string
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	// IdleExpiresAt moves with activity; ExpiresAt is absolute.
+	IdleExpiresAt time.Time
+	ExpiresAt     time.Time
+}
+
+// Purposes of one-time tokens.
+const (
+	PurposePasswordReset = "password_reset"
+	PurposeInvite        = "invite"
+	PurposeEmailVerify   = "email_verify"
+)
+
+// OneTimeToken is a reset link, invite link or similar, stored by hash.
+type OneTimeToken struct {
+	Hash          string
+	Purpose       string
+	UserID        string
+	AuthRequestID string
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+	ConsumedAt    time.Time
+}
+
+// Usable reports whether t may still be consumed at now.
+func (t OneTimeToken) Usable(now time.Time) bool {
+	return t.ConsumedAt.IsZero() && now.Before(t.ExpiresAt)
+}
+
+// Key uses.
+const (
+	KeyUseOIDC = "oidc"
+	KeyUseSAML = "saml"
+)
+
+// SigningKey is a signing key pair. The private key is sealed with the master
+// key before it reaches storage; storage never sees it in the clear.
+type SigningKey struct {
+	ID        string // kid
+	Use       string // KeyUseOIDC or KeyUseSAML
+	Algorithm string // RS256, ES256, EdDSA
+	// PublicKey is PKIX DER; Certificate (SAML) is X.509 DER.
+	PublicKey        []byte
+	PrivateKeySealed []byte
+	Certificate      []byte
+	CreatedAt        time.Time
+	// The key is published from CreatedAt, signs from NotBefore until
+	// RetireAt (zero: no end), and is unpublished at ExpiresAt (zero: no
+	// end), after the tokens it signed have expired.
+	NotBefore time.Time
+	RetireAt  time.Time
+	ExpiresAt time.Time
+}
+
+// AuditEvent is an append-only security event.
+type AuditEvent struct {
+	ID        int64
+	Time      time.Time
+	Type      string
+	OrgID     string
+	ActorID   string
+	UserID    string
+	ClientID  string
+	IP        string
+	UserAgent string
+	RequestID string
+	Details   map[string]string
+}
+
+// AuditQuery pages through audit events, newest first.
+type AuditQuery struct {
+	UserID string
+	OrgID  string
+	Type   string
+	// BeforeID is the cursor: return events with ID < BeforeID (0: none).
+	BeforeID int64
+	Limit    int // 0: backend default (100)
+}
+
+// NewID returns a random identifier with 130 bits of entropy.
+func NewID() string { return rand.Text() }
+
+// HashSecret is how every stored token, code and session id is keyed: the
+// unsalted SHA-256 of a high-entropy secret, base64url. Unsalted is right
+// here because the input is random (≥128 bits) and lookup is by hash.
+func HashSecret(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// NormalizeEmail is the form in which emails are stored and looked up.
+func NormalizeEmail(email string) string {
+	return strings.ToLower(strings.TrimSpace(email))
+}

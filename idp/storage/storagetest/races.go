@@ -1,0 +1,166 @@
+package storagetest
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-idp/gatehouse/idp/storage"
+)
+
+// Races between different operations on the same rows. Each promise here
+// is what a serial execution would give; a backend must give the same under
+// concurrency, across goroutines and processes.
+
+var raceTests = []testCase{
+	{"CreateUserSameEmail", testRaceCreateUserSameEmail},
+	{"CreateOrganizationSameDomain", testRaceCreateOrganizationSameDomain},
+	{"RotateVersusRevokeFamily", testRaceRotateVersusRevokeFamily},
+	{"RotateVersusRevokeUserTokens", testRaceRotateVersusRevokeUserTokens},
+	{"CreateOneTimeTokenLeavesOne", testRaceCreateOneTimeToken},
+}
+
+func testRaceCreateUserSameEmail(t *testing.T, f *fixture) {
+	mustOK(t, f.s.CreateOrganization(f.ctx, newOrg("org-1", "acme")), "CreateOrganization")
+	errs := make([]error, concurrency)
+	race(concurrency, func(i int) {
+		errs[i] = f.s.CreateUser(f.ctx, newUser(fmt.Sprintf("user-%02d", i), "org-1", "same@acme.example"))
+	})
+	ok, conflict := 0, 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case errorIs(err, storage.ErrConflict):
+			conflict++
+		default:
+			t.Errorf("concurrent CreateUser: unexpected error %v", err)
+		}
+	}
+	if ok != 1 || conflict != concurrency-1 {
+		t.Errorf("%d concurrent CreateUser with one email: %d ok, %d ErrConflict; want 1 and %d", concurrency, ok, conflict, concurrency-1)
+	}
+	n, err := f.s.CountUsers(f.ctx)
+	if checkOK(t, err, "CountUsers") && n != 1 {
+		t.Errorf("CountUsers = %d, want 1", n)
+	}
+}
+
+func testRaceCreateOrganizationSameDomain(t *testing.T, f *fixture) {
+	errs := make([]error, concurrency)
+	race(concurrency, func(i int) {
+		errs[i] = f.s.CreateOrganization(f.ctx, newOrg(fmt.Sprintf("org-%02d", i), fmt.Sprintf("name-%02d", i),
+			fmt.Sprintf("own-%02d.example", i), "shared.example"))
+	})
+	ok, conflict := 0, 0
+	winner := ""
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+			winner = fmt.Sprintf("org-%02d", i)
+		case errorIs(err, storage.ErrConflict):
+			conflict++
+		default:
+			t.Errorf("concurrent CreateOrganization: unexpected error %v", err)
+		}
+	}
+	if ok != 1 || conflict != concurrency-1 {
+		t.Fatalf("%d concurrent CreateOrganization with one shared domain: %d ok, %d ErrConflict; want 1 and %d", concurrency, ok, conflict, concurrency-1)
+	}
+	got, err := f.s.GetOrganizationByDomain(f.ctx, "shared.example")
+	if checkOK(t, err, "GetOrganizationByDomain") && got.ID != winner {
+		t.Errorf("shared.example belongs to %q, want the winner %q", got.ID, winner)
+	}
+	list, err := f.s.ListOrganizations(f.ctx)
+	if checkOK(t, err, "ListOrganizations") && len(list) != 1 {
+		t.Errorf("ListOrganizations = %d rows, want 1 (losers leave nothing)", len(list))
+	}
+}
+
+// rounds is how many times a two-party race is repeated; each round is
+// cheap, and a lost race shows up in a few rounds.
+const rounds = 25
+
+// testRaceRotateVersusRevokeFamily: a replayed code revokes its family
+// while the client rotates a refresh token of it. Whatever the order, no
+// token of the family may be left live: either the rotation fails, or the
+// token it stored is revoked too.
+func testRaceRotateVersusRevokeFamily(t *testing.T, f *fixture) {
+	b := f.tokenBase(t)
+	for r := range rounds {
+		fam := fmt.Sprintf("fam-%02d", r)
+		old := f.createRefreshToken(t, b.refresh("rt-old-"+fam, fam))
+		next := b.refresh("rt-next-"+fam, fam)
+		var rotErr, revErr error
+		race(2, func(i int) {
+			if i == 0 {
+				_, rotErr = f.s.RotateRefreshToken(f.ctx, old.Hash, next, at(time.Minute))
+			} else {
+				_, revErr = f.s.RevokeFamily(f.ctx, fam, at(time.Minute))
+			}
+		})
+		mustOK(t, revErr, "RevokeFamily")
+		if rotErr != nil {
+			checkErr(t, rotErr, storage.ErrRevoked, fmt.Sprintf("round %d: rotation that lost to RevokeFamily", r))
+			f.checkNotStored(t, next.Hash, fmt.Sprintf("round %d: rotation that lost to RevokeFamily", r))
+			continue
+		}
+		if got := f.refresh(t, next.Hash); got.RevokedAt.IsZero() {
+			t.Errorf("round %d: the token stored by a rotation concurrent with RevokeFamily is live; the family must end revoked", r)
+		}
+	}
+}
+
+// testRaceRotateVersusRevokeUserTokens: the same for a password reset or
+// disable (RevokeUserTokens) racing a refresh.
+func testRaceRotateVersusRevokeUserTokens(t *testing.T, f *fixture) {
+	b := f.tokenBase(t)
+	for r := range rounds {
+		fam := fmt.Sprintf("fam-%02d", r)
+		old := f.createRefreshToken(t, b.refresh("rt-old-"+fam, fam))
+		next := b.refresh("rt-next-"+fam, fam)
+		var rotErr, revErr error
+		race(2, func(i int) {
+			if i == 0 {
+				_, rotErr = f.s.RotateRefreshToken(f.ctx, old.Hash, next, at(time.Minute))
+			} else {
+				_, revErr = f.s.RevokeUserTokens(f.ctx, b.user.ID, at(time.Minute))
+			}
+		})
+		mustOK(t, revErr, "RevokeUserTokens")
+		if rotErr != nil {
+			checkErr(t, rotErr, storage.ErrRevoked, fmt.Sprintf("round %d: rotation that lost to RevokeUserTokens", r))
+			f.checkNotStored(t, next.Hash, fmt.Sprintf("round %d: rotation that lost to RevokeUserTokens", r))
+			continue
+		}
+		if got := f.refresh(t, next.Hash); got.RevokedAt.IsZero() {
+			t.Errorf("round %d: the token stored by a rotation concurrent with RevokeUserTokens is live; all the user's tokens must end revoked", r)
+		}
+	}
+}
+
+// testRaceCreateOneTimeTokenLeavesOne: a newer link voids the older ones,
+// so however many are requested at once, one usable token remains.
+func testRaceCreateOneTimeToken(t *testing.T, f *fixture) {
+	b := f.base(t)
+	errs := make([]error, concurrency)
+	race(concurrency, func(i int) {
+		errs[i] = f.s.CreateOneTimeToken(f.ctx, newOneTimeToken(h(fmt.Sprintf("reset-%02d", i)), storage.PurposePasswordReset, b.user.ID))
+	})
+	checkAllOK(t, "concurrent CreateOneTimeToken", errs)
+	var live []int
+	for i := range concurrency {
+		_, err := f.s.GetOneTimeToken(f.ctx, storage.PurposePasswordReset, h(fmt.Sprintf("reset-%02d", i)))
+		switch {
+		case err == nil:
+			live = append(live, i)
+		case !errorIs(err, storage.ErrNotFound):
+			t.Errorf("GetOneTimeToken %d: %v", i, err)
+		}
+	}
+	if len(live) != 1 {
+		t.Errorf("%d concurrent CreateOneTimeToken for one user and purpose left %d unconsumed tokens %v, want 1 (a newer link voids the older ones)",
+			concurrency, len(live), live)
+	}
+}

@@ -1,0 +1,388 @@
+package storagetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-idp/gatehouse/idp/storage"
+)
+
+// t0 is the fixed base time of every test. It has microsecond precision,
+// which is what backends keep (they store Unix microseconds), and it is far
+// from the real clock so that a backend that reads the clock is caught.
+var t0 = time.Date(2030, 1, 2, 3, 4, 5, 6000, time.UTC)
+
+// at returns t0 shifted by d.
+func at(d time.Duration) time.Time { return t0.Add(d) }
+
+// concurrency is how many goroutines race in the concurrency tests.
+const concurrency = 20
+
+// Run runs the conformance suite. newStore must return a fresh, empty,
+// migrated store on every call and register its own cleanup; the suite
+// calls it once per leaf subtest.
+//
+// Subtests run one after another: a backend may give each store its own
+// database, but the suite does not rely on that, and the concurrency tests
+// already load the database with many goroutines.
+func Run(t *testing.T, newStore func(t *testing.T) storage.Storage) {
+	groups := []struct {
+		name  string
+		cases []testCase
+	}{
+		{"Ping", pingTests},
+		{"Organizations", organizationTests},
+		{"Users", userTests},
+		{"Clients", clientTests},
+		{"AuthRequests", authRequestTests},
+		{"AuthCodes", authCodeTests},
+		{"RefreshTokens", refreshTokenTests},
+		{"AccessTokens", accessTokenTests},
+		{"Revocation", revocationTests},
+		{"Sessions", sessionTests},
+		{"OneTimeTokens", oneTimeTokenTests},
+		{"SigningKeys", signingKeyTests},
+		{"AuditEvents", auditEventTests},
+		{"UpdateByFunction", updateByFunctionTests},
+		{"DeleteExpired", deleteExpiredTests},
+		{"Races", raceTests},
+		{"Unavailable", unavailableTests},
+	}
+	for _, g := range groups {
+		t.Run(g.name, func(t *testing.T) {
+			for _, c := range g.cases {
+				t.Run(c.name, func(t *testing.T) {
+					s := newStore(t)
+					if s == nil {
+						t.Fatal("newStore returned nil")
+					}
+					c.run(t, &fixture{s: s, ctx: t.Context()})
+				})
+			}
+		})
+	}
+}
+
+type testCase struct {
+	name string
+	run  func(t *testing.T, f *fixture)
+}
+
+// fixture is one fresh store plus builders for rows that other rows
+// reference. Builders create the row and stop the test if that fails.
+type fixture struct {
+	s   storage.Storage
+	ctx context.Context
+}
+
+var pingTests = []testCase{
+	{"Answers", func(t *testing.T, f *fixture) {
+		if err := f.s.Ping(f.ctx); err != nil {
+			t.Errorf("Ping on a fresh store: %v", err)
+		}
+	}},
+}
+
+// --- full-field builders -------------------------------------------------
+//
+// Each builder fills every field with a distinct, non-zero value, so that a
+// backend that drops or swaps a column is caught by the round-trip checks.
+
+func newOrg(id, name string, domains ...string) storage.Organization {
+	return storage.Organization{
+		ID:          id,
+		Name:        name,
+		DisplayName: "Organization " + name + " – Ünïcode ✓",
+		Domains:     domains,
+		MFA: storage.MFAPolicy{
+			Required:       true,
+			AllowedMethods: []string{"totp", "webauthn"},
+			AllowSkip:      true,
+		},
+		PasswordPolicy: storage.PasswordPolicy{MinLength: 12},
+		CreatedAt:      at(-48 * time.Hour),
+		UpdatedAt:      at(-24 * time.Hour),
+	}
+}
+
+func newUser(id, orgID, email string) storage.User {
+	return storage.User{
+		ID:                id,
+		OrgID:             orgID,
+		Email:             email,
+		EmailVerified:     true,
+		Name:              "User " + id + " O'Brien",
+		PasswordHash:      "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
+		State:             storage.UserActive,
+		Roles:             []string{storage.RoleAdmin, "auditor"},
+		LockedUntil:       at(10 * time.Minute),
+		MFASkipped:        true,
+		MFAEnrollRequired: true,
+		PasswordChangedAt: at(-36 * time.Hour),
+		LastLoginAt:       at(-time.Hour),
+		CreatedAt:         at(-47 * time.Hour),
+		UpdatedAt:         at(-2 * time.Hour),
+	}
+}
+
+func newClient(id, orgID string) storage.Client {
+	return storage.Client{
+		ID:                       id,
+		OrgID:                    orgID,
+		Name:                     "Client " + id,
+		SecretHash:               storage.HashSecret("secret-" + id),
+		Public:                   false,
+		RedirectURIs:             []string{"https://rp.example/cb", "https://rp.example/cb2?x=1&y=%20"},
+		PostLogoutRedirectURIs:   []string{"https://rp.example/bye"},
+		GrantTypes:               []string{"authorization_code", "refresh_token"},
+		Scopes:                   []string{"openid", "email", "profile", "offline_access"},
+		IDTokenSignedResponseAlg: "ES256",
+		AccessTokenFormat:        "jwt",
+		AccessTokenTTL:           5 * time.Minute,
+		IDTokenTTL:               time.Hour,
+		RefreshTokenTTL:          30 * 24 * time.Hour,
+		RequireMFA:               true,
+		Source:                   "config",
+		CreatedAt:                at(-46 * time.Hour),
+		UpdatedAt:                at(-45 * time.Hour),
+	}
+}
+
+func newSession(hash, userID string) storage.Session {
+	return storage.Session{
+		Hash:          hash,
+		UserID:        userID,
+		AuthTime:      at(-30 * time.Minute),
+		AMR:           []string{"pwd", "otp"},
+		IP:            "2001:db8::1",
+		UserAgent:     "Mozilla/5.0 (X11; Linux x86_64) \"quoted\"",
+		CreatedAt:     at(-30 * time.Minute),
+		LastSeenAt:    at(-5 * time.Minute),
+		IdleExpiresAt: at(25 * time.Minute),
+		ExpiresAt:     at(12 * time.Hour),
+	}
+}
+
+// newAuthRequest returns a request in its first step: no user, session or
+// organization yet.
+func newAuthRequest(id, clientID string) storage.AuthRequest {
+	return storage.AuthRequest{
+		ID:                  id,
+		Protocol:            "oidc",
+		ClientID:            clientID,
+		RedirectURI:         "https://rp.example/cb",
+		State:               "state-" + id,
+		Nonce:               "nonce-" + id,
+		Scopes:              []string{"openid", "email"},
+		ResponseType:        "code",
+		ResponseMode:        "query",
+		CodeChallenge:       "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+		CodeChallengeMethod: "S256",
+		CreatedAt:           at(-time.Minute),
+		ExpiresAt:           at(29 * time.Minute),
+		Step:                "identify",
+	}
+}
+
+func newAuthCode(hash, authRequestID, clientID, grantID string) storage.AuthCode {
+	return storage.AuthCode{
+		Hash:          hash,
+		AuthRequestID: authRequestID,
+		ClientID:      clientID,
+		GrantID:       grantID,
+		CreatedAt:     at(-10 * time.Second),
+		ExpiresAt:     at(50 * time.Second),
+	}
+}
+
+func newRefreshToken(hash, familyID, clientID, userID, sessionID string) storage.RefreshToken {
+	return storage.RefreshToken{
+		Hash:      hash,
+		FamilyID:  familyID,
+		ClientID:  clientID,
+		UserID:    userID,
+		SessionID: sessionID,
+		Scopes:    []string{"openid", "offline_access"},
+		Audience:  []string{clientID, "https://api.example"},
+		AMR:       []string{"pwd", "hwk"},
+		AuthTime:  at(-2 * time.Hour),
+		CreatedAt: at(-time.Hour),
+		ExpiresAt: at(24 * time.Hour),
+	}
+}
+
+func newAccessToken(hash, familyID, clientID, userID string) storage.AccessToken {
+	return storage.AccessToken{
+		Hash:      hash,
+		FamilyID:  familyID,
+		ClientID:  clientID,
+		UserID:    userID,
+		Subject:   "sub-" + userID,
+		Scopes:    []string{"openid", "email"},
+		Audience:  []string{"https://api.example"},
+		CreatedAt: at(-time.Minute),
+		ExpiresAt: at(4 * time.Minute),
+	}
+}
+
+func newOneTimeToken(hash, purpose, userID string) storage.OneTimeToken {
+	return storage.OneTimeToken{
+		Hash:      hash,
+		Purpose:   purpose,
+		UserID:    userID,
+		CreatedAt: at(-time.Minute),
+		ExpiresAt: at(59 * time.Minute),
+	}
+}
+
+func newSigningKey(id, use string, created time.Time) storage.SigningKey {
+	return storage.SigningKey{
+		ID:               id,
+		Use:              use,
+		Algorithm:        "ES256",
+		PublicKey:        []byte("public-der-" + id + "\x00\xff\x01"),
+		PrivateKeySealed: []byte("sealed-" + id + "\x00\xfe\x02"),
+		CreatedAt:        created,
+		NotBefore:        created.Add(time.Hour),
+	}
+}
+
+// --- fixture helpers that create referenced rows ---------------------------
+
+// base creates one organization, one user in it and one client, the rows
+// most other rows reference.
+type base struct {
+	org    storage.Organization
+	user   storage.User
+	client storage.Client
+}
+
+func (f *fixture) base(t *testing.T) base {
+	t.Helper()
+	b := base{
+		org:    newOrg("org-1", "acme", "acme.example"),
+		user:   newUser("user-1", "org-1", "alice@acme.example"),
+		client: newClient("client-1", "org-1"),
+	}
+	mustOK(t, f.s.CreateOrganization(f.ctx, b.org), "CreateOrganization")
+	mustOK(t, f.s.CreateUser(f.ctx, b.user), "CreateUser")
+	mustOK(t, f.s.CreateClient(f.ctx, b.client), "CreateClient")
+	return b
+}
+
+func (f *fixture) createUser(t *testing.T, u storage.User) storage.User {
+	t.Helper()
+	mustOK(t, f.s.CreateUser(f.ctx, u), "CreateUser "+u.ID)
+	return u
+}
+
+func (f *fixture) createSession(t *testing.T, s storage.Session) storage.Session {
+	t.Helper()
+	mustOK(t, f.s.CreateSession(f.ctx, s), "CreateSession "+s.Hash)
+	return s
+}
+
+func (f *fixture) createAuthRequest(t *testing.T, r storage.AuthRequest) storage.AuthRequest {
+	t.Helper()
+	mustOK(t, f.s.CreateAuthRequest(f.ctx, r), "CreateAuthRequest "+r.ID)
+	return r
+}
+
+func (f *fixture) createAuthCode(t *testing.T, c storage.AuthCode) storage.AuthCode {
+	t.Helper()
+	mustOK(t, f.s.CreateAuthCode(f.ctx, c), "CreateAuthCode "+c.Hash)
+	return c
+}
+
+func (f *fixture) createRefreshToken(t *testing.T, r storage.RefreshToken) storage.RefreshToken {
+	t.Helper()
+	mustOK(t, f.s.CreateRefreshToken(f.ctx, r), "CreateRefreshToken "+r.Hash)
+	return r
+}
+
+func (f *fixture) createAccessToken(t *testing.T, a storage.AccessToken) storage.AccessToken {
+	t.Helper()
+	mustOK(t, f.s.CreateAccessToken(f.ctx, a), "CreateAccessToken "+a.Hash)
+	return a
+}
+
+func (f *fixture) createOneTimeToken(t *testing.T, o storage.OneTimeToken) storage.OneTimeToken {
+	t.Helper()
+	mustOK(t, f.s.CreateOneTimeToken(f.ctx, o), "CreateOneTimeToken "+o.Hash)
+	return o
+}
+
+// refresh returns the stored refresh token or stops the test.
+func (f *fixture) refresh(t *testing.T, hash string) storage.RefreshToken {
+	t.Helper()
+	r, err := f.s.GetRefreshToken(f.ctx, hash)
+	mustOK(t, err, "GetRefreshToken "+hash)
+	return r
+}
+
+// access returns the stored access token or stops the test.
+func (f *fixture) access(t *testing.T, hash string) storage.AccessToken {
+	t.Helper()
+	a, err := f.s.GetAccessToken(f.ctx, hash)
+	mustOK(t, err, "GetAccessToken "+hash)
+	return a
+}
+
+// h is a stored hash for a readable name.
+func h(name string) string { return storage.HashSecret(name) }
+
+// race runs fn(i) for i in [0, n) on n goroutines released together, and
+// waits for all of them.
+func race(n int, fn func(i int)) {
+	var ready, done sync.WaitGroup
+	start := make(chan struct{})
+	ready.Add(n)
+	for i := range n {
+		done.Go(func() {
+			ready.Done()
+			<-start
+			fn(i)
+		})
+	}
+	ready.Wait()
+	close(start)
+	done.Wait()
+}
+
+// outcome counts the results of a race by sentinel error.
+type outcome struct {
+	ok, alreadyUsed, revoked, expired, notFound int
+	other                                       []error
+}
+
+func errorIs(err, target error) bool { return errors.Is(err, target) }
+
+func tally(errs []error) outcome {
+	var o outcome
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			o.ok++
+		case errors.Is(err, storage.ErrAlreadyUsed):
+			o.alreadyUsed++
+		case errors.Is(err, storage.ErrRevoked):
+			o.revoked++
+		case errors.Is(err, storage.ErrExpired):
+			o.expired++
+		case errors.Is(err, storage.ErrNotFound):
+			o.notFound++
+		default:
+			o.other = append(o.other, err)
+		}
+	}
+	return o
+}
+
+func (o outcome) String() string {
+	return fmt.Sprintf("%d ok, %d ErrAlreadyUsed, %d ErrRevoked, %d ErrExpired, %d ErrNotFound, other errors %v",
+		o.ok, o.alreadyUsed, o.revoked, o.expired, o.notFound, o.other)
+}

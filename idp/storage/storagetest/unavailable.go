@@ -1,0 +1,50 @@
+package storagetest
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/gatehouse-idp/gatehouse/idp/storage"
+)
+
+var unavailableTests = []testCase{
+	{"AfterClose", testUnavailableAfterClose},
+}
+
+// testUnavailableAfterClose: when the database cannot be reached, every
+// method says so with ErrUnavailable. A lookup must never answer
+// ErrNotFound then: callers would turn it into "wrong password" or
+// "invalid token" instead of 503. A closed store is the one unreachable
+// database the suite can make without knowing the backend.
+func testUnavailableAfterClose(t *testing.T, f *fixture) {
+	b := f.base(t)
+	mustOK(t, f.s.Close(), "Close")
+	for _, c := range []struct {
+		name string
+		call func() error
+	}{
+		{"Ping", func() error { return f.s.Ping(f.ctx) }},
+		{"GetUserByEmail", func() error { _, err := f.s.GetUserByEmail(f.ctx, b.user.Email); return err }},
+		{"GetUserByEmail of an unknown email", func() error { _, err := f.s.GetUserByEmail(f.ctx, "nobody@acme.example"); return err }},
+		{"GetClient", func() error { _, err := f.s.GetClient(f.ctx, b.client.ID); return err }},
+		{"GetSession", func() error { _, err := f.s.GetSession(f.ctx, h("sess")); return err }},
+		{"ConsumeAuthCode", func() error { _, err := f.s.ConsumeAuthCode(f.ctx, h("code"), at(0)); return err }},
+		{"RotateRefreshToken", func() error {
+			_, err := f.s.RotateRefreshToken(f.ctx, h("rt"), newRefreshToken(h("rt2"), "", b.client.ID, b.user.ID, ""), at(0))
+			return err
+		}},
+		{"UpdateUser", func() error {
+			_, err := f.s.UpdateUser(f.ctx, b.user.ID, func(u storage.User) (storage.User, error) { return u, nil })
+			return err
+		}},
+		{"CreateUser", func() error { return f.s.CreateUser(f.ctx, newUser("user-2", b.org.ID, "bob@acme.example")) }},
+	} {
+		err := c.call()
+		if !errors.Is(err, storage.ErrUnavailable) {
+			t.Errorf("%s on a closed store: err = %v, want errors.Is(err, ErrUnavailable)", c.name, err)
+		}
+		if errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("%s on a closed store: err = %v is ErrNotFound; callers would read it as a wrong credential", c.name, err)
+		}
+	}
+}
