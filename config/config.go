@@ -51,6 +51,8 @@ type Config struct {
 	Storage   Storage   `yaml:"storage"`
 	Password  Password  `yaml:"password"`
 	Bootstrap Bootstrap `yaml:"bootstrap"`
+	// Clients are the OIDC clients declared in the file (see Client).
+	Clients []Client `yaml:"clients"`
 }
 
 // Server configures the HTTP listener and its lifecycle.

@@ -68,6 +68,8 @@ var rules = []rule{
 
 	{"bootstrap.organization", func(c *Config) error { return required(c.Bootstrap.Organization) }},
 	{"bootstrap.admin_email", func(c *Config) error { return email(c.Bootstrap.AdminEmail) }},
+
+	{"clients", checkClients},
 }
 
 // Validate checks the whole configuration and returns every problem at

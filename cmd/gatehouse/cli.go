@@ -52,6 +52,8 @@ type cmdEnv struct {
 	passwordStdin, admin, asJSON  bool
 	emailVerified                 bool
 	addr                          string
+	alg                           string
+	clients                       clientFlags
 }
 
 type commonFlags struct {
@@ -101,6 +103,17 @@ func commands() []command {
 			flags: func(fs *flag.FlagSet, c *cmdEnv) {
 				fs.BoolVar(&c.asJSON, "json", false, "print JSON lines")
 			}},
+		{name: "keys rotate", summary: "publish new signing keys; they sign after the publish-ahead delay", usage: "[--alg RS256|ES256|EdDSA]",
+			run: runKeysRotate, flags: func(fs *flag.FlagSet, c *cmdEnv) {
+				fs.StringVar(&c.alg, "alg", "", "rotate only this algorithm (default: all)")
+			}},
+		{name: "keys list", summary: "list signing keys and their state", run: runKeysList},
+		{name: "clients create", summary: "register an OIDC client (relying party)", usage: clientsCreateUsage,
+			run: runClientsCreate, flags: clientsCreateFlags},
+		{name: "clients list", summary: "list OIDC clients", usage: "[--json]", run: runClientsList, flags: clientsListFlags},
+		{name: "clients delete", summary: "delete an OIDC client", usage: "--id ID", run: runClientsDelete, flags: clientsDeleteFlags},
+		{name: "clients rotate-secret", summary: "replace a client's secret", usage: "--id ID [--secret-stdin]",
+			run: runClientsRotateSecret, flags: clientsRotateFlags},
 	}
 }
 
@@ -177,7 +190,7 @@ func printOverview(w io.Writer) {
 	fmt.Fprintln(w, "Gatehouse: an OpenID Connect and SAML identity provider.")
 	fmt.Fprintln(w, "\nUsage: gatehouse <noun> <verb> [flags]\n\nCommands:")
 	for _, cmd := range commands() {
-		fmt.Fprintf(w, "  %-16s %s\n", cmd.name, cmd.summary)
+		fmt.Fprintf(w, "  %-22s %s\n", cmd.name, cmd.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'gatehouse <command> --help' for a command's flags.")
 	fmt.Fprintln(w, "Start locally with: gatehouse serve --dev")

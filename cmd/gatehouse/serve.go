@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strings"
 	"time"
 
 	"github.com/gatehouse-idp/gatehouse/idp/httpserver"
@@ -50,13 +49,18 @@ func runServe(ctx context.Context, c *cmdEnv) error {
 		logger.Warn("no users exist yet; create an admin with: gatehouse users create --config FILE --admin --email EMAIL --password-stdin")
 	}
 
-	srv := inst.NewServer(httpserver.Options{
+	if err := inst.Start(ctx); err != nil {
+		return err
+	}
+	srv, _, err := inst.NewServer(httpserver.Options{
 		DrainDelay:        cfg.Server.DrainDelay,
 		ShutdownTimeout:   cfg.Server.ShutdownTimeout,
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
 		TrustedProxies:    cfg.Server.TrustedProxyPrefixes(),
-		IssuerHTTPS:       strings.HasPrefix(cfg.Issuer, "https://"),
 	})
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

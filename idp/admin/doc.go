@@ -4,7 +4,8 @@
 // a rule (email normalisation, password policy, session revocation on
 // disable, the audit record) exists once.
 //
-// It must not render HTML, parse flags or know about HTTP; it returns
-// *InputError for anything the operator typed wrong, and wrapped storage
-// errors otherwise.
+// api.go exposes the same methods as JSON over HTTP for automation; the
+// rest of the package must not know about HTTP, render HTML or parse flags.
+// It returns *InputError for anything the operator typed wrong, and wrapped
+// storage errors otherwise.
 package admin

@@ -16,6 +16,17 @@ const (
 	UserCreated           = "user.created"
 	UserDisabled          = "user.disabled"
 	BootstrapAdminCreated = "bootstrap.admin_created"
+
+	LoginPassword  = "login.password_ok"
+	LoginFailed    = "login.failed"
+	LoginSucceeded = "login.succeeded"
+	Logout         = "logout"
+	TokenReuse     = "token.reuse_detected"
+
+	ClientCreated       = "client.created"
+	ClientUpdated       = "client.updated"
+	ClientDeleted       = "client.deleted"
+	ClientSecretRotated = "client.secret_rotated"
 )
 
 // Appender is the part of storage the recorder needs.

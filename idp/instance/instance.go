@@ -11,7 +11,9 @@ import (
 	"github.com/gatehouse-idp/gatehouse/config"
 	"github.com/gatehouse-idp/gatehouse/idp/admin"
 	"github.com/gatehouse-idp/gatehouse/idp/audit"
+	"github.com/gatehouse-idp/gatehouse/idp/authflow"
 	"github.com/gatehouse-idp/gatehouse/idp/httpserver"
+	"github.com/gatehouse-idp/gatehouse/idp/keys"
 	"github.com/gatehouse-idp/gatehouse/idp/masterkey"
 	"github.com/gatehouse-idp/gatehouse/idp/password"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
@@ -62,6 +64,11 @@ type Instance struct {
 	Hasher *password.Hasher
 	Audit  *audit.Recorder
 	Admin  *admin.Service
+	Flow   *authflow.Flow
+	Keys   *keys.Manager
+	// masterRaw is the master key's bytes, from which per-purpose keys
+	// are derived (see derive).
+	masterRaw []byte
 	// MasterKeyCreated is true when this start generated the dev key.
 	MasterKeyCreated bool
 	// Migrated lists the migrations this start applied.
@@ -89,6 +96,7 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Instance, erro
 		return nil, err
 	}
 	inst.MasterKeyCreated = created
+	inst.masterRaw = raw
 	if inst.Key, err = masterkey.New(raw); err != nil {
 		return nil, err
 	}
@@ -106,6 +114,8 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Instance, erro
 	inst.Audit = &audit.Recorder{Store: inst.Store, Logger: inst.Logger, Now: inst.Now, Meta: requestMeta}
 	inst.Admin = &admin.Service{Store: inst.Store, Hasher: inst.Hasher, Audit: inst.Audit, Now: inst.Now,
 		Policy: password.Policy{MinLength: cfg.Password.MinLength}}
+	inst.Flow = &authflow.Flow{Store: inst.Store, Hasher: inst.Hasher, Audit: inst.Audit, Now: inst.Now}
+	inst.Keys = &keys.Manager{Store: inst.Store, Sealer: inst.Key, Now: inst.Now, Logger: inst.Logger}
 	return inst, nil
 }
 
@@ -146,19 +156,13 @@ func (i *Instance) Bootstrap(ctx context.Context) (admin.BootstrapResult, error)
 	return i.Admin.Bootstrap(ctx, i.Config.Bootstrap.Organization, email)
 }
 
-// NewServer builds the HTTP server with every route mounted.
-func (i *Instance) NewServer(hopts httpserver.Options) *httpserver.Server {
-	if hopts.Logger == nil {
-		hopts.Logger = i.Logger
-	}
-	if hopts.Ready == nil {
-		hopts.Ready = i.Store.Ping
-	}
-	return httpserver.New(hopts)
-}
+// keyMaxAge is how long a signing key signs before the scheduled rotation
+// replaces it.
+const keyMaxAge = 90 * 24 * time.Hour
 
-// RunMaintenance deletes expired rows every interval until ctx ends. Every
-// instance may run it: DeleteExpired is idempotent.
+// RunMaintenance rotates due signing keys and deletes expired rows every
+// interval until ctx ends. Every instance may run it: both are safe to run
+// concurrently.
 func (i *Instance) RunMaintenance(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -167,6 +171,9 @@ func (i *Instance) RunMaintenance(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			if err := i.Keys.Maintain(ctx, keyMaxAge); err != nil {
+				i.Logger.WarnContext(ctx, "signing key maintenance", "err", err)
+			}
 			n, err := i.Store.DeleteExpired(ctx, i.Now())
 			if err != nil {
 				i.Logger.WarnContext(ctx, "delete expired rows", "err", err)

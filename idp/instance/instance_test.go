@@ -49,7 +49,11 @@ func TestReadyzWhenDatabaseGone(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer inst.Close()
-	srv := httptest.NewServer(inst.NewServer(httpserver.Options{}).Handler())
+	hs, _, err := inst.NewServer(httpserver.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(hs.Handler())
 	defer srv.Close()
 
 	if got := status(t, srv.URL+"/readyz"); got != http.StatusOK {

@@ -1,0 +1,175 @@
+package instance
+
+import (
+	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gatehouse-idp/gatehouse/config"
+	"github.com/gatehouse-idp/gatehouse/idp/admin"
+	"github.com/gatehouse-idp/gatehouse/idp/csrf"
+	"github.com/gatehouse-idp/gatehouse/idp/httpserver"
+	"github.com/gatehouse-idp/gatehouse/idp/keys"
+	"github.com/gatehouse-idp/gatehouse/idp/oidcop"
+	"github.com/gatehouse-idp/gatehouse/idp/session"
+	"github.com/gatehouse-idp/gatehouse/idp/storage"
+	"github.com/gatehouse-idp/gatehouse/ui"
+)
+
+// ClientInputs converts the config file's clients for reconciliation.
+func ClientInputs(cfg config.Config) []admin.ClientInput {
+	out := make([]admin.ClientInput, 0, len(cfg.Clients))
+	for _, cl := range cfg.Clients {
+		out = append(out, admin.ClientInput{
+			ID: cl.ID, Name: cl.Name, Secret: cl.Secret.Reveal(), Public: cl.Public,
+			RedirectURIs: cl.RedirectURIs, PostLogoutRedirectURIs: cl.PostLogoutRedirectURIs,
+			GrantTypes: cl.GrantTypes, Scopes: cl.Scopes,
+			IDTokenSignedResponseAlg: cl.IDTokenSignedResponseAlg, AccessTokenFormat: cl.AccessTokenFormat,
+			AccessTokenTTL: cl.AccessTokenTTL, IDTokenTTL: cl.IDTokenTTL, RefreshTokenTTL: cl.RefreshTokenTTL,
+			RequireMFA: cl.RequireMFA,
+		})
+	}
+	return out
+}
+
+// Start prepares a serving instance: signing keys exist and the config
+// file's clients are in storage. Every instance may run it at once.
+func (i *Instance) Start(ctx context.Context) error {
+	if err := i.Keys.Ensure(ctx); err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
+	if err := i.Admin.ReconcileConfigClients(ctx, ClientInputs(i.Config)); err != nil {
+		return fmt.Errorf("clients from config: %w", err)
+	}
+	return nil
+}
+
+// derive gives each consumer of the master key its own key, so that no two
+// uses (cookies, CSRF, the OIDC library) ever share one.
+func (i *Instance) derive(purpose string) ([]byte, error) {
+	return hkdf.Key(sha256.New, i.masterRaw, nil, "gatehouse "+purpose, 32)
+}
+
+// Web is the assembled browser- and protocol-facing part.
+type Web struct {
+	OIDC     *oidcop.Provider
+	Pages    *ui.Handlers
+	Sessions *session.Manager
+}
+
+// NewServer builds the HTTP server with every route mounted.
+func (i *Instance) NewServer(hopts httpserver.Options) (*httpserver.Server, *Web, error) {
+	if hopts.Logger == nil {
+		hopts.Logger = i.Logger
+	}
+	if hopts.Ready == nil {
+		hopts.Ready = i.Store.Ping
+	}
+	secure := strings.HasPrefix(i.Config.Issuer, "https://")
+	hopts.IssuerHTTPS = secure
+	srv := httpserver.New(hopts)
+
+	web, err := i.newWeb(secure)
+	if err != nil {
+		return nil, nil, err
+	}
+	web.OIDC.Mount(srv.Handle)
+	web.Pages.Mount(srv.Handle)
+	api := &admin.API{Service: i.Admin, Logger: i.Logger, Authenticate: func(r *http.Request) (admin.Principal, error) {
+		sub, isAdmin, err := web.OIDC.AuthenticateBearer(r)
+		return admin.Principal{Subject: sub, Admin: isAdmin}, err
+	}}
+	api.Mount(srv)
+	return srv, web, nil
+}
+
+func (i *Instance) newWeb(secure bool) (*Web, error) {
+	sessSecret, err := i.derive("session cookie")
+	if err != nil {
+		return nil, err
+	}
+	csrfSecret, err := i.derive("csrf")
+	if err != nil {
+		return nil, err
+	}
+	opCrypto, err := i.derive("oidc library crypto")
+	if err != nil {
+		return nil, err
+	}
+	sessions, err := session.New(session.Options{Store: i.Store, Secret: sessSecret, Secure: secure, Now: i.Now,
+		IP: httpserver.ClientIP, Logger: i.Logger})
+	if err != nil {
+		return nil, err
+	}
+	render, err := ui.New(ui.Options{ProductName: "Gatehouse"})
+	if err != nil {
+		return nil, err
+	}
+	pages := &ui.Handlers{Flow: i.Flow, Sessions: sessions, Render: render, Logger: i.Logger, RequestID: httpserver.RequestID}
+	prot, err := csrf.New(csrf.Options{Secret: csrfSecret, Secure: secure, AllowedOrigins: []string{i.Config.Issuer},
+		Logger: i.Logger, Reject: func(w http.ResponseWriter, r *http.Request, status int) {
+			pages.Error(w, r, status, "This form has expired. Please go back and try again.")
+		}})
+	if err != nil {
+		return nil, err
+	}
+	pages.CSRF = prot
+	var key [32]byte
+	copy(key[:], opCrypto)
+	provider, err := oidcop.New(oidcop.Options{
+		Issuer: i.Config.Issuer, Store: i.Store, Flow: i.Flow, Keys: oidcKeys{i.Keys}, Sessions: sessions,
+		Audit: i.Audit, Now: i.Now, Logger: i.Logger, CryptoKey: key, LoginURL: ui.LoginURL,
+		Insecure: !secure, Error: pages.Error,
+	})
+	if err != nil {
+		return nil, err
+	}
+	pages.Door = oidcDoor{p: provider, store: i.Store}
+	return &Web{OIDC: provider, Pages: pages, Sessions: sessions}, nil
+}
+
+// oidcKeys adapts the key manager to what the provider consumes.
+type oidcKeys struct{ m *keys.Manager }
+
+func (k oidcKeys) Signer(ctx context.Context, alg string) (oidcop.SigningKey, error) {
+	s, err := k.m.Signer(ctx, alg)
+	return oidcop.SigningKey(s), err
+}
+
+func (k oidcKeys) PublicKeys(ctx context.Context) ([]oidcop.PublicKey, error) {
+	pubs, err := k.m.PublicKeys(ctx)
+	out := make([]oidcop.PublicKey, len(pubs))
+	for j, p := range pubs {
+		out[j] = oidcop.PublicKey(p)
+	}
+	return out, err
+}
+
+// oidcDoor is the OIDC front door as the login pages see it.
+type oidcDoor struct {
+	p     *oidcop.Provider
+	store storage.Storage
+}
+
+func (d oidcDoor) CallbackURL(id string) string { return d.p.CallbackURL(id) }
+
+func (d oidcDoor) LoginRequired(w http.ResponseWriter, r *http.Request, req storage.AuthRequest) {
+	d.p.SendError(w, r, req, oidcop.ErrLoginRequired())
+}
+
+func (d oidcDoor) VerifyLogout(ctx context.Context, form url.Values) (ui.Logout, error) {
+	es, err := d.p.VerifyEndSession(ctx, form)
+	if err != nil {
+		return ui.Logout{}, err
+	}
+	lo := ui.Logout{RedirectURL: es.LogoutRedirect(), Subject: es.Subject, ClientName: es.ClientID}
+	if c, err := d.store.GetClient(ctx, es.ClientID); err == nil && c.Name != "" {
+		lo.ClientName = c.Name
+	}
+	return lo, nil
+}
+

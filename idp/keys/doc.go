@@ -1,0 +1,51 @@
+// Package keys owns Gatehouse's OIDC signing keys: generating them (RSA-2048
+// for RS256, P-256 for ES256, Ed25519 for EdDSA), sealing the private part
+// with the master key before it reaches storage, rotating them, and serving
+// the key that signs now (Signer) and the keys published now (PublicKeys).
+//
+// # The timeline of a key
+//
+// Every decision is derived from the rows and the clock, so any number of
+// instances sharing one database agree without talking to each other:
+//
+//   - A key is published from CreatedAt until ExpiresAt (zero: no end).
+//   - It may sign from NotBefore until RetireAt (zero: no end).
+//   - For each algorithm, the key that signs at time t is the last one, in
+//     the order (NotBefore, CreatedAt, ID), that may sign at t and is
+//     published at t.
+//
+// Rotate publishes a new key PublishAhead before it signs and sets the
+// previous key's RetireAt to the new key's NotBefore; the previous key stays
+// published for TokenLifetime (plus CacheTTL) after that, until every token
+// it signed has expired. Because every instance caches the rows for at most
+// CacheTTL < PublishAhead, every instance has seen the new key before any
+// instance signs with it, and they switch at the same instant.
+//
+// # Races between instances
+//
+// Rotations extend a chain: the newest key whose RetireAt is unset is its
+// tail. Rotate creates its key, then claims the tail by setting its RetireAt
+// in UpdateSigningKey (a row-locked compare-and-set). Of two instances
+// rotating at once, one claims; the other deletes its own key, which nobody
+// can have signed with yet, and reports the winner's. Ensure, which makes
+// keys that sign immediately on a first start, cannot avoid a race that way:
+// the losers' keys are retired in favour of the newest by the settle step
+// that Ensure and Rotate run after writing, and stay published long enough
+// for anything they signed meanwhile. Until then (at most CacheTTL) an
+// instance that read the keys before the others wrote may sign with its own
+// key, one the others do not publish yet: the one window in which instances
+// disagree, and only on a first start.
+//
+// # Trust in the rows
+//
+// A row is used (published or signing) only if its sealed private part
+// opens under the master key with the associated data "signing_key:"+ID and
+// matches its PublicKey and Algorithm. Someone who can write to the database
+// but lacks the master key therefore cannot add a key to the published set,
+// move a sealed key to another id, or swap a public key.
+//
+// It must not import protocol libraries (zitadel/oidc, go-jose): idp/oidcop
+// adapts Signer and PublicKey, whose fields match its own types so that a
+// conversion suffices. It must not touch SAML keys (KeyUseSAML rows) or any
+// other table, and it never logs key material.
+package keys

@@ -1,0 +1,90 @@
+package oidcop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/gatehouse-idp/gatehouse/idp/storage"
+)
+
+// EndSession is a verified RP-initiated logout request.
+type EndSession struct {
+	ClientID string
+	// RedirectURI is a registered post_logout_redirect_uri, or "" (then
+	// the logout ends on Gatehouse's own page).
+	RedirectURI string
+	State       string
+	// Subject is the user named by a valid id_token_hint ("" without one).
+	// Without a hint the logout must be confirmed by the user, because
+	// anyone can link to end_session.
+	Subject string
+}
+
+// ErrBadLogoutRequest covers every refusal; the caller shows a generic page
+// and never redirects.
+var ErrBadLogoutRequest = errors.New("oidcop: invalid logout request")
+
+// VerifyEndSession checks an end_session request (OpenID RP-Initiated
+// Logout 1.0): the id_token_hint must be a token Gatehouse signed (an
+// expired one is fine; a tampered one is refused), and the
+// post_logout_redirect_uri must be registered for the client, exactly.
+func (p *Provider) VerifyEndSession(ctx context.Context, form url.Values) (EndSession, error) {
+	es := EndSession{ClientID: form.Get("client_id"), State: form.Get("state")}
+	if hint := form.Get("id_token_hint"); hint != "" {
+		ctx = op.ContextWithIssuer(ctx, p.opts.Issuer)
+		claims, err := op.VerifyIDTokenHint[*oidc.IDTokenClaims](ctx, hint, p.op.IDTokenHintVerifier(ctx))
+		if err != nil && !errors.As(err, &op.IDTokenHintExpiredError{}) {
+			return EndSession{}, fmt.Errorf("%w: id_token_hint: %v", ErrBadLogoutRequest, err)
+		}
+		aud := claims.GetAudience()
+		if es.ClientID == "" && len(aud) > 0 {
+			es.ClientID = aud[0]
+		}
+		if !slices.Contains(aud, es.ClientID) {
+			return EndSession{}, fmt.Errorf("%w: client_id is not the hint's audience", ErrBadLogoutRequest)
+		}
+		es.Subject = claims.GetSubject()
+	}
+	uri := form.Get("post_logout_redirect_uri")
+	if uri == "" {
+		return es, nil
+	}
+	if es.ClientID == "" {
+		return EndSession{}, fmt.Errorf("%w: post_logout_redirect_uri without client_id or id_token_hint", ErrBadLogoutRequest)
+	}
+	c, err := p.opts.Store.GetClient(ctx, es.ClientID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return EndSession{}, fmt.Errorf("%w: unknown client", ErrBadLogoutRequest)
+	} else if err != nil {
+		return EndSession{}, err
+	}
+	if !slices.Contains(c.PostLogoutRedirectURIs, uri) {
+		return EndSession{}, fmt.Errorf("%w: post_logout_redirect_uri is not registered", ErrBadLogoutRequest)
+	}
+	es.RedirectURI = uri
+	return es, nil
+}
+
+// LogoutRedirect is where to send the browser after the logout: the
+// registered URI with the client's state.
+func (es EndSession) LogoutRedirect() string {
+	if es.RedirectURI == "" {
+		return ""
+	}
+	u, err := url.Parse(es.RedirectURI)
+	if err != nil {
+		return ""
+	}
+	if es.State != "" {
+		q := u.Query()
+		q.Set("state", es.State)
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}

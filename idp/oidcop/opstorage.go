@@ -1,0 +1,160 @@
+package oidcop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/gatehouse-idp/gatehouse/idp/authflow"
+	"github.com/gatehouse-idp/gatehouse/idp/storage"
+)
+
+// stepCodeIssued follows authflow.StepDone once the callback has issued a
+// code: a replayed callback then finds the request not done and gets no
+// second code.
+const stepCodeIssued = "code_issued"
+
+// opStorage implements op.Storage over Gatehouse storage for the endpoints
+// the library serves (authorize, callback, discovery, keys). The token-side
+// methods are unreachable: see unreachable.go.
+type opStorage struct{ p *Provider }
+
+var _ op.Storage = (*opStorage)(nil)
+
+// CreateAuthRequest starts a login in the one flow. The library has
+// checked the redirect URI, scopes, response type and prompt; Authorize
+// (server.go) has checked PKCE before this is reached.
+func (s *opStorage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, hintSubject string) (op.AuthRequest, error) {
+	r := storage.AuthRequest{
+		Protocol:            "oidc",
+		ClientID:            req.ClientID,
+		RedirectURI:         req.RedirectURI,
+		State:               req.State,
+		Nonce:               req.Nonce,
+		Scopes:              req.Scopes,
+		ResponseType:        string(req.ResponseType),
+		ResponseMode:        string(req.ResponseMode),
+		CodeChallenge:       req.CodeChallenge,
+		CodeChallengeMethod: string(req.CodeChallengeMethod),
+		Prompt:              req.Prompt,
+		LoginHint:           req.LoginHint,
+		ACRValues:           req.ACRValues,
+	}
+	if req.MaxAge != nil {
+		v := int64(*req.MaxAge)
+		r.MaxAge = &v
+	}
+	for _, t := range req.UILocales {
+		r.UILocales = append(r.UILocales, t.String())
+	}
+	if hintSubject != "" {
+		r.Extra = map[string]string{authflow.ExtraHintSubject: hintSubject}
+	}
+	r, err := s.p.opts.Flow.Begin(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return authRequest{r}, nil
+}
+
+func (s *opStorage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest, error) {
+	r, err := s.p.opts.Flow.Load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return authRequest{r}, nil
+}
+
+// SaveAuthCode stores the code (hashed) and moves the request past done in
+// one step, so that each finished login yields exactly one code.
+func (s *opStorage) SaveAuthCode(ctx context.Context, id, code string) error {
+	now := s.p.now()
+	r, err := s.p.opts.Store.UpdateAuthRequest(ctx, id, func(r storage.AuthRequest) (storage.AuthRequest, error) {
+		if r.Step != authflow.StepDone {
+			return r, errors.New("authorization code already issued for this login")
+		}
+		r.Step = stepCodeIssued
+		return r, nil
+	})
+	if err != nil {
+		return fmt.Errorf("save auth code: %w", err)
+	}
+	return s.p.opts.Store.CreateAuthCode(ctx, storage.AuthCode{
+		Hash: storage.HashSecret(code), AuthRequestID: id, ClientID: r.ClientID,
+		GrantID: storage.NewID(), CreatedAt: now, ExpiresAt: now.Add(s.p.codeTTL()),
+	})
+}
+
+func (s *opStorage) DeleteAuthRequest(ctx context.Context, id string) error {
+	return s.p.opts.Store.DeleteAuthRequest(ctx, id)
+}
+
+// notFound lets the library tell "no such client" from a server fault.
+type notFound struct{ error }
+
+func (notFound) IsNotFound() {}
+
+func (s *opStorage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
+	c, err := s.p.opts.Store.GetClient(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, notFound{fmt.Errorf("client %q: %w", id, err)}
+	} else if err != nil {
+		return nil, oidc.ErrServerError().WithParent(err)
+	}
+	return client{c: c, loginURL: s.p.opts.LoginURL}, nil
+}
+
+func (s *opStorage) Health(ctx context.Context) error { return s.p.opts.Store.Ping(ctx) }
+
+// SignatureAlgorithms lists what discovery advertises for ID tokens.
+func (s *opStorage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
+	return []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA}, nil
+}
+
+// SigningKey is the library's default signer (RS256, as the spec's default).
+func (s *opStorage) SigningKey(ctx context.Context) (op.SigningKey, error) {
+	k, err := s.p.opts.Keys.Signer(ctx, "RS256")
+	if err != nil {
+		return nil, err
+	}
+	return opSigningKey{k}, nil
+}
+
+// KeySet serves JWKS and verifies id_token_hint.
+func (s *opStorage) KeySet(ctx context.Context) ([]op.Key, error) {
+	pubs, err := s.p.opts.Keys.PublicKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]op.Key, 0, len(pubs))
+	for _, k := range pubs {
+		out = append(out, opKey{k})
+	}
+	return out, nil
+}
+
+type opSigningKey struct{ k SigningKey }
+
+func (k opSigningKey) SignatureAlgorithm() jose.SignatureAlgorithm {
+	return jose.SignatureAlgorithm(k.k.Algorithm)
+}
+func (k opSigningKey) Key() any   { return k.k.Key }
+func (k opSigningKey) ID() string { return k.k.ID }
+
+type opKey struct{ k PublicKey }
+
+func (k opKey) ID() string                         { return k.k.ID }
+func (k opKey) Algorithm() jose.SignatureAlgorithm { return jose.SignatureAlgorithm(k.k.Algorithm) }
+func (k opKey) Use() string                        { return "sig" }
+func (k opKey) Key() any                           { return k.k.Key }
+
+// hasScope reports whether scopes (space separated or a list) holds s.
+func hasScope(scopes []string, s string) bool { return slices.Contains(scopes, s) }
+
+func splitScope(s string) []string { return strings.Fields(s) }

@@ -1,0 +1,183 @@
+package oidcop
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/gatehouse-idp/gatehouse/idp/audit"
+	"github.com/gatehouse-idp/gatehouse/idp/authflow"
+	"github.com/gatehouse-idp/gatehouse/idp/storage"
+)
+
+// SigningKey is a private key that signs now.
+type SigningKey struct {
+	ID, Algorithm string
+	Key           crypto.Signer
+}
+
+// PublicKey is a published verification key.
+type PublicKey struct {
+	ID, Algorithm string
+	Key           crypto.PublicKey
+}
+
+// Keys is what the provider needs of the key manager.
+type Keys interface {
+	Signer(ctx context.Context, alg string) (SigningKey, error)
+	PublicKeys(ctx context.Context) ([]PublicKey, error)
+}
+
+// Sessions is what the provider needs of the browser session manager.
+type Sessions interface {
+	Current(r *http.Request) (storage.Session, bool, error)
+}
+
+// Options configure the provider.
+type Options struct {
+	Issuer   string
+	Store    storage.Storage
+	Flow     *authflow.Flow
+	Keys     Keys
+	Sessions Sessions
+	Audit    *audit.Recorder
+	Now      func() time.Time
+	Logger   *slog.Logger
+	// CryptoKey keys the library's internal encryption (unused by the
+	// endpoints Gatehouse serves, but required by the library).
+	CryptoKey [32]byte
+	// LoginURL is where /authorize sends the browser to log in.
+	LoginURL func(authRequestID string) string
+	// Insecure allows an http issuer (dev mode on localhost).
+	Insecure bool
+	// CodeTTL bounds authorization codes (default and maximum 60 s).
+	CodeTTL time.Duration
+	// Error renders a generic error page for failures that must not be
+	// redirected to a client (unknown client, bad redirect URI).
+	Error func(w http.ResponseWriter, r *http.Request, status int, msg string)
+}
+
+// Provider is the OpenID Provider.
+type Provider struct {
+	opts    Options
+	op      *op.Provider
+	handler http.Handler
+	signers signerCache
+}
+
+// Paths of the endpoints.
+const (
+	PathAuthorize  = "/authorize"
+	PathCallback   = "/authorize/callback"
+	PathToken      = "/oauth/token"
+	PathIntrospect = "/oauth/introspect"
+	PathRevoke     = "/oauth/revoke"
+	PathUserinfo   = "/userinfo"
+	PathEndSession = "/end_session"
+	PathKeys       = "/keys"
+	PathDiscovery  = "/.well-known/openid-configuration"
+	pathFormPostJS = "/oidc/form-post.js"
+)
+
+// New builds the provider.
+func New(opts Options) (*Provider, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	p := &Provider{opts: opts}
+	cfg := &op.Config{
+		CryptoKey:             opts.CryptoKey,
+		CodeMethodS256:        true,
+		AuthMethodPost:        true,
+		GrantTypeRefreshToken: true,
+		SupportedScopes:       []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess},
+		SupportedClaims: []string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "acr", "amr", "azp",
+			"at_hash", "email", "email_verified", "name", "preferred_username", "updated_at"},
+	}
+	popts := []op.Option{op.WithLogger(opts.Logger),
+		// id_token_hint is verified against exactly what Gatehouse signs
+		// with: never "none", never HS256 keyed by a client secret.
+		op.WithIDTokenHintVerifierOpts(op.WithSupportedIDTokenHintSigningAlgorithms("RS256", "ES256", "EdDSA"))}
+	if opts.Insecure {
+		popts = append(popts, op.WithAllowInsecure())
+	}
+	prov, err := op.NewProvider(cfg, &opStorage{p: p}, op.StaticIssuer(opts.Issuer), popts...)
+	if err != nil {
+		return nil, fmt.Errorf("oidcop: %w", err)
+	}
+	p.op = prov
+	endpoints := op.Endpoints{
+		Authorization: op.NewEndpoint(PathAuthorize[1:]),
+		Token:         op.NewEndpoint(PathToken[1:]),
+		Introspection: op.NewEndpoint(PathIntrospect[1:]),
+		Userinfo:      op.NewEndpoint(PathUserinfo[1:]),
+		Revocation:    op.NewEndpoint(PathRevoke[1:]),
+		EndSession:    op.NewEndpoint(PathEndSession[1:]),
+		JwksURI:       op.NewEndpoint(PathKeys[1:]),
+	}
+	srv := &server{LegacyServer: op.NewLegacyServer(prov, endpoints), p: p}
+	p.handler = op.RegisterLegacyServer(srv, p.callback)
+	return p, nil
+}
+
+// Handle is how routes are registered (httpserver.Server.Handle).
+type Handle func(pattern string, h http.Handler)
+
+// Mount registers every endpoint. Routes are listed one by one, not as a
+// catch-all, so that metrics are labelled per endpoint and nothing the
+// library serves is exposed by accident.
+func (p *Provider) Mount(handle Handle) {
+	lib := p.handler
+	handle("GET "+PathDiscovery, lib)
+	handle("GET "+PathKeys, lib)
+	handle("GET "+PathAuthorize, lib)
+	handle("POST "+PathAuthorize, lib)
+	handle("GET "+PathCallback, http.HandlerFunc(p.callback))
+	handle("GET "+pathFormPostJS, http.HandlerFunc(serveFormPostJS))
+	handle("POST "+PathToken, http.HandlerFunc(p.token))
+	handle("POST "+PathIntrospect, http.HandlerFunc(p.introspect))
+	handle("POST "+PathRevoke, http.HandlerFunc(p.revoke))
+	handle("GET "+PathUserinfo, http.HandlerFunc(p.userinfo))
+	handle("POST "+PathUserinfo, http.HandlerFunc(p.userinfo))
+}
+
+// CallbackURL is where the login UI sends the browser once the flow is done.
+func (p *Provider) CallbackURL(authRequestID string) string {
+	return PathCallback + "?id=" + url.QueryEscape(authRequestID)
+}
+
+// SendError ends an auth request at the client with an OAuth error (for
+// prompt=none: login_required). The redirect URI was validated at
+// /authorize, so the error may go there.
+func (p *Provider) SendError(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, err error) {
+	var oerr *oidc.Error
+	if !errors.As(err, &oerr) {
+		oerr = oidc.ErrServerError().WithParent(err)
+	}
+	p.redirectResponse(w, r, req, url.Values{"error": {string(oerr.ErrorType)}, "error_description": {oerr.Description}})
+}
+
+// ErrLoginRequired is the OAuth error for a silent login that cannot be.
+func ErrLoginRequired() error { return oidc.ErrLoginRequired() }
+
+func (p *Provider) now() time.Time { return p.opts.Now() }
+
+func (p *Provider) codeTTL() time.Duration {
+	if p.opts.CodeTTL <= 0 || p.opts.CodeTTL > time.Minute {
+		return time.Minute
+	}
+	return p.opts.CodeTTL
+}
+
+func (p *Provider) logger(ctx context.Context) *slog.Logger { return p.opts.Logger }

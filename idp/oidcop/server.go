@@ -1,0 +1,95 @@
+package oidcop
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+// server embeds the library's LegacyServer and overrides what Gatehouse
+// decides differently.
+type server struct {
+	*op.LegacyServer
+	p *Provider
+}
+
+// Limits on /authorize parameters: generous for real clients, small enough
+// that a hostile request cannot make us store or reflect megabytes.
+const (
+	maxRedirectURI = 2048
+	maxState       = 2048
+	maxNonce       = 512
+)
+
+func (s *server) VerifyAuthRequest(ctx context.Context, r *op.Request[oidc.AuthRequest]) (*op.ClientRequest[oidc.AuthRequest], error) {
+	if len(r.Data.RedirectURI) > maxRedirectURI {
+		// Not redirected: an over-long redirect_uri cannot be registered.
+		return nil, op.NewStatusError(oidc.ErrInvalidRequestRedirectURI().WithDescription("redirect_uri is too long"), http.StatusBadRequest)
+	}
+	return s.LegacyServer.VerifyAuthRequest(ctx, r)
+}
+
+// Authorize runs after the library validated the redirect URI, so its
+// errors go back to the client. It enforces what the library leaves open:
+// the code flow only, PKCE with S256 only (the library would treat any
+// other method as plain), PKCE required for public clients.
+func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthRequest]) (*op.Redirect, error) {
+	d := r.Data
+	switch {
+	case len(d.State) > maxState || len(d.Nonce) > maxNonce:
+		return nil, op.NewStatusError(oidc.ErrInvalidRequest().WithDescription("state or nonce is too long"), http.StatusBadRequest)
+	case d.ResponseType != oidc.ResponseTypeCode:
+		return nil, &oidc.Error{ErrorType: "unsupported_response_type", Description: "only response_type=code is supported"}
+	case d.ResponseMode != "" && d.ResponseMode != oidc.ResponseModeQuery && d.ResponseMode != oidc.ResponseModeFormPost:
+		return nil, oidc.ErrInvalidRequest().WithDescription("response_mode must be query or form_post")
+	case d.CodeChallenge == "" && d.CodeChallengeMethod != "":
+		return nil, oidc.ErrInvalidRequest().WithDescription("code_challenge_method without code_challenge")
+	case d.CodeChallenge != "" && d.CodeChallengeMethod != oidc.CodeChallengeMethodS256:
+		return nil, oidc.ErrInvalidRequest().WithDescription("code_challenge_method must be S256")
+	case d.CodeChallenge != "" && !validChallenge(d.CodeChallenge):
+		return nil, oidc.ErrInvalidRequest().WithDescription("code_challenge must be a base64url SHA-256 (43 characters)")
+	case d.CodeChallenge == "" && r.Client.AuthMethod() == oidc.AuthMethodNone:
+		return nil, oidc.ErrInvalidRequest().WithDescription("PKCE (code_challenge with S256) is required for public clients")
+	}
+	return s.LegacyServer.Authorize(ctx, r)
+}
+
+func validChallenge(c string) bool {
+	if len(c) != 43 {
+		return false
+	}
+	for _, ch := range c {
+		if !(ch >= 'A' && ch <= 'Z' || ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '-' || ch == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// Discovery states exactly what Gatehouse serves, overriding the
+// library's defaults where they claim more.
+func (s *server) Discovery(ctx context.Context, r *op.Request[struct{}]) (*op.Response, error) {
+	resp, err := s.LegacyServer.Discovery(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	if d, ok := resp.Data.(*oidc.DiscoveryConfiguration); ok {
+		d.ResponseTypesSupported = []string{string(oidc.ResponseTypeCode)}
+		d.ResponseModesSupported = []string{string(oidc.ResponseModeQuery), string(oidc.ResponseModeFormPost)}
+		d.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken, oidc.GrantTypeClientCredentials}
+		d.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
+		d.TokenEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
+		d.RevocationEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
+		d.IntrospectionEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost}
+		d.SubjectTypesSupported = []string{"public"}
+		d.ClaimsParameterSupported = false
+		d.RequestParameterSupported = false
+		d.RequestURIParameterSupported = false
+		d.ACRValuesSupported = []string{"urn:gatehouse:acr:pwd", "urn:gatehouse:acr:mfa"}
+		d.CheckSessionIframe = ""
+		d.DeviceAuthorizationEndpoint = ""
+	}
+	return resp, nil
+}

@@ -1,0 +1,309 @@
+package oidcop
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+
+	"github.com/gatehouse-idp/gatehouse/idp/admin"
+	"github.com/gatehouse-idp/gatehouse/idp/audit"
+	"github.com/gatehouse-idp/gatehouse/idp/authflow"
+	"github.com/gatehouse-idp/gatehouse/idp/storage"
+)
+
+// oauthError is an RFC 6749 §5.2 error. detail is for the log only.
+type oauthError struct {
+	status int
+	code   string
+	desc   string
+	detail error
+}
+
+func (e *oauthError) Error() string { return e.code + ": " + e.desc }
+
+func invalidGrant(desc string, detail error) *oauthError {
+	return &oauthError{http.StatusBadRequest, "invalid_grant", desc, detail}
+}
+func invalidRequest(desc string) *oauthError {
+	return &oauthError{http.StatusBadRequest, "invalid_request", desc, nil}
+}
+func invalidClient(detail error) *oauthError {
+	return &oauthError{http.StatusUnauthorized, "invalid_client", "client authentication failed", detail}
+}
+func serverError(detail error) *oauthError {
+	// Storage unavailable is 503, so load balancers and clients retry
+	// rather than treat it as a bad credential.
+	if errors.Is(detail, storage.ErrUnavailable) {
+		return &oauthError{http.StatusServiceUnavailable, "temporarily_unavailable", "try again later", detail}
+	}
+	return &oauthError{http.StatusInternalServerError, "server_error", "internal error", detail}
+}
+
+func (p *Provider) writeError(w http.ResponseWriter, r *http.Request, e *oauthError) {
+	lvl := p.opts.Logger.InfoContext
+	if e.status >= 500 {
+		lvl = p.opts.Logger.ErrorContext
+	}
+	lvl(r.Context(), "oauth error", "endpoint", r.URL.Path, "error", e.code, "description", e.desc, "detail", e.detail)
+	if e.status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Basic realm="gatehouse"`)
+	}
+	writeJSON(w, e.status, map[string]string{"error": e.code, "error_description": e.desc})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// authenticateClient implements client_secret_basic, client_secret_post and
+// none (public clients). Unknown clients and wrong secrets cost the same
+// and get the same answer.
+func (p *Provider) authenticateClient(r *http.Request) (storage.Client, *oauthError) {
+	id, secret, basic := r.BasicAuth()
+	if basic {
+		// RFC 6749 §2.3.1: both are form-urlencoded inside Basic.
+		var err1, err2 error
+		id, err1 = url.QueryUnescape(id)
+		secret, err2 = url.QueryUnescape(secret)
+		if err1 != nil || err2 != nil || r.PostForm.Get("client_secret") != "" {
+			return storage.Client{}, invalidClient(errors.New("malformed basic credentials or two methods"))
+		}
+	} else {
+		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	}
+	if id == "" {
+		return storage.Client{}, invalidClient(errors.New("no client_id"))
+	}
+	c, err := p.opts.Store.GetClient(r.Context(), id)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		admin.VerifyClientSecret(storage.Client{}, secret)
+		return storage.Client{}, invalidClient(errors.New("unknown client"))
+	case err != nil:
+		return storage.Client{}, serverError(err)
+	case c.Public:
+		if secret != "" {
+			return storage.Client{}, invalidClient(errors.New("public client sent a secret"))
+		}
+		return c, nil
+	case !admin.VerifyClientSecret(c, secret):
+		return storage.Client{}, invalidClient(errors.New("wrong secret"))
+	}
+	return c, nil
+}
+
+func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		p.writeError(w, r, invalidRequest("malformed form body"))
+		return
+	}
+	c, oerr := p.authenticateClient(r)
+	if oerr != nil {
+		p.writeError(w, r, oerr)
+		return
+	}
+	gt := r.PostForm.Get("grant_type")
+	if !slices.Contains(c.GrantTypes, gt) {
+		if gt == "" {
+			p.writeError(w, r, invalidRequest("grant_type is missing"))
+		} else {
+			p.writeError(w, r, &oauthError{http.StatusBadRequest, "unauthorized_client", "grant type not allowed for this client", nil})
+		}
+		return
+	}
+	var res issued
+	switch gt {
+	case string(oidc.GrantTypeCode):
+		res, oerr = p.exchangeCode(r, c)
+	case string(oidc.GrantTypeRefreshToken):
+		res, oerr = p.refresh(r, c)
+	case string(oidc.GrantTypeClientCredentials):
+		res, oerr = p.clientCredentials(r, c)
+	default:
+		oerr = &oauthError{http.StatusBadRequest, "unsupported_grant_type", "unsupported grant_type", nil}
+	}
+	if oerr != nil {
+		p.writeError(w, r, oerr)
+		return
+	}
+	writeJSON(w, http.StatusOK, res.resp)
+}
+
+func (p *Provider) exchangeCode(r *http.Request, c storage.Client) (issued, *oauthError) {
+	ctx := r.Context()
+	f := r.PostForm
+	code := f.Get("code")
+	if code == "" {
+		return issued{}, invalidRequest("code is missing")
+	}
+	now := p.now()
+	ac, err := p.opts.Store.ConsumeAuthCode(ctx, storage.HashSecret(code), now)
+	switch {
+	case errors.Is(err, storage.ErrAlreadyUsed):
+		// A replayed code means it leaked: revoke what its first use got.
+		n, rerr := p.opts.Store.RevokeFamily(ctx, ac.GrantID, now)
+		_ = p.opts.Audit.Record(ctx, storage.AuditEvent{Type: audit.TokenReuse, ClientID: c.ID,
+			Details: map[string]string{"kind": "authorization_code", "revoked": itoa(n)}})
+		if rerr != nil {
+			return issued{}, serverError(rerr)
+		}
+		return issued{}, invalidGrant("authorization code already used", err)
+	case errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrExpired):
+		return issued{}, invalidGrant("authorization code is invalid or expired", err)
+	case err != nil:
+		return issued{}, serverError(err)
+	case ac.ClientID != c.ID:
+		return issued{}, invalidGrant("authorization code was issued to another client", nil)
+	}
+	req, err := p.opts.Store.GetAuthRequest(ctx, ac.AuthRequestID)
+	if err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			return issued{}, invalidGrant("authorization code is invalid or expired", err)
+		}
+		return issued{}, serverError(err)
+	}
+	if req.Step != stepCodeIssued || req.UserID == "" {
+		return issued{}, invalidGrant("login is not complete", nil)
+	}
+	if f.Get("redirect_uri") != req.RedirectURI {
+		return issued{}, invalidGrant("redirect_uri does not match the authorization request", nil)
+	}
+	verifier := f.Get("code_verifier")
+	switch {
+	case req.CodeChallenge == "" && verifier != "":
+		return issued{}, invalidGrant("code_verifier sent for a code issued without a challenge", nil)
+	case req.CodeChallenge != "" && (len(verifier) < 43 || len(verifier) > 128):
+		return issued{}, invalidGrant("code_verifier is missing or malformed", nil)
+	case req.CodeChallenge != "" && !constantEqual(pkceS256(verifier), req.CodeChallenge):
+		return issued{}, invalidGrant("code_verifier does not match the code challenge", nil)
+	}
+	u, oerr := p.activeUser(r, req.UserID)
+	if oerr != nil {
+		return issued{}, oerr
+	}
+	res, err := p.build(ctx, grant{client: c, user: &u, scopes: req.Scopes, authTime: req.AuthTime, amr: req.AMR,
+		acr: authflow.ACR(req), nonce: req.Nonce, familyID: ac.GrantID, sessionID: req.SessionID,
+		refresh: hasScope(req.Scopes, oidc.ScopeOfflineAccess) && slices.Contains(c.GrantTypes, string(oidc.GrantTypeRefreshToken))})
+	if err != nil {
+		return issued{}, serverError(err)
+	}
+	return res, p.persist(r, res)
+}
+
+func (p *Provider) persist(r *http.Request, res issued) *oauthError {
+	if err := p.opts.Store.CreateAccessToken(r.Context(), res.access); err != nil {
+		return serverError(err)
+	}
+	if res.refresh != nil {
+		if err := p.opts.Store.CreateRefreshToken(r.Context(), *res.refresh); err != nil {
+			return serverError(err)
+		}
+	}
+	return nil
+}
+
+// activeUser loads a user who may still receive tokens.
+func (p *Provider) activeUser(r *http.Request, id string) (storage.User, *oauthError) {
+	u, err := p.opts.Store.GetUser(r.Context(), id)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return u, invalidGrant("the user no longer exists", err)
+	case err != nil:
+		return u, serverError(err)
+	case u.State != storage.UserActive:
+		return u, invalidGrant("the user is not active", nil)
+	}
+	return u, nil
+}
+
+func (p *Provider) refresh(r *http.Request, c storage.Client) (issued, *oauthError) {
+	ctx := r.Context()
+	raw := r.PostForm.Get("refresh_token")
+	if raw == "" {
+		return issued{}, invalidRequest("refresh_token is missing")
+	}
+	hash := storage.HashSecret(raw)
+	old, err := p.opts.Store.GetRefreshToken(ctx, hash)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return issued{}, invalidGrant("refresh token is invalid", err)
+	case err != nil:
+		return issued{}, serverError(err)
+	case old.ClientID != c.ID:
+		return issued{}, invalidGrant("refresh token was issued to another client", nil)
+	case old.CreatedAt.Before(c.CreatedAt):
+		// The client was deleted and registered again under the same id:
+		// tokens of the old registration must not work for the new one.
+		return issued{}, invalidGrant("refresh token predates the client's registration", nil)
+	}
+	scopes := old.Scopes
+	if s := r.PostForm.Get("scope"); s != "" {
+		scopes = splitScope(s)
+		for _, sc := range scopes {
+			if !hasScope(old.Scopes, sc) {
+				return issued{}, &oauthError{http.StatusBadRequest, "invalid_scope", "a refresh cannot widen the scope", nil}
+			}
+		}
+	}
+	u, oerr := p.activeUser(r, old.UserID)
+	if oerr != nil {
+		return issued{}, oerr
+	}
+	acr := authflow.ACRPassword
+	if slices.Contains(old.AMR, authflow.AMRMFA) {
+		acr = authflow.ACRMFA
+	}
+	res, err := p.build(ctx, grant{client: c, user: &u, scopes: scopes, authTime: old.AuthTime, amr: old.AMR, acr: acr,
+		familyID: old.FamilyID, sessionID: old.SessionID, refresh: true})
+	if err != nil {
+		return issued{}, serverError(err)
+	}
+	// The refresh token keeps the scope it was granted; only the access
+	// token is narrowed.
+	res.refresh.Scopes = old.Scopes
+	_, err = p.opts.Store.RotateRefreshToken(ctx, hash, *res.refresh, p.now())
+	switch {
+	case errors.Is(err, storage.ErrAlreadyUsed):
+		_ = p.opts.Audit.Record(ctx, storage.AuditEvent{Type: audit.TokenReuse, ClientID: c.ID, UserID: old.UserID,
+			Details: map[string]string{"kind": "refresh_token", "family": old.FamilyID}})
+		return issued{}, invalidGrant("refresh token was already used; its grant is revoked", err)
+	case errors.Is(err, storage.ErrRevoked), errors.Is(err, storage.ErrExpired), errors.Is(err, storage.ErrNotFound):
+		return issued{}, invalidGrant("refresh token is invalid", err)
+	case err != nil:
+		return issued{}, serverError(err)
+	}
+	res.refresh = nil // stored by the rotation
+	return res, p.persist(r, res)
+}
+
+func (p *Provider) clientCredentials(r *http.Request, c storage.Client) (issued, *oauthError) {
+	if c.Public {
+		return issued{}, &oauthError{http.StatusBadRequest, "unauthorized_client", "public clients cannot use client_credentials", nil}
+	}
+	var scopes []string
+	for _, s := range splitScope(r.PostForm.Get("scope")) {
+		// OIDC scopes describe a user; a client acting for itself has none.
+		if s == oidc.ScopeOpenID || s == oidc.ScopeOfflineAccess || !hasScope(c.Scopes, s) {
+			return issued{}, &oauthError{http.StatusBadRequest, "invalid_scope", "scope " + s + " is not allowed for this client", nil}
+		}
+		scopes = append(scopes, s)
+	}
+	res, err := p.build(r.Context(), grant{client: c, scopes: scopes, familyID: storage.NewID()})
+	if err != nil {
+		return issued{}, serverError(err)
+	}
+	return res, p.persist(r, res)
+}
+
+func constantEqual(a, b string) bool {
+	return len(a) == len(b) && subtleEq(a, b)
+}

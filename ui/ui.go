@@ -1,0 +1,370 @@
+package ui
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"golang.org/x/text/language"
+)
+
+//go:embed templates/*.html static/*
+var embedded embed.FS
+
+// Page names; each is templates/<name>.html defining "title" and "content"
+// for templates/layout.html.
+const (
+	pageLogin         = "login"
+	pageError         = "error"
+	pageLogoutConfirm = "logout_confirm"
+	pageLoggedOut     = "logged_out"
+)
+
+var requiredPages = []string{pageLogin, pageError, pageLogoutConfirm, pageLoggedOut}
+
+// baseCSP is httpserver.DefaultCSP without its form-action directive,
+// which the renderer writes per page (a test keeps the two in step).
+const baseCSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// Options configures a Renderer.
+type Options struct {
+	// ProductName is the name pages show (default "Gatehouse").
+	ProductName string
+	// StaticPrefix is where StaticHandler is mounted (default "/static/").
+	StaticPrefix string
+	// Files replaces the embedded templates/ and static/ trees (tests,
+	// theming). It must hold every page New requires.
+	Files fs.FS
+}
+
+// Renderer renders the pages. It is safe for concurrent use.
+type Renderer struct {
+	product string
+	prefix  string
+	pages   map[string]*template.Template
+	assets  map[string]asset
+	cssURL  string
+	iconURL string
+}
+
+// New parses every page and loads the static files. It fails if a page or
+// asset is missing or a template does not execute on empty data.
+func New(opts Options) (*Renderer, error) {
+	r := &Renderer{
+		product: opts.ProductName,
+		prefix:  opts.StaticPrefix,
+		pages:   make(map[string]*template.Template),
+	}
+	if r.product == "" {
+		r.product = "Gatehouse"
+	}
+	if r.prefix == "" {
+		r.prefix = "/static/"
+	}
+	if !strings.HasPrefix(r.prefix, "/") || !strings.HasSuffix(r.prefix, "/") {
+		return nil, fmt.Errorf("ui: StaticPrefix %q must start and end with /", r.prefix)
+	}
+	fsys := opts.Files
+	if fsys == nil {
+		fsys = embedded
+	}
+	var errs []error
+	for _, name := range requiredPages {
+		t, err := parsePage(fsys, name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		r.pages[name] = t
+	}
+	assets, err := loadAssets(fsys)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	r.assets = assets
+	for _, name := range []string{"gatehouse.css", "mark.svg"} {
+		if _, ok := assets[name]; !ok {
+			errs = append(errs, fmt.Errorf("ui: static/%s is missing", name))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	r.cssURL = r.assetURL("gatehouse.css")
+	r.iconURL = r.assetURL("mark.svg")
+	// Execute every page once now, so a template that fails on data
+	// (a wrong field name) stops start-up too.
+	for name, t := range r.pages {
+		if err := t.ExecuteTemplate(io.Discard, "layout", r.view("", zeroData(name))); err != nil {
+			errs = append(errs, fmt.Errorf("ui: page %s: %w", name, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func zeroData(page string) any {
+	switch page {
+	case pageLogin:
+		return LoginData{}
+	case pageError:
+		return ErrorData{}.withDefaults()
+	case pageLogoutConfirm:
+		return LogoutData{}
+	default:
+		return LoggedOutData{}
+	}
+}
+
+func parsePage(fsys fs.FS, name string) (*template.Template, error) {
+	for _, f := range []string{"templates/layout.html", "templates/" + name + ".html"} {
+		if _, err := fs.Stat(fsys, f); err != nil {
+			return nil, fmt.Errorf("ui: page %s: %w", name, err)
+		}
+	}
+	t, err := template.New(name).ParseFS(fsys, "templates/layout.html", "templates/"+name+".html")
+	if err != nil {
+		return nil, fmt.Errorf("ui: page %s: %w", name, err)
+	}
+	for _, block := range []string{"layout", "title", "content"} {
+		if t.Lookup(block) == nil {
+			return nil, fmt.Errorf("ui: page %s: template %q is not defined", name, block)
+		}
+	}
+	return t, nil
+}
+
+// view is what the layout sees; Page is the page's own data.
+type view struct {
+	Lang    string
+	Product string
+	CSSURL  string
+	IconURL string
+	Page    any
+}
+
+func (r *Renderer) view(lang string, data any) view {
+	return view{Lang: pickLang(lang), Product: r.product, CSSURL: r.cssURL, IconURL: r.iconURL, Page: data}
+}
+
+// LoginData is the password login page.
+type LoginData struct {
+	// PostURL is where the form posts.
+	PostURL   string
+	CSRFToken string
+	// AuthRequestID is sent back in the hidden field "id".
+	AuthRequestID string
+	// Email pre-fills the email field (login_hint, or the last attempt).
+	Email string
+	// Error is one generic message shown above the form, e.g. "Incorrect
+	// email or password." Never say which of the two was wrong.
+	Error string
+	// ClientName is the application the user is signing in to.
+	ClientName string
+	// ForgotPasswordURL adds a "Forgot password?" link when set.
+	ForgotPasswordURL string
+	// Lang is ui_locales (space-separated BCP 47 tags); "" means English.
+	Lang string
+	// FormActionOrigins are the origins the POST's response may redirect
+	// to (the client's redirect_uri origin). Browsers apply CSP
+	// form-action to every redirect after a form submission, so without
+	// them the final redirect to the client is blocked.
+	FormActionOrigins []string
+}
+
+// ErrorData is the generic error page.
+type ErrorData struct {
+	// Title and Message are shown as is; defaults are generic. Never put
+	// internal details here: they go to the log.
+	Title   string
+	Message string
+	// RequestID is shown so support can find the log line.
+	RequestID string
+	// BackURL adds a "Go back" link when set.
+	BackURL string
+	Lang    string
+}
+
+func (d ErrorData) withDefaults() ErrorData {
+	if d.Title == "" {
+		d.Title = "Something went wrong"
+	}
+	if d.Message == "" {
+		d.Message = "We couldn't complete your request. Please try again in a moment."
+	}
+	return d
+}
+
+// Field is one hidden form field passed through a page.
+type Field struct {
+	Name  string
+	Value string
+}
+
+// LogoutData is the "Sign out?" confirmation for an RP-initiated logout
+// without id_token_hint.
+type LogoutData struct {
+	PostURL   string
+	CSRFToken string
+	// Fields are passed through as hidden inputs (id_token_hint,
+	// post_logout_redirect_uri, state, client_id, ...). A field named
+	// csrf_token is dropped.
+	Fields []Field
+	// CancelURL is where "Cancel" leads (default "/").
+	CancelURL string
+	// ClientName is the application that asked, if known.
+	ClientName        string
+	Lang              string
+	FormActionOrigins []string
+}
+
+// LoggedOutData is the page shown after logout when there is no
+// registered post_logout_redirect_uri to return to.
+type LoggedOutData struct {
+	// ReturnURL adds a "Return to ClientName" link when set.
+	ReturnURL  string
+	ClientName string
+	Lang       string
+}
+
+// RenderLogin renders the login page with status (200, or 401/403 after
+// a failed attempt, 429 when throttled). On error nothing was written.
+func (r *Renderer) RenderLogin(w http.ResponseWriter, status int, d LoginData) error {
+	return r.render(w, status, pageLogin, d.Lang, d, d.FormActionOrigins)
+}
+
+// RenderError renders the error page with status. On error nothing was
+// written.
+func (r *Renderer) RenderError(w http.ResponseWriter, status int, d ErrorData) error {
+	return r.render(w, status, pageError, d.Lang, d.withDefaults(), nil)
+}
+
+// RenderLogoutConfirm renders the logout confirmation (200).
+func (r *Renderer) RenderLogoutConfirm(w http.ResponseWriter, d LogoutData) error {
+	fields := make([]Field, 0, len(d.Fields))
+	for _, f := range d.Fields {
+		if f.Name != "" && f.Name != "csrf_token" {
+			fields = append(fields, f)
+		}
+	}
+	d.Fields = fields
+	if d.CancelURL == "" {
+		d.CancelURL = "/"
+	}
+	return r.render(w, http.StatusOK, pageLogoutConfirm, d.Lang, d, d.FormActionOrigins)
+}
+
+// RenderLoggedOut renders the signed-out page (200).
+func (r *Renderer) RenderLoggedOut(w http.ResponseWriter, d LoggedOutData) error {
+	return r.render(w, http.StatusOK, pageLoggedOut, d.Lang, d, nil)
+}
+
+func (r *Renderer) render(w http.ResponseWriter, status int, page, lang string, data any, formOrigins []string) error {
+	t, ok := r.pages[page]
+	if !ok {
+		return fmt.Errorf("ui: unknown page %q", page)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", r.view(lang, data)); err != nil {
+		return fmt.Errorf("ui: render %s: %w", page, err)
+	}
+	if status < 100 || status > 599 {
+		status = http.StatusInternalServerError
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", CSP(formOrigins...))
+	// Not no-referrer: under no-referrer browsers send "Origin: null"
+	// with same-origin form posts, which hides the origin idp/csrf checks.
+	h.Set("Referrer-Policy", "same-origin")
+	w.WriteHeader(status)
+	_, _ = buf.WriteTo(w) // a write error means the client left
+	return nil
+}
+
+// CSP is the page policy: httpserver.DefaultCSP with form-action widened
+// to formOrigins. Each entry is reduced to its origin (http, https) or, for
+// a native app's private-use scheme, to "scheme:"; anything else
+// (javascript:, data:, malformed) is dropped, so it cannot inject a
+// directive.
+func CSP(formOrigins ...string) string {
+	var b strings.Builder
+	b.WriteString(baseCSP)
+	b.WriteString("; form-action 'self'")
+	seen := map[string]bool{}
+	for _, o := range formOrigins {
+		src, ok := sourceExpression(o)
+		if !ok || seen[src] {
+			continue
+		}
+		seen[src] = true
+		b.WriteString(" ")
+		b.WriteString(src)
+	}
+	return b.String()
+}
+
+var (
+	originRE = regexp.MustCompile(`^https?://([a-z0-9.-]+|\[[0-9a-f:.]+\])(:[0-9]{1,5})?$`)
+	schemeRE = regexp.MustCompile(`^[a-z][a-z0-9+.-]*$`)
+)
+
+// unsafeSchemes never go into form-action.
+var unsafeSchemes = map[string]bool{
+	"javascript": true, "data": true, "blob": true, "filesystem": true,
+	"about": true, "file": true, "vbscript": true, "ws": true, "wss": true,
+}
+
+func sourceExpression(raw string) (string, bool) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" {
+		return "", false
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme == "http" || scheme == "https" {
+		if u.Host == "" || u.User != nil {
+			return "", false
+		}
+		origin := scheme + "://" + strings.ToLower(u.Host)
+		return origin, originRE.MatchString(origin)
+	}
+	if unsafeSchemes[scheme] || !schemeRE.MatchString(scheme) {
+		return "", false
+	}
+	return scheme + ":", true
+}
+
+var (
+	supportedLangs = []language.Tag{language.English}
+	langMatcher    = language.NewMatcher(supportedLangs)
+)
+
+// pickLang returns the supported language that best matches ui_locales
+// (space-separated tags), English when none does.
+func pickLang(uiLocales string) string {
+	var tags []language.Tag
+	for _, s := range strings.Fields(uiLocales) {
+		if len(tags) == 10 {
+			break
+		}
+		if t, err := language.Parse(s); err == nil {
+			tags = append(tags, t)
+		}
+	}
+	if len(tags) == 0 {
+		return supportedLangs[0].String()
+	}
+	_, i, _ := langMatcher.Match(tags...)
+	return supportedLangs[i].String()
+}

@@ -1,0 +1,406 @@
+package ui
+
+import (
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/gatehouse-idp/gatehouse/idp/httpserver"
+)
+
+func newRenderer(t *testing.T) *Renderer {
+	t.Helper()
+	r, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// tag is one start tag of a rendered page.
+type tag struct {
+	name  string
+	attrs map[string]string // boolean attributes map to ""
+}
+
+var (
+	tagRE  = regexp.MustCompile(`<([a-zA-Z][a-zA-Z0-9]*)((?:\s+[^\s=>]+(?:="[^"]*")?)*)\s*/?>`)
+	attrRE = regexp.MustCompile(`([^\s=>]+)(?:="([^"]*)")?`)
+)
+
+func tags(html, name string) []tag {
+	var out []tag
+	for _, m := range tagRE.FindAllStringSubmatch(html, -1) {
+		if !strings.EqualFold(m[1], name) {
+			continue
+		}
+		t := tag{name: m[1], attrs: map[string]string{}}
+		for _, a := range attrRE.FindAllStringSubmatch(m[2], -1) {
+			t.attrs[strings.ToLower(a[1])] = a[2]
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+func inputNamed(t *testing.T, html, name string) tag {
+	t.Helper()
+	for _, in := range tags(html, "input") {
+		if in.attrs["name"] == name {
+			return in
+		}
+	}
+	t.Fatalf("no input named %q in\n%s", name, html)
+	return tag{}
+}
+
+func has(t tag, attr string) bool { _, ok := t.attrs[attr]; return ok }
+
+// renderAll renders every page with data that fills every field.
+func renderAll(t *testing.T, r *Renderer, evil string) map[string]*httptest.ResponseRecorder {
+	t.Helper()
+	out := map[string]*httptest.ResponseRecorder{}
+	run := func(name string, f func(w http.ResponseWriter) error) {
+		w := httptest.NewRecorder()
+		if err := f(w); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		out[name] = w
+	}
+	run("login", func(w http.ResponseWriter) error {
+		return r.RenderLogin(w, http.StatusUnauthorized, LoginData{PostURL: "/login", CSRFToken: "tok" + evil, AuthRequestID: "req-1" + evil,
+			Email: "a@b.example" + evil, Error: "Incorrect email or password." + evil, ClientName: "Acme" + evil, ForgotPasswordURL: "/forgot"})
+	})
+	run("error", func(w http.ResponseWriter) error {
+		return r.RenderError(w, http.StatusBadRequest, ErrorData{Title: "Bad link" + evil, Message: "Try again." + evil, RequestID: "rid-123" + evil, BackURL: "/"})
+	})
+	run("logout_confirm", func(w http.ResponseWriter) error {
+		return r.RenderLogoutConfirm(w, LogoutData{PostURL: "/logout", CSRFToken: "tok" + evil, ClientName: "Acme" + evil,
+			Fields: []Field{{"state", "s" + evil}, {"client_id", "acme"}}})
+	})
+	run("logged_out", func(w http.ResponseWriter) error {
+		return r.RenderLoggedOut(w, LoggedOutData{ReturnURL: "https://acme.example/", ClientName: "Acme" + evil})
+	})
+	return out
+}
+
+func TestEveryPageRenders(t *testing.T) {
+	r := newRenderer(t)
+	want := map[string]struct {
+		status int
+		text   string
+	}{
+		"login":          {401, "Sign in"},
+		"error":          {400, "rid-123"},
+		"logout_confirm": {200, "Sign out of Gatehouse?"},
+		"logged_out":     {200, "signed out"},
+	}
+	pages := renderAll(t, r, "")
+	if len(pages) != len(requiredPages) {
+		t.Fatalf("rendered %d pages, %d required", len(pages), len(requiredPages))
+	}
+	for name, w := range pages {
+		t.Run(name, func(t *testing.T) {
+			body := w.Body.String()
+			if w.Code != want[name].status || !strings.Contains(body, want[name].text) {
+				t.Errorf("status %d, want %d; body lacks %q:\n%s", w.Code, want[name].status, want[name].text, body)
+			}
+			h := w.Header()
+			if h.Get("Content-Type") != "text/html; charset=utf-8" || h.Get("Cache-Control") != "no-store" ||
+				h.Get("Referrer-Policy") != "same-origin" || !strings.Contains(h.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+				t.Errorf("headers %v", h)
+			}
+			if !strings.HasPrefix(body, "<!doctype html>\n<html lang=\"en\">") {
+				t.Errorf("page does not start with a doctype and <html lang>: %.60q", body)
+			}
+			if vp := tags(body, "meta"); !strings.Contains(body, `name="viewport" content="width=device-width, initial-scale=1"`) || len(vp) == 0 {
+				t.Error("no viewport meta")
+			}
+			if !strings.Contains(body, `<link rel="stylesheet" href="`+r.cssURL+`">`) {
+				t.Error("no stylesheet link")
+			}
+		})
+	}
+}
+
+// The CSP is default-src 'self': nothing inline may appear anywhere.
+func TestNoInlineScriptOrStyle(t *testing.T) {
+	r := newRenderer(t)
+	inline := regexp.MustCompile(`(?i)<script|<style|\sstyle=|\son[a-z]+=|javascript:`)
+	for name, w := range renderAll(t, r, "") {
+		if m := inline.FindString(w.Body.String()); m != "" {
+			t.Errorf("%s: inline code or style %q", name, m)
+		}
+	}
+}
+
+func TestLoginForm(t *testing.T) {
+	r := newRenderer(t)
+	tests := []struct {
+		name           string
+		data           LoginData
+		emailFocus     bool
+		wantAlert      bool
+		wantForgotLink bool
+	}{
+		{"blank", LoginData{PostURL: "/login/password", CSRFToken: "tok-1", AuthRequestID: "req-1"}, true, false, false},
+		{"prefilled", LoginData{PostURL: "/login/password", CSRFToken: "tok-1", AuthRequestID: "req-1", Email: "alice@example.com", ForgotPasswordURL: "/reset"}, false, false, true},
+		{"after a failure", LoginData{PostURL: "/login/password", CSRFToken: "tok-1", AuthRequestID: "req-1", Email: "alice@example.com", Error: "Incorrect email or password."}, false, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			if err := r.RenderLogin(w, http.StatusOK, tt.data); err != nil {
+				t.Fatal(err)
+			}
+			body := w.Body.String()
+			forms := tags(body, "form")
+			if len(forms) != 1 || forms[0].attrs["method"] != "post" || forms[0].attrs["action"] != tt.data.PostURL {
+				t.Fatalf("forms %+v", forms)
+			}
+			email, pw := inputNamed(t, body, "email"), inputNamed(t, body, "password")
+			if email.attrs["type"] != "email" || email.attrs["autocomplete"] != "username" || !has(email, "required") || email.attrs["value"] != tt.data.Email {
+				t.Errorf("email input %+v", email.attrs)
+			}
+			if pw.attrs["type"] != "password" || pw.attrs["autocomplete"] != "current-password" || !has(pw, "required") || has(pw, "value") {
+				t.Errorf("password input %+v", pw.attrs)
+			}
+			if has(email, "autofocus") != tt.emailFocus || has(pw, "autofocus") == tt.emailFocus {
+				t.Errorf("autofocus: email %v password %v; want it on the email field: %v", has(email, "autofocus"), has(pw, "autofocus"), tt.emailFocus)
+			}
+			// Every visible input has a visible label bound to its id.
+			labels := map[string]bool{}
+			for _, l := range tags(body, "label") {
+				labels[l.attrs["for"]] = true
+			}
+			for _, in := range []tag{email, pw} {
+				if id := in.attrs["id"]; id == "" || !labels[id] {
+					t.Errorf("input %q has no <label for>", in.attrs["name"])
+				}
+			}
+			for name, want := range map[string]string{"csrf_token": tt.data.CSRFToken, "id": tt.data.AuthRequestID} {
+				if in := inputNamed(t, body, name); in.attrs["type"] != "hidden" || in.attrs["value"] != want {
+					t.Errorf("hidden %s = %+v, want value %q", name, in.attrs, want)
+				}
+			}
+			if b := tags(body, "button"); len(b) != 1 || b[0].attrs["type"] != "submit" {
+				t.Errorf("buttons %+v", b)
+			}
+			alert := regexp.MustCompile(`<div class="alert" id="([^"]+)" role="alert">([^<]*)</div>`).FindStringSubmatch(body)
+			if (alert != nil) != tt.wantAlert {
+				t.Fatalf("alert region present = %v, want %v", alert != nil, tt.wantAlert)
+			}
+			if tt.wantAlert {
+				if alert[2] != tt.data.Error {
+					t.Errorf("alert text %q", alert[2])
+				}
+				for _, in := range []tag{email, pw} {
+					if in.attrs["aria-describedby"] != alert[1] || in.attrs["aria-invalid"] != "true" {
+						t.Errorf("input %q not linked to the alert: %+v", in.attrs["name"], in.attrs)
+					}
+				}
+			} else if has(email, "aria-invalid") {
+				t.Error("aria-invalid without an error")
+			}
+			if got := strings.Contains(body, `href="/reset"`); got != tt.wantForgotLink {
+				t.Errorf("forgot-password link present = %v", got)
+			}
+		})
+	}
+}
+
+func TestOutputIsEscaped(t *testing.T) {
+	r := newRenderer(t)
+	const evil = `"><script>alert(1)</script><img src=x onerror=alert(2)>`
+	for name, w := range renderAll(t, r, evil) {
+		body := w.Body.String()
+		if strings.Contains(body, "<script") || strings.Contains(body, "<img src=x") {
+			t.Errorf("%s: unescaped input in\n%s", name, body)
+		}
+		if !strings.Contains(body, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+			t.Errorf("%s: escaped text missing (was it dropped?)\n%s", name, body)
+		}
+	}
+	// URLs with a dangerous scheme are neutralised.
+	w := httptest.NewRecorder()
+	if err := r.RenderLoggedOut(w, LoggedOutData{ReturnURL: "javascript:alert(1)"}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(w.Body.String(), "javascript:") {
+		t.Errorf("javascript: URL rendered: %s", w.Body.String())
+	}
+}
+
+func TestLogoutConfirm(t *testing.T) {
+	r := newRenderer(t)
+	w := httptest.NewRecorder()
+	err := r.RenderLogoutConfirm(w, LogoutData{PostURL: "/logout", CSRFToken: "tok-9", Fields: []Field{
+		{"id_token_hint", "eyJ.x.y"}, {"post_logout_redirect_uri", "https://app.example/bye"}, {"state", "st"}, {"client_id", "app"},
+		{"csrf_token", "smuggled"}, {"", "nameless"},
+	}, FormActionOrigins: []string{"https://app.example/bye"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := w.Body.String()
+	for name, want := range map[string]string{"csrf_token": "tok-9", "id_token_hint": "eyJ.x.y",
+		"post_logout_redirect_uri": "https://app.example/bye", "state": "st", "client_id": "app"} {
+		if in := inputNamed(t, body, name); in.attrs["type"] != "hidden" || in.attrs["value"] != want {
+			t.Errorf("%s: %+v", name, in.attrs)
+		}
+	}
+	if strings.Count(body, `name="csrf_token"`) != 1 || strings.Contains(body, "smuggled") || strings.Contains(body, "nameless") {
+		t.Errorf("passed-through csrf_token or nameless field rendered:\n%s", body)
+	}
+	if !strings.Contains(body, `<a class="button secondary" href="/">Cancel</a>`) {
+		t.Error("no Cancel link to the default /")
+	}
+	if f := tags(body, "form"); len(f) != 1 || f[0].attrs["method"] != "post" {
+		t.Errorf("form %+v", f)
+	}
+	if csp := w.Header().Get("Content-Security-Policy"); !strings.HasSuffix(csp, "form-action 'self' https://app.example") {
+		t.Errorf("CSP %q does not allow the post-logout redirect", csp)
+	}
+}
+
+func TestErrorPage(t *testing.T) {
+	r := newRenderer(t)
+	w := httptest.NewRecorder()
+	if err := r.RenderError(w, http.StatusServiceUnavailable, ErrorData{RequestID: "req-abc"}); err != nil {
+		t.Fatal(err)
+	}
+	body := w.Body.String()
+	if w.Code != 503 || !strings.Contains(body, "<h1>Something went wrong</h1>") || !strings.Contains(body, "req-abc") || !strings.Contains(body, "Please try again") {
+		t.Errorf("default error page: %d\n%s", w.Code, body)
+	}
+}
+
+func TestCSP(t *testing.T) {
+	if CSP() != httpserver.DefaultCSP {
+		t.Fatalf("CSP() = %q, want httpserver.DefaultCSP %q", CSP(), httpserver.DefaultCSP)
+	}
+	tests := []struct {
+		in   []string
+		want string
+	}{
+		{[]string{"https://App.Example:8443/cb?x=1#f"}, " https://app.example:8443"},
+		{[]string{"https://app.example/a", "https://app.example/b"}, " https://app.example"},
+		{[]string{"com.example.app:/oauth2redirect"}, " com.example.app:"},
+		{[]string{"javascript:alert(1)", "data:text/html,x", "JavaScript:x", "blob:https://a"}, ""},
+		{[]string{"https://a.example; script-src *", "https://a.example%20'unsafe-inline'", "not a url", "/relative", "https://user@a.example/"}, ""},
+	}
+	for _, tt := range tests {
+		want := httpserver.DefaultCSP + tt.want
+		if got := CSP(tt.in...); got != want {
+			t.Errorf("CSP(%q) = %q, want %q", tt.in, got, want)
+		}
+	}
+}
+
+func TestPickLang(t *testing.T) {
+	for in, want := range map[string]string{"": "en", "en": "en", "en-GB fr": "en", "fr de": "en", "!!! <x>": "en"} {
+		if got := pickLang(in); got != want {
+			t.Errorf("pickLang(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// copyFS copies the embedded files, minus skip, with replacements.
+func copyFS(t *testing.T, skip string, replace map[string]string) fstest.MapFS {
+	t.Helper()
+	m := fstest.MapFS{}
+	err := fs.WalkDir(embedded, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || p == skip {
+			return err
+		}
+		b, err := fs.ReadFile(embedded, p)
+		if r, ok := replace[p]; ok {
+			b = []byte(r)
+		}
+		m[p] = &fstest.MapFile{Data: b}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestStartupFails(t *testing.T) {
+	tests := []struct {
+		name    string
+		files   fstest.MapFS
+		wantErr string
+	}{
+		{"missing login page", copyFS(t, "templates/login.html", nil), "page login"},
+		{"missing layout", copyFS(t, "templates/layout.html", nil), "page error"},
+		{"missing stylesheet", copyFS(t, "static/gatehouse.css", nil), "gatehouse.css"},
+		{"page without content block", copyFS(t, "", map[string]string{"templates/error.html": `{{define "title"}}x{{end}}`}), `"content" is not defined`},
+		{"page naming a missing field", copyFS(t, "", map[string]string{"templates/logged_out.html": `{{define "title"}}x{{end}}{{define "content"}}{{.Page.Nope}}{{end}}`}), "page logged_out"},
+		{"template syntax error", copyFS(t, "", map[string]string{"templates/login.html": `{{define "title"}}x{{end`}), "page login"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := New(Options{Files: tt.files}); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("New = %v, want error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+	if _, err := New(Options{Files: copyFS(t, "", nil)}); err != nil {
+		t.Fatalf("control: a full copy fails: %v", err)
+	}
+}
+
+func TestStaticHandler(t *testing.T) {
+	r := newRenderer(t)
+	h := r.StaticHandler()
+	css := r.assets["gatehouse.css"]
+	get := func(method, target string, hdr ...string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, target, nil)
+		for i := 0; i < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		return w
+	}
+	tests := []struct {
+		name     string
+		w        *httptest.ResponseRecorder
+		status   int
+		cache    string
+		wantBody bool
+	}{
+		{"versioned URL from the page", get("GET", r.cssURL), 200, "public, max-age=31536000, immutable", true},
+		{"unversioned", get("GET", "/static/gatehouse.css"), 200, "no-cache", true},
+		{"stale version", get("GET", "/static/gatehouse.css?v=0000"), 200, "no-cache", true},
+		{"revalidation", get("GET", "/static/gatehouse.css", "If-None-Match", `"`+css.hash+`"`), 304, "no-cache", false},
+		{"HEAD", get("HEAD", r.cssURL), 200, "public, max-age=31536000, immutable", false},
+		{"icon", get("GET", r.iconURL), 200, "public, max-age=31536000, immutable", true},
+		{"unknown file", get("GET", "/static/nope.css"), 404, "", false},
+		{"traversal", get("GET", "/static/../templates/login.html"), 404, "", false},
+		{"POST", get("POST", r.cssURL), 405, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.w.Code != tt.status || tt.w.Header().Get("Cache-Control") != tt.cache {
+				t.Fatalf("status %d cache %q; want %d %q", tt.w.Code, tt.w.Header().Get("Cache-Control"), tt.status, tt.cache)
+			}
+			if tt.status < 400 && tt.wantBody != (tt.w.Body.Len() > 0) {
+				t.Errorf("body length %d", tt.w.Body.Len())
+			}
+			if tt.status == 200 && (tt.w.Header().Get("ETag") == "" || tt.w.Header().Get("Content-Type") == "") {
+				t.Errorf("headers %v", tt.w.Header())
+			}
+		})
+	}
+	if ct := get("GET", r.cssURL).Header().Get("Content-Type"); ct != "text/css; charset=utf-8" {
+		t.Errorf("css Content-Type %q", ct)
+	}
+	if !strings.HasPrefix(r.cssURL, "/static/gatehouse.css?v=") || len(css.hash) != 16 {
+		t.Errorf("css URL %q carries no content hash", r.cssURL)
+	}
+}
