@@ -197,4 +197,3 @@ func runClientsRotateSecret(ctx context.Context, c *cmdEnv) error {
 	printSecretOnce(c.io.out, secret)
 	return nil
 }
-

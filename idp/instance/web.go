@@ -172,4 +172,3 @@ func (d oidcDoor) VerifyLogout(ctx context.Context, form url.Values) (ui.Logout,
 	}
 	return lo, nil
 }
-

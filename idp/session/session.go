@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gorilla/securecookie"
+	"github.com/gorilla/sessions"
 
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
@@ -81,7 +82,7 @@ type Options struct {
 // concurrent use.
 type Manager struct {
 	store       Store
-	codec       *securecookie.SecureCookie
+	cookies     *sessions.CookieStore
 	name        string
 	secure      bool
 	idleTTL     time.Duration
@@ -139,12 +140,12 @@ func New(opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("session: derive aes key: %w", err)
 	}
-	// The codec's own timestamp check uses the wall clock; it is a second
-	// line only, the row's expiries (on the injected clock) decide.
-	m.codec = securecookie.New(hashKey, blockKey).
-		SetSerializer(securecookie.NopEncoder{}).
-		MaxAge(int(m.absoluteTTL / time.Second)).
-		MaxLength(1024)
+	// gorilla/sessions' defaults (30 days, no HttpOnly, no SameSite) are
+	// all replaced. Its codec's timestamp check uses the wall clock; it is
+	// a second line only, the row's expiries (on the injected clock) decide.
+	m.cookies = sessions.NewCookieStore(hashKey, blockKey)
+	m.cookies.Options = &sessions.Options{Path: "/", Secure: m.secure, HttpOnly: true, SameSite: http.SameSiteLaxMode}
+	m.cookies.MaxAge(int(m.absoluteTTL / time.Second))
 	return m, nil
 }
 
@@ -179,19 +180,19 @@ func (id secretID) hash() string { return storage.HashSecret(id.v) }
 // readCookie returns the id the browser presented, if its cookie is
 // present and authentic.
 func (m *Manager) readCookie(r *http.Request) (secretID, bool) {
-	c, err := r.Cookie(m.name)
-	if err != nil {
+	if _, err := r.Cookie(m.name); err != nil {
 		return secretID{}, false
 	}
-	var raw []byte
-	if err := m.codec.Decode(m.name, c.Value, &raw); err != nil {
+	sess, err := m.cookies.New(r, m.name)
+	if err != nil {
 		m.log.DebugContext(r.Context(), "session: cookie rejected", "reason", cookieErrorKind(err))
 		return secretID{}, false
 	}
-	if len(raw) == 0 {
+	raw, _ := sess.Values[cookieKey].(string)
+	if raw == "" {
 		return secretID{}, false
 	}
-	return secretID{v: string(raw)}, true
+	return secretID{v: raw}, true
 }
 
 // cookieErrorKind describes a decode failure without echoing the cookie.
@@ -203,20 +204,13 @@ func cookieErrorKind(err error) string {
 	return "unreadable"
 }
 
-func (m *Manager) cookie(value string, maxAge int) *http.Cookie {
-	return &http.Cookie{
-		Name:     m.name,
-		Value:    value,
-		Path:     "/",
-		MaxAge:   maxAge,
-		Secure:   m.secure,
-		HttpOnly: true,
-		SameSite: http.SameSiteLaxMode,
-	}
-}
+// cookieKey is the one value the cookie holds: the session id.
+const cookieKey = "sid"
 
 func (m *Manager) expireCookie(w http.ResponseWriter) {
-	http.SetCookie(w, m.cookie("", -1))
+	opts := *m.cookies.Options
+	opts.MaxAge = -1
+	http.SetCookie(w, sessions.NewCookie(m.name, "", &opts))
 }
 
 // expired reports whether s is over at now.
@@ -289,11 +283,13 @@ func (m *Manager) Start(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if err := m.store.CreateSession(ctx, s); err != nil {
 		return storage.Session{}, fmt.Errorf("session: start: %w", err)
 	}
-	value, err := m.codec.Encode(m.name, []byte(id.v))
-	if err != nil {
+	cs := sessions.NewSession(m.cookies, m.name)
+	opts := *m.cookies.Options
+	cs.Options = &opts
+	cs.Values[cookieKey] = id.v
+	if err := m.cookies.Save(r, w, cs); err != nil {
 		return storage.Session{}, fmt.Errorf("session: start: encode cookie: %w", err)
 	}
-	http.SetCookie(w, m.cookie(value, int(m.absoluteTTL/time.Second)))
 	m.log.DebugContext(ctx, "session: started", "user_id", userID)
 	return s, nil
 }
