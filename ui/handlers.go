@@ -110,6 +110,11 @@ func (h *Handlers) loginPage(w http.ResponseWriter, r *http.Request) {
 		}
 		h.renderLogin(w, r, http.StatusOK, req, req.LoginHint, "")
 	case authflow.StepMFA:
+		if authflow.Prompted(req, "none") {
+			// A silent login cannot ask for a second factor.
+			h.Door.LoginRequired(w, r, req)
+			return
+		}
 		h.fail(w, r, http.StatusForbidden, msgMFA, errors.New("mfa required but no method is available"))
 	case authflow.StepDone:
 		h.proceed(w, r, req)

@@ -1,0 +1,71 @@
+package e2e
+
+import (
+	"net/http"
+	"net/url"
+	"testing"
+
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/gatehouse-idp/gatehouse/idp/admin"
+)
+
+// TestAdminAPIBearer: the admin API accepts Gatehouse's own access tokens
+// carrying the admin scope, and nothing else.
+func TestAdminAPIBearer(t *testing.T) {
+	h := newHarness(t, "sqlite")
+	service := func(id string, scopes []string) string {
+		return h.client(id, func(in *admin.ClientInput) {
+			in.RedirectURIs, in.PostLogoutRedirectURIs = nil, nil
+			in.GrantTypes, in.Scopes = []string{"client_credentials"}, scopes
+		})
+	}
+	token := func(id, secret string, scopes ...string) string {
+		cc := clientcredentials.Config{ClientID: id, ClientSecret: secret, TokenURL: h.issuer + "/oauth/token", Scopes: scopes}
+		tok, err := cc.Token(h.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok.AccessToken
+	}
+	autoSecret := service("automation", []string{"gatehouse:admin"})
+	adminTok := token("automation", autoSecret, "gatehouse:admin")
+	plainTok := token("reporter", service("reporter", []string{"reports.read"}), "reports.read")
+
+	tests := []struct {
+		name, auth string
+		want       int
+	}{
+		{"admin scope", "Bearer " + adminTok, http.StatusOK},
+		{"token without the admin scope", "Bearer " + plainTok, http.StatusForbidden},
+		{"no token", "", http.StatusUnauthorized},
+		{"unknown token", "Bearer gh_at_forged", http.StatusUnauthorized},
+		{"basic auth is not a bearer token", "Basic YXV0b21hdGlvbjp4", http.StatusUnauthorized},
+	}
+	call := func(auth string) int {
+		req, _ := http.NewRequest(http.MethodGet, h.issuer+"/admin/api/v1/clients", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := call(tt.auth); got != tt.want {
+				t.Fatalf("status %d; want %d", got, tt.want)
+			}
+		})
+	}
+	// A revoked admin token stops working at once.
+	if status, body := h.postJSON("/oauth/revoke", "automation", autoSecret, url.Values{"token": {adminTok}}); status != http.StatusOK {
+		t.Fatalf("revoke: %d %v", status, body)
+	}
+	if got := call("Bearer " + adminTok); got != http.StatusUnauthorized {
+		t.Fatalf("revoked admin token: status %d; want 401", got)
+	}
+}
