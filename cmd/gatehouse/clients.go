@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/gatehouse-idp/gatehouse/idp/admin"
@@ -134,27 +133,20 @@ func runClientsList(ctx context.Context, c *cmdEnv) error {
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(c.io.out, 0, 4, 2, ' ', 0)
-	if !c.asJSON {
-		fmt.Fprintln(tw, "ID\tNAME\tTYPE\tSOURCE\tGRANTS\tREDIRECT URIS\tCREATED")
-	}
+	l := newListing(c, "ID\tNAME\tTYPE\tSOURCE\tGRANTS\tREDIRECT URIS\tCREATED")
 	for _, cl := range cs {
 		// Through ViewClient only: it has no field for the secret hash.
 		v := admin.ViewClient(cl)
-		if c.asJSON {
-			if err := writeJSON(c.io.out, v); err != nil {
-				return err
-			}
-			continue
-		}
 		kind := "confidential"
 		if v.Public {
 			kind = "public"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.ID, v.Name, kind, v.Source, strings.Join(v.GrantTypes, ","),
-			strings.Join(v.RedirectURIs, " "), v.CreatedAt.Format(time.RFC3339))
+		if err := l.add(v, v.ID, v.Name, kind, v.Source, strings.Join(v.GrantTypes, ","),
+			strings.Join(v.RedirectURIs, " "), v.CreatedAt.Format(time.RFC3339)); err != nil {
+			return err
+		}
 	}
-	return tw.Flush()
+	return l.flush()
 }
 
 func runClientsDelete(ctx context.Context, c *cmdEnv) error {

@@ -97,10 +97,7 @@ func runUsersList(ctx context.Context, c *cmdEnv) error {
 	for _, o := range orgs {
 		orgName[o.ID] = o.Name
 	}
-	tw := tabwriter.NewWriter(c.io.out, 0, 4, 2, ' ', 0)
-	if !c.asJSON {
-		fmt.Fprintln(tw, "EMAIL\tORG\tSTATE\tROLES\tCREATED")
-	}
+	l := newListing(c, "EMAIL\tORG\tSTATE\tROLES\tCREATED")
 	after := ""
 	for {
 		page, err := inst.Admin.ListUsers(ctx, c.org, after, 500)
@@ -108,21 +105,17 @@ func runUsersList(ctx context.Context, c *cmdEnv) error {
 			return inputOrErr(err)
 		}
 		for _, u := range page {
-			if c.asJSON {
-				if err := writeJSON(c.io.out, userJSON(u, orgName[u.OrgID])); err != nil {
-					return err
-				}
-				continue
+			if err := l.add(userJSON(u, orgName[u.OrgID]), u.Email, orgName[u.OrgID], userState(u, inst.Now()),
+				strings.Join(u.Roles, ","), u.CreatedAt.UTC().Format(time.RFC3339)); err != nil {
+				return err
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Email, orgName[u.OrgID], userState(u, inst.Now()),
-				strings.Join(u.Roles, ","), u.CreatedAt.UTC().Format(time.RFC3339))
 		}
 		if len(page) < 500 {
 			break
 		}
 		after = page[len(page)-1].Email
 	}
-	return tw.Flush()
+	return l.flush()
 }
 
 func userState(u storage.User, now time.Time) string {
@@ -183,23 +176,42 @@ func runOrgsList(ctx context.Context, c *cmdEnv) error {
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(c.io.out, 0, 4, 2, ' ', 0)
-	if !c.asJSON {
-		fmt.Fprintln(tw, "NAME\tDISPLAY NAME\tDOMAINS\tMFA REQUIRED\tCREATED")
-	}
+	l := newListing(c, "NAME\tDISPLAY NAME\tDOMAINS\tMFA REQUIRED\tCREATED")
 	for _, o := range orgs {
-		if c.asJSON {
-			if err := writeJSON(c.io.out, map[string]any{"id": o.ID, "name": o.Name, "display_name": o.DisplayName,
-				"domains": o.Domains, "mfa_required": o.MFA.Required, "created_at": o.CreatedAt.UTC()}); err != nil {
-				return err
-			}
-			continue
+		if err := l.add(map[string]any{"id": o.ID, "name": o.Name, "display_name": o.DisplayName, "domains": o.Domains,
+			"mfa_required": o.MFA.Required, "created_at": o.CreatedAt.UTC()},
+			o.Name, o.DisplayName, strings.Join(o.Domains, ","), fmt.Sprint(o.MFA.Required), o.CreatedAt.UTC().Format(time.RFC3339)); err != nil {
+			return err
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", o.Name, o.DisplayName, strings.Join(o.Domains, ","), o.MFA.Required,
-			o.CreatedAt.UTC().Format(time.RFC3339))
 	}
-	return tw.Flush()
+	return l.flush()
 }
+
+// listing prints a command's list: a table (header, then one row per item,
+// tab-separated), or with --json one JSON object per line for scripts.
+type listing struct {
+	c  *cmdEnv
+	tw *tabwriter.Writer
+}
+
+func newListing(c *cmdEnv, header string) *listing {
+	l := &listing{c: c, tw: tabwriter.NewWriter(c.io.out, 0, 4, 2, ' ', 0)}
+	if !c.asJSON {
+		fmt.Fprintln(l.tw, header)
+	}
+	return l
+}
+
+// add prints one item: asJSON as a JSON line, or the cells as a row.
+func (l *listing) add(asJSON any, cells ...string) error {
+	if l.c.asJSON {
+		return writeJSON(l.c.io.out, asJSON)
+	}
+	_, err := fmt.Fprintln(l.tw, strings.Join(cells, "\t"))
+	return err
+}
+
+func (l *listing) flush() error { return l.tw.Flush() }
 
 func writeJSON(w io.Writer, v any) error {
 	b, err := json.Marshal(v)

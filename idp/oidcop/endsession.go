@@ -37,6 +37,9 @@ var ErrBadLogoutRequest = errors.New("oidcop: invalid logout request")
 func (p *Provider) VerifyEndSession(ctx context.Context, form url.Values) (EndSession, error) {
 	es := EndSession{ClientID: form.Get("client_id"), State: form.Get("state")}
 	if hint := form.Get("id_token_hint"); hint != "" {
+		if isAccessTokenJWT(hint) {
+			return EndSession{}, fmt.Errorf("%w: id_token_hint is an access token", ErrBadLogoutRequest)
+		}
 		ctx = op.ContextWithIssuer(ctx, p.opts.Issuer)
 		claims, err := op.VerifyIDTokenHint[*oidc.IDTokenClaims](ctx, hint, p.op.IDTokenHintVerifier(ctx))
 		if err != nil && !errors.As(err, &op.IDTokenHintExpiredError{}) {

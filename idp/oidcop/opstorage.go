@@ -95,15 +95,13 @@ func (s *opStorage) DeleteAuthRequest(ctx context.Context, id string) error {
 	return s.p.opts.Store.DeleteAuthRequest(ctx, id)
 }
 
-// notFound lets the library tell "no such client" from a server fault.
-type notFound struct{ error }
-
-func (notFound) IsNotFound() {}
-
 func (s *opStorage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
 	c, err := s.p.opts.Store.GetClient(ctx, id)
 	if errors.Is(err, storage.ErrNotFound) {
-		return nil, notFound{fmt.Errorf("client %q: %w", id, err)}
+		// An oidc.Error passes through the library unchanged: a 400 that
+		// is never redirected (the redirect URI cannot be trusted), not
+		// the 500 a plain error becomes.
+		return nil, oidc.ErrInvalidRequest().WithDescription("unknown client_id").WithParent(err)
 	} else if err != nil {
 		return nil, oidc.ErrServerError().WithParent(err)
 	}

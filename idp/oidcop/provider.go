@@ -141,8 +141,8 @@ func (p *Provider) Mount(handle Handle) {
 	lib := p.handler
 	handle("GET "+PathDiscovery, lib)
 	handle("GET "+PathKeys, lib)
-	handle("GET "+PathAuthorize, lib)
-	handle("POST "+PathAuthorize, lib)
+	handle("GET "+PathAuthorize, p.htmlErrors(lib))
+	handle("POST "+PathAuthorize, p.htmlErrors(lib))
 	handle("GET "+PathCallback, http.HandlerFunc(p.callback))
 	handle("GET "+pathFormPostJS, http.HandlerFunc(serveFormPostJS))
 	handle("POST "+PathToken, http.HandlerFunc(p.token))

@@ -3,6 +3,9 @@ package oidcop
 import (
 	"context"
 	"net/http"
+	"strings"
+
+	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -52,8 +55,23 @@ func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 		return nil, oidc.ErrInvalidRequest().WithDescription("code_challenge must be a base64url SHA-256 (43 characters)")
 	case d.CodeChallenge == "" && r.Client.AuthMethod() == oidc.AuthMethodNone:
 		return nil, oidc.ErrInvalidRequest().WithDescription("PKCE (code_challenge with S256) is required for public clients")
+	case d.IDTokenHint != "" && isAccessTokenJWT(d.IDTokenHint):
+		return nil, oidc.ErrLoginRequired().WithDescription("id_token_hint is not an ID token")
 	}
 	return s.LegacyServer.Authorize(ctx, r)
+}
+
+// isAccessTokenJWT tells a JWT access token (typ at+jwt, RFC 9068) from an
+// ID token. Both are signed with published keys, so without this check a
+// resource server holding a user's access token could pass it off as an
+// id_token_hint (and, at end_session, log the user out silently).
+func isAccessTokenJWT(raw string) bool {
+	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA})
+	if err != nil || len(jws.Signatures) != 1 {
+		return false // not ours to judge here: the library's verifier refuses it
+	}
+	typ, _ := jws.Signatures[0].Protected.ExtraHeaders[jose.HeaderType].(string)
+	return strings.EqualFold(typ, "at+jwt") || strings.EqualFold(typ, "application/at+jwt")
 }
 
 func validChallenge(c string) bool {
