@@ -56,8 +56,10 @@ import (
 // benchStepCodeIssued mirrors oidcop's step after the callback issued a code.
 const benchStepCodeIssued = "code_issued"
 
-// benchHarness is newHarness for benchmarks: the same instance, plus one
-// keep-alive HTTP client that every timed request goes through.
+// benchHarness is newHarness for benchmarks, which cannot pass a
+// *testing.T: the same instance and stopped clock (so minted codes never
+// expire, however long a round takes), plus one keep-alive HTTP client that
+// every timed request goes through.
 type benchHarness struct {
 	tb     testing.TB
 	ctx    context.Context
