@@ -46,6 +46,10 @@ func (p *Provider) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	code := "gh_ac_" + randomToken()
 	if err := (&opStorage{p: p}).SaveAuthCode(ctx, req.ID, code); err != nil {
+		if errors.Is(err, storage.ErrUnavailable) {
+			p.fail(w, r, "callback: save code", err, http.StatusServiceUnavailable, "Sign-in is temporarily unavailable. Please try again.")
+			return
+		}
 		p.fail(w, r, "callback: save code", err, http.StatusBadRequest, "This sign-in was already completed. Please start again from the application.")
 		return
 	}

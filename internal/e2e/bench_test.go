@@ -29,7 +29,6 @@ import (
 	"github.com/gatehouse-idp/gatehouse/idp/admin"
 	"github.com/gatehouse-idp/gatehouse/idp/httpserver"
 	"github.com/gatehouse-idp/gatehouse/idp/instance"
-	"github.com/gatehouse-idp/gatehouse/idp/masterkey"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 	"github.com/gatehouse-idp/gatehouse/internal/testenv"
 )
@@ -74,26 +73,8 @@ func newBenchHarness(tb testing.TB, backend string) *benchHarness {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	tb.Cleanup(cancel)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	issuer := "http://" + ln.Addr().String()
-	cfg := config.DevDefault()
-	cfg.Issuer = issuer
-	cfg.DataDir = tb.TempDir()
-	cfg.Password.Argon2 = config.Argon2{MemoryKiB: 1024, Iterations: 1, Parallelism: 1}
-	if backend == config.StoragePostgres {
-		key, err := masterkey.Generate()
-		if err != nil {
-			tb.Fatal(err)
-		}
-		cfg.Storage = config.Storage{Type: config.StoragePostgres, DSN: config.Secret(testenv.Postgres(tb))}
-		cfg.MasterKey = config.Secret(key)
-	}
-	if err := cfg.Validate(); err != nil {
-		tb.Fatal(err)
-	}
+	cfg, ln := newConfig(tb, backend)
+	issuer := cfg.Issuer
 	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
 	// As in newHarness: the access log is formatted, then discarded.
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))

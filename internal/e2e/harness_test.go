@@ -72,30 +72,40 @@ func eachBackend(t *testing.T, fn func(t *testing.T, h *harness)) {
 	}
 }
 
-func newHarness(t *testing.T, backend string) *harness {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
+// newConfig listens on a free loopback port and returns a dev config for an
+// instance served there, on backend (a fresh database for PostgreSQL), with
+// cheap argon2 parameters.
+func newConfig(tb testing.TB, backend string) (config.Config, net.Listener) {
+	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	issuer := "http://" + ln.Addr().String()
+	tb.Cleanup(func() { ln.Close() })
 	cfg := config.DevDefault()
-	cfg.Issuer = issuer
-	cfg.DataDir = t.TempDir()
+	cfg.Issuer = "http://" + ln.Addr().String()
+	cfg.DataDir = tb.TempDir()
 	cfg.Password.Argon2 = config.Argon2{MemoryKiB: 1024, Iterations: 1, Parallelism: 1}
 	if backend == config.StoragePostgres {
 		key, err := masterkey.Generate()
 		if err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
-		cfg.Storage = config.Storage{Type: config.StoragePostgres, DSN: config.Secret(testenv.Postgres(t))}
+		cfg.Storage = config.Storage{Type: config.StoragePostgres, DSN: config.Secret(testenv.Postgres(tb))}
 		cfg.MasterKey = config.Secret(key)
 	}
 	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
+	return cfg, ln
+}
+
+func newHarness(t *testing.T, backend string) *harness {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	cfg, ln := newConfig(t, backend)
+	issuer := cfg.Issuer
 	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if os.Getenv("GATEHOUSE_TEST_LOG") != "" {
