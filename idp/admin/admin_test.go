@@ -5,30 +5,22 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gatehouse-idp/gatehouse/internal/testenv"
+
 	"github.com/gatehouse-idp/gatehouse/idp/audit"
 	"github.com/gatehouse-idp/gatehouse/idp/password"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
-	"github.com/gatehouse-idp/gatehouse/idp/storage/sqlite"
 )
 
 var now = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 
 func newService(t *testing.T) *Service {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "g.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := testenv.SQLite(t)
 	clock := func() time.Time { return now }
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	return &Service{

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -14,10 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-idp/gatehouse/internal/testenv"
+
 	"github.com/gatehouse-idp/gatehouse/idp/audit"
 	"github.com/gatehouse-idp/gatehouse/idp/password"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
-	"github.com/gatehouse-idp/gatehouse/idp/storage/sqlite"
 )
 
 // t0 has whole microseconds, so that times survive the storage round trip.
@@ -42,14 +42,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "g.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := testenv.SQLite(t)
 	now := t0
 	clock := func() time.Time { return now }
 	e := &env{

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-idp/gatehouse/internal/testenv"
+
 	"github.com/gatehouse-idp/gatehouse/idp/masterkey"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 	"github.com/gatehouse-idp/gatehouse/idp/storage/sqlite"
@@ -54,27 +56,13 @@ func (c *clock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
 func dbPath(t *testing.T) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "k.db")
-	openStore(t, p)
+	testenv.SQLiteAt(t, p)
 	return p
-}
-
-func openStore(t testing.TB, path string) *sqlite.Store {
-	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return st
 }
 
 func newStore(t testing.TB) *sqlite.Store {
 	t.Helper()
-	return openStore(t, filepath.Join(t.TempDir(), "k.db"))
+	return testenv.SQLiteAt(t, filepath.Join(t.TempDir(), "k.db"))
 }
 
 func masterKey(t testing.TB, fill byte) *masterkey.Key {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gatehouse-idp/gatehouse/idp/masterkey"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
+	"github.com/gatehouse-idp/gatehouse/internal/testenv"
 )
 
 func TestConfig(t *testing.T) {
@@ -106,8 +107,8 @@ func TestEnsure(t *testing.T) {
 func TestEnsureConcurrentInstances(t *testing.T) {
 	ctx := context.Background()
 	path, c, mk := dbPath(t), newClock(), masterKey(t, 1)
-	a := newManager(openStore(t, path), mk, c)
-	b := newManager(openStore(t, path), mk, c)
+	a := newManager(testenv.SQLiteAt(t, path), mk, c)
+	b := newManager(testenv.SQLiteAt(t, path), mk, c)
 
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
@@ -160,8 +161,8 @@ func checkSettled(t *testing.T, a, b *Manager, s Store) {
 func TestEnsureRaceReplayed(t *testing.T) {
 	ctx := context.Background()
 	path, c, mk := dbPath(t), newClock(), masterKey(t, 1)
-	a := newManager(openStore(t, path), mk, c)
-	bStore := &countingStore{Store: openStore(t, path)}
+	a := newManager(testenv.SQLiteAt(t, path), mk, c)
+	bStore := &countingStore{Store: testenv.SQLiteAt(t, path)}
 	b := newManager(bStore, mk, c)
 
 	bStore.serveStale(nil) // B's first read: no keys yet
@@ -472,7 +473,7 @@ func TestInstancesAgree(t *testing.T) {
 	ctx := context.Background()
 	path, mk := dbPath(t), masterKey(t, 1)
 	c := newClock()
-	storeA, storeB := openStore(t, path), openStore(t, path)
+	storeA, storeB := testenv.SQLiteAt(t, path), testenv.SQLiteAt(t, path)
 	a := newManager(storeA, mk, c)
 	b := newManager(storeB, mk, c)
 	mustOK(t, a.Ensure(ctx), "Ensure")
@@ -584,8 +585,8 @@ func TestRotateDue(t *testing.T) {
 func TestRotateDueConcurrentInstances(t *testing.T) {
 	ctx := context.Background()
 	path, c, mk := dbPath(t), newClock(), masterKey(t, 1)
-	a := newManager(openStore(t, path), mk, c)
-	b := newManager(openStore(t, path), mk, c)
+	a := newManager(testenv.SQLiteAt(t, path), mk, c)
+	b := newManager(testenv.SQLiteAt(t, path), mk, c)
 	mustOK(t, a.Ensure(ctx), "Ensure")
 	c.Advance(24 * time.Hour)
 
@@ -636,8 +637,8 @@ func checkOneRotation(t *testing.T, a, b *Manager, reported []storage.SigningKey
 func TestRotateRaceReplayed(t *testing.T) {
 	ctx := context.Background()
 	path, c, mk := dbPath(t), newClock(), masterKey(t, 1)
-	a := newManager(openStore(t, path), mk, c)
-	bStore := &countingStore{Store: openStore(t, path)}
+	a := newManager(testenv.SQLiteAt(t, path), mk, c)
+	bStore := &countingStore{Store: testenv.SQLiteAt(t, path)}
 	b := newManager(bStore, mk, c)
 	mustOK(t, a.Ensure(ctx), "Ensure")
 	c.Advance(24 * time.Hour)

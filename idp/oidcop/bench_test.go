@@ -4,9 +4,10 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-idp/gatehouse/internal/testenv"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -15,7 +16,6 @@ import (
 	"github.com/gatehouse-idp/gatehouse/idp/keys"
 	"github.com/gatehouse-idp/gatehouse/idp/masterkey"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
-	"github.com/gatehouse-idp/gatehouse/idp/storage/sqlite"
 )
 
 // managerKeys adapts keys.Manager to Keys, as idp/instance does.
@@ -42,14 +42,7 @@ func (k managerKeys) PublicKeys(ctx context.Context) ([]PublicKey, error) {
 func benchProvider(b *testing.B) *Provider {
 	b.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "keys.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
+	st := testenv.SQLite(b)
 	raw := make([]byte, masterkey.Size)
 	for i := range raw {
 		raw[i] = byte(i)

@@ -8,14 +8,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gatehouse-idp/gatehouse/internal/testenv"
+
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
-	"github.com/gatehouse-idp/gatehouse/idp/storage/sqlite"
 )
 
 var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -79,14 +79,7 @@ func (e *env) advance(d time.Duration) { e.now = e.now.Add(d) }
 func newEnv(t *testing.T, secure bool) *env {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "g.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := testenv.SQLite(t)
 	if err := st.CreateOrganization(ctx, storage.Organization{ID: "org", Name: "default", CreatedAt: t0, UpdatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
@@ -97,6 +90,7 @@ func newEnv(t *testing.T, secure bool) *env {
 		}
 	}
 	e := &env{store: &faultStore{Store: st}, now: t0, logs: new(bytes.Buffer)}
+	var err error
 	e.m, err = New(Options{
 		Store:  e.store,
 		Secret: secret,

@@ -27,7 +27,6 @@ import (
 
 	"github.com/gatehouse-idp/gatehouse/config"
 	"github.com/gatehouse-idp/gatehouse/idp/admin"
-	"github.com/gatehouse-idp/gatehouse/idp/httpserver"
 	"github.com/gatehouse-idp/gatehouse/idp/instance"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 	"github.com/gatehouse-idp/gatehouse/internal/testenv"
@@ -104,13 +103,7 @@ func newBenchHarness(tb testing.TB, backend string) *benchHarness {
 	})
 	// Serve starts outside untimed: the connections it serves must not
 	// inherit the setup label.
-	srv, _, err := inst.NewServer(httpserver.Options{Logger: logger})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	tb.Cleanup(func() { cancel(); <-done })
+	serve(tb, ctx, cancel, inst, ln, logger)
 
 	h := &benchHarness{tb: tb, ctx: ctx, inst: inst, issuer: issuer, now: clk.Now}
 	var d net.Dialer

@@ -72,6 +72,19 @@ func eachBackend(t *testing.T, fn func(t *testing.T, h *harness)) {
 	}
 }
 
+// serve runs inst's HTTP server on ln until the test ends.
+func serve(tb testing.TB, ctx context.Context, cancel context.CancelFunc, inst *instance.Instance, ln net.Listener, logger *slog.Logger) *instance.Web {
+	tb.Helper()
+	srv, web, err := inst.NewServer(httpserver.Options{Logger: logger})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	tb.Cleanup(func() { cancel(); <-done })
+	return web
+}
+
 // newConfig listens on a free loopback port and returns a dev config for an
 // instance served there, on backend (a fresh database for PostgreSQL), with
 // cheap argon2 parameters.
@@ -122,13 +135,7 @@ func newHarness(t *testing.T, backend string) *harness {
 	if _, err := inst.Admin.Bootstrap(ctx, cfg.Bootstrap.Organization, ""); err != nil {
 		t.Fatal(err)
 	}
-	srv, web, err := inst.NewServer(httpserver.Options{Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done })
+	web := serve(t, ctx, cancel, inst, ln, logger)
 	return &harness{t: t, ctx: ctx, inst: inst, web: web, issuer: issuer, clock: clk}
 }
 
