@@ -12,27 +12,60 @@ import (
 
 // db adapts two *sql.DB to sqlstore.Driver: w, a single connection, takes
 // every write and transaction; r, a read-only pool, serves plain reads,
-// which WAL lets run beside the writer.
+// which WAL lets run beside the writer. Each has its statement cache.
 type db struct {
-	w, r *sql.DB
+	w, r   *sql.DB
+	ws, rs *stmtCache
 }
 
 var _ sqlstore.Driver = (*db)(nil)
 
+func newDB(w, r *sql.DB) *db {
+	return &db{w: w, r: r, ws: newStmtCache(w), rs: newStmtCache(r)}
+}
+
 func (d *db) Exec(ctx context.Context, q string, args ...any) (int64, error) {
-	return execOn(ctx, d.w, q, args...)
+	st, err := d.ws.get(ctx, q)
+	switch {
+	case err != nil:
+		return 0, err
+	case st == nil:
+		return execOn(ctx, d.w, q, args...)
+	}
+	return execResult(st.ExecContext(ctx, args...))
 }
 
 func (d *db) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
-	return d.r.QueryRowContext(ctx, q, args...)
+	st, err := d.rs.get(ctx, q)
+	switch {
+	case err != nil:
+		return errRow{err}
+	case st == nil:
+		return d.r.QueryRowContext(ctx, q, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
 }
 
 func (d *db) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
-	return queryOn(ctx, d.r, q, args...)
+	st, err := d.rs.get(ctx, q)
+	switch {
+	case err != nil:
+		return nil, err
+	case st == nil:
+		return queryOn(ctx, d.r, q, args...)
+	}
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{rows}, nil
 }
 
 func (d *db) InTx(ctx context.Context, fn func(sqlstore.Querier) error) error {
-	return inTx(ctx, d.w, func(tx *sql.Tx) error { return fn(txQuerier{tx}) })
+	err := inTx(ctx, d.w, func(tx *sql.Tx) error { return fn(txQuerier{tx: tx, c: d.ws}) })
+	// The writer is free again: prepare what the transaction ran unprepared.
+	d.ws.prepareNoted(ctx)
+	return err
 }
 
 func (d *db) ForUpdate() string { return "" }
@@ -51,7 +84,7 @@ func (d *db) Ping(ctx context.Context) error {
 }
 
 func (d *db) Close() error {
-	return errors.Join(d.r.Close(), d.w.Close())
+	return errors.Join(d.rs.close(), d.ws.close(), d.r.Close(), d.w.Close())
 }
 
 // execer is what *sql.DB, *sql.Conn and *sql.Tx have in common.
@@ -62,7 +95,10 @@ type execer interface {
 }
 
 func execOn(ctx context.Context, e execer, q string, args ...any) (int64, error) {
-	res, err := e.ExecContext(ctx, q, args...)
+	return execResult(e.ExecContext(ctx, q, args...))
+}
+
+func execResult(res sql.Result, err error) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
@@ -95,17 +131,40 @@ func inTx(ctx context.Context, b beginner, fn func(*sql.Tx) error) error {
 	return tx.Commit()
 }
 
-// txQuerier runs everything, reads included, inside the write transaction.
-type txQuerier struct{ tx *sql.Tx }
+// txQuerier runs everything, reads included, inside the write transaction,
+// through the writer's cached statements where they exist (see stmtCache).
+type txQuerier struct {
+	tx *sql.Tx
+	c  *stmtCache
+}
+
+// stmt returns q's cached statement bound to the transaction, or nil after
+// noting q for preparation once the transaction ends.
+func (t txQuerier) stmt(ctx context.Context, q string) *sql.Stmt {
+	if st, ok := t.c.lookup(q); ok {
+		// Closed by the transaction when it ends.
+		return t.tx.StmtContext(ctx, st)
+	}
+	t.c.note(q)
+	return nil
+}
 
 func (t txQuerier) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	if st := t.stmt(ctx, q); st != nil {
+		return execResult(st.ExecContext(ctx, args...))
+	}
 	return execOn(ctx, t.tx, q, args...)
 }
 
 func (t txQuerier) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
+	if st := t.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return t.tx.QueryRowContext(ctx, q, args...)
 }
 
+// Query stays unprepared: a transaction may hold two result sets of one
+// text at once, and SQLite cannot step one compiled statement for both.
 func (t txQuerier) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
 	return queryOn(ctx, t.tx, q, args...)
 }

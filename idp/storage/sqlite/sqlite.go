@@ -96,7 +96,7 @@ func openDB(ctx context.Context, path string) (*db, error) {
 	}
 	r.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
 	r.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
-	return &db{w: w, r: r}, nil
+	return newDB(w, r), nil
 }
 
 // Migrate applies the pending migrations and returns their versions.
@@ -121,7 +121,9 @@ func mapError(err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("%w: %w", storage.ErrNotFound, err)
 	}
-	if errors.Is(err, sql.ErrConnDone) || strings.Contains(err.Error(), "sql: database is closed") {
+	// A statement cached before Close and run after it fails as closed.
+	if msg := err.Error(); errors.Is(err, sql.ErrConnDone) || strings.Contains(msg, "sql: database is closed") ||
+		strings.Contains(msg, "sql: statement is closed") {
 		return fmt.Errorf("%w: %w", storage.ErrUnavailable, err)
 	}
 	var se *sqlite.Error
