@@ -102,6 +102,15 @@ func (a *API) authenticated(next http.Handler) http.Handler {
 		if a.Authenticate != nil {
 			p, err = a.Authenticate(r)
 		}
+		if errors.Is(err, storage.ErrUnavailable) {
+			// The token could not be checked: that says nothing about
+			// the caller, so no 401, which a client would take as "get
+			// new credentials" rather than "retry".
+			a.logger().ErrorContext(r.Context(), "admin API: storage unavailable during authentication", "err", err)
+			w.Header().Set("Retry-After", "5")
+			writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the service is temporarily unavailable")
+			return
+		}
 		if err != nil {
 			// The reason (expired, unknown, malformed) goes to the log,
 			// not to whoever is probing.

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -34,6 +35,9 @@ func newAPI(t *testing.T) (*httptest.Server, *Service, *bytes.Buffer) {
 				return Principal{Subject: "u-admin", Admin: true}, nil
 			case "Bearer user":
 				return Principal{Subject: "u-user"}, nil
+			case "Bearer outage":
+				// The token store cannot be reached to check the token.
+				return Principal{}, fmt.Errorf("lookup token: %w", storage.ErrUnavailable)
 			}
 			return Principal{}, errors.New("no token")
 		},
@@ -103,14 +107,19 @@ func TestAPIAuth(t *testing.T) {
 			token  string
 			status int
 			code   string
-		}{{"", 401, "invalid_token"}, {"garbage", 401, "invalid_token"}, {"user", 403, "insufficient_scope"}} {
+		}{{"", 401, "invalid_token"}, {"garbage", 401, "invalid_token"}, {"user", 403, "insufficient_scope"},
+			{"outage", 503, "temporarily_unavailable"}} {
 			t.Run(rt[0]+" "+rt[1]+" "+tc.token, func(t *testing.T) {
 				r := call(t, srv, tc.token, rt[0], rt[1], jsonCT, `{"id":"x","name":"x"}`)
 				if r.status != tc.status || r.json(t)["error"] != tc.code {
 					t.Fatalf("status %d body %s; want %d %s", r.status, r.body, tc.status, tc.code)
 				}
-				if !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") {
+				// An outage is no reason to ask for other credentials.
+				if wantChallenge := tc.status != 503; strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") != wantChallenge {
 					t.Errorf("WWW-Authenticate = %q", r.header.Get("WWW-Authenticate"))
+				}
+				if tc.status == 503 && r.header.Get("Retry-After") == "" {
+					t.Error("503 without Retry-After")
 				}
 			})
 		}
