@@ -128,6 +128,9 @@ func TestDisableUserEndsEverything(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if _, _, err := s.CreateClient(ctx, "test", ClientInput{ID: "c", Name: "App", RedirectURIs: []string{"https://rp.example/cb"}}); err != nil {
+		t.Fatal(err)
+	}
 	must(s.Store.CreateSession(ctx, storage.Session{Hash: "s1", UserID: u.ID, CreatedAt: now, ExpiresAt: exp, IdleExpiresAt: exp}))
 	must(s.Store.CreateRefreshToken(ctx, storage.RefreshToken{Hash: "r1", FamilyID: "f1", ClientID: "c", UserID: u.ID, CreatedAt: now, ExpiresAt: exp}))
 	must(s.Store.CreateAccessToken(ctx, storage.AccessToken{Hash: "a1", FamilyID: "f1", ClientID: "c", UserID: u.ID, CreatedAt: now, ExpiresAt: exp}))

@@ -140,31 +140,58 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 
 func (p *Provider) exchangeCode(r *http.Request, c storage.Client) (issued, *oauthError) {
 	ctx := r.Context()
-	f := r.PostForm
-	code := f.Get("code")
+	code := r.PostForm.Get("code")
 	if code == "" {
 		return issued{}, invalidRequest("code is missing")
 	}
-	now := p.now()
-	ac, err := p.opts.Store.ConsumeAuthCode(ctx, storage.HashSecret(code), now)
+	hash := storage.HashSecret(code)
+	// The code is read, checked, and its tokens signed before anything is
+	// written; RedeemAuthCode then consumes it and stores the tokens in one
+	// transaction, which a replay racing this exchange cannot split.
+	ac, err := p.opts.Store.GetAuthCode(ctx, hash)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return issued{}, invalidGrant("authorization code is invalid or expired", err)
+	case err != nil:
+		return issued{}, serverError(err)
+	case !ac.ConsumedAt.IsZero():
+		return issued{}, p.codeReplayed(r, c, ac)
+	case !p.now().Before(ac.ExpiresAt):
+		return issued{}, invalidGrant("authorization code is invalid or expired", storage.ErrExpired)
+	}
+	res, oerr := p.checkCode(r, c, ac)
+	if oerr != nil {
+		// A code that fails a check is burnt, as a used one would be: it
+		// may be in the wrong hands, and a second try must not work.
+		if _, err := p.opts.Store.ConsumeAuthCode(ctx, hash, p.now()); err != nil &&
+			!errors.Is(err, storage.ErrAlreadyUsed) && !errors.Is(err, storage.ErrExpired) {
+			p.opts.Logger.WarnContext(ctx, "burning a refused authorization code failed", "error", err)
+		}
+		return issued{}, oerr
+	}
+	ac, err = p.opts.Store.RedeemAuthCode(ctx, hash, res.access, res.refresh, p.now())
 	switch {
 	case errors.Is(err, storage.ErrAlreadyUsed):
-		// A replayed code means it leaked: revoke what its first use got.
-		n, rerr := p.opts.Store.RevokeFamily(ctx, ac.GrantID, now)
-		_ = p.opts.Audit.Record(ctx, storage.AuditEvent{Type: audit.TokenReuse, ClientID: c.ID,
-			Details: map[string]string{"kind": "authorization_code", "revoked": itoa(n)}})
-		if rerr != nil {
-			return issued{}, serverError(rerr)
-		}
+		// Used between the read and the redemption, which revoked the
+		// grant already.
+		p.recordCodeReplay(r, c, -1)
 		return issued{}, invalidGrant("authorization code already used", err)
 	case errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrExpired):
 		return issued{}, invalidGrant("authorization code is invalid or expired", err)
 	case err != nil:
-		return issued{}, serverError(err)
-	case ac.ClientID != c.ID:
+		return issued{}, storeError(err)
+	}
+	return res, nil
+}
+
+// checkCode checks an unused code against the request that presents it and
+// the authorization request it was issued for, and builds its tokens.
+func (p *Provider) checkCode(r *http.Request, c storage.Client, ac storage.AuthCode) (issued, *oauthError) {
+	f := r.PostForm
+	if ac.ClientID != c.ID {
 		return issued{}, invalidGrant("authorization code was issued to another client", nil)
 	}
-	req, err := p.opts.Store.GetAuthRequest(ctx, ac.AuthRequestID)
+	req, err := p.opts.Store.GetAuthRequest(r.Context(), ac.AuthRequestID)
 	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
 			return issued{}, invalidGrant("authorization code is invalid or expired", err)
@@ -190,25 +217,44 @@ func (p *Provider) exchangeCode(r *http.Request, c storage.Client) (issued, *oau
 	if oerr != nil {
 		return issued{}, oerr
 	}
-	res, err := p.build(ctx, grant{client: c, user: &u, scopes: req.Scopes, authTime: req.AuthTime, amr: req.AMR,
+	res, err := p.build(r.Context(), grant{client: c, user: &u, scopes: req.Scopes, authTime: req.AuthTime, amr: req.AMR,
 		acr: authflow.ACR(req), nonce: req.Nonce, familyID: ac.GrantID, sessionID: req.SessionID,
 		refresh: hasScope(req.Scopes, oidc.ScopeOfflineAccess) && slices.Contains(c.GrantTypes, string(oidc.GrantTypeRefreshToken))})
 	if err != nil {
 		return issued{}, serverError(err)
 	}
-	return res, p.persist(r, res)
+	return res, nil
 }
 
-func (p *Provider) persist(r *http.Request, res issued) *oauthError {
-	if err := p.opts.Store.CreateAccessToken(r.Context(), res.access); err != nil {
+// codeReplayed handles a code presented after it was used: it leaked, so
+// what its first use got is revoked.
+func (p *Provider) codeReplayed(r *http.Request, c storage.Client, ac storage.AuthCode) *oauthError {
+	n, err := p.opts.Store.RevokeFamily(r.Context(), ac.GrantID, p.now())
+	p.recordCodeReplay(r, c, n)
+	if err != nil {
 		return serverError(err)
 	}
-	if res.refresh != nil {
-		if err := p.opts.Store.CreateRefreshToken(r.Context(), *res.refresh); err != nil {
-			return serverError(err)
-		}
+	return invalidGrant("authorization code already used", storage.ErrAlreadyUsed)
+}
+
+// recordCodeReplay audits a replayed code; revoked < 0 means the count is
+// not known (the storage revoked inside the redemption).
+func (p *Provider) recordCodeReplay(r *http.Request, c storage.Client, revoked int) {
+	d := map[string]string{"kind": "authorization_code"}
+	if revoked >= 0 {
+		d["revoked"] = itoa(revoked)
 	}
-	return nil
+	_ = p.opts.Audit.Record(r.Context(), storage.AuditEvent{Type: audit.TokenReuse, ClientID: c.ID, Details: d})
+}
+
+// storeError maps a failed write of issued tokens. A conflict is a foreign
+// key the write needed and no longer finds: the client or the user was
+// deleted during the request. That is a grant gone, not a server fault.
+func storeError(err error) *oauthError {
+	if errors.Is(err, storage.ErrConflict) {
+		return invalidGrant("the client or user of this grant no longer exists", err)
+	}
+	return serverError(err)
 }
 
 // activeUser loads a user who may still receive tokens.
@@ -270,7 +316,7 @@ func (p *Provider) refresh(r *http.Request, c storage.Client) (issued, *oauthErr
 	// The refresh token keeps the scope it was granted; only the access
 	// token is narrowed.
 	res.refresh.Scopes = old.Scopes
-	_, err = p.opts.Store.RotateRefreshToken(ctx, hash, *res.refresh, p.now())
+	_, err = p.opts.Store.RotateRefreshToken(ctx, hash, *res.refresh, &res.access, p.now())
 	switch {
 	case errors.Is(err, storage.ErrAlreadyUsed):
 		_ = p.opts.Audit.Record(ctx, storage.AuditEvent{Type: audit.TokenReuse, ClientID: c.ID, UserID: old.UserID,
@@ -279,10 +325,9 @@ func (p *Provider) refresh(r *http.Request, c storage.Client) (issued, *oauthErr
 	case errors.Is(err, storage.ErrRevoked), errors.Is(err, storage.ErrExpired), errors.Is(err, storage.ErrNotFound):
 		return issued{}, invalidGrant("refresh token is invalid", err)
 	case err != nil:
-		return issued{}, serverError(err)
+		return issued{}, storeError(err)
 	}
-	res.refresh = nil // stored by the rotation
-	return res, p.persist(r, res)
+	return res, nil
 }
 
 func (p *Provider) clientCredentials(r *http.Request, c storage.Client) (issued, *oauthError) {
@@ -301,7 +346,10 @@ func (p *Provider) clientCredentials(r *http.Request, c storage.Client) (issued,
 	if err != nil {
 		return issued{}, serverError(err)
 	}
-	return res, p.persist(r, res)
+	if err := p.opts.Store.CreateAccessToken(r.Context(), res.access); err != nil {
+		return issued{}, storeError(err)
+	}
+	return res, nil
 }
 
 func constantEqual(a, b string) bool {

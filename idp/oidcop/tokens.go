@@ -64,8 +64,9 @@ type tokenResponse struct {
 	Scope        string `json:"scope,omitempty"`
 }
 
-// issued holds the rows to persist for a response; build writes nothing, so
-// that the caller can order the writes (rotate first, then the rest).
+// issued holds the rows to persist for a response. build writes nothing:
+// each grant stores its rows in one storage call (RedeemAuthCode,
+// RotateRefreshToken, CreateAccessToken), after the slow part, signing.
 type issued struct {
 	resp    tokenResponse
 	access  storage.AccessToken

@@ -15,8 +15,9 @@ import (
 var (
 	// ErrNotFound: no row with that key.
 	ErrNotFound = errors.New("storage: not found")
-	// ErrConflict: a row with that unique key already exists.
-	ErrConflict = errors.New("storage: already exists")
+	// ErrConflict: a row with that unique key already exists, or a row
+	// that the write references (a token's client or user) does not.
+	ErrConflict = errors.New("storage: conflict")
 	// ErrExpired: the artefact exists but its lifetime is over.
 	ErrExpired = errors.New("storage: expired")
 	// ErrAlreadyUsed: a single-use artefact was consumed before. For
@@ -73,6 +74,10 @@ type Storage interface {
 	GetClient(ctx context.Context, id string) (Client, error)
 	ListClients(ctx context.Context) ([]Client, error)
 	UpdateClient(ctx context.Context, id string, fn func(Client) (Client, error)) (Client, error)
+	// DeleteClient also deletes the client's authorization codes and
+	// refresh and access tokens, so that none of them works once the
+	// client is gone. Creating a code or token for a client that does not
+	// exist (deleted meanwhile) gives ErrConflict.
 	DeleteClient(ctx context.Context, id string) error
 
 	CreateAuthRequest(ctx context.Context, r AuthRequest) error
@@ -86,6 +91,17 @@ type Storage interface {
 	// together with the stored code (so the caller can revoke
 	// code.GrantID), ErrExpired, or ErrNotFound.
 	ConsumeAuthCode(ctx context.Context, hash string, now time.Time) (AuthCode, error)
+	// GetAuthCode returns the code as stored, consumed or not, without
+	// consuming it.
+	GetAuthCode(ctx context.Context, hash string) (AuthCode, error)
+	// RedeemAuthCode consumes the code and stores the tokens it was
+	// exchanged for (refresh may be nil) in one transaction; both get the
+	// code's GrantID as FamilyID. If the code was used before, the grant's
+	// tokens are revoked, that revocation is committed, and ErrAlreadyUsed
+	// is returned with the code: a replay racing the first exchange
+	// cannot leave that exchange's tokens alive. An expired or unknown code
+	// gives ErrExpired or ErrNotFound. On any error nothing is stored.
+	RedeemAuthCode(ctx context.Context, hash string, access AccessToken, refresh *RefreshToken, now time.Time) (AuthCode, error)
 
 	CreateRefreshToken(ctx context.Context, t RefreshToken) error
 	GetRefreshToken(ctx context.Context, hash string) (RefreshToken, error)
@@ -93,9 +109,12 @@ type Storage interface {
 	// the same family, atomically. If oldHash was used before, the whole
 	// family is revoked and ErrAlreadyUsed is returned: that is refresh
 	// token reuse, the signature of a stolen token. Revoked or expired
-	// tokens give ErrRevoked or ErrExpired and store nothing. next.FamilyID
-	// is overwritten with the old token's family.
-	RotateRefreshToken(ctx context.Context, oldHash string, next RefreshToken, now time.Time) (RefreshToken, error)
+	// tokens give ErrRevoked or ErrExpired and store nothing. access, when
+	// not nil, is the access token issued with next and is stored in the
+	// same transaction, so that a family revocation racing the rotation
+	// revokes it too. The FamilyID of next and access is overwritten with
+	// the old token's family.
+	RotateRefreshToken(ctx context.Context, oldHash string, next RefreshToken, access *AccessToken, now time.Time) (RefreshToken, error)
 
 	CreateAccessToken(ctx context.Context, t AccessToken) error
 	GetAccessToken(ctx context.Context, hash string) (AccessToken, error)

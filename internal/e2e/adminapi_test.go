@@ -42,18 +42,7 @@ func TestAdminAPIBearer(t *testing.T) {
 		{"unknown token", "Bearer gh_at_forged", http.StatusUnauthorized},
 		{"basic auth is not a bearer token", "Basic YXV0b21hdGlvbjp4", http.StatusUnauthorized},
 	}
-	call := func(auth string) int {
-		req, _ := http.NewRequest(http.MethodGet, h.issuer+"/admin/api/v1/clients", nil)
-		if auth != "" {
-			req.Header.Set("Authorization", auth)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
+	call := func(auth string) int { return callAs(t, h, http.MethodGet, "/admin/api/v1/clients", auth) }
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := call(tt.auth); got != tt.want {
@@ -61,6 +50,28 @@ func TestAdminAPIBearer(t *testing.T) {
 			}
 		})
 	}
+	// A deleted client's tokens stop working at once: its admin token is
+	// refused, and introspection reports it inactive.
+	goneSecret := service("automation-2", []string{"gatehouse:admin"})
+	goneTok := token("automation-2", goneSecret, "gatehouse:admin")
+	if got := call("Bearer " + goneTok); got != http.StatusOK {
+		t.Fatalf("second admin client before delete: status %d; want 200", got)
+	}
+	if got := callAs(t, h, http.MethodDelete, "/admin/api/v1/clients/automation-2", "Bearer "+adminTok); got != http.StatusNoContent {
+		t.Fatalf("delete client: status %d; want 204", got)
+	}
+	if got := call("Bearer " + goneTok); got != http.StatusUnauthorized {
+		t.Fatalf("admin token of a deleted client: status %d; want 401", got)
+	}
+	if status, body := h.postJSON("/oauth/introspect", "automation", autoSecret, url.Values{"token": {goneTok}}); status != http.StatusOK || body["active"] != false {
+		t.Fatalf("introspect a deleted client's token: %d %v; want inactive", status, body)
+	}
+	// Registering the id again does not bring the old token back.
+	service("automation-2", []string{"gatehouse:admin"})
+	if got := call("Bearer " + goneTok); got != http.StatusUnauthorized {
+		t.Fatalf("old token after the id was registered again: status %d; want 401", got)
+	}
+
 	// A revoked admin token stops working at once.
 	if status, body := h.postJSON("/oauth/revoke", "automation", autoSecret, url.Values{"token": {adminTok}}); status != http.StatusOK {
 		t.Fatalf("revoke: %d %v", status, body)
@@ -68,4 +79,20 @@ func TestAdminAPIBearer(t *testing.T) {
 	if got := call("Bearer " + adminTok); got != http.StatusUnauthorized {
 		t.Fatalf("revoked admin token: status %d; want 401", got)
 	}
+}
+
+// callAs sends a bodiless request with the given Authorization header and
+// returns the status.
+func callAs(t *testing.T, h *harness, method, path, auth string) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, h.issuer+path, nil)
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }

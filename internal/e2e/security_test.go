@@ -296,6 +296,14 @@ func TestPKCEToken(t *testing.T) {
 				return
 			}
 			wantOAuthError(t, "token", status, body, http.StatusBadRequest, "invalid_grant")
+			// A refused code is burnt: whoever sent the wrong verifier
+			// may hold a stolen code, and must not get to try again.
+			right := l.verifier
+			if tc.noChallenge {
+				right = ""
+			}
+			status, body = h.tokenRequest(tc.clientID, secret, codeForm(tc.clientID, l.q.Get("code"), right))
+			wantOAuthError(t, "token after a refused attempt", status, body, http.StatusBadRequest, "invalid_grant")
 		})
 	}
 }

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -35,6 +36,73 @@ func (s *Store) ConsumeAuthCode(ctx context.Context, hash string, now time.Time)
 	return consume(ctx, s, authCodes, "consume auth code", now,
 		func(c storage.AuthCode) time.Time { return c.ConsumedAt },
 		"hash = $1", hash)
+}
+
+func (s *Store) GetAuthCode(ctx context.Context, hash string) (storage.AuthCode, error) {
+	return get(ctx, s, authCodes, "get auth code", hash)
+}
+
+// RedeemAuthCode takes the grant's lock (and the user's), as a rotation
+// does, before it looks at the code: a revocation of the grant then either
+// runs first and this exchange finds its code used, or runs after and
+// sees the tokens stored here. The tokens are signed before the call, so
+// the transaction does no more than read the code and write three rows.
+func (s *Store) RedeemAuthCode(ctx context.Context, hash string, access storage.AccessToken, refresh *storage.RefreshToken, now time.Time) (storage.AuthCode, error) {
+	if now.IsZero() {
+		return storage.AuthCode{}, errZeroNow
+	}
+	var code storage.AuthCode
+	var outcome error
+	err := s.d.InTx(ctx, func(q Querier) error {
+		outcome = nil
+		// A code's grant never changes, so it can be read before the lock.
+		cur, err := authCodes.one(ctx, q, authCodes.byKey(""), hash)
+		if err != nil {
+			return err
+		}
+		if err := s.d.Lock(ctx, q, tokenLocks(cur.GrantID, access.UserID)...); err != nil {
+			return err
+		}
+		code, err = authCodes.one(ctx, q, authCodes.byKey(s.d.ForUpdate()), hash)
+		switch {
+		case err != nil:
+			return err
+		case !code.ConsumedAt.IsZero():
+			outcome = storage.ErrAlreadyUsed
+			if code.GrantID == "" { // no grant to revoke; never all grant-less tokens
+				return nil
+			}
+			_, err := revokeTokens(ctx, q, "family_id", code.GrantID, now)
+			return err
+		case !now.Before(code.ExpiresAt):
+			outcome = storage.ErrExpired
+			return nil
+		}
+		if _, err := q.Exec(ctx, `UPDATE auth_codes SET consumed_at = $2 WHERE hash = $1`, hash, micros(now)); err != nil {
+			return err
+		}
+		code.ConsumedAt = fromMicros(micros(now))
+		access.FamilyID = code.GrantID
+		if err := accessTokens.put(ctx, q, &access); err != nil {
+			return err
+		}
+		if refresh == nil {
+			return nil
+		}
+		next := *refresh
+		next.FamilyID = code.GrantID
+		return refreshTokens.put(ctx, q, &next)
+	})
+	if err == nil {
+		err = outcome
+	}
+	if err != nil {
+		if errors.Is(err, storage.ErrAlreadyUsed) {
+			return code, s.fail("redeem auth code", err)
+		}
+		return storage.AuthCode{}, s.fail("redeem auth code", err)
+	}
+	return code, nil
 }
 
 // consume marks a single-use row consumed with one conditional UPDATE, which

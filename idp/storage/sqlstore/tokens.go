@@ -22,9 +22,9 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash string) (storage.Refre
 //     ErrAlreadyUsed is returned. This is checked before expiry so that
 //     replaying an old, expired token still revokes its family;
 //   - expired: ErrExpired, nothing stored;
-//   - otherwise the old token is marked used (and returned so) and next is
-//     stored in its family.
-func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next storage.RefreshToken, now time.Time) (storage.RefreshToken, error) {
+//   - otherwise the old token is marked used (and returned so) and next,
+//     with access if given, is stored in its family.
+func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next storage.RefreshToken, access *storage.AccessToken, now time.Time) (storage.RefreshToken, error) {
 	if now.IsZero() {
 		return storage.RefreshToken{}, errZeroNow
 	}
@@ -65,7 +65,15 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next sto
 		}
 		old.UsedAt = fromMicros(micros(now))
 		next.FamilyID = old.FamilyID
-		return refreshTokens.put(ctx, q, &next)
+		if err := refreshTokens.put(ctx, q, &next); err != nil {
+			return err
+		}
+		if access == nil {
+			return nil
+		}
+		at := *access
+		at.FamilyID = old.FamilyID
+		return accessTokens.put(ctx, q, &at)
 	})
 	if err == nil {
 		err = outcome

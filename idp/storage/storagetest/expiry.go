@@ -152,7 +152,7 @@ func testDeleteExpiredKeepsUsed(t *testing.T, f *fixture) {
 	mustOK(t, err, "ConsumeAuthCode")
 
 	old := f.createRefreshToken(t, b.refresh("rt-old", "fam-1"))
-	_, err = f.s.RotateRefreshToken(f.ctx, old.Hash, b.refresh("rt-new", ""), at(time.Second))
+	_, err = f.s.RotateRefreshToken(f.ctx, old.Hash, b.refresh("rt-new", ""), nil, at(time.Second))
 	mustOK(t, err, "RotateRefreshToken")
 
 	revokedAT := f.createAccessToken(t, b.accessTok("at-revoked", "fam-2"))
@@ -176,9 +176,9 @@ func testDeleteExpiredKeepsUsed(t *testing.T, f *fixture) {
 	if checkErr(t, err, storage.ErrAlreadyUsed, "replayed code after DeleteExpired") && got.GrantID != code.GrantID {
 		t.Errorf("replayed code GrantID = %q, want %q", got.GrantID, code.GrantID)
 	}
-	_, err = f.s.RotateRefreshToken(f.ctx, old.Hash, b.refresh("rt-thief", ""), now)
+	_, err = f.s.RotateRefreshToken(f.ctx, old.Hash, b.refresh("rt-thief", ""), nil, now)
 	checkErr(t, err, storage.ErrAlreadyUsed, "reused refresh token after DeleteExpired")
-	_, err = f.s.RotateRefreshToken(f.ctx, revokedRT.Hash, b.refresh("rt-thief-2", ""), now)
+	_, err = f.s.RotateRefreshToken(f.ctx, revokedRT.Hash, b.refresh("rt-thief-2", ""), nil, now)
 	checkErr(t, err, storage.ErrRevoked, "revoked refresh token after DeleteExpired")
 	if got, err := f.s.GetAccessToken(f.ctx, revokedAT.Hash); checkOK(t, err, "revoked access token after DeleteExpired") && got.RevokedAt.IsZero() {
 		t.Errorf("revoked access token came back unrevoked")

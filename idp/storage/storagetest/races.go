@@ -18,6 +18,9 @@ var raceTests = []testCase{
 	{"RotateVersusRevokeFamily", testRaceRotateVersusRevokeFamily},
 	{"RotateVersusRevokeUserTokens", testRaceRotateVersusRevokeUserTokens},
 	{"CreateOneTimeTokenLeavesOne", testRaceCreateOneTimeToken},
+	{"RedeemOnce", testRaceRedeemOnce},
+	{"RotateWithAccessVersusRevokeFamily", testRaceRotateWithAccessVersusRevokeFamily},
+	{"DeleteClientVersusTokens", testRaceDeleteClientVersusTokens},
 }
 
 func testRaceCreateUserSameEmail(t *testing.T, f *fixture) {
@@ -95,7 +98,7 @@ func testRaceRotateVersusRevokeFamily(t *testing.T, f *fixture) {
 		var rotErr, revErr error
 		race(2, func(i int) {
 			if i == 0 {
-				_, rotErr = f.s.RotateRefreshToken(f.ctx, old.Hash, next, at(time.Minute))
+				_, rotErr = f.s.RotateRefreshToken(f.ctx, old.Hash, next, nil, at(time.Minute))
 			} else {
 				_, revErr = f.s.RevokeFamily(f.ctx, fam, at(time.Minute))
 			}
@@ -123,7 +126,7 @@ func testRaceRotateVersusRevokeUserTokens(t *testing.T, f *fixture) {
 		var rotErr, revErr error
 		race(2, func(i int) {
 			if i == 0 {
-				_, rotErr = f.s.RotateRefreshToken(f.ctx, old.Hash, next, at(time.Minute))
+				_, rotErr = f.s.RotateRefreshToken(f.ctx, old.Hash, next, nil, at(time.Minute))
 			} else {
 				_, revErr = f.s.RevokeUserTokens(f.ctx, b.user.ID, at(time.Minute))
 			}

@@ -96,7 +96,7 @@ func testRefreshRotate(t *testing.T, f *fixture) {
 	next.ExpiresAt = at(48 * time.Hour)
 
 	now := at(time.Minute)
-	got, err := f.s.RotateRefreshToken(f.ctx, old.Hash, next, now)
+	got, err := f.s.RotateRefreshToken(f.ctx, old.Hash, next, nil, now)
 	mustOK(t, err, "RotateRefreshToken")
 	// The old token comes back; whether its UsedAt already shows the
 	// rotation is not fixed by the contract.
@@ -121,7 +121,7 @@ func testRefreshRotateChain(t *testing.T, f *fixture) {
 	for i := 1; i <= 3; i++ {
 		next := b.refresh(fmt.Sprintf("rt-%d", i), "")
 		now := at(time.Duration(i) * time.Minute)
-		got, err := f.s.RotateRefreshToken(f.ctx, prev.Hash, next, now)
+		got, err := f.s.RotateRefreshToken(f.ctx, prev.Hash, next, nil, now)
 		mustOK(t, err, fmt.Sprintf("rotation %d", i))
 		if got.Hash != prev.Hash {
 			t.Errorf("rotation %d returned token %q, want the old one %q", i, got.Hash, prev.Hash)
@@ -144,7 +144,7 @@ func testRefreshReuseRevokesFamily(t *testing.T, f *fixture) {
 	old := f.createRefreshToken(t, b.refresh("rt-old", "fam-1"))
 	at1 := f.createAccessToken(t, b.accessTok("at-1", "fam-1"))
 	n1 := b.refresh("rt-n1", "fam-1")
-	_, err := f.s.RotateRefreshToken(f.ctx, old.Hash, n1, at(time.Minute))
+	_, err := f.s.RotateRefreshToken(f.ctx, old.Hash, n1, nil, at(time.Minute))
 	mustOK(t, err, "first RotateRefreshToken")
 	at2 := f.createAccessToken(t, b.accessTok("at-2", "fam-1"))
 
@@ -154,7 +154,7 @@ func testRefreshReuseRevokesFamily(t *testing.T, f *fixture) {
 
 	reuse := at(2 * time.Minute)
 	n2 := b.refresh("rt-n2", "fam-1")
-	_, err = f.s.RotateRefreshToken(f.ctx, old.Hash, n2, reuse)
+	_, err = f.s.RotateRefreshToken(f.ctx, old.Hash, n2, nil, reuse)
 	checkErr(t, err, storage.ErrAlreadyUsed, "RotateRefreshToken of a used token (reuse)")
 
 	if got, err := f.s.GetRefreshToken(f.ctx, n2.Hash); err == nil && got.RevokedAt.IsZero() {
@@ -171,7 +171,7 @@ func testRefreshReuseRevokesFamily(t *testing.T, f *fixture) {
 
 	// The legitimate holder of n1 is now locked out too.
 	n3 := b.refresh("rt-n3", "fam-1")
-	_, err = f.s.RotateRefreshToken(f.ctx, n1.Hash, n3, at(3*time.Minute))
+	_, err = f.s.RotateRefreshToken(f.ctx, n1.Hash, n3, nil, at(3*time.Minute))
 	checkErr(t, err, storage.ErrRevoked, "RotateRefreshToken of a token in a revoked family")
 	f.checkNotStored(t, n3.Hash, "rotation of a revoked token")
 }
@@ -180,7 +180,7 @@ func testRefreshRotateExpired(t *testing.T, f *fixture) {
 	b := f.tokenBase(t)
 	old := f.createRefreshToken(t, b.refresh("rt-old", "fam-1"))
 	next := b.refresh("rt-next", "fam-1")
-	_, err := f.s.RotateRefreshToken(f.ctx, old.Hash, next, old.ExpiresAt.Add(time.Second))
+	_, err := f.s.RotateRefreshToken(f.ctx, old.Hash, next, nil, old.ExpiresAt.Add(time.Second))
 	checkErr(t, err, storage.ErrExpired, "RotateRefreshToken after ExpiresAt")
 	f.checkNotStored(t, next.Hash, "rotation of an expired token")
 	checkEqual(t, "expired token after a refused rotation (nothing may be written)", old, f.refresh(t, old.Hash))
@@ -209,7 +209,7 @@ func testRefreshRotateRevoked(t *testing.T, f *fixture) {
 				t.Fatalf("token not revoked %s", c.name)
 			}
 			next := b.refresh("rt-next-"+c.name, "fam-"+c.name)
-			_, err := f.s.RotateRefreshToken(f.ctx, old.Hash, next, at(time.Minute))
+			_, err := f.s.RotateRefreshToken(f.ctx, old.Hash, next, nil, at(time.Minute))
 			checkErr(t, err, storage.ErrRevoked, "RotateRefreshToken of a revoked token")
 			f.checkNotStored(t, next.Hash, "rotation of a revoked token")
 			checkEqual(t, "revoked token after a refused rotation", want, f.refresh(t, old.Hash))
@@ -221,7 +221,7 @@ func testRefreshRotateUnknown(t *testing.T, f *fixture) {
 	b := f.tokenBase(t)
 	f.createRefreshToken(t, b.refresh("rt-1", "fam-1"))
 	next := b.refresh("rt-next", "fam-1")
-	_, err := f.s.RotateRefreshToken(f.ctx, h("no-such-token"), next, at(0))
+	_, err := f.s.RotateRefreshToken(f.ctx, h("no-such-token"), next, nil, at(0))
 	checkErr(t, err, storage.ErrNotFound, "RotateRefreshToken of an unknown hash")
 	f.checkNotStored(t, next.Hash, "rotation of an unknown token")
 }
@@ -233,12 +233,12 @@ func testRefreshRotateNextHashTaken(t *testing.T, f *fixture) {
 	old := f.createRefreshToken(t, b.refresh("rt-old", "fam-1"))
 	taken := f.createRefreshToken(t, b.refresh("rt-taken", "fam-2"))
 	next := b.refresh("rt-taken", "fam-1")
-	_, err := f.s.RotateRefreshToken(f.ctx, old.Hash, next, at(time.Minute))
+	_, err := f.s.RotateRefreshToken(f.ctx, old.Hash, next, nil, at(time.Minute))
 	checkErr(t, err, storage.ErrConflict, "RotateRefreshToken with a next hash that is taken")
 	checkEqual(t, "old token after a failed rotation (must not be marked used)", old, f.refresh(t, old.Hash))
 	checkEqual(t, "token owning the taken hash", taken, f.refresh(t, taken.Hash))
 
-	_, err = f.s.RotateRefreshToken(f.ctx, old.Hash, b.refresh("rt-fresh", "fam-1"), at(2*time.Minute))
+	_, err = f.s.RotateRefreshToken(f.ctx, old.Hash, b.refresh("rt-fresh", "fam-1"), nil, at(2*time.Minute))
 	checkOK(t, err, "retrying the rotation with a fresh hash")
 }
 
@@ -255,7 +255,7 @@ func testRefreshConcurrentRotate(t *testing.T, f *fixture) {
 
 	errs := make([]error, concurrency)
 	race(concurrency, func(i int) {
-		_, errs[i] = f.s.RotateRefreshToken(f.ctx, old.Hash, b.refresh(fmt.Sprintf("rt-next-%d", i), ""), now)
+		_, errs[i] = f.s.RotateRefreshToken(f.ctx, old.Hash, b.refresh(fmt.Sprintf("rt-next-%d", i), ""), nil, now)
 	})
 	o := tally(errs)
 	if o.ok != 1 || o.alreadyUsed < 1 || o.alreadyUsed+o.revoked != concurrency-1 {

@@ -30,7 +30,7 @@ func testUnavailableAfterClose(t *testing.T, f *fixture) {
 		{"GetSession", func() error { _, err := f.s.GetSession(f.ctx, h("sess")); return err }},
 		{"ConsumeAuthCode", func() error { _, err := f.s.ConsumeAuthCode(f.ctx, h("code"), at(0)); return err }},
 		{"RotateRefreshToken", func() error {
-			_, err := f.s.RotateRefreshToken(f.ctx, h("rt"), newRefreshToken(h("rt2"), "", b.client.ID, b.user.ID, ""), at(0))
+			_, err := f.s.RotateRefreshToken(f.ctx, h("rt"), newRefreshToken(h("rt2"), "", b.client.ID, b.user.ID, ""), nil, at(0))
 			return err
 		}},
 		{"UpdateUser", func() error {
