@@ -134,44 +134,45 @@ func (h *harness) introspect(t *testing.T, clientID, secret, token string) bool 
 // TestIDTokenAlgorithms: the client's id_token_signed_response_alg picks
 // the signing key; JWT access tokens are ES256.
 func TestIDTokenAlgorithms(t *testing.T) {
-	h := newHarness(t, "sqlite")
-	h.user("alice@example.com", alicePW)
-	for _, alg := range []string{"ES256", "EdDSA"} {
-		t.Run(alg, func(t *testing.T) {
-			id := "app-" + strings.ToLower(alg)
-			secret := h.client(id, func(in *admin.ClientInput) {
-				in.IDTokenSignedResponseAlg = alg
-				in.AccessTokenFormat = "jwt"
+	eachBackend(t, func(t *testing.T, h *harness) {
+		h.user("alice@example.com", alicePW)
+		for _, alg := range []string{"ES256", "EdDSA"} {
+			t.Run(alg, func(t *testing.T) {
+				id := "app-" + strings.ToLower(alg)
+				secret := h.client(id, func(in *admin.ClientInput) {
+					in.IDTokenSignedResponseAlg = alg
+					in.AccessTokenFormat = "jwt"
+				})
+				provider, err := oidc.NewProvider(h.ctx, h.issuer)
+				if err != nil {
+					t.Fatal(err)
+				}
+				conf := oauth2.Config{ClientID: id, ClientSecret: secret, Endpoint: provider.Endpoint(),
+					RedirectURL: "https://" + rpHost + "/" + id + "/cb", Scopes: []string{oidc.ScopeOpenID, "email"}}
+				verifier := oauth2.GenerateVerifier()
+				b := h.browser()
+				q := b.login(b.get(conf.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier))), "alice@example.com", alicePW).callback(t)
+				tok, err := conf.Exchange(h.ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+				if err != nil {
+					t.Fatal(err)
+				}
+				rawID, _ := tok.Extra("id_token").(string)
+				if got := jwsAlg(t, rawID); got != alg {
+					t.Fatalf("id token alg %s; want %s", got, alg)
+				}
+				if _, err := provider.Verifier(&oidc.Config{ClientID: id, SupportedSigningAlgs: []string{alg}}).Verify(h.ctx, rawID); err != nil {
+					t.Fatal(err)
+				}
+				if got := jwsAlg(t, tok.AccessToken); got != "ES256" {
+					t.Fatalf("JWT access token alg %s; want ES256", got)
+				}
+				ui, err := provider.UserInfo(h.ctx, oauth2.StaticTokenSource(tok))
+				if err != nil || ui.Email != "alice@example.com" {
+					t.Fatalf("userinfo with a JWT access token: %+v %v", ui, err)
+				}
 			})
-			provider, err := oidc.NewProvider(h.ctx, h.issuer)
-			if err != nil {
-				t.Fatal(err)
-			}
-			conf := oauth2.Config{ClientID: id, ClientSecret: secret, Endpoint: provider.Endpoint(),
-				RedirectURL: "https://" + rpHost + "/" + id + "/cb", Scopes: []string{oidc.ScopeOpenID, "email"}}
-			verifier := oauth2.GenerateVerifier()
-			b := h.browser()
-			q := b.login(b.get(conf.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier))), "alice@example.com", alicePW).callback(t)
-			tok, err := conf.Exchange(h.ctx, q.Get("code"), oauth2.VerifierOption(verifier))
-			if err != nil {
-				t.Fatal(err)
-			}
-			rawID, _ := tok.Extra("id_token").(string)
-			if got := jwsAlg(t, rawID); got != alg {
-				t.Fatalf("id token alg %s; want %s", got, alg)
-			}
-			if _, err := provider.Verifier(&oidc.Config{ClientID: id, SupportedSigningAlgs: []string{alg}}).Verify(h.ctx, rawID); err != nil {
-				t.Fatal(err)
-			}
-			if got := jwsAlg(t, tok.AccessToken); got != "ES256" {
-				t.Fatalf("JWT access token alg %s; want ES256", got)
-			}
-			ui, err := provider.UserInfo(h.ctx, oauth2.StaticTokenSource(tok))
-			if err != nil || ui.Email != "alice@example.com" {
-				t.Fatalf("userinfo with a JWT access token: %+v %v", ui, err)
-			}
-		})
-	}
+		}
+	})
 }
 
 // TestClientCredentialsIntrospectRevoke: a service client gets a token for

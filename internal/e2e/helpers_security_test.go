@@ -14,7 +14,6 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
-	"github.com/gatehouse-idp/gatehouse/config"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
 
@@ -27,10 +26,6 @@ const (
 	malloryEmail = "mallory@example.com"
 	evilHost     = "evil.example"
 )
-
-// sqlite starts a harness on SQLite only: for tests whose subject is the
-// protocol, not storage semantics (those use eachBackend).
-func sqliteHarness(t *testing.T) *harness { return newHarness(t, config.StorageSQLite) }
 
 // sub returns a copy of h whose failures are reported on t, so that
 // subtests sharing one instance never call FailNow on their parent.
