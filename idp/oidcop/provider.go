@@ -127,7 +127,9 @@ func New(opts Options) (*Provider, error) {
 		JwksURI:       op.NewEndpoint(PathKeys[1:]),
 	}
 	srv := &server{LegacyServer: op.NewLegacyServer(prov, endpoints), p: p}
-	p.handler = op.RegisterLegacyServer(srv, p.callback)
+	// nil turns the library's CORS off: it allows any origin with
+	// credentials, on /authorize too. Mount sets Gatehouse's (cors.go).
+	p.handler = op.RegisterLegacyServer(srv, p.callback, op.WithServerCORSOptions(nil))
 	return p, nil
 }
 
@@ -139,17 +141,22 @@ type Handle func(pattern string, h http.Handler)
 // library serves is exposed by accident.
 func (p *Provider) Mount(handle Handle) {
 	lib := p.handler
-	handle("GET "+PathDiscovery, lib)
-	handle("GET "+PathKeys, lib)
+	handle("GET "+PathDiscovery, publicCORS(lib))
+	handle("GET "+PathKeys, publicCORS(lib))
 	handle("GET "+PathAuthorize, p.htmlErrors(lib))
 	handle("POST "+PathAuthorize, p.htmlErrors(lib))
 	handle("GET "+PathCallback, http.HandlerFunc(p.callback))
 	handle("GET "+pathFormPostJS, http.HandlerFunc(serveFormPostJS))
-	handle("POST "+PathToken, http.HandlerFunc(p.token))
-	handle("POST "+PathIntrospect, http.HandlerFunc(p.introspect))
-	handle("POST "+PathRevoke, http.HandlerFunc(p.revoke))
-	handle("GET "+PathUserinfo, http.HandlerFunc(p.userinfo))
-	handle("POST "+PathUserinfo, http.HandlerFunc(p.userinfo))
+	handle("POST "+PathToken, publicCORS(http.HandlerFunc(p.token)))
+	handle("POST "+PathIntrospect, http.HandlerFunc(p.introspect)) // resource servers, not pages
+	handle("POST "+PathRevoke, publicCORS(http.HandlerFunc(p.revoke)))
+	handle("GET "+PathUserinfo, publicCORS(http.HandlerFunc(p.userinfo)))
+	handle("POST "+PathUserinfo, publicCORS(http.HandlerFunc(p.userinfo)))
+	for path, methods := range map[string]string{
+		PathDiscovery: "GET", PathKeys: "GET", PathToken: "POST", PathRevoke: "POST", PathUserinfo: "GET, POST",
+	} {
+		handle("OPTIONS "+path, preflight(methods))
+	}
 }
 
 // CallbackURL is where the login UI sends the browser once the flow is done.
