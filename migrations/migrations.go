@@ -5,6 +5,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"math"
 	"path"
 	"regexp"
 	"slices"
@@ -87,10 +88,17 @@ const createTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
 // where no lock serializes runners (SQLite files shared by processes) a
 // second runner skips what the first applied instead of failing on it.
 func Apply(ctx context.Context, c Conn, dialect string) ([]int, error) {
+	return ApplyUpTo(ctx, c, dialect, math.MaxInt)
+}
+
+// ApplyUpTo is Apply stopped after version last. Upgrade tests use it to
+// build a database as an older Gatehouse left it.
+func ApplyUpTo(ctx context.Context, c Conn, dialect string, last int) ([]int, error) {
 	all, err := Load(dialect)
 	if err != nil {
 		return nil, err
 	}
+	all = slices.DeleteFunc(all, func(m Migration) bool { return m.Version > last })
 	if err := c.Exec(ctx, createTable); err != nil {
 		return nil, fmt.Errorf("migrations: create schema_migrations: %w", err)
 	}

@@ -104,3 +104,17 @@ func TestPingAfterCloseIsUnavailable(t *testing.T) {
 		t.Fatalf("Ping after Close = %v, want ErrUnavailable", err)
 	}
 }
+
+func TestUpgrades(t *testing.T) {
+	storagetest.Upgrades(t, func(t *testing.T) (storage.Storage, func(int) error) {
+		s, err := Open(t.Context(), filepath.Join(t.TempDir(), "gatehouse.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s, func(version int) error {
+			_, err := migrations.ApplyUpTo(t.Context(), migrator{s.db.w}, migrations.SQLite, version)
+			return err
+		}
+	})
+}
