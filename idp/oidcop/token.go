@@ -160,6 +160,9 @@ func (p *Provider) exchangeCode(r *http.Request, c storage.Client) (issued, *oau
 		return issued{}, invalidGrant("authorization code is invalid or expired", storage.ErrExpired)
 	}
 	res, oerr := p.checkCode(r, c, ac)
+	if oerr != nil && oerr.status >= 500 {
+		return issued{}, oerr // our failure, not the request's: the code stays usable
+	}
 	if oerr != nil {
 		// A code that fails a check is burnt, as a used one would be: it
 		// may be in the wrong hands, and a second try must not work.
