@@ -12,14 +12,7 @@ import (
 // BenchmarkWrites measures small write transactions from many goroutines,
 // which all queue on the single writer connection.
 func BenchmarkWrites(b *testing.B) {
-	s, err := Open(b.Context(), b.TempDir()+"/bench.db")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	if _, err := s.Migrate(b.Context()); err != nil {
-		b.Fatal(err)
-	}
+	s := benchStore(b)
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	var n atomic.Int64
 	b.SetParallelism(4)
@@ -39,14 +32,7 @@ func BenchmarkWrites(b *testing.B) {
 
 // BenchmarkReads measures primary-key reads, served by the read pool.
 func BenchmarkReads(b *testing.B) {
-	s, err := Open(b.Context(), b.TempDir()+"/bench.db")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	if _, err := s.Migrate(b.Context()); err != nil {
-		b.Fatal(err)
-	}
+	s := benchStore(b)
 	c := storage.Client{ID: "c", Name: "bench", RedirectURIs: []string{"https://rp.example/cb"}}
 	if err := s.CreateClient(b.Context(), c); err != nil {
 		b.Fatal(err)
@@ -59,4 +45,18 @@ func BenchmarkReads(b *testing.B) {
 			}
 		}
 	})
+}
+
+// benchStore opens a fresh, migrated database for one benchmark.
+func benchStore(b *testing.B) *Store {
+	b.Helper()
+	s, err := Open(b.Context(), b.TempDir()+"/bench.db")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	if _, err := s.Migrate(b.Context()); err != nil {
+		b.Fatal(err)
+	}
+	return s
 }

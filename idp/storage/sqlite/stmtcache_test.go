@@ -187,14 +187,7 @@ func TestStmtCache(t *testing.T) {
 // BenchmarkCachedRead is BenchmarkReads' query with and without the cache,
 // on one goroutine, so that the ratio is the cost of compiling the text.
 func BenchmarkCachedRead(b *testing.B) {
-	s, err := Open(b.Context(), b.TempDir()+"/bench.db")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	if _, err := s.Migrate(b.Context()); err != nil {
-		b.Fatal(err)
-	}
+	s := benchStore(b)
 	const q = `SELECT id, name FROM clients WHERE id = $1`
 	for _, bc := range []struct {
 		name string

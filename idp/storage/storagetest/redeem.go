@@ -277,35 +277,6 @@ func testRaceRedeemOnce(t *testing.T, f *fixture) {
 	}
 }
 
-// testRaceRotateWithAccessVersusRevokeFamily: the access token issued with
-// a rotation must not escape a family revocation that races it.
-func testRaceRotateWithAccessVersusRevokeFamily(t *testing.T, f *fixture) {
-	b := f.tokenBase(t)
-	for r := range rounds {
-		fam := fmt.Sprintf("fam-%02d", r)
-		old := f.createRefreshToken(t, b.refresh("rt-old-"+fam, fam))
-		next := b.refresh("rt-next-"+fam, fam)
-		acc := b.accessTok("at-next-"+fam, fam)
-		var rotErr, revErr error
-		race(2, func(i int) {
-			if i == 0 {
-				_, rotErr = f.s.RotateRefreshToken(f.ctx, old.Hash, next, &acc, at(time.Minute))
-			} else {
-				_, revErr = f.s.RevokeFamily(f.ctx, fam, at(time.Minute))
-			}
-		})
-		mustOK(t, revErr, "RevokeFamily")
-		if rotErr != nil {
-			checkErr(t, rotErr, storage.ErrRevoked, fmt.Sprintf("round %d: rotation that lost to RevokeFamily", r))
-			f.checkNoAccess(t, acc.Hash, fmt.Sprintf("round %d: rotation that lost to RevokeFamily", r))
-			continue
-		}
-		if got := f.access(t, acc.Hash); got.RevokedAt.IsZero() {
-			t.Errorf("round %d: the access token stored by a rotation concurrent with RevokeFamily is live", r)
-		}
-	}
-}
-
 // testRaceDeleteClientVersusTokens: tokens issued while the client is
 // deleted either fail or are deleted with it; none survives the client.
 func testRaceDeleteClientVersusTokens(t *testing.T, f *fixture) {
