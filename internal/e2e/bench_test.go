@@ -153,19 +153,7 @@ func forBackends(b *testing.B, names []string, setup func(h *benchHarness, name 
 // client registers a confidential client and returns its secret.
 func (h *benchHarness) client(id string, mod func(*admin.ClientInput)) string {
 	h.tb.Helper()
-	in := admin.ClientInput{ID: id, Name: "App " + id,
-		RedirectURIs: []string{"https://" + rpHost + "/" + id + "/cb"},
-		GrantTypes:   []string{"authorization_code", "refresh_token"},
-		Scopes:       []string{"openid", "profile", "email", "offline_access"},
-	}
-	if mod != nil {
-		mod(&in)
-	}
-	_, secret, err := h.inst.Admin.CreateClient(h.ctx, "test", in)
-	if err != nil {
-		h.tb.Fatal(err)
-	}
-	return secret
+	return registerClient(h.tb, h.ctx, h.inst, id, mod)
 }
 
 func benchServiceClient(format string) func(*admin.ClientInput) {

@@ -154,6 +154,14 @@ func (h *harness) user(email, pw string) string {
 // ("" for public clients).
 func (h *harness) client(id string, mod func(*admin.ClientInput)) string {
 	h.t.Helper()
+	return registerClient(h.t, h.ctx, h.inst, id, mod)
+}
+
+// registerClient registers a web client with redirect URIs under rpHost,
+// the code and refresh grants and the OIDC scopes; mod adjusts the input.
+// It returns the secret ("" for public clients).
+func registerClient(tb testing.TB, ctx context.Context, inst *instance.Instance, id string, mod func(*admin.ClientInput)) string {
+	tb.Helper()
 	in := admin.ClientInput{ID: id, Name: "App " + id,
 		RedirectURIs:           []string{"https://" + rpHost + "/" + id + "/cb"},
 		PostLogoutRedirectURIs: []string{"https://" + rpHost + "/" + id + "/bye"},
@@ -163,9 +171,9 @@ func (h *harness) client(id string, mod func(*admin.ClientInput)) string {
 	if mod != nil {
 		mod(&in)
 	}
-	_, secret, err := h.inst.Admin.CreateClient(h.ctx, "test", in)
+	_, secret, err := inst.Admin.CreateClient(ctx, "test", in)
 	if err != nil {
-		h.t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return secret
 }
