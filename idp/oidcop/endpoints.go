@@ -115,16 +115,12 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 // introspect implements RFC 7662 for authenticated confidential clients
 // (resource servers register as clients).
 func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		p.writeError(w, r, invalidRequest("malformed form body"))
+	c, ok := p.formClient(w, r)
+	if !ok {
 		return
 	}
-	c, oerr := p.authenticateClient(r)
-	if oerr == nil && c.Public {
-		oerr = invalidClient(errors.New("public clients cannot introspect"))
-	}
-	if oerr != nil {
-		p.writeError(w, r, oerr)
+	if c.Public {
+		p.writeError(w, r, invalidClient(errors.New("public clients cannot introspect")))
 		return
 	}
 	raw := r.PostForm.Get("token")
@@ -162,13 +158,8 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 // tokens of other clients (revoking nothing), so it reveals nothing.
 // Revoking a refresh token revokes its whole grant, access tokens included.
 func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		p.writeError(w, r, invalidRequest("malformed form body"))
-		return
-	}
-	c, oerr := p.authenticateClient(r)
-	if oerr != nil {
-		p.writeError(w, r, oerr)
+	c, ok := p.formClient(w, r)
+	if !ok {
 		return
 	}
 	ctx := r.Context()

@@ -101,14 +101,25 @@ func (p *Provider) authenticateClient(r *http.Request) (storage.Client, *oauthEr
 	return c, nil
 }
 
-func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
+// formClient parses a form POST and authenticates its client, as the
+// token, introspection and revocation endpoints all begin. When ok is
+// false it has written the error response.
+func (p *Provider) formClient(w http.ResponseWriter, r *http.Request) (c storage.Client, ok bool) {
 	if err := r.ParseForm(); err != nil {
 		p.writeError(w, r, invalidRequest("malformed form body"))
-		return
+		return c, false
 	}
 	c, oerr := p.authenticateClient(r)
 	if oerr != nil {
 		p.writeError(w, r, oerr)
+		return c, false
+	}
+	return c, true
+}
+
+func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
+	c, ok := p.formClient(w, r)
+	if !ok {
 		return
 	}
 	gt := r.PostForm.Get("grant_type")
@@ -121,6 +132,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var res issued
+	var oerr *oauthError
 	switch gt {
 	case string(oidc.GrantTypeCode):
 		res, oerr = p.exchangeCode(r, c)
