@@ -85,17 +85,7 @@ func newBenchHarness(tb testing.TB, backend string) *benchHarness {
 	tb.Cleanup(func() { slog.SetDefault(prev); log.SetOutput(prevOut); log.SetFlags(prevFlags) })
 	var inst *instance.Instance
 	untimed(func() {
-		var err error
-		if inst, err = instance.Open(ctx, cfg, instance.Options{Now: clk.Now, Logger: logger}); err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { inst.Close() })
-		if err := inst.Start(ctx); err != nil {
-			tb.Fatal(err)
-		}
-		if _, err := inst.Admin.Bootstrap(ctx, cfg.Bootstrap.Organization, ""); err != nil {
-			tb.Fatal(err)
-		}
+		inst = startInstance(tb, ctx, cfg, clk, logger)
 		if _, err := inst.Admin.CreateUser(ctx, "test", admin.CreateUserInput{Email: "alice@example.com",
 			Name: "Alice Example", Org: "default", Password: alicePW, EmailVerified: true}); err != nil {
 			tb.Fatal(err)

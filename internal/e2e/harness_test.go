@@ -124,19 +124,28 @@ func newHarness(t *testing.T, backend string) *harness {
 	if os.Getenv("GATEHOUSE_TEST_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	inst, err := instance.Open(ctx, cfg, instance.Options{Now: clk.Now, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { inst.Close() })
-	if err := inst.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := inst.Admin.Bootstrap(ctx, cfg.Bootstrap.Organization, ""); err != nil {
-		t.Fatal(err)
-	}
+	inst := startInstance(t, ctx, cfg, clk, logger)
 	web := serve(t, ctx, cancel, inst, ln, logger)
 	return &harness{t: t, ctx: ctx, inst: inst, web: web, issuer: issuer, clock: clk}
+}
+
+// startInstance opens the instance of cfg on clk's time, starts it (keys,
+// config clients) and creates the default organization. It closes when the
+// test ends.
+func startInstance(tb testing.TB, ctx context.Context, cfg config.Config, clk *clock, logger *slog.Logger) *instance.Instance {
+	tb.Helper()
+	inst, err := instance.Open(ctx, cfg, instance.Options{Now: clk.Now, Logger: logger})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { inst.Close() })
+	if err := inst.Start(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := inst.Admin.Bootstrap(ctx, cfg.Bootstrap.Organization, ""); err != nil {
+		tb.Fatal(err)
+	}
+	return inst
 }
 
 // user creates an active user and returns its id.
