@@ -247,22 +247,58 @@ func (m *Manager) Current(r *http.Request) (s storage.Session, ok bool, err erro
 	return s, true, nil
 }
 
-// Start logs the browser in as userID: it deletes the row of any session
-// id the browser presented (a planted or pre-login id dies here), stores a
-// new session under a new id and sets the cookie. Call it at every login
-// and step-up, never reuse an id across them.
-func (m *Manager) Start(ctx context.Context, w http.ResponseWriter, r *http.Request, userID string, amr []string, authTime time.Time) (storage.Session, error) {
-	if userID == "" {
-		return storage.Session{}, errors.New("session: start: empty user id")
+// Browser is what a login knows of the browser driving it: its live
+// session, if any, and what a new session would record about it. Read it
+// with Manager.Browser once per request.
+type Browser struct {
+	// Session is the live session the cookie names; nil when none.
+	Session *storage.Session
+	// presented is the id the browser sent, live or not, so that the
+	// session a login starts can replace it.
+	presented secretID
+	ip        string
+	userAgent string
+}
+
+// Browser reads the request's session. err is non-nil only when storage
+// failed; callers answer 503 then, not a login page.
+func (m *Manager) Browser(r *http.Request) (Browser, error) {
+	b := Browser{ip: m.clientIP(r.Context(), r), userAgent: clean(r.UserAgent(), maxUserAgent)}
+	b.presented, _ = m.readCookie(r)
+	s, ok, err := m.Current(r)
+	if err != nil {
+		return Browser{}, err
 	}
-	if old, ok := m.readCookie(r); ok {
-		if err := m.store.DeleteSession(ctx, old.hash()); err != nil && !errors.Is(err, storage.ErrNotFound) {
-			return storage.Session{}, fmt.Errorf("session: start: delete previous session: %w", err)
+	if ok {
+		b.Session = &s
+	}
+	return b, nil
+}
+
+// Started is a session stored for a finished login whose cookie has not
+// been set yet: the login flow creates it (idp/authflow) and the page that
+// answers the browser sets it (SetCookie). It redacts its secret in logs.
+type Started struct {
+	Session storage.Session
+	id      secretID
+}
+
+// Create stores a new session for userID under a new id. It deletes the
+// row of any session id the browser presented first, so a planted or
+// pre-login id dies here. Call it at every login and step-up, never reuse
+// an id across them; SetCookie then hands the id to the browser.
+func (m *Manager) Create(ctx context.Context, b Browser, userID string, amr []string, authTime time.Time) (Started, error) {
+	if userID == "" {
+		return Started{}, errors.New("session: create: empty user id")
+	}
+	if b.presented.v != "" {
+		if err := m.store.DeleteSession(ctx, b.presented.hash()); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return Started{}, fmt.Errorf("session: create: delete previous session: %w", err)
 		}
 	}
 	id := secretID{v: m.newID()}
 	if len(id.v) < 26 { // storage.NewID: 26 base32 characters, 130 bits
-		return storage.Session{}, errors.New("session: start: NewID returned a short id")
+		return Started{}, errors.New("session: create: NewID returned a short id")
 	}
 	now := m.now()
 	if authTime.IsZero() {
@@ -273,25 +309,57 @@ func (m *Manager) Start(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		UserID:        userID,
 		AuthTime:      authTime,
 		AMR:           slices.Clone(amr),
-		IP:            m.clientIP(ctx, r),
-		UserAgent:     clean(r.UserAgent(), maxUserAgent),
+		IP:            b.ip,
+		UserAgent:     b.userAgent,
 		CreatedAt:     now,
 		LastSeenAt:    now,
 		IdleExpiresAt: now.Add(m.idleTTL),
 		ExpiresAt:     now.Add(m.absoluteTTL),
 	}
 	if err := m.store.CreateSession(ctx, s); err != nil {
-		return storage.Session{}, fmt.Errorf("session: start: %w", err)
+		return Started{}, fmt.Errorf("session: create: %w", err)
+	}
+	m.log.DebugContext(ctx, "session: started", "user_id", userID)
+	return Started{Session: s, id: id}, nil
+}
+
+// Discard deletes a session that was created but will not be handed to
+// the browser (the login it was for lost a race).
+func (m *Manager) Discard(ctx context.Context, st Started) error {
+	if err := m.store.DeleteSession(ctx, st.Session.Hash); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("session: discard: %w", err)
+	}
+	return nil
+}
+
+// SetCookie gives the browser the id of a created session.
+func (m *Manager) SetCookie(w http.ResponseWriter, r *http.Request, st Started) error {
+	if st.id.v == "" {
+		return errors.New("session: set cookie: no session")
 	}
 	cs := sessions.NewSession(m.cookies, m.name)
 	opts := *m.cookies.Options
 	cs.Options = &opts
-	cs.Values[cookieKey] = id.v
+	cs.Values[cookieKey] = st.id.v
 	if err := m.cookies.Save(r, w, cs); err != nil {
-		return storage.Session{}, fmt.Errorf("session: start: encode cookie: %w", err)
+		return fmt.Errorf("session: set cookie: %w", err)
 	}
-	m.log.DebugContext(ctx, "session: started", "user_id", userID)
-	return s, nil
+	return nil
+}
+
+// Start is Create and SetCookie at once, for callers outside the login
+// flow (tests, tools); logins get their session from idp/authflow.
+func (m *Manager) Start(ctx context.Context, w http.ResponseWriter, r *http.Request, userID string, amr []string, authTime time.Time) (storage.Session, error) {
+	b := Browser{ip: m.clientIP(ctx, r), userAgent: clean(r.UserAgent(), maxUserAgent)}
+	b.presented, _ = m.readCookie(r)
+	st, err := m.Create(ctx, b, userID, amr, authTime)
+	if err != nil {
+		return storage.Session{}, err
+	}
+	if err := m.SetCookie(w, r, st); err != nil {
+		return storage.Session{}, err
+	}
+	return st.Session, nil
 }
 
 func (m *Manager) clientIP(ctx context.Context, r *http.Request) string {

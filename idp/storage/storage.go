@@ -232,6 +232,21 @@ type User struct {
 	UpdatedAt         time.Time
 }
 
+// MaySignIn reports whether the user may start a new login at now: an
+// active account that is not temporarily locked. Every login path (a
+// password, a browser session resuming, later a factor or an upstream)
+// asks this one question.
+func (u User) MaySignIn(now time.Time) bool {
+	return u.State == UserActive && !u.LockedUntil.After(now)
+}
+
+// MayHoldTokens reports whether the user may keep receiving and using
+// tokens: an active account. A temporary lock stops new logins only: it
+// answers failed guesses at a secret, and existing sessions and tokens
+// were earned before them, so they keep working; disabling the account
+// ends them.
+func (u User) MayHoldTokens() bool { return u.State == UserActive }
+
 // HasRole reports whether the user holds role.
 func (u User) HasRole(role string) bool {
 	for _, r := range u.Roles {
@@ -280,28 +295,42 @@ type Client struct {
 
 // AuthRequest is one login in progress, whatever front door started it.
 // Step is the authflow state; the server, not the browser, decides what
-// comes next from it.
+// comes next from it, and only idp/authflow writes it.
+//
+// The fields are in three groups: which door and party asked; what the
+// party asked of the login, in the flow's own terms (each door maps its
+// protocol onto them); and the door's protocol data, typed for OIDC and
+// opaque (DoorData) for doors without typed fields, so a new door needs no
+// schema change.
 type AuthRequest struct {
-	ID       string
-	Protocol string // "oidc" or "saml"
+	ID string
+	// Protocol names the front door that owns the request ("oidc",
+	// "saml"); authflow finds the door, and the relying party's policy,
+	// by it.
+	Protocol string
+	// ClientID is the relying party as its door names it: an OIDC
+	// client_id, a SAML service provider's entity id.
 	ClientID string
 
-	RedirectURI         string
-	State               string
-	Nonce               string
-	Scopes              []string
-	ResponseType        string
-	ResponseMode        string
-	CodeChallenge       string
-	CodeChallengeMethod string
-	Prompt              []string
-	// MaxAge is max_age in seconds; nil when the request had none.
+	// Prompt holds the flow's login constraints: "none" (passive: no page
+	// may be shown; SAML IsPassive) and "login" (a fresh login; SAML
+	// ForceAuthn). Other values are kept for the door.
+	Prompt []string
+	// MaxAge is the oldest authentication accepted, in seconds; nil when
+	// the request had none. 0 means a fresh login.
 	MaxAge    *int64
 	LoginHint string
-	ACRValues []string
-	UILocales []string
-	// Extra holds protocol-specific values (SAML request id, RelayState).
-	Extra map[string]string
+	// SubjectHint is the user the login must be for ("" for any): OIDC's
+	// verified id_token_hint, SAML's Subject.
+	SubjectHint string
+	ACRValues   []string
+	UILocales   []string
+
+	// OIDC is the OIDC door's protocol data; nil for other protocols.
+	OIDC *OIDCParams
+	// DoorData is protocol data a door keeps as JSON (like Dex's
+	// ConnectorData); only that door reads it. Empty means none.
+	DoorData []byte
 
 	Step      string
 	OrgID     string
@@ -313,6 +342,25 @@ type AuthRequest struct {
 	Attempts  int
 	CreatedAt time.Time
 	ExpiresAt time.Time
+}
+
+// OIDCParams is what an OIDC authorization request carries for its
+// response and its token exchange.
+type OIDCParams struct {
+	RedirectURI         string
+	State               string
+	Nonce               string
+	Scopes              []string
+	ResponseType        string
+	ResponseMode        string
+	CodeChallenge       string
+	CodeChallengeMethod string
+}
+
+// IsZero reports whether p holds nothing.
+func (p OIDCParams) IsZero() bool {
+	return p.RedirectURI == "" && p.State == "" && p.Nonce == "" && len(p.Scopes) == 0 && p.ResponseType == "" &&
+		p.ResponseMode == "" && p.CodeChallenge == "" && p.CodeChallengeMethod == ""
 }
 
 // AuthCode is an OIDC authorization code, stored by hash.

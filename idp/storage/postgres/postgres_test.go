@@ -239,13 +239,13 @@ func TestOpenRefusesSimpleProtocol(t *testing.T) {
 }
 
 func TestUpgrades(t *testing.T) {
-	storagetest.Upgrades(t, func(t *testing.T) (storage.Storage, func(int) error) {
+	storagetest.Upgrades(t, func(t *testing.T) (storage.Storage, func(int) error, storagetest.Exec) {
 		dsn := testenv.Postgres(t)
 		s := open(t, dsn)
 		conn := connect(t, dsn)
 		return s, func(version int) error {
 			_, err := migrations.ApplyUpTo(t.Context(), migrator{conn}, migrations.Postgres, version)
 			return err
-		}
+		}, migrator{conn}.Exec
 	})
 }

@@ -106,7 +106,7 @@ func TestPingAfterCloseIsUnavailable(t *testing.T) {
 }
 
 func TestUpgrades(t *testing.T) {
-	storagetest.Upgrades(t, func(t *testing.T) (storage.Storage, func(int) error) {
+	storagetest.Upgrades(t, func(t *testing.T) (storage.Storage, func(int) error, storagetest.Exec) {
 		s, err := Open(t.Context(), filepath.Join(t.TempDir(), "gatehouse.db"))
 		if err != nil {
 			t.Fatal(err)
@@ -115,6 +115,6 @@ func TestUpgrades(t *testing.T) {
 		return s, func(version int) error {
 			_, err := migrations.ApplyUpTo(t.Context(), migrator{s.db.w}, migrations.SQLite, version)
 			return err
-		}
+		}, migrator{s.db.w}.Exec
 	})
 }

@@ -125,6 +125,28 @@ func (f *fields) dict(name string, p *map[string]string) {
 	})
 }
 
+// jsonBytes is opaque JSON kept as text; empty is stored as "" and reads
+// back as nil. Anything but valid JSON is refused, so a door cannot store
+// bytes PostgreSQL's text type would reject.
+func (f *fields) jsonBytes(name string, p *[]byte) {
+	var v string
+	f.add(name, func() (any, error) {
+		if len(*p) == 0 {
+			return "", nil
+		}
+		if !json.Valid(*p) {
+			return nil, fmt.Errorf("%s is not valid JSON", name)
+		}
+		return string(*p), nil
+	}, &v, func() error {
+		*p = nil
+		if v != "" {
+			*p = []byte(v)
+		}
+		return nil
+	})
+}
+
 // jsonText stores *p as JSON text. It is encoded to a string before it
 // reaches the driver because pgx would otherwise send a []string as text[].
 func (f *fields) jsonText(name string, p any, normalize func()) {

@@ -64,8 +64,8 @@ func TestFieldsRoundTrip(t *testing.T) {
 	}{
 		{"zero stays zero", storage.AuthRequest{ID: "a"}, storage.AuthRequest{ID: "a"}},
 		{
-			"empty lists and maps read back nil",
-			storage.AuthRequest{ID: "a", Scopes: []string{}, Extra: map[string]string{}},
+			"empty lists, door data and OIDC params read back nil",
+			storage.AuthRequest{ID: "a", Prompt: []string{}, DoorData: []byte{}, OIDC: &storage.OIDCParams{Scopes: []string{}}},
 			storage.AuthRequest{ID: "a"},
 		},
 		{
@@ -80,8 +80,8 @@ func TestFieldsRoundTrip(t *testing.T) {
 		},
 		{
 			"values survive",
-			storage.AuthRequest{ID: "a", Scopes: []string{"openid"}, Extra: map[string]string{"k": "v"}, Attempts: 3},
-			storage.AuthRequest{ID: "a", Scopes: []string{"openid"}, Extra: map[string]string{"k": "v"}, Attempts: 3},
+			storage.AuthRequest{ID: "a", OIDC: &storage.OIDCParams{Scopes: []string{"openid"}}, DoorData: []byte(`{"k":"v"}`), SubjectHint: "u", Attempts: 3},
+			storage.AuthRequest{ID: "a", OIDC: &storage.OIDCParams{Scopes: []string{"openid"}}, DoorData: []byte(`{"k":"v"}`), SubjectHint: "u", Attempts: 3},
 		},
 	}
 	for _, tt := range tests {

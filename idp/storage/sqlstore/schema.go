@@ -73,24 +73,30 @@ var clients = newTable("clients", "id",
 var authRequests = newTable("auth_requests", "id",
 	func(r *storage.AuthRequest) *string { return &r.ID },
 	func(r *storage.AuthRequest) *fields {
+		// The OIDC columns are read into o and o becomes r.OIDC only when
+		// it holds something, so other doors' requests read back nil.
+		o := r.OIDC
+		if o == nil {
+			o = new(storage.OIDCParams)
+		}
 		f := new(fields)
 		f.text("id", &r.ID)
 		f.text("protocol", &r.Protocol)
 		f.text("client_id", &r.ClientID)
-		f.text("redirect_uri", &r.RedirectURI)
-		f.text("state", &r.State)
-		f.text("nonce", &r.Nonce)
-		f.list("scopes", &r.Scopes)
-		f.text("response_type", &r.ResponseType)
-		f.text("response_mode", &r.ResponseMode)
-		f.text("code_challenge", &r.CodeChallenge)
-		f.text("code_challenge_method", &r.CodeChallengeMethod)
+		f.text("redirect_uri", &o.RedirectURI)
+		f.text("state", &o.State)
+		f.text("nonce", &o.Nonce)
+		f.list("scopes", &o.Scopes)
+		f.text("response_type", &o.ResponseType)
+		f.text("response_mode", &o.ResponseMode)
+		f.text("code_challenge", &o.CodeChallenge)
+		f.text("code_challenge_method", &o.CodeChallengeMethod)
 		f.list("prompt", &r.Prompt)
 		f.optInt64("max_age", &r.MaxAge)
 		f.text("login_hint", &r.LoginHint)
 		f.list("acr_values", &r.ACRValues)
 		f.list("ui_locales", &r.UILocales)
-		f.dict("extra", &r.Extra)
+		f.jsonBytes("door_data", &r.DoorData)
 		f.text("step", &r.Step)
 		f.text("org_id", &r.OrgID)
 		f.text("user_id", &r.UserID)
@@ -100,6 +106,14 @@ var authRequests = newTable("auth_requests", "id",
 		f.integer("attempts", &r.Attempts)
 		f.time("created_at", &r.CreatedAt)
 		f.time("expires_at", &r.ExpiresAt)
+		f.text("subject_hint", &r.SubjectHint)
+		f.dec = append(f.dec, func() error {
+			r.OIDC = nil
+			if !o.IsZero() {
+				r.OIDC = o
+			}
+			return nil
+		})
 		return f
 	})
 

@@ -10,7 +10,7 @@ import (
 var authRequestTests = []testCase{
 	{"RoundTrip", testAuthRequestRoundTrip},
 	{"MaxAge", testAuthRequestMaxAge},
-	{"Extra", testAuthRequestExtra},
+	{"DoorData", testAuthRequestDoorData},
 	{"UpdateThroughSteps", testAuthRequestUpdate},
 	{"NotFound", testAuthRequestNotFound},
 	{"CreateConflict", testAuthRequestCreateConflict},
@@ -26,7 +26,8 @@ func fullAuthRequest(id, clientID, orgID, userID, sessionID string) storage.Auth
 	r.LoginHint = "alice@acme.example"
 	r.ACRValues = []string{"urn:gatehouse:mfa", "phr"}
 	r.UILocales = []string{"de-CH", "en"}
-	r.Extra = map[string]string{"saml_request_id": "_a1b2", "relay_state": "x&y=<z>"}
+	r.SubjectHint = "user-hinted"
+	r.DoorData = []byte(`{"saml_request_id":"_a1b2","relay_state":"x&y=<z>"}`)
 	r.Step = "mfa_verify"
 	r.OrgID = orgID
 	r.UserID = userID
@@ -42,8 +43,8 @@ func testAuthRequestRoundTrip(t *testing.T, f *fixture) {
 	sess := f.createSession(t, newSession(h("sess-1"), b.user.ID))
 	saml := newAuthRequest("ar-saml", b.client.ID)
 	saml.Protocol = "saml"
-	saml.ResponseType, saml.ResponseMode, saml.CodeChallenge, saml.CodeChallengeMethod = "", "form_post", "", ""
-	saml.Extra = map[string]string{"request_id": "_id-42", "relay_state": "https://sp.example/return?a=1&b=ü"}
+	saml.OIDC = nil // another door's request has no OIDC data, and reads back nil
+	saml.DoorData = []byte(`{"request_id":"_id-42","relay_state":"https://sp.example/return?a=1&b=ü"}`)
 	for _, r := range []storage.AuthRequest{
 		newAuthRequest("ar-initial", b.client.ID),
 		fullAuthRequest("ar-full", b.client.ID, b.org.ID, b.user.ID, sess.Hash),
@@ -97,33 +98,43 @@ func testAuthRequestMaxAge(t *testing.T, f *fixture) {
 	}
 }
 
-func testAuthRequestExtra(t *testing.T, f *fixture) {
+// testAuthRequestDoorData: a door's opaque JSON comes back byte for byte,
+// empty reads back nil, and anything but JSON is refused with nothing
+// stored.
+func testAuthRequestDoorData(t *testing.T, f *fixture) {
 	b := f.base(t)
 	for _, c := range []struct {
-		name  string
-		extra map[string]string
+		name string
+		data []byte
 	}{
 		{"nil", nil},
-		{"empty", map[string]string{}},
-		{"one", map[string]string{"relay_state": "abc"}},
-		{"special characters", map[string]string{
-			"quote\"key": "value with \"quotes\" and \\backslash\\",
-			"unicode":    "Grüße – 日本語 – 🙂",
-			"empty":      "",
-			"newline":    "a\nb\tc",
-			"xml":        "<samlp:AuthnRequest ID=\"_1\"/>",
-		}},
+		{"empty", []byte{}},
+		{"object", []byte(`{"relay_state":"abc"}`)},
+		{"special characters", []byte(`{"quote\"key":"value with \"quotes\" and \\backslash\\","unicode":"Grüße – 日本語 – 🙂","newline":"a\nb\tc","xml":"<samlp:AuthnRequest ID=\"_1\"/>"}`)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := newAuthRequest("ar-"+c.name, b.client.ID)
-			r.Extra = c.extra
+			r.DoorData = c.data
 			mustOK(t, f.s.CreateAuthRequest(f.ctx, r), "CreateAuthRequest")
 			got, err := f.s.GetAuthRequest(f.ctx, r.ID)
+			want := r
+			if len(c.data) == 0 {
+				want.DoorData = nil
+			}
 			if checkOK(t, err, "GetAuthRequest") {
-				checkEqual(t, "GetAuthRequest", r, got)
+				checkEqual(t, "GetAuthRequest", want, got)
 			}
 		})
 	}
+	t.Run("not JSON", func(t *testing.T) {
+		r := newAuthRequest("ar-not-json", b.client.ID)
+		r.DoorData = []byte("\x00\xff not json")
+		if err := f.s.CreateAuthRequest(f.ctx, r); err == nil {
+			t.Fatal("CreateAuthRequest stored door data that is not JSON")
+		}
+		_, err := f.s.GetAuthRequest(f.ctx, r.ID)
+		checkErr(t, err, storage.ErrNotFound, "GetAuthRequest after a refused create")
+	})
 }
 
 func testAuthRequestUpdate(t *testing.T, f *fixture) {
@@ -144,7 +155,7 @@ func testAuthRequestUpdate(t *testing.T, f *fixture) {
 			r.Step = "finish"
 			r.AMR = append(r.AMR, "otp")
 			r.SessionID = sess.Hash
-			r.Extra = map[string]string{"k": "v"}
+			r.DoorData = []byte(`{"k":"v"}`)
 		},
 	}
 	want := r
@@ -180,7 +191,7 @@ func testAuthRequestCreateConflict(t *testing.T, f *fixture) {
 	b := f.base(t)
 	r := f.createAuthRequest(t, newAuthRequest("ar-1", b.client.ID))
 	dup := newAuthRequest("ar-1", b.client.ID)
-	dup.State = "attacker-state"
+	dup.OIDC.State = "attacker-state"
 	checkErr(t, f.s.CreateAuthRequest(f.ctx, dup), storage.ErrConflict, "CreateAuthRequest with a taken id")
 	got, err := f.s.GetAuthRequest(f.ctx, r.ID)
 	if checkOK(t, err, "GetAuthRequest") {

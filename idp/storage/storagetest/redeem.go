@@ -41,7 +41,18 @@ func (f *fixture) grant(t *testing.T, name string) grant {
 	t.Helper()
 	b := f.tokenBase(t)
 	r := f.createAuthRequest(t, newAuthRequest("ar-"+name, b.client.ID))
-	g := grant{tokenBase: b, code: f.createAuthCode(t, newAuthCode(h(name), r.ID, b.client.ID, "grant-"+name))}
+	return f.grantOf(t, b, name, r.ID)
+}
+
+// grantFor is grant for a code whose auth request row is not stored.
+func (f *fixture) grantFor(t *testing.T, name, authRequestID string) grant {
+	t.Helper()
+	return f.grantOf(t, f.tokenBase(t), name, authRequestID)
+}
+
+func (f *fixture) grantOf(t *testing.T, b tokenBase, name, authRequestID string) grant {
+	t.Helper()
+	g := grant{tokenBase: b, code: f.createAuthCode(t, newAuthCode(h(name), authRequestID, b.client.ID, "grant-"+name))}
 	// Family ids the store must overwrite with the code's grant.
 	g.access = b.accessTok("at-"+name, "wrong-family")
 	g.refresh = b.refresh("rt-"+name, "wrong-family")

@@ -11,30 +11,37 @@ import (
 // Upgrades runs checks of migrations on data an older Gatehouse left.
 // Each entry's schema is the version before the migration it checks:
 // migrateTo(v) must bring the store's schema to version v (not beyond), on
-// a fresh, empty database that newStore returns unmigrated.
-func Upgrades(t *testing.T, newStore func(t *testing.T) (s storage.Storage, migrateTo func(version int) error)) {
+// a fresh, empty database that newStore returns unmigrated. exec runs SQL
+// on that database directly, for rows the current store can no longer
+// write in the old schema.
+func Upgrades(t *testing.T, newStore func(t *testing.T) (s storage.Storage, migrateTo func(version int) error, exec Exec)) {
 	for _, u := range []struct {
 		name string
 		from int
-		run  func(t *testing.T, f *fixture, migrate func() error)
+		run  func(t *testing.T, f *fixture, exec Exec, migrate func() error)
 	}{
 		{"0002ClientCascade", 1, testUpgradeClientCascade},
+		{"0003AuthRequestDoors", 2, testUpgradeAuthRequestDoors},
 	} {
 		t.Run(u.name, func(t *testing.T) {
-			s, migrateTo := newStore(t)
+			s, migrateTo, exec := newStore(t)
 			mustOK(t, migrateTo(u.from), "migrate to the version before")
-			u.run(t, &fixture{s: s, ctx: t.Context()}, func() error { return migrateTo(u.from + 1) })
+			u.run(t, &fixture{s: s, ctx: t.Context()}, exec, func() error { return migrateTo(u.from + 1) })
 		})
 	}
 }
+
+// Exec runs one statement with $N arguments on the database under test.
+type Exec func(ctx context.Context, query string, args ...any) error
 
 // testUpgradeClientCascade: 0002 rebuilds (SQLite) or constrains
 // (PostgreSQL) the code and token tables. Rows of existing clients keep
 // every field; rows of clients deleted before the upgrade (possible at
 // version 1) are dropped, since the new key cannot hold them; afterwards
 // deleting a client deletes its rows.
-func testUpgradeClientCascade(t *testing.T, f *fixture, migrate func() error) {
-	g := f.grant(t, "code-1")
+func testUpgradeClientCascade(t *testing.T, f *fixture, _ Exec, migrate func() error) {
+	// No auth request row: its version-1 columns are not the store's now.
+	g := f.grantFor(t, "code-1", "ar-code-1")
 	rt := f.createRefreshToken(t, g.refresh)
 	acc := f.createAccessToken(t, g.access)
 	cc := f.createAccessToken(t, clientCredentialsToken(h("at-cc"), "fam-cc", g.client.ID))
@@ -69,3 +76,57 @@ func testUpgradeClientCascade(t *testing.T, f *fixture, migrate func() error) {
 	checkErr(t, f.s.CreateAccessToken(context.Background(), clientCredentialsToken(h("at-late"), "fam", g.client.ID)),
 		storage.ErrConflict, "CreateAccessToken for the deleted client after upgrade")
 }
+
+// testUpgradeAuthRequestDoors: 0003 moves the id_token_hint subject out of
+// the string map "extra" into subject_hint, renames extra to door_data
+// (emptied: no door wrote it before) and renames the OIDC door's private
+// step code_issued to the flow's issued. Every other field is kept.
+func testUpgradeAuthRequestDoors(t *testing.T, f *fixture, exec Exec, migrate func() error) {
+	const insert = `INSERT INTO auth_requests (id, protocol, client_id, redirect_uri, state, nonce, scopes,
+		response_type, response_mode, code_challenge, code_challenge_method, prompt, max_age, login_hint,
+		acr_values, ui_locales, extra, step, org_id, user_id, session_id, auth_time, amr, attempts,
+		created_at, expires_at)
+		VALUES ($1, 'oidc', 'rp', 'https://rp.example/cb', 'st', 'n', '["openid"]', 'code', 'query',
+		'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', 'S256', $2, 60, 'alice@acme.example', '[]', '["de"]',
+		$3, $4, 'org-1', $5, 'sess-1', $6, $7, 1, $8, $9)`
+	authTime, created, expires := at(-10*time.Second), at(-time.Minute), at(29*time.Minute)
+	rows := []struct {
+		id, prompt, extra, step, userID, amr string
+		want                                 storage.AuthRequest
+	}{
+		{"ar-hinted", `["none"]`, `{"id_token_hint_sub":"user-1"}`, "code_issued", "user-1", `["pwd"]`,
+			storage.AuthRequest{Prompt: []string{"none"}, SubjectHint: "user-1", Step: "issued", UserID: "user-1", AMR: []string{"pwd"}}},
+		{"ar-plain", `[]`, `null`, "login", "", `[]`,
+			storage.AuthRequest{Step: "login"}},
+		{"ar-other-extra", `[]`, `{"k":"v"}`, "done", "user-2", `["pwd","mfa"]`,
+			storage.AuthRequest{Step: "done", UserID: "user-2", AMR: []string{"pwd", "mfa"}}},
+	}
+	for _, r := range rows {
+		mustOK(t, exec(f.ctx, insert, r.id, r.prompt, r.extra, r.step, r.userID, micros(authTime), r.amr,
+			micros(created), micros(expires)), "insert a version-2 auth request")
+	}
+
+	mustOK(t, migrate(), "migrate")
+
+	for _, r := range rows {
+		want := r.want
+		want.ID, want.Protocol, want.ClientID = r.id, "oidc", "rp"
+		want.OIDC = &storage.OIDCParams{RedirectURI: "https://rp.example/cb", State: "st", Nonce: "n", Scopes: []string{"openid"},
+			ResponseType: "code", ResponseMode: "query", CodeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", CodeChallengeMethod: "S256"}
+		want.MaxAge = ptr(int64(60))
+		want.LoginHint = "alice@acme.example"
+		want.UILocales = []string{"de"}
+		want.OrgID, want.SessionID, want.AuthTime, want.Attempts = "org-1", "sess-1", authTime, 1
+		want.CreatedAt, want.ExpiresAt = created, expires
+		got, err := f.s.GetAuthRequest(f.ctx, r.id)
+		if checkOK(t, err, "GetAuthRequest after upgrade") {
+			checkEqual(t, r.id+" after upgrade", want, got)
+		}
+	}
+	// The upgraded table takes the new columns.
+	n := newAuthRequest("ar-new", "rp")
+	n.SubjectHint, n.DoorData = "user-3", []byte(`{"a":1}`)
+	f.createAuthRequest(t, n)
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
