@@ -24,6 +24,7 @@ type asset struct {
 var contentTypes = map[string]string{
 	".css": "text/css; charset=utf-8",
 	".svg": "image/svg+xml",
+	".js":  "text/javascript; charset=utf-8",
 }
 
 func loadAssets(fsys fs.FS) (map[string]asset, error) {

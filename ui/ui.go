@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 
 	"golang.org/x/text/language"
@@ -26,9 +27,10 @@ const (
 	pageError         = "error"
 	pageLogoutConfirm = "logout_confirm"
 	pageLoggedOut     = "logged_out"
+	pageAutoPost      = "autopost"
 )
 
-var requiredPages = []string{pageLogin, pageError, pageLogoutConfirm, pageLoggedOut}
+var requiredPages = []string{pageLogin, pageError, pageLogoutConfirm, pageLoggedOut, pageAutoPost}
 
 // baseCSP is httpserver.DefaultCSP without its form-action directive,
 // which the renderer writes per page (a test keeps the two in step).
@@ -53,6 +55,7 @@ type Renderer struct {
 	assets  map[string]asset
 	cssURL  string
 	iconURL string
+	postURL string // autopost.js
 }
 
 // New parses every page and loads the static files. It fails if a page or
@@ -90,7 +93,7 @@ func New(opts Options) (*Renderer, error) {
 		errs = append(errs, err)
 	}
 	r.assets = assets
-	for _, name := range []string{"gatehouse.css", "mark.svg"} {
+	for _, name := range []string{"gatehouse.css", "mark.svg", "autopost.js"} {
 		if _, ok := assets[name]; !ok {
 			errs = append(errs, fmt.Errorf("ui: static/%s is missing", name))
 		}
@@ -100,6 +103,7 @@ func New(opts Options) (*Renderer, error) {
 	}
 	r.cssURL = r.assetURL("gatehouse.css")
 	r.iconURL = r.assetURL("mark.svg")
+	r.postURL = r.assetURL("autopost.js")
 	// Execute every page once now, so a template that fails on data
 	// (a wrong field name) stops start-up too.
 	for name, t := range r.pages {
@@ -121,6 +125,8 @@ func zeroData(page string) any {
 		return ErrorData{}.withDefaults()
 	case pageLogoutConfirm:
 		return LogoutData{}
+	case pageAutoPost:
+		return AutoPostData{}
 	default:
 		return LoggedOutData{}
 	}
@@ -150,7 +156,10 @@ type view struct {
 	Product string
 	CSSURL  string
 	IconURL string
-	Page    any
+	// ScriptURL is the one script a page loads ("" for none: every page
+	// but the auto-post page works without script).
+	ScriptURL string
+	Page      any
 }
 
 func (r *Renderer) view(lang string, data any) view {
@@ -164,6 +173,9 @@ type LoginData struct {
 	CSRFToken string
 	// AuthRequestID is sent back in the hidden field "id".
 	AuthRequestID string
+	// Method is the back door the form is for, sent back in the hidden
+	// field "method" ("" leaves it out: the password).
+	Method string
 	// Email pre-fills the email field (login_hint, or the last attempt).
 	Email string
 	// Error is one generic message shown above the form, e.g. "Incorrect
@@ -235,6 +247,43 @@ type LoggedOutData struct {
 	ReturnURL  string
 	ClientName string
 	Lang       string
+}
+
+// AutoPostData is a page that posts Fields to Action at once: the OIDC
+// form_post response mode and the SAML HTTP-POST binding. It submits
+// itself with a static script and has a Continue button for browsers
+// without JavaScript.
+type AutoPostData struct {
+	// Action is the relying party's validated URL (redirect_uri, ACS URL).
+	Action  string
+	Fields  []Field
+	Heading string // default "Signing you in…"
+	Lang    string
+}
+
+// RenderAutoPost renders the auto-post page (200). Its CSP allows posting
+// to Action's origin only, not even to Gatehouse, and scripts from
+// Gatehouse only. An Action that is not an http(s) URL is refused.
+func (r *Renderer) RenderAutoPost(w http.ResponseWriter, d AutoPostData) error {
+	src, ok := sourceExpression(d.Action)
+	if !ok || !strings.HasPrefix(src, "http") {
+		return fmt.Errorf("ui: auto-post action %q is not an http(s) URL", d.Action)
+	}
+	t := r.pages[pageAutoPost]
+	v := r.view(d.Lang, d)
+	v.ScriptURL = r.postURL
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
+		return fmt.Errorf("ui: render %s: %w", pageAutoPost, err)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", baseCSP+"; form-action "+src)
+	h.Set("Referrer-Policy", "no-referrer")
+	w.WriteHeader(http.StatusOK)
+	_, _ = buf.WriteTo(w)
+	return nil
 }
 
 // RenderLogin renders the login page with status (200, or 401/403 after
@@ -367,4 +416,13 @@ func pickLang(uiLocales string) string {
 	}
 	_, i, _ := langMatcher.Match(tags...)
 	return supportedLangs[i].String()
+}
+
+func sortedKeys(v url.Values) []string {
+	keys := make([]string, 0, len(v))
+	for k := range v {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse-idp/gatehouse/idp/admin"
 	"github.com/gatehouse-idp/gatehouse/idp/audit"
 	"github.com/gatehouse-idp/gatehouse/idp/authflow"
+	"github.com/gatehouse-idp/gatehouse/idp/passwordlogin"
 	"github.com/gatehouse-idp/gatehouse/idp/httpserver"
 	"github.com/gatehouse-idp/gatehouse/idp/keys"
 	"github.com/gatehouse-idp/gatehouse/idp/masterkey"
@@ -114,7 +115,10 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Instance, erro
 	inst.Audit = &audit.Recorder{Store: inst.Store, Logger: inst.Logger, Now: inst.Now, Meta: requestMeta}
 	inst.Admin = &admin.Service{Store: inst.Store, Hasher: inst.Hasher, Audit: inst.Audit, Now: inst.Now,
 		Policy: password.Policy{MinLength: cfg.Password.MinLength}}
-	inst.Flow = &authflow.Flow{Store: inst.Store, Hasher: inst.Hasher, Audit: inst.Audit, Now: inst.Now}
+	// The flow's sessions and front doors are wired with the web side
+	// (NewServer); its back doors are known now.
+	inst.Flow = &authflow.Flow{Store: inst.Store, Audit: inst.Audit, Now: inst.Now}
+	inst.Flow.RegisterMethod(&passwordlogin.Method{Users: inst.Store, Hasher: inst.Hasher})
 	inst.Keys = &keys.Manager{Store: inst.Store, Sealer: inst.Key, Now: inst.Now, Logger: inst.Logger}
 	return inst, nil
 }

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/gatehouse-idp/gatehouse/config"
@@ -16,7 +15,6 @@ import (
 	"github.com/gatehouse-idp/gatehouse/idp/keys"
 	"github.com/gatehouse-idp/gatehouse/idp/oidcop"
 	"github.com/gatehouse-idp/gatehouse/idp/session"
-	"github.com/gatehouse-idp/gatehouse/idp/storage"
 	"github.com/gatehouse-idp/gatehouse/ui"
 )
 
@@ -123,12 +121,16 @@ func (i *Instance) newWeb(secure bool) (*Web, error) {
 	provider, err := oidcop.New(oidcop.Options{
 		Issuer: i.Config.Issuer, Store: i.Store, Flow: i.Flow, Keys: oidcKeys{i.Keys}, Sessions: sessions,
 		Audit: i.Audit, Now: i.Now, Logger: i.Logger, CryptoKey: key, LoginURL: ui.LoginURL,
-		Insecure: !secure, Error: pages.Error,
+		Insecure: !secure, Pages: pages,
 	})
 	if err != nil {
 		return nil, err
 	}
-	pages.Door = oidcDoor{p: provider, store: i.Store}
+	i.Flow.Sessions = sessions
+	i.Flow.RegisterDoor(oidcop.Protocol, provider)
+	if err := pages.CheckDoors(); err != nil {
+		return nil, err
+	}
 	return &Web{OIDC: provider, Pages: pages, Sessions: sessions}, nil
 }
 
@@ -147,28 +149,4 @@ func (k oidcKeys) PublicKeys(ctx context.Context) ([]oidcop.PublicKey, error) {
 		out[j] = oidcop.PublicKey(p)
 	}
 	return out, err
-}
-
-// oidcDoor is the OIDC front door as the login pages see it.
-type oidcDoor struct {
-	p     *oidcop.Provider
-	store storage.Storage
-}
-
-func (d oidcDoor) CallbackURL(id string) string { return d.p.CallbackURL(id) }
-
-func (d oidcDoor) LoginRequired(w http.ResponseWriter, r *http.Request, req storage.AuthRequest) {
-	d.p.SendError(w, r, req, oidcop.ErrLoginRequired())
-}
-
-func (d oidcDoor) VerifyLogout(ctx context.Context, form url.Values) (ui.Logout, error) {
-	es, err := d.p.VerifyEndSession(ctx, form)
-	if err != nil {
-		return ui.Logout{}, err
-	}
-	lo := ui.Logout{RedirectURL: es.LogoutRedirect(), Subject: es.Subject, ClientName: es.ClientID}
-	if c, err := d.store.GetClient(ctx, es.ClientID); err == nil && c.Name != "" {
-		lo.ClientName = c.Name
-	}
-	return lo, nil
 }

@@ -14,31 +14,41 @@ import (
 // authRequest adapts storage.AuthRequest to op.AuthRequest.
 type authRequest struct{ r storage.AuthRequest }
 
+// oidc is the request's OIDC data; a zero value for another door's.
+func (a authRequest) oidc() storage.OIDCParams {
+	if a.r.OIDC == nil {
+		return storage.OIDCParams{}
+	}
+	return *a.r.OIDC
+}
+
 var _ op.AuthRequest = authRequest{}
 
 func (a authRequest) GetID() string          { return a.r.ID }
-func (a authRequest) GetACR() string         { return authflow.ACR(a.r) }
+func (a authRequest) GetACR() string         { return authflow.ACR(a.r.AMR) }
 func (a authRequest) GetAMR() []string       { return a.r.AMR }
 func (a authRequest) GetAudience() []string  { return []string{a.r.ClientID} }
 func (a authRequest) GetAuthTime() time.Time { return a.r.AuthTime }
 func (a authRequest) GetClientID() string    { return a.r.ClientID }
 func (a authRequest) GetCodeChallenge() *oidc.CodeChallenge {
-	if a.r.CodeChallenge == "" {
+	o := a.oidc()
+	if o.CodeChallenge == "" {
 		return nil
 	}
-	return &oidc.CodeChallenge{Challenge: a.r.CodeChallenge, Method: oidc.CodeChallengeMethod(a.r.CodeChallengeMethod)}
+	return &oidc.CodeChallenge{Challenge: o.CodeChallenge, Method: oidc.CodeChallengeMethod(o.CodeChallengeMethod)}
 }
-func (a authRequest) GetNonce() string                   { return a.r.Nonce }
-func (a authRequest) GetRedirectURI() string             { return a.r.RedirectURI }
-func (a authRequest) GetResponseType() oidc.ResponseType { return oidc.ResponseType(a.r.ResponseType) }
-func (a authRequest) GetResponseMode() oidc.ResponseMode { return oidc.ResponseMode(a.r.ResponseMode) }
-func (a authRequest) GetScopes() []string                { return a.r.Scopes }
-func (a authRequest) GetState() string                   { return a.r.State }
+func (a authRequest) GetNonce() string                   { return a.oidc().Nonce }
+func (a authRequest) GetRedirectURI() string             { return a.oidc().RedirectURI }
+func (a authRequest) GetResponseType() oidc.ResponseType { return oidc.ResponseType(a.oidc().ResponseType) }
+func (a authRequest) GetResponseMode() oidc.ResponseMode { return oidc.ResponseMode(a.oidc().ResponseMode) }
+func (a authRequest) GetScopes() []string                { return a.oidc().Scopes }
+func (a authRequest) GetState() string                   { return a.oidc().State }
 func (a authRequest) GetSubject() string                 { return a.r.UserID }
 
-// Done is the gate: the library issues a code only for a request the login
-// flow finished, and only once (SaveAuthCode moves it past done).
-func (a authRequest) Done() bool { return a.r.Step == authflow.StepDone }
+// Done is the gate for the library: true only while the flow says the
+// request is done and not yet issued. The library's own callback, which
+// would act on it, is not routed (callback.go is Gatehouse's).
+func (a authRequest) Done() bool { return authflow.StepOf(a.r) == authflow.StepDone }
 
 // client adapts storage.Client to op.Client.
 type client struct {

@@ -98,7 +98,7 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, err := p.opts.Store.GetUser(r.Context(), t.UserID)
-	if err != nil || u.State != storage.UserActive {
+	if err != nil || !u.MayHoldTokens() {
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			p.writeError(w, r, serverError(err))
 			return
@@ -225,5 +225,5 @@ func (p *Provider) AuthenticateBearer(r *http.Request) (subject string, admin bo
 		}
 		return "", false, err
 	}
-	return t.Subject, u.State == storage.UserActive && u.HasRole(storage.RoleAdmin), nil
+	return t.Subject, u.MayHoldTokens() && u.HasRole(storage.RoleAdmin), nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
+	"github.com/gatehouse-idp/gatehouse/ui"
 )
 
 // EndSession is a verified RP-initiated logout request.
@@ -90,4 +92,67 @@ func (es EndSession) LogoutRedirect() string {
 		u.RawQuery = q.Encode()
 	}
 	return u.String()
+}
+
+const msgBadLogout = "This sign-out link is not valid."
+
+// endSession is RP-initiated logout. With a valid id_token_hint for the
+// signed-in user it logs out at once; otherwise it asks, because any page
+// can link here.
+func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if err := r.ParseForm(); err != nil {
+		p.fail(w, r, "end_session: parse", err, http.StatusBadRequest, msgBadLogout)
+		return
+	}
+	es, err := p.VerifyEndSession(ctx, r.Form)
+	if errors.Is(err, ErrBadLogoutRequest) {
+		p.fail(w, r, "end_session: refused", err, http.StatusBadRequest, msgBadLogout)
+		return
+	} else if err != nil {
+		p.fail(w, r, "end_session: verify", err, http.StatusServiceUnavailable, msgUnavailable)
+		return
+	}
+	name := p.clientName(ctx, es.ClientID)
+	if r.Method == http.MethodPost && r.PostForm.Get("confirm") == "1" {
+		if !p.opts.Pages.VerifyLogoutForm(w, r) {
+			return
+		}
+	} else {
+		b, err := p.opts.Sessions.Browser(r)
+		if err != nil {
+			p.fail(w, r, "end_session: session", err, http.StatusServiceUnavailable, msgUnavailable)
+			return
+		}
+		if es.Subject == "" || (b.Session != nil && b.Session.UserID != es.Subject) {
+			var fields []ui.Field
+			for _, k := range []string{"id_token_hint", "post_logout_redirect_uri", "state", "client_id"} {
+				if v := r.Form.Get(k); v != "" {
+					fields = append(fields, ui.Field{Name: k, Value: v})
+				}
+			}
+			p.opts.Pages.ConfirmLogout(w, r, ui.LogoutConfirm{PostURL: PathEndSession, Fields: fields,
+				ClientName: name, RedirectURL: es.LogoutRedirect()})
+			return
+		}
+	}
+	if !p.opts.Pages.EndSession(w, r) {
+		return
+	}
+	if u := es.LogoutRedirect(); u != "" {
+		http.Redirect(w, r, u, http.StatusSeeOther)
+		return
+	}
+	p.opts.Pages.LoggedOut(w, r, name)
+}
+
+// clientName is what the logout pages call a client.
+func (p *Provider) clientName(ctx context.Context, id string) string {
+	if id == "" {
+		return ""
+	}
+	if c, err := p.opts.Store.GetClient(ctx, id); err == nil && c.Name != "" {
+		return c.Name
+	}
+	return id
 }

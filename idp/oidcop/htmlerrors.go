@@ -22,11 +22,7 @@ func (p *Provider) htmlErrors(next http.Handler) http.Handler {
 		if cw.status >= 500 {
 			msg = "Sign-in is temporarily unavailable. Please try again in a moment."
 		}
-		if p.opts.Error != nil {
-			p.opts.Error(w, r, cw.status, msg)
-			return
-		}
-		http.Error(w, msg, cw.status)
+		p.opts.Pages.Error(w, r, cw.status, msg)
 	})
 }
 

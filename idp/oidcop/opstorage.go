@@ -3,7 +3,6 @@ package oidcop
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -11,14 +10,8 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
-	"github.com/gatehouse-idp/gatehouse/idp/authflow"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
-
-// stepCodeIssued follows authflow.StepDone once the callback has issued a
-// code: a replayed callback then finds the request not done and gets no
-// second code.
-const stepCodeIssued = "code_issued"
 
 // opStorage implements op.Storage over Gatehouse storage for the endpoints
 // the library serves (authorize, callback, discovery, keys). The token-side
@@ -32,19 +25,23 @@ var _ op.Storage = (*opStorage)(nil)
 // (server.go) has checked PKCE before this is reached.
 func (s *opStorage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, hintSubject string) (op.AuthRequest, error) {
 	r := storage.AuthRequest{
-		Protocol:            "oidc",
-		ClientID:            req.ClientID,
-		RedirectURI:         req.RedirectURI,
-		State:               req.State,
-		Nonce:               req.Nonce,
-		Scopes:              req.Scopes,
-		ResponseType:        string(req.ResponseType),
-		ResponseMode:        string(req.ResponseMode),
-		CodeChallenge:       req.CodeChallenge,
-		CodeChallengeMethod: string(req.CodeChallengeMethod),
-		Prompt:              req.Prompt,
-		LoginHint:           req.LoginHint,
-		ACRValues:           req.ACRValues,
+		Protocol: Protocol,
+		ClientID: req.ClientID,
+		OIDC: &storage.OIDCParams{
+			RedirectURI:         req.RedirectURI,
+			State:               req.State,
+			Nonce:               req.Nonce,
+			Scopes:              req.Scopes,
+			ResponseType:        string(req.ResponseType),
+			ResponseMode:        string(req.ResponseMode),
+			CodeChallenge:       req.CodeChallenge,
+			CodeChallengeMethod: string(req.CodeChallengeMethod),
+		},
+		// OIDC's prompt values none and login are the flow's own terms.
+		Prompt:      req.Prompt,
+		LoginHint:   req.LoginHint,
+		ACRValues:   req.ACRValues,
+		SubjectHint: hintSubject,
 	}
 	if req.MaxAge != nil {
 		v := int64(*req.MaxAge)
@@ -52,9 +49,6 @@ func (s *opStorage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest
 	}
 	for _, t := range req.UILocales {
 		r.UILocales = append(r.UILocales, t.String())
-	}
-	if hintSubject != "" {
-		r.Extra = map[string]string{authflow.ExtraHintSubject: hintSubject}
 	}
 	r, err := s.p.opts.Flow.Begin(ctx, r)
 	if err != nil {
@@ -69,26 +63,6 @@ func (s *opStorage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequ
 		return nil, err
 	}
 	return authRequest{r}, nil
-}
-
-// SaveAuthCode stores the code (hashed) and moves the request past done in
-// one step, so that each finished login yields exactly one code.
-func (s *opStorage) SaveAuthCode(ctx context.Context, id, code string) error {
-	now := s.p.now()
-	r, err := s.p.opts.Store.UpdateAuthRequest(ctx, id, func(r storage.AuthRequest) (storage.AuthRequest, error) {
-		if r.Step != authflow.StepDone {
-			return r, errors.New("authorization code already issued for this login")
-		}
-		r.Step = stepCodeIssued
-		return r, nil
-	})
-	if err != nil {
-		return fmt.Errorf("save auth code: %w", err)
-	}
-	return s.p.opts.Store.CreateAuthCode(ctx, storage.AuthCode{
-		Hash: storage.HashSecret(code), AuthRequestID: id, ClientID: r.ClientID,
-		GrantID: storage.NewID(), CreatedAt: now, ExpiresAt: now.Add(s.p.codeTTL()),
-	})
 }
 
 func (s *opStorage) DeleteAuthRequest(ctx context.Context, id string) error {

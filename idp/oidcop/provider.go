@@ -15,7 +15,9 @@ import (
 
 	"github.com/gatehouse-idp/gatehouse/idp/audit"
 	"github.com/gatehouse-idp/gatehouse/idp/authflow"
+	"github.com/gatehouse-idp/gatehouse/idp/session"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
+	"github.com/gatehouse-idp/gatehouse/ui"
 )
 
 // SigningKey is a private key that signs now.
@@ -38,7 +40,21 @@ type Keys interface {
 
 // Sessions is what the provider needs of the browser session manager.
 type Sessions interface {
-	Current(r *http.Request) (storage.Session, bool, error)
+	Browser(r *http.Request) (session.Browser, error)
+}
+
+// Pages are the user-facing pages the provider answers with (ui.Handlers):
+// it parses and verifies its protocol, they render.
+type Pages interface {
+	// Error renders a generic error page, for failures that must not be
+	// redirected to a client (unknown client, bad redirect URI).
+	Error(w http.ResponseWriter, r *http.Request, status int, msg string)
+	// AutoPost answers with a page that posts fields to action (form_post).
+	AutoPost(w http.ResponseWriter, r *http.Request, action string, fields url.Values)
+	ConfirmLogout(w http.ResponseWriter, r *http.Request, c ui.LogoutConfirm)
+	VerifyLogoutForm(w http.ResponseWriter, r *http.Request) bool
+	EndSession(w http.ResponseWriter, r *http.Request) bool
+	LoggedOut(w http.ResponseWriter, r *http.Request, clientName string)
 }
 
 // Options configure the provider.
@@ -60,9 +76,7 @@ type Options struct {
 	Insecure bool
 	// CodeTTL bounds authorization codes (default and maximum 60 s).
 	CodeTTL time.Duration
-	// Error renders a generic error page for failures that must not be
-	// redirected to a client (unknown client, bad redirect URI).
-	Error func(w http.ResponseWriter, r *http.Request, status int, msg string)
+	Pages   Pages
 }
 
 // Provider is the OpenID Provider.
@@ -84,7 +98,6 @@ const (
 	PathEndSession = "/end_session"
 	PathKeys       = "/keys"
 	PathDiscovery  = "/.well-known/openid-configuration"
-	pathFormPostJS = "/oidc/form-post.js"
 )
 
 // New builds the provider.
@@ -146,7 +159,8 @@ func (p *Provider) Mount(handle Handle) {
 	handle("GET "+PathAuthorize, p.htmlErrors(lib))
 	handle("POST "+PathAuthorize, p.htmlErrors(lib))
 	handle("GET "+PathCallback, http.HandlerFunc(p.callback))
-	handle("GET "+pathFormPostJS, http.HandlerFunc(serveFormPostJS))
+	handle("GET "+PathEndSession, http.HandlerFunc(p.endSession))
+	handle("POST "+PathEndSession, http.HandlerFunc(p.endSession))
 	handle("POST "+PathToken, publicCORS(http.HandlerFunc(p.token)))
 	handle("POST "+PathIntrospect, http.HandlerFunc(p.introspect)) // resource servers, not pages
 	handle("POST "+PathRevoke, publicCORS(http.HandlerFunc(p.revoke)))
@@ -174,9 +188,6 @@ func (p *Provider) SendError(w http.ResponseWriter, r *http.Request, req storage
 	}
 	p.redirectResponse(w, r, req, url.Values{"error": {string(oerr.ErrorType)}, "error_description": {oerr.Description}})
 }
-
-// ErrLoginRequired is the OAuth error for a silent login that cannot be.
-func ErrLoginRequired() error { return oidc.ErrLoginRequired() }
 
 func (p *Provider) now() time.Time { return p.opts.Now() }
 

@@ -213,28 +213,29 @@ func (p *Provider) checkCode(r *http.Request, c storage.Client, ac storage.AuthC
 		}
 		return issued{}, serverError(err)
 	}
-	if req.Step != stepCodeIssued || req.UserID == "" {
+	if !authflow.Issued(req) || req.UserID == "" || req.OIDC == nil {
 		return issued{}, invalidGrant("login is not complete", nil)
 	}
-	if f.Get("redirect_uri") != req.RedirectURI {
+	o := *req.OIDC
+	if f.Get("redirect_uri") != o.RedirectURI {
 		return issued{}, invalidGrant("redirect_uri does not match the authorization request", nil)
 	}
 	verifier := f.Get("code_verifier")
 	switch {
-	case req.CodeChallenge == "" && verifier != "":
+	case o.CodeChallenge == "" && verifier != "":
 		return issued{}, invalidGrant("code_verifier sent for a code issued without a challenge", nil)
-	case req.CodeChallenge != "" && (len(verifier) < 43 || len(verifier) > 128):
+	case o.CodeChallenge != "" && (len(verifier) < 43 || len(verifier) > 128):
 		return issued{}, invalidGrant("code_verifier is missing or malformed", nil)
-	case req.CodeChallenge != "" && !constantEqual(pkceS256(verifier), req.CodeChallenge):
+	case o.CodeChallenge != "" && !constantEqual(pkceS256(verifier), o.CodeChallenge):
 		return issued{}, invalidGrant("code_verifier does not match the code challenge", nil)
 	}
 	u, oerr := p.activeUser(r, req.UserID)
 	if oerr != nil {
 		return issued{}, oerr
 	}
-	res, err := p.build(r.Context(), grant{client: c, user: &u, scopes: req.Scopes, authTime: req.AuthTime, amr: req.AMR,
-		acr: authflow.ACR(req), nonce: req.Nonce, familyID: ac.GrantID, sessionID: req.SessionID,
-		refresh: hasScope(req.Scopes, oidc.ScopeOfflineAccess) && slices.Contains(c.GrantTypes, string(oidc.GrantTypeRefreshToken))})
+	res, err := p.build(r.Context(), grant{client: c, user: &u, scopes: o.Scopes, authTime: req.AuthTime, amr: req.AMR,
+		acr: authflow.ACR(req.AMR), nonce: o.Nonce, familyID: ac.GrantID, sessionID: req.SessionID,
+		refresh: hasScope(o.Scopes, oidc.ScopeOfflineAccess) && slices.Contains(c.GrantTypes, string(oidc.GrantTypeRefreshToken))})
 	if err != nil {
 		return issued{}, serverError(err)
 	}
@@ -280,7 +281,7 @@ func (p *Provider) activeUser(r *http.Request, id string) (storage.User, *oauthE
 		return u, invalidGrant("the user no longer exists", err)
 	case err != nil:
 		return u, serverError(err)
-	case u.State != storage.UserActive:
+	case !u.MayHoldTokens():
 		return u, invalidGrant("the user is not active", nil)
 	}
 	return u, nil
@@ -319,11 +320,7 @@ func (p *Provider) refresh(r *http.Request, c storage.Client) (issued, *oauthErr
 	if oerr != nil {
 		return issued{}, oerr
 	}
-	acr := authflow.ACRPassword
-	if slices.Contains(old.AMR, authflow.AMRMFA) {
-		acr = authflow.ACRMFA
-	}
-	res, err := p.build(ctx, grant{client: c, user: &u, scopes: scopes, authTime: old.AuthTime, amr: old.AMR, acr: acr,
+	res, err := p.build(ctx, grant{client: c, user: &u, scopes: scopes, authTime: old.AuthTime, amr: old.AMR, acr: authflow.ACR(old.AMR),
 		familyID: old.FamilyID, sessionID: old.SessionID, refresh: true})
 	if err != nil {
 		return issued{}, serverError(err)

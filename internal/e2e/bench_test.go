@@ -27,6 +27,7 @@ import (
 
 	"github.com/gatehouse-idp/gatehouse/config"
 	"github.com/gatehouse-idp/gatehouse/idp/admin"
+	"github.com/gatehouse-idp/gatehouse/idp/authflow"
 	"github.com/gatehouse-idp/gatehouse/idp/instance"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 	"github.com/gatehouse-idp/gatehouse/internal/testenv"
@@ -50,9 +51,6 @@ import (
 //	go tool pprof -tagignore bench=setup -top e2e.test cpu.out
 //
 // PostgreSQL variants run when GATEHOUSE_TEST_POSTGRES is set.
-
-// benchStepCodeIssued mirrors oidcop's step after the callback issued a code.
-const benchStepCodeIssued = "code_issued"
 
 // benchHarness is newHarness for benchmarks, which cannot pass a
 // *testing.T: the same instance and stopped clock (so minted codes never
@@ -218,14 +216,14 @@ func (h *benchHarness) login(clientID, secret, scope string) codeGrant {
 	if err != nil {
 		h.tb.Fatal(err)
 	}
-	if req.Step != benchStepCodeIssued || req.UserID == "" || ac.ClientID != clientID {
+	if !authflow.Issued(req) || req.UserID == "" || ac.ClientID != clientID {
 		h.tb.Fatalf("callback left step=%q user=%q client=%q", req.Step, req.UserID, ac.ClientID)
 	}
 	return codeGrant{clientID: clientID, secret: secret, req: req, codeTTL: ac.ExpiresAt.Sub(ac.CreatedAt), verifier: verifier}
 }
 
-// mint stores n codes the way the callback does (SaveAuthCode in
-// idp/oidcop/opstorage.go): per code, an auth request at step code_issued
+// mint stores n codes the way the callback does (idp/oidcop/callback.go,
+// after authflow.Complete): per code, an issued auth request
 // (a copy of the real one under a new id) and the code's row, keyed by its
 // hash, with a grant id of its own. It returns the token request bodies
 // that redeem them.
@@ -249,7 +247,7 @@ func (h *benchHarness) mint(tb testing.TB, g codeGrant, n int) []string {
 				tb.Fatal(err)
 			}
 			bodies[i] = url.Values{"grant_type": {"authorization_code"}, "code": {code},
-				"redirect_uri": {r.RedirectURI}, "code_verifier": {g.verifier}}.Encode()
+				"redirect_uri": {r.OIDC.RedirectURI}, "code_verifier": {g.verifier}}.Encode()
 		}
 	})
 	return bodies

@@ -343,7 +343,14 @@ func TestFormPostConformance(t *testing.T) {
 			}
 		})
 		t.Run("auto-submit script", func(t *testing.T) {
-			resp, err := http.Get(h.issuer + "/oidc/form-post.js")
+			h := h.sub(t)
+			extra, _ := withPKCE(url.Values{"response_mode": {"form_post"}, "prompt": {"none"}})
+			p := h.browser().get(h.authURL("web", extra))
+			s := regexp.MustCompile(`<script src="([^"]+)"`).FindStringSubmatch(p.body)
+			if s == nil || !strings.HasPrefix(html.UnescapeString(s[1]), "/") {
+				t.Fatalf("the form_post page loads no script of Gatehouse's:\n%s", p.body)
+			}
+			resp, err := http.Get(h.issuer + html.UnescapeString(s[1]))
 			if err != nil {
 				t.Fatal(err)
 			}

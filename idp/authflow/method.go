@@ -1,0 +1,239 @@
+package authflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/gatehouse-idp/gatehouse/idp/audit"
+	"github.com/gatehouse-idp/gatehouse/idp/session"
+	"github.com/gatehouse-idp/gatehouse/idp/storage"
+)
+
+// Method is a back door: it checks what the browser submitted for one step
+// and reports whom it proved. It decides nothing else: whether that user
+// may sign in, whether another factor follows and when the login is done
+// are the flow's. Adding a method is a new package that implements this
+// and one RegisterMethod call.
+type Method interface {
+	// Name is the method's name in forms, registrations and the audit
+	// log ("password", later "totp", "webauthn", "connector:<id>").
+	Name() string
+	// Step is the step the method proves: StepLogin for a first factor
+	// (it identifies the user), StepMFA for a second factor (it proves
+	// the user the request already names).
+	Step() Step
+	// Verify checks in against r. A failed proof is a *Failure; any other
+	// error is an outage and must not count against the user.
+	Verify(ctx context.Context, r storage.AuthRequest, in Input) (Proof, error)
+}
+
+// Input is a submitted form, by field name, as the page parsed it.
+type Input map[string]string
+
+// Proof is what a method proved.
+type Proof struct {
+	// UserID is the local user proved.
+	UserID string
+	// AMR are the RFC 8176 values of the proof ("pwd", "otp", "hwk").
+	AMR []string
+	// Event is the audit event type recorded when the flow accepts the
+	// proof ("" for none).
+	Event string
+	// Upstream is an identity proved by an upstream connector, for a
+	// proof with no UserID yet. It is the federation issue's hook: the
+	// flow will resolve or link it to a local user here (federation's
+	// linking rules: a verified email from a trusted upstream plus proof
+	// of the local account) and go on as for a local proof. Until then
+	// such a proof is refused (ErrNoLink).
+	Upstream *Upstream
+	// Then runs once the flow has accepted the proof, for best-effort
+	// follow-ups that must not run for a refused login (a rehash).
+	Then func(ctx context.Context)
+}
+
+// Upstream is an identity an upstream provider asserted.
+type Upstream struct {
+	Connector     string
+	Subject       string
+	Email         string
+	EmailVerified bool
+}
+
+// ErrNoLink: an upstream identity is linked to no local user.
+var ErrNoLink = errors.New("authflow: upstream identity is not linked to a local user")
+
+// Failure is a failed proof. The user sees ErrInvalidCredentials; the
+// audit log gets the reason and, when known, the user.
+type Failure struct {
+	User   storage.User // zero when the user is unknown
+	Reason string       // "unknown_user", "wrong_password", ...
+}
+
+func (e *Failure) Error() string { return "authflow: proof failed: " + e.Reason }
+
+// Is makes every Failure match ErrInvalidCredentials.
+func (e *Failure) Is(target error) bool { return target == ErrInvalidCredentials }
+
+// Submit runs method on what the browser submitted for request id and
+// returns what to show next. A failed proof is not an error: the outcome
+// asks for the method again with Outcome.Failure set.
+func (f *Flow) Submit(ctx context.Context, id string, b session.Browser, method string, in Input) (Outcome, error) {
+	r, err := f.Load(ctx, id)
+	if err != nil {
+		return Outcome{}, err
+	}
+	m, ok := f.methods[method]
+	if !ok {
+		return Outcome{}, fmt.Errorf("%w: %q", ErrUnknownMethod, method)
+	}
+	if m.Step() != StepOf(r) {
+		return Outcome{}, ErrOutOfTurn
+	}
+	p, err := f.party(ctx, r)
+	if err != nil {
+		return Outcome{}, err
+	}
+	proof, err := m.Verify(ctx, r, in)
+	if err != nil {
+		return f.refused(ctx, r, p, m, err)
+	}
+	u, err := f.proved(ctx, r, proof)
+	if err != nil {
+		return f.refused(ctx, r, p, m, err)
+	}
+	return f.accept(ctx, r, b, p, m, proof, u)
+}
+
+// refused turns a failed proof into the method's form again, audited; any
+// other error passes through.
+func (f *Flow) refused(ctx context.Context, r storage.AuthRequest, p Party, m Method, err error) (Outcome, error) {
+	var fail *Failure
+	if !errors.As(err, &fail) {
+		return Outcome{}, err
+	}
+	f.record(ctx, audit.LoginFailed, r, fail.User, map[string]string{"reason": fail.Reason, "step": r.Step, "method": m.Name()})
+	return Outcome{Action: Challenge, Request: r, Party: p, Method: m.Name(), Failure: ErrInvalidCredentials}, nil
+}
+
+// proved loads the user a proof names and checks that they may sign in:
+// the one such check for every method.
+func (f *Flow) proved(ctx context.Context, r storage.AuthRequest, proof Proof) (storage.User, error) {
+	if proof.UserID == "" {
+		if proof.Upstream != nil {
+			return storage.User{}, ErrNoLink
+		}
+		return storage.User{}, errors.New("authflow: a method proved no user")
+	}
+	u, err := f.Store.GetUser(ctx, proof.UserID)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return u, &Failure{Reason: "unknown_user"}
+	case err != nil:
+		return u, fmt.Errorf("authflow: load proved user: %w", err)
+	case u.State != storage.UserActive:
+		return u, &Failure{User: u, Reason: "state_" + string(u.State)}
+	case !u.MaySignIn(f.Now()):
+		return u, &Failure{User: u, Reason: "locked"}
+	case StepOf(r) == StepMFA && u.ID != r.UserID:
+		return u, &Failure{User: u, Reason: "other_user"}
+	}
+	return u, nil
+}
+
+// accept records an accepted proof and moves the request on.
+func (f *Flow) accept(ctx context.Context, r storage.AuthRequest, b session.Browser, p Party, m Method, proof Proof, u storage.User) (Outcome, error) {
+	now := f.Now()
+	from := StepOf(r)
+	if from == StepLogin && r.SubjectHint != "" && r.SubjectHint != u.ID && Prompted(r, "none") {
+		return Outcome{Action: LoginRequired, Request: r, Party: p}, nil
+	}
+	amr := slices.Clone(proof.AMR)
+	if from == StepMFA {
+		amr = union(r.AMR, proof.AMR, []string{AMRMFA})
+	}
+	out, err := f.advance(ctx, r, b, p, from, func(r *storage.AuthRequest) {
+		r.UserID, r.OrgID, r.AuthTime, r.AMR = u.ID, u.OrgID, now, amr
+	})
+	if err != nil {
+		return Outcome{}, err
+	}
+	if proof.Event != "" {
+		f.record(ctx, proof.Event, out.Request, u, map[string]string{"method": m.Name()})
+	}
+	if proof.Then != nil {
+		proof.Then(ctx)
+	}
+	if from == StepLogin {
+		if _, err := f.Store.UpdateUser(ctx, u.ID, func(u storage.User) (storage.User, error) {
+			u.LastLoginAt = now
+			return u, nil
+		}); err != nil {
+			return Outcome{}, fmt.Errorf("authflow: record login: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// advance is the authenticate transition: it records who was proved (set)
+// and moves the request, in one write that re-checks it is still at step
+// from, to done when no further factor is needed and to mfa otherwise.
+// Done starts the browser session: a new one for a proof, the browser's
+// own when it resumed (set then names it).
+func (f *Flow) advance(ctx context.Context, r storage.AuthRequest, b session.Browser, p Party, from Step, set func(*storage.AuthRequest)) (Outcome, error) {
+	probe := r
+	set(&probe)
+	need, err := f.mfaRequired(ctx, probe, p)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if need && !slices.Contains(probe.AMR, AMRMFA) {
+		next, err := f.update(ctx, r.ID, from, func(r *storage.AuthRequest) error {
+			set(r)
+			r.SessionID = ""
+			r.Step = StepMFA.name
+			return nil
+		})
+		if err != nil {
+			return Outcome{}, err
+		}
+		return f.view(next, p), nil
+	}
+	var started *session.Started
+	if probe.SessionID == "" {
+		st, err := f.Sessions.Create(ctx, b, probe.UserID, probe.AMR, probe.AuthTime)
+		if err != nil {
+			return Outcome{}, fmt.Errorf("authflow: start session: %w", err)
+		}
+		started = &st
+	}
+	next, err := f.update(ctx, r.ID, from, func(r *storage.AuthRequest) error {
+		set(r)
+		if started != nil {
+			r.SessionID = started.Session.Hash
+		}
+		r.Step = StepDone.name
+		return nil
+	})
+	if err != nil {
+		if started != nil {
+			// Another request moved it first; this session reaches no
+			// browser.
+			_ = f.Sessions.Discard(context.WithoutCancel(ctx), *started)
+		}
+		return Outcome{}, err
+	}
+	return Outcome{Action: Continue, Request: next, Party: p, Session: started}, nil
+}
+
+// union is a, then what b and c add, without repeats.
+func union(a, b, c []string) []string {
+	out := slices.Clone(a)
+	for _, v := range append(slices.Clone(b), c...) {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}

@@ -1,0 +1,60 @@
+package authflow
+
+import (
+	"fmt"
+
+	"github.com/gatehouse-idp/gatehouse/idp/storage"
+)
+
+// Step is where a login is. The set is closed: the values below are the
+// only ones (the type has no exported constructor), a stored string that
+// is none of them reads as an error, and only this package writes a
+// request's step.
+type Step struct{ name string }
+
+// The steps, in order. A request is created at StepLogin and ends at
+// StepIssued; expiry ends it anywhere.
+var (
+	// StepLogin: identify and prove a first factor (a password, a live
+	// browser session, later an upstream identity).
+	StepLogin = Step{"login"}
+	// StepMFA: the user is known; a second factor is required and not
+	// yet given.
+	StepMFA = Step{"mfa"}
+	// StepDone: proved, with a browser session; the front door may issue
+	// its response, once, through Complete.
+	StepDone = Step{"done"}
+	// StepIssued: the door issued its response; nothing follows.
+	StepIssued = Step{"issued"}
+)
+
+var steps = []Step{StepLogin, StepMFA, StepDone, StepIssued}
+
+func (s Step) String() string { return s.name }
+
+// ParseStep reads a stored step.
+func ParseStep(v string) (Step, error) {
+	for _, s := range steps {
+		if s.name == v {
+			return s, nil
+		}
+	}
+	return Step{}, fmt.Errorf("authflow: unknown step %q", v)
+}
+
+// StepOf is the step of r; the zero Step when the stored value is none of
+// the steps (such a row matches no transition).
+func StepOf(r storage.AuthRequest) Step {
+	s, _ := ParseStep(r.Step)
+	return s
+}
+
+// Issued reports whether the door has issued r's response: the token
+// endpoint accepts a code only for an issued request.
+func Issued(r storage.AuthRequest) bool { return StepOf(r) == StepIssued }
+
+// Finished reports whether r has been proved (done or issued).
+func Finished(r storage.AuthRequest) bool {
+	s := StepOf(r)
+	return s == StepDone || s == StepIssued
+}
