@@ -143,8 +143,8 @@ func (p *Provider) Mount(handle Handle) {
 	lib := p.handler
 	handle("GET "+PathDiscovery, publicCORS(lib))
 	handle("GET "+PathKeys, publicCORS(lib))
-	handle("GET "+PathAuthorize, p.htmlErrors(lib))
-	handle("POST "+PathAuthorize, p.htmlErrors(lib))
+	handle("GET "+PathAuthorize, p.authorizeEndpoint(p.htmlErrors(lib)))
+	handle("POST "+PathAuthorize, p.authorizeEndpoint(p.htmlErrors(lib)))
 	handle("GET "+PathCallback, http.HandlerFunc(p.callback))
 	handle("GET "+pathFormPostJS, http.HandlerFunc(serveFormPostJS))
 	handle("POST "+PathToken, publicCORS(http.HandlerFunc(p.token)))
