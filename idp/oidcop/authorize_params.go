@@ -6,9 +6,12 @@ import (
 
 // authorizeEndpoint wraps the library's /authorize handler (already
 // wrapped by htmlErrors) with what Gatehouse adds in front of it: repeated
-// parameters are refused before the library reads any.
+// parameters are refused before the library reads any (this file), and the
+// error redirects it answers with name the issuer and honour form_post
+// (authorize_iss.go). The order matters: the second relies on the first
+// for a single redirect_uri, state and response_mode.
 func (p *Provider) authorizeEndpoint(next http.Handler) http.Handler {
-	return p.singleParams(next)
+	return p.singleParams(p.authorizeErrorsIss(next))
 }
 
 // singleValuedParams are the /authorize parameters a request may carry at
