@@ -186,3 +186,19 @@ func wantFormPost(t *testing.T, p page, action string) url.Values {
 	}
 	return f
 }
+
+// TestDiscoveryIssParameterSupported: the issuer is in every authorization
+// response, so discovery says so (RFC 9207 §3); without it a client cannot
+// tell that an authorization response missing iss is an attack.
+func TestDiscoveryIssParameterSupported(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		_, _, d := h.getJSON("/.well-known/openid-configuration")
+		if v, ok := d["authorization_response_iss_parameter_supported"]; !ok || v != true {
+			t.Fatalf("authorization_response_iss_parameter_supported = %v (present %v); want true", v, ok)
+		}
+		// Still the whole document, not just the added field.
+		if d["issuer"] != h.issuer || d["authorization_endpoint"] != h.issuer+"/authorize" {
+			t.Fatalf("discovery lost its fields: %v", d)
+		}
+	})
+}
