@@ -156,8 +156,8 @@ func (p *Provider) Mount(handle Handle) {
 	lib := p.handler
 	handle("GET "+PathDiscovery, publicCORS(lib))
 	handle("GET "+PathKeys, publicCORS(lib))
-	handle("GET "+PathAuthorize, p.htmlErrors(lib))
-	handle("POST "+PathAuthorize, p.htmlErrors(lib))
+	handle("GET "+PathAuthorize, p.authorizeEndpoint(p.htmlErrors(lib)))
+	handle("POST "+PathAuthorize, p.authorizeEndpoint(p.htmlErrors(lib)))
 	handle("GET "+PathCallback, http.HandlerFunc(p.callback))
 	handle("GET "+PathEndSession, http.HandlerFunc(p.endSession))
 	handle("POST "+PathEndSession, http.HandlerFunc(p.endSession))

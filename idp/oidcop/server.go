@@ -108,6 +108,17 @@ func (s *server) Discovery(ctx context.Context, r *op.Request[struct{}]) (*op.Re
 		d.ACRValuesSupported = []string{"urn:gatehouse:acr:pwd", "urn:gatehouse:acr:mfa"}
 		d.CheckSessionIframe = ""
 		d.DeviceAuthorizationEndpoint = ""
+		resp.Data = discoveryDocument{DiscoveryConfiguration: d, AuthorizationResponseISSParameterSupported: true}
 	}
 	return resp, nil
+}
+
+// discoveryDocument is the library's document plus what it has no field
+// for. Every authorization response names the issuer (codes and errors
+// alike: callback.go and authorize_iss.go), and RFC 9207 §3 has the
+// provider say so: a client that knows it can refuse a response without
+// iss as a mix-up attempt.
+type discoveryDocument struct {
+	*oidc.DiscoveryConfiguration
+	AuthorizationResponseISSParameterSupported bool `json:"authorization_response_iss_parameter_supported"`
 }

@@ -1,0 +1,204 @@
+package e2e
+
+import (
+	"html"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse-idp/gatehouse/idp/admin"
+)
+
+// TestAuthorizeErrorRedirectsIss: every error /authorize hands back to the
+// client names the issuer (RFC 9207 §2: "in both authorization responses
+// and error responses"), whoever raises it (the library's checks,
+// Gatehouse's own, the library's Authorize), exactly once, with the state;
+// and with response_mode=form_post it is form-posted (OAuth 2.0 Form Post
+// Response Mode §2) by Gatehouse's page, under its CSP with no inline
+// script, like a code.
+func TestAuthorizeErrorRedirectsIss(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		h.client("web", nil)
+		h.client("spa", func(in *admin.ClientInput) { in.Public = true })
+		h.client("qry", func(in *admin.ClientInput) { in.RedirectURIs = []string{redirectURI("qry") + "?tenant=a"} })
+		for _, tc := range []struct {
+			name, clientID string
+			set            url.Values // nil value: the parameter is left out
+			wantErr        string
+			setsMode       bool // the case sets response_mode itself: run once
+		}{
+			{"response_type token", "web", url.Values{"response_type": {"token"}}, "unauthorized_client", false},
+			{"response_type id_token", "web", url.Values{"response_type": {"id_token"}}, "unauthorized_client", false},
+			{"response_type missing", "web", url.Values{"response_type": nil}, "invalid_request", false},
+			{"scope missing", "web", url.Values{"scope": nil}, "invalid_request", false},
+			{"code_challenge_method plain", "web", url.Values{"code_challenge_method": {"plain"}}, "invalid_request", false},
+			{"code_challenge_method S512", "web", url.Values{"code_challenge_method": {"S512"}}, "invalid_request", false},
+			{"malformed code_challenge", "web", url.Values{"code_challenge": {"short"}}, "invalid_request", false},
+			{"public client without PKCE", "spa", url.Values{"code_challenge": nil, "code_challenge_method": nil}, "invalid_request", false},
+			{"prompt none with login", "web", url.Values{"prompt": {"none login"}}, "invalid_request", false},
+			{"id_token_hint that is no token", "web", url.Values{"id_token_hint": {"a.b.c"}}, "login_required", false},
+			{"request object", "web", url.Values{"request": {"a.b.c"}}, "request_not_supported", false},
+			{"redirect_uri with a query of its own", "qry", url.Values{"code_challenge_method": {"plain"}}, "invalid_request", false},
+			{"response_mode fragment", "web", url.Values{"response_mode": {"fragment"}}, "invalid_request", true},
+			{"response_mode unknown", "web", url.Values{"response_mode": {"web_message"}}, "invalid_request", true},
+		} {
+			for _, mode := range []string{"query", "form_post"} {
+				if tc.setsMode && mode != "query" {
+					continue
+				}
+				t.Run(tc.name+", "+mode, func(t *testing.T) {
+					h := h.sub(t)
+					q := authorizeBase(tc.clientID)
+					q.Set("redirect_uri", h.registeredURI(tc.clientID))
+					if mode == "form_post" {
+						q.Set("response_mode", "form_post")
+					}
+					for k, v := range tc.set {
+						if v == nil {
+							delete(q, k)
+						} else {
+							q[k] = v
+						}
+					}
+					p := h.browser().do(h.authorizeRequest(q, nil))
+					var params url.Values
+					if mode == "form_post" {
+						params = wantFormPost(t, p, h.registeredURI(tc.clientID))
+					} else {
+						params = wantErrorAtClient(t, p, tc.clientID, tc.wantErr)
+						// iss goes where the error is: the query, or the
+						// fragment (where the library puts errors for
+						// implicit response types and response_mode=fragment).
+						loc, _ := url.Parse(p.resp.Header.Get("Location"))
+						part := loc.Query()
+						if loc.Fragment != "" {
+							part, _ = url.ParseQuery(loc.EscapedFragment())
+						}
+						if !part.Has("error") || !slices.Equal(part["iss"], []string{h.issuer}) {
+							t.Fatalf("iss not next to the error: %s", loc)
+						}
+						if tc.clientID == "qry" && !slices.Equal(params["tenant"], []string{"a"}) {
+							t.Fatalf("the redirect_uri's own query was not kept: %v", params)
+						}
+					}
+					if params.Get("error") != tc.wantErr || params.Has("code") {
+						t.Fatalf("error %q; want %s: %v", params.Get("error"), tc.wantErr, params)
+					}
+					if !slices.Equal(params["iss"], []string{h.issuer}) {
+						t.Fatalf("iss %q; want exactly once %s: %v", params["iss"], h.issuer, params)
+					}
+					if !slices.Equal(params["state"], []string{"st-" + tc.clientID}) {
+						t.Fatalf("state %q; want st-%s", params["state"], tc.clientID)
+					}
+				})
+			}
+		}
+		t.Run("POST /authorize, form_post", func(t *testing.T) {
+			h := h.sub(t)
+			f := authorizeBase("web")
+			f.Set("response_mode", "form_post")
+			f.Set("code_challenge_method", "plain")
+			params := wantFormPost(t, h.browser().do(h.authorizeRequest(nil, f)), redirectURI("web"))
+			if params.Get("error") != "invalid_request" || params.Get("iss") != h.issuer || params.Get("state") != "st-web" {
+				t.Fatalf("%v", params)
+			}
+		})
+		// Errors that must not be redirected stay the error page, whatever
+		// response_mode asks for.
+		for name, set := range map[string]url.Values{
+			"unknown client, form_post":            {"client_id": {"nope"}, "response_mode": {"form_post"}},
+			"unregistered redirect_uri, form_post": {"redirect_uri": {"https://" + evilHost + "/cb"}, "response_mode": {"form_post"}},
+		} {
+			t.Run(name, func(t *testing.T) {
+				h := h.sub(t)
+				q := authorizeBase("web")
+				for k, v := range set {
+					q[k] = v
+				}
+				wantRefusalPage(t, h.browser().do(h.authorizeRequest(q, nil)))
+			})
+		}
+	})
+}
+
+// registeredURI is the redirect URI the clients of these tests register.
+func (h *harness) registeredURI(clientID string) string {
+	if clientID == "qry" {
+		return redirectURI(clientID) + "?tenant=a"
+	}
+	return redirectURI(clientID)
+}
+
+var eventHandlerRE = regexp.MustCompile(`(?i)\son\w+=`)
+
+// wantFormPost checks that p is Gatehouse's form_post page posting to
+// action, under a CSP that lets it post to the action's origin only and
+// runs no inline script, and returns its hidden fields.
+func wantFormPost(t *testing.T, p page, action string) url.Values {
+	t.Helper()
+	if p.resp.StatusCode != http.StatusOK || p.resp.Header.Get("Location") != "" || p.resp.Request.URL.Path != "/authorize" {
+		t.Fatalf("form_post: %d at %s, Location=%q; want the form_post page\n%.300s",
+			p.resp.StatusCode, p.resp.Request.URL, p.resp.Header.Get("Location"), p.body)
+	}
+	if ct := p.resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+		t.Fatalf("Content-Type %q", ct)
+	}
+	if m := formRE.FindStringSubmatch(p.body); m == nil || html.UnescapeString(m[1]) != action {
+		t.Fatalf("form action %v; want %s\n%s", m, action, p.body)
+	}
+	csp := p.resp.Header.Get("Content-Security-Policy")
+	directives := map[string][]string{}
+	for _, d := range strings.Split(csp, ";") {
+		if f := strings.Fields(d); len(f) > 0 {
+			directives[f[0]] = f[1:]
+		}
+	}
+	if !slices.Equal(directives["form-action"], []string{"https://" + rpHost}) {
+		t.Fatalf("CSP form-action %v; want only https://%s (CSP %q)", directives["form-action"], rpHost, csp)
+	}
+	script := directives["script-src"]
+	if script == nil {
+		script = directives["default-src"]
+	}
+	for _, s := range script {
+		if s == "'unsafe-inline'" || s == "*" || strings.HasPrefix(s, "'nonce-") || strings.HasPrefix(s, "'sha") {
+			t.Fatalf("CSP allows inline script: %q", csp)
+		}
+	}
+	for _, s := range scriptRE.FindAllStringSubmatch(p.body, -1) {
+		if strings.TrimSpace(s[2]) != "" || !strings.Contains(s[1], "src=") {
+			t.Fatalf("inline script in the form_post page: %s", s[0])
+		}
+	}
+	if eventHandlerRE.MatchString(p.body) {
+		t.Fatalf("event handler in the form_post page:\n%s", p.body)
+	}
+	if cc := p.resp.Header.Get("Cache-Control"); !strings.Contains(cc, "no-store") {
+		t.Fatalf("Cache-Control %q", cc)
+	}
+	// All hidden fields, repeated ones included (p.hidden keeps one).
+	f := url.Values{}
+	for _, m := range hiddenRE.FindAllStringSubmatch(p.body, -1) {
+		f.Add(m[1], html.UnescapeString(m[2]))
+	}
+	return f
+}
+
+// TestDiscoveryIssParameterSupported: the issuer is in every authorization
+// response, so discovery says so (RFC 9207 §3); without it a client cannot
+// tell that an authorization response missing iss is an attack.
+func TestDiscoveryIssParameterSupported(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		_, _, d := h.getJSON("/.well-known/openid-configuration")
+		if v, ok := d["authorization_response_iss_parameter_supported"]; !ok || v != true {
+			t.Fatalf("authorization_response_iss_parameter_supported = %v (present %v); want true", v, ok)
+		}
+		// Still the whole document, not just the added field.
+		if d["issuer"] != h.issuer || d["authorization_endpoint"] != h.issuer+"/authorize" {
+			t.Fatalf("discovery lost its fields: %v", d)
+		}
+	})
+}
