@@ -279,7 +279,7 @@ func (r *Renderer) RenderAutoPost(w http.ResponseWriter, d AutoPostData) error {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", baseCSP+"; form-action "+src)
+	h.Set("Content-Security-Policy", "default-src 'self'; form-action "+src+"; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("Referrer-Policy", "no-referrer")
 	w.WriteHeader(http.StatusOK)
 	_, _ = buf.WriteTo(w)

@@ -47,8 +47,8 @@ func (p *Provider) authorizeErrorsIss(next http.Handler) http.Handler {
 					params.Set(k, v)
 				}
 			}
-			p.redirectResponse(w, r, storage.AuthRequest{RedirectURI: hw.redirectURI, State: r.Form.Get("state"),
-				ResponseMode: string(oidc.ResponseModeFormPost)}, params)
+			p.redirectResponse(w, r, storage.AuthRequest{Protocol: Protocol, OIDC: &storage.OIDCParams{
+				RedirectURI: hw.redirectURI, State: r.Form.Get("state"), ResponseMode: string(oidc.ResponseModeFormPost)}}, params)
 			return
 		}
 		hw.params.Set("iss", p.opts.Issuer)

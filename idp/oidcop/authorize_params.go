@@ -61,9 +61,5 @@ func (p *Provider) singleParams(next http.Handler) http.Handler {
 func (p *Provider) refuseAuthorize(w http.ResponseWriter, r *http.Request, what string, args ...any) {
 	p.opts.Logger.InfoContext(r.Context(), what, args...)
 	const msg = "This sign-in link is not valid. Please go back to the application and try again."
-	if p.opts.Error != nil {
-		p.opts.Error(w, r, http.StatusBadRequest, msg)
-		return
-	}
-	http.Error(w, msg, http.StatusBadRequest)
+	p.opts.Pages.Error(w, r, http.StatusBadRequest, msg)
 }

@@ -63,7 +63,7 @@ func TestAuthorizeErrorRedirectRecognised(t *testing.T) {
 // testAuthorizeEndpoint is authorizeEndpoint around lib, on a provider with
 // only what it needs.
 func testAuthorizeEndpoint(lib http.HandlerFunc) (*Provider, http.Handler) {
-	p := &Provider{opts: Options{Issuer: "https://login.example.com", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}}
+	p := &Provider{opts: Options{Issuer: "https://login.example.com", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Pages: testPages()}}
 	return p, p.authorizeEndpoint(p.htmlErrors(lib))
 }
 
