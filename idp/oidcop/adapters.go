@@ -37,13 +37,17 @@ func (a authRequest) GetCodeChallenge() *oidc.CodeChallenge {
 	}
 	return &oidc.CodeChallenge{Challenge: o.CodeChallenge, Method: oidc.CodeChallengeMethod(o.CodeChallengeMethod)}
 }
-func (a authRequest) GetNonce() string                   { return a.oidc().Nonce }
-func (a authRequest) GetRedirectURI() string             { return a.oidc().RedirectURI }
-func (a authRequest) GetResponseType() oidc.ResponseType { return oidc.ResponseType(a.oidc().ResponseType) }
-func (a authRequest) GetResponseMode() oidc.ResponseMode { return oidc.ResponseMode(a.oidc().ResponseMode) }
-func (a authRequest) GetScopes() []string                { return a.oidc().Scopes }
-func (a authRequest) GetState() string                   { return a.oidc().State }
-func (a authRequest) GetSubject() string                 { return a.r.UserID }
+func (a authRequest) GetNonce() string       { return a.oidc().Nonce }
+func (a authRequest) GetRedirectURI() string { return a.oidc().RedirectURI }
+func (a authRequest) GetResponseType() oidc.ResponseType {
+	return oidc.ResponseType(a.oidc().ResponseType)
+}
+func (a authRequest) GetResponseMode() oidc.ResponseMode {
+	return oidc.ResponseMode(a.oidc().ResponseMode)
+}
+func (a authRequest) GetScopes() []string { return a.oidc().Scopes }
+func (a authRequest) GetState() string    { return a.oidc().State }
+func (a authRequest) GetSubject() string  { return a.r.UserID }
 
 // Done is the gate for the library: true only while the flow says the
 // request is done and not yet issued. The library's own callback, which

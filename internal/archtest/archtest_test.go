@@ -144,4 +144,3 @@ func identName(e ast.Expr) string {
 	}
 	return ""
 }
-

@@ -173,9 +173,9 @@ func newSession(hash, userID string) storage.Session {
 // organization yet.
 func newAuthRequest(id, clientID string) storage.AuthRequest {
 	return storage.AuthRequest{
-		ID:                  id,
-		Protocol:            "oidc",
-		ClientID:            clientID,
+		ID:       id,
+		Protocol: "oidc",
+		ClientID: clientID,
 		OIDC: &storage.OIDCParams{
 			RedirectURI:         "https://rp.example/cb",
 			State:               "state-" + id,
