@@ -15,6 +15,14 @@
 //     code is replayed, and keep the token endpoint to the few storage
 //     round trips it needs.
 //
-// It must not render login pages or decide login policy: it sends the
-// browser to the login URL and trusts only the stored AuthRequest step.
+// It is the OIDC front door of idp/authflow: it starts requests with
+// Flow.Begin (typed storage.OIDCParams), describes clients to the flow
+// (Party: name, RequireMFA; an unknown client is an error), tells the
+// pages where a finished login continues (ContinueURL, the callback), and
+// issues a code only after Flow.Complete. It owns its protocol's parsing,
+// its RP-initiated logout (end_session) and its responses (redirect or
+// form_post through ui's auto-post page).
+//
+// It must not render login pages or decide login policy, and it never
+// writes an auth request's step: the flow does (internal/archtest).
 package oidcop
