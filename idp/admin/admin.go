@@ -35,9 +35,25 @@ func conflictErr(format string, args ...any) error {
 	return &InputError{Msg: fmt.Sprintf(format, args...), Err: storage.ErrConflict}
 }
 
+// Store is what the Service needs of storage: it manages organizations,
+// users and clients, and disabling a user ends the user's sessions and
+// revokes the user's tokens, for which it needs one method each of the
+// Sessions and Grants roles.
+type Store interface {
+	storage.Organizations
+	storage.Users
+	storage.Clients
+	// DeleteUserSessions is storage.Sessions'.
+	DeleteUserSessions(ctx context.Context, userID string) (int, error)
+	// RevokeUserTokens is storage.Grants'.
+	RevokeUserTokens(ctx context.Context, userID string, now time.Time) (int, error)
+}
+
+var _ Store = storage.Storage(nil)
+
 // Service performs admin actions.
 type Service struct {
-	Store  storage.Storage
+	Store  Store
 	Hasher *password.Hasher
 	Audit  *audit.Recorder
 	Now    func() time.Time

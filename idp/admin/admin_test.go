@@ -32,9 +32,21 @@ func newService(t *testing.T) *Service {
 	}
 }
 
+// backend is the whole store behind s, for the rows that the Service
+// reaches through no method of Store (sessions, tokens) or never reads
+// (audit events).
+func backend(t *testing.T, s *Service) storage.Storage {
+	t.Helper()
+	st, ok := s.Store.(storage.Storage)
+	if !ok {
+		t.Fatalf("Store is a %T, not a whole storage.Storage", s.Store)
+	}
+	return st
+}
+
 func auditTypes(t *testing.T, s *Service, userID string) []string {
 	t.Helper()
-	evs, err := s.Store.ListAuditEvents(context.Background(), storage.AuditQuery{UserID: userID})
+	evs, err := backend(t, s).ListAuditEvents(context.Background(), storage.AuditQuery{UserID: userID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,21 +143,21 @@ func TestDisableUserEndsEverything(t *testing.T) {
 	if _, _, err := s.CreateClient(ctx, "test", ClientInput{ID: "c", Name: "App", RedirectURIs: []string{"https://rp.example/cb"}}); err != nil {
 		t.Fatal(err)
 	}
-	must(s.Store.CreateSession(ctx, storage.Session{Hash: "s1", UserID: u.ID, CreatedAt: now, ExpiresAt: exp, IdleExpiresAt: exp}))
-	must(s.Store.CreateRefreshToken(ctx, storage.RefreshToken{Hash: "r1", FamilyID: "f1", ClientID: "c", UserID: u.ID, CreatedAt: now, ExpiresAt: exp}))
-	must(s.Store.CreateAccessToken(ctx, storage.AccessToken{Hash: "a1", FamilyID: "f1", ClientID: "c", UserID: u.ID, CreatedAt: now, ExpiresAt: exp}))
+	must(backend(t, s).CreateSession(ctx, storage.Session{Hash: "s1", UserID: u.ID, CreatedAt: now, ExpiresAt: exp, IdleExpiresAt: exp}))
+	must(backend(t, s).CreateRefreshToken(ctx, storage.RefreshToken{Hash: "r1", FamilyID: "f1", ClientID: "c", UserID: u.ID, CreatedAt: now, ExpiresAt: exp}))
+	must(backend(t, s).CreateAccessToken(ctx, storage.AccessToken{Hash: "a1", FamilyID: "f1", ClientID: "c", UserID: u.ID, CreatedAt: now, ExpiresAt: exp}))
 
 	d, err := s.DisableUser(ctx, "test", "BOB@example.com")
 	if err != nil || d.State != storage.UserDisabled {
 		t.Fatalf("DisableUser = %+v, %v", d, err)
 	}
-	if _, err := s.Store.GetSession(ctx, "s1"); !errors.Is(err, storage.ErrNotFound) {
+	if _, err := backend(t, s).GetSession(ctx, "s1"); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("session survived disable: %v", err)
 	}
-	if rt, _ := s.Store.GetRefreshToken(ctx, "r1"); rt.RevokedAt.IsZero() {
+	if rt, _ := backend(t, s).GetRefreshToken(ctx, "r1"); rt.RevokedAt.IsZero() {
 		t.Error("refresh token not revoked")
 	}
-	if at, _ := s.Store.GetAccessToken(ctx, "a1"); at.RevokedAt.IsZero() {
+	if at, _ := backend(t, s).GetAccessToken(ctx, "a1"); at.RevokedAt.IsZero() {
 		t.Error("access token not revoked")
 	}
 	if got := auditTypes(t, s, u.ID); len(got) == 0 || got[0] != audit.UserDisabled {

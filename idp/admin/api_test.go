@@ -241,7 +241,7 @@ func TestAPIClients(t *testing.T) {
 	if r := call(t, srv, "admin", "GET", base+"/web", "", ""); r.status != 404 {
 		t.Fatalf("get after delete: %d", r.status)
 	}
-	evs, _ := s.Store.ListAuditEvents(context.Background(), storage.AuditQuery{})
+	evs, _ := backend(t, s).ListAuditEvents(context.Background(), storage.AuditQuery{})
 	if len(evs) == 0 || evs[0].Type != "client.deleted" || evs[0].ActorID != "api:u-admin" {
 		t.Errorf("latest audit event %+v", evs[0])
 	}
@@ -287,7 +287,7 @@ func TestAPIUsersAndOrgs(t *testing.T) {
 
 // failingStore breaks ListClients to check that internal errors do not
 // reach the caller.
-type failingStore struct{ storage.Storage }
+type failingStore struct{ Store }
 
 func (failingStore) ListClients(context.Context) ([]storage.Client, error) {
 	return nil, errors.New("pq: relation \"clients\" does not exist at db.internal:5432")

@@ -279,7 +279,7 @@ func TestCreateClient(t *testing.T) {
 
 func clientAuditTypes(t *testing.T, s *Service, clientID string) []string {
 	t.Helper()
-	evs, err := s.Store.ListAuditEvents(context.Background(), storage.AuditQuery{})
+	evs, err := backend(t, s).ListAuditEvents(context.Background(), storage.AuditQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -402,7 +402,7 @@ func TestReconcileConfigClients(t *testing.T) {
 					!slices.Equal(c.RedirectURIs, []string{"https://app.example.com/cb2"}) || !c.CreatedAt.Equal(now) {
 					t.Errorf("not updated: %+v", c)
 				}
-				evs, _ := s.Store.ListAuditEvents(ctx, storage.AuditQuery{Type: audit.ClientUpdated})
+				evs, _ := backend(t, s).ListAuditEvents(ctx, storage.AuditQuery{Type: audit.ClientUpdated})
 				if len(evs) != 1 || evs[0].ClientID != "web" || evs[0].Details["changed"] != "secret redirect_uris require_mfa" {
 					t.Errorf("update events %+v", evs)
 				}

@@ -29,10 +29,13 @@ const (
 	ClientSecretRotated = "client.secret_rotated"
 )
 
-// Appender is the part of storage the recorder needs.
+// Appender is the part of storage the recorder needs: the append half of
+// the storage.Audit role, since a recorder never reads events back.
 type Appender interface {
 	AppendAuditEvent(ctx context.Context, e storage.AuditEvent) error
 }
+
+var _ Appender = storage.Audit(nil)
 
 // Meta is the request metadata attached to every event.
 type Meta struct {

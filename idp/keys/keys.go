@@ -56,15 +56,10 @@ var (
 	ErrConfig = errors.New("keys: invalid configuration")
 )
 
-// Store is what the Manager needs of storage.
+// Store is what the Manager needs of storage: the signing key rows.
 type Store interface {
-	CreateSigningKey(ctx context.Context, k storage.SigningKey) error
-	ListSigningKeys(ctx context.Context, use string) ([]storage.SigningKey, error)
-	UpdateSigningKey(ctx context.Context, id string, fn func(storage.SigningKey) (storage.SigningKey, error)) (storage.SigningKey, error)
-	DeleteSigningKey(ctx context.Context, id string) error
+	storage.SigningKeys
 }
-
-var _ Store = storage.Storage(nil)
 
 // Defaults for the Manager's durations.
 const (

@@ -42,16 +42,10 @@ const (
 	maxUserAgent = 512
 )
 
-// Store is the part of storage.Storage a Manager uses.
+// Store is the part of storage.Storage a Manager uses: the session rows.
 type Store interface {
-	CreateSession(ctx context.Context, s storage.Session) error
-	GetSession(ctx context.Context, hash string) (storage.Session, error)
-	UpdateSession(ctx context.Context, hash string, fn func(storage.Session) (storage.Session, error)) (storage.Session, error)
-	DeleteSession(ctx context.Context, hash string) error
-	DeleteUserSessions(ctx context.Context, userID string) (int, error)
+	storage.Sessions
 }
-
-var _ Store = storage.Storage(nil)
 
 // Options configures a Manager. Store and Secret are required.
 type Options struct {

@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -31,9 +30,9 @@ var (
 	ErrUnavailable = errors.New("storage: unavailable")
 )
 
-// Storage is the one contract every backend implements. Every method is safe
-// for concurrent use by many goroutines and many processes sharing one
-// database.
+// Storage is the one contract every backend implements: every role (see
+// roles.go). Every method is safe for concurrent use by many goroutines and
+// many processes sharing one database.
 //
 // Update* methods take a function that receives the current row and returns
 // the new one. The backend runs it inside a transaction holding a row lock,
@@ -41,129 +40,16 @@ var (
 // run more than once and must not have side effects. Returning an error from
 // it aborts the update and that error is returned, wrapped.
 type Storage interface {
-	// Ping reports whether the database answers; /readyz uses it.
-	Ping(ctx context.Context) error
-	Close() error
-
-	CreateOrganization(ctx context.Context, o Organization) error
-	GetOrganization(ctx context.Context, id string) (Organization, error)
-	GetOrganizationByName(ctx context.Context, name string) (Organization, error)
-	// GetOrganizationByDomain finds the organization that owns an email
-	// domain (lower case). Domains are unique across organizations.
-	GetOrganizationByDomain(ctx context.Context, domain string) (Organization, error)
-	ListOrganizations(ctx context.Context) ([]Organization, error)
-	UpdateOrganization(ctx context.Context, id string, fn func(Organization) (Organization, error)) (Organization, error)
-	// DeleteOrganization fails with ErrConflict while users belong to it.
-	DeleteOrganization(ctx context.Context, id string) error
-
-	// CreateUser fails with ErrConflict when the email is taken; emails
-	// are unique across organizations because login starts from the email.
-	CreateUser(ctx context.Context, u User) error
-	GetUser(ctx context.Context, id string) (User, error)
-	// GetUserByEmail expects NormalizeEmail(email).
-	GetUserByEmail(ctx context.Context, email string) (User, error)
-	ListUsers(ctx context.Context, q UserQuery) ([]User, error)
-	UpdateUser(ctx context.Context, id string, fn func(User) (User, error)) (User, error)
-	// DeleteUser also deletes the user's sessions, refresh and access
-	// tokens and one-time tokens. Audit events about the user are kept.
-	DeleteUser(ctx context.Context, id string) error
-	// CountUsers counts all users; bootstrap uses it to tell a first start.
-	CountUsers(ctx context.Context) (int, error)
-
-	CreateClient(ctx context.Context, c Client) error
-	GetClient(ctx context.Context, id string) (Client, error)
-	ListClients(ctx context.Context) ([]Client, error)
-	UpdateClient(ctx context.Context, id string, fn func(Client) (Client, error)) (Client, error)
-	// DeleteClient also deletes the client's authorization codes and
-	// refresh and access tokens, so that none of them works once the
-	// client is gone. Creating a code or token for a client that does not
-	// exist (deleted meanwhile) gives ErrConflict.
-	DeleteClient(ctx context.Context, id string) error
-
-	CreateAuthRequest(ctx context.Context, r AuthRequest) error
-	GetAuthRequest(ctx context.Context, id string) (AuthRequest, error)
-	UpdateAuthRequest(ctx context.Context, id string, fn func(AuthRequest) (AuthRequest, error)) (AuthRequest, error)
-	DeleteAuthRequest(ctx context.Context, id string) error
-
-	CreateAuthCode(ctx context.Context, c AuthCode) error
-	// ConsumeAuthCode marks the code used and returns it. Exactly one of
-	// any number of concurrent callers succeeds. Others get ErrAlreadyUsed
-	// together with the stored code (so the caller can revoke
-	// code.GrantID), ErrExpired, or ErrNotFound.
-	ConsumeAuthCode(ctx context.Context, hash string, now time.Time) (AuthCode, error)
-	// GetAuthCode returns the code as stored, consumed or not, without
-	// consuming it.
-	GetAuthCode(ctx context.Context, hash string) (AuthCode, error)
-	// RedeemAuthCode consumes the code and stores the tokens it was
-	// exchanged for (refresh may be nil) in one transaction; both get the
-	// code's GrantID as FamilyID. If the code was used before, the grant's
-	// tokens are revoked, that revocation is committed, and ErrAlreadyUsed
-	// is returned with the code: a replay racing the first exchange
-	// cannot leave that exchange's tokens alive. An expired or unknown code
-	// gives ErrExpired or ErrNotFound. On any error nothing is stored.
-	RedeemAuthCode(ctx context.Context, hash string, access AccessToken, refresh *RefreshToken, now time.Time) (AuthCode, error)
-
-	CreateRefreshToken(ctx context.Context, t RefreshToken) error
-	GetRefreshToken(ctx context.Context, hash string) (RefreshToken, error)
-	// RotateRefreshToken marks the token oldHash used and stores next in
-	// the same family, atomically. If oldHash was used before, the whole
-	// family is revoked and ErrAlreadyUsed is returned: that is refresh
-	// token reuse, the signature of a stolen token. Revoked or expired
-	// tokens give ErrRevoked or ErrExpired and store nothing. access, when
-	// not nil, is the access token issued with next and is stored in the
-	// same transaction, so that a family revocation racing the rotation
-	// revokes it too. The FamilyID of next and access is overwritten with
-	// the old token's family.
-	RotateRefreshToken(ctx context.Context, oldHash string, next RefreshToken, access *AccessToken, now time.Time) (RefreshToken, error)
-
-	CreateAccessToken(ctx context.Context, t AccessToken) error
-	GetAccessToken(ctx context.Context, hash string) (AccessToken, error)
-	RevokeAccessToken(ctx context.Context, hash string, now time.Time) error
-
-	// RevokeFamily revokes every refresh and access token of one grant
-	// (the tokens descending from one authorization code or login). A
-	// rotation racing with it must not leave a live token behind. An
-	// unknown family gives (0, nil); revoking twice keeps the first
-	// RevokedAt.
-	RevokeFamily(ctx context.Context, familyID string, now time.Time) (int, error)
-	// RevokeUserTokens revokes every refresh and access token of a user;
-	// disable, password reset and MFA reset call it.
-	RevokeUserTokens(ctx context.Context, userID string, now time.Time) (int, error)
-
-	CreateSession(ctx context.Context, s Session) error
-	GetSession(ctx context.Context, hash string) (Session, error)
-	UpdateSession(ctx context.Context, hash string, fn func(Session) (Session, error)) (Session, error)
-	DeleteSession(ctx context.Context, hash string) error
-	DeleteUserSessions(ctx context.Context, userID string) (int, error)
-
-	// CreateOneTimeToken stores t and, in the same transaction, deletes
-	// every unconsumed token with the same purpose and user: a newer
-	// reset or invite link voids the older ones. This holds under
-	// concurrency too: after N concurrent creates one token is left.
-	CreateOneTimeToken(ctx context.Context, t OneTimeToken) error
-	// GetOneTimeToken returns the token as stored, consumed or not;
-	// opening a link must not consume it (mail scanners open links).
-	GetOneTimeToken(ctx context.Context, purpose, hash string) (OneTimeToken, error)
-	// ConsumeOneTimeToken marks the token used; exactly one concurrent
-	// caller wins. Others get ErrAlreadyUsed, ErrExpired or ErrNotFound.
-	ConsumeOneTimeToken(ctx context.Context, purpose, hash string, now time.Time) (OneTimeToken, error)
-
-	CreateSigningKey(ctx context.Context, k SigningKey) error
-	// ListSigningKeys returns the keys for one use, oldest first.
-	ListSigningKeys(ctx context.Context, use string) ([]SigningKey, error)
-	UpdateSigningKey(ctx context.Context, id string, fn func(SigningKey) (SigningKey, error)) (SigningKey, error)
-	DeleteSigningKey(ctx context.Context, id string) error
-
-	// AppendAuditEvent stores e; the backend assigns e.ID. Audit events
-	// are never updated.
-	AppendAuditEvent(ctx context.Context, e AuditEvent) error
-	// ListAuditEvents returns events newest first, by ID.
-	ListAuditEvents(ctx context.Context, q AuditQuery) ([]AuditEvent, error)
-
-	// DeleteExpired removes rows whose lifetime ended before now: auth
-	// requests, codes, tokens, sessions and one-time tokens. Audit events
-	// are kept.
-	DeleteExpired(ctx context.Context, now time.Time) (int, error)
+	Maintenance
+	Organizations
+	Users
+	Clients
+	AuthRequests
+	Grants
+	Sessions
+	OneTimeTokens
+	SigningKeys
+	Audit
 }
 
 // Organization is a tenant: its users, policies and email domains.

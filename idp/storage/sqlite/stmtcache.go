@@ -27,6 +27,11 @@ const maxCachedStmts = 256
 type stmtCache struct {
 	db *sql.DB
 
+	// off makes every text run unprepared, as a full cache does. Only
+	// BenchmarkCachedRead sets it, before first use, to measure the
+	// cache against its absence on the same code path.
+	off bool
+
 	mu      sync.RWMutex
 	m       map[string]*sql.Stmt
 	pending map[string]struct{}
@@ -48,13 +53,13 @@ func (c *stmtCache) lookup(q string) (*sql.Stmt, bool) {
 // get returns the cached statement for q, preparing it if needed. It takes
 // a connection to prepare, so it must not run while the caller's own
 // transaction holds the writer. nil, nil means "run q unprepared": the
-// cache is full or closed.
+// cache is off, full or closed.
 func (c *stmtCache) get(ctx context.Context, q string) (*sql.Stmt, error) {
 	if st, ok := c.lookup(q); ok {
 		return st, nil
 	}
 	c.mu.RLock()
-	full := c.closed || len(c.m) >= maxCachedStmts
+	full := c.off || c.closed || len(c.m) >= maxCachedStmts
 	c.mu.RUnlock()
 	if full {
 		return nil, nil

@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -157,6 +156,28 @@ func TestStmtCache(t *testing.T) {
 				}
 			}
 		}},
+		{"an off cache prepares nothing", func(t *testing.T, d *db) {
+			// BenchmarkCachedRead's uncached case relies on this.
+			d.rs.off, d.ws.off = true, true
+			if err := d.QueryRow(t.Context(), `SELECT 1`).Scan(new(int)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := d.Exec(t.Context(), q, "nobody"); err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 2; i++ {
+				err := d.InTx(t.Context(), func(tq sqlstore.Querier) error {
+					_, err := tq.Exec(t.Context(), q, "nobody")
+					return err
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if len(d.rs.m) != 0 || len(d.ws.m) != 0 {
+				t.Errorf("cached %d texts on the read pool and %d on the writer, want none", len(d.rs.m), len(d.ws.m))
+			}
+		}},
 		{"after Close every call reports unavailable", func(t *testing.T, d *db) {
 			if _, err := d.Exec(t.Context(), q, "nobody"); err != nil {
 				t.Fatal(err)
@@ -184,24 +205,33 @@ func TestStmtCache(t *testing.T) {
 	}
 }
 
-// BenchmarkCachedRead is BenchmarkReads' query with and without the cache,
-// on one goroutine, so that the ratio is the cost of compiling the text.
+// BenchmarkCachedRead is BenchmarkReads' read (GetClient of a stored
+// client) on one goroutine, through the store, with the statement cache on
+// and off, so that the difference is the cost of compiling the text.
 func BenchmarkCachedRead(b *testing.B) {
-	s := benchStore(b)
-	const q = `SELECT id, name FROM clients WHERE id = $1`
 	for _, bc := range []struct {
 		name string
-		row  func(ctx context.Context) sqlstore.Row
+		off  bool
 	}{
-		{"cached", func(ctx context.Context) sqlstore.Row { return s.db.QueryRow(ctx, q, "c") }},
-		{"uncached", func(ctx context.Context) sqlstore.Row { return s.db.r.QueryRowContext(ctx, q, "c") }},
+		{"cached", false},
+		{"uncached", true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
+			s := benchStore(b)
+			s.db.rs.off, s.db.ws.off = bc.off, bc.off
+			createBenchClient(b, s)
 			for b.Loop() {
-				var id, name string
-				if err := bc.row(b.Context()).Scan(&id, &name); !errors.Is(mapError(err), storage.ErrNotFound) {
+				if _, err := s.GetClient(b.Context(), "c"); err != nil {
 					b.Fatal(err)
 				}
+			}
+			// The case measured what it is named for: GetClient's read
+			// was prepared on the read pool, or nothing was.
+			s.db.rs.mu.RLock()
+			cached := len(s.db.rs.m)
+			s.db.rs.mu.RUnlock()
+			if (cached == 0) != bc.off {
+				b.Fatalf("%d texts cached on the read pool with the cache off = %v", cached, bc.off)
 			}
 		})
 	}
