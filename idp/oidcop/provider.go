@@ -38,6 +38,20 @@ type Keys interface {
 	PublicKeys(ctx context.Context) ([]PublicKey, error)
 }
 
+// Store is the storage the provider uses: it reads clients, users and
+// auth requests and issues and checks grants. It writes no auth request:
+// authflow moves them.
+type Store interface {
+	Ping(ctx context.Context) error
+	GetClient(ctx context.Context, id string) (storage.Client, error)
+	GetUser(ctx context.Context, id string) (storage.User, error)
+	GetAuthRequest(ctx context.Context, id string) (storage.AuthRequest, error)
+	DeleteAuthRequest(ctx context.Context, id string) error
+	storage.Grants
+}
+
+var _ Store = storage.Storage(nil)
+
 // Sessions is what the provider needs of the browser session manager.
 type Sessions interface {
 	Browser(r *http.Request) (session.Browser, error)
@@ -60,7 +74,7 @@ type Pages interface {
 // Options configure the provider.
 type Options struct {
 	Issuer   string
-	Store    storage.Storage
+	Store    Store
 	Flow     *authflow.Flow
 	Keys     Keys
 	Sessions Sessions

@@ -26,6 +26,8 @@ type Users interface {
 	UpdateUser(ctx context.Context, id string, fn func(storage.User) (storage.User, error)) (storage.User, error)
 }
 
+var _ Users = storage.Users(nil)
+
 // Method checks a password.
 type Method struct {
 	Users  Users
