@@ -4,30 +4,29 @@ import (
 	"errors"
 	"fmt"
 	"time"
-)
 
-// MinClientSecretLength is the shortest client secret the config accepts.
-// Client secrets are stored as a fast unsalted hash, which protects a long
-// random value but not a password-like one.
-const MinClientSecretLength = 32
+	"github.com/gatehouse-idp/gatehouse/idp/clients"
+)
 
 // Client is an OIDC client (relying party) declared in the config file.
 // Declared clients are reconciled on every start: created or updated to
 // match, and deleted when they leave the file. Zero values mean the
-// server's defaults (grant types authorization_code and refresh_token;
-// scopes openid, profile, email and offline_access; RS256 ID tokens; opaque
-// access tokens; 1h access and ID tokens; 30-day refresh tokens).
+// defaults of idp/clients (grant types authorization_code and
+// refresh_token; scopes openid, profile, email and offline_access; RS256
+// ID tokens; opaque access tokens; 1h access and ID tokens; 30-day refresh
+// tokens).
 //
-// Only the checks that need nothing but the file live here: ids,
-// duplicates and secrets. The redirect URI, grant type and TTL rules belong
-// to the server (config must not import idp/*), and the reconciliation at
-// start reports them, all at once, before anything changes.
+// Client is only the file's shape: yaml keys, a Secret that redacts
+// itself, secret_file. Its rules are idp/clients': Validate applies those
+// that concern the file's entries as such (ids, duplicates, secrets), so
+// that a bad file is refused at load; the reconciliation at start applies
+// all of them to Input, and reports every problem before anything changes.
 type Client struct {
 	ID   string `yaml:"id"`
 	Name string `yaml:"name"`
-	// Secret is the client secret of a confidential client (at least
-	// MinClientSecretLength characters, e.g. openssl rand -base64 32).
-	// Only its hash is stored.
+	// Secret is the client secret of a confidential client (see
+	// clients.CheckSecret; e.g. openssl rand -base64 32). Only its hash is
+	// stored.
 	Secret     Secret `yaml:"secret" secret:"secret_file"`
 	SecretFile string `yaml:"secret_file"`
 	// Public clients (SPAs, native apps) have no secret and must use PKCE.
@@ -49,33 +48,52 @@ type Client struct {
 	RequireMFA bool `yaml:"require_mfa"`
 }
 
+// Input is the client as idp/clients validates and stores it. It reveals
+// the secret; clients.Input redacts it in fmt and slog output itself.
+func (cl Client) Input() clients.Input {
+	return clients.Input{
+		ID: cl.ID, Name: cl.Name, Secret: cl.Secret.Reveal(), Public: cl.Public,
+		RedirectURIs: cl.RedirectURIs, PostLogoutRedirectURIs: cl.PostLogoutRedirectURIs,
+		GrantTypes: cl.GrantTypes, Scopes: cl.Scopes,
+		IDTokenSignedResponseAlg: cl.IDTokenSignedResponseAlg, AccessTokenFormat: cl.AccessTokenFormat,
+		AccessTokenTTL: cl.AccessTokenTTL, IDTokenTTL: cl.IDTokenTTL, RefreshTokenTTL: cl.RefreshTokenTTL,
+		RequireMFA: cl.RequireMFA,
+	}
+}
+
 // checkClients is the rules-table check for "clients". Problems are
 // reported at "[i].field", so they read "clients[1].secret: …". It never
 // quotes a secret.
 func checkClients(c *Config) error {
-	var errs []error
-	first := map[string]int{}
+	ids := make([]string, len(c.Clients))
 	for i, cl := range c.Clients {
-		idx := fmt.Sprintf("[%d]", i)
-		if cl.ID == "" {
-			errs = append(errs, at(idx+".id", errors.New("required")))
-		} else if j, dup := first[cl.ID]; dup {
-			errs = append(errs, at(idx+".id", fmt.Errorf("%q is already the id of clients[%d]", cl.ID, j)))
-		} else {
-			first[cl.ID] = i
-		}
-		hasSecret := cl.Secret != "" || cl.SecretFile != ""
-		switch {
-		case cl.Public && hasSecret:
-			errs = append(errs, at(idx+".secret", errors.New("a public client has no secret: remove secret/secret_file or set public: false")))
-		case !cl.Public && !hasSecret:
-			errs = append(errs, at(idx+".secret", errors.New("required for a confidential client: set secret or secret_file "+
-				"(e.g. openssl rand -base64 32), or set public: true")))
-		case cl.Secret != "" && len(cl.Secret.Reveal()) < MinClientSecretLength:
+		ids[i] = cl.ID
+	}
+	dups := clients.CheckUniqueIDs(ids)
+	var errs []error
+	for i, cl := range c.Clients {
+		for _, err := range []error{
+			clients.CheckID(cl.ID),
+			dups[i],
 			// Before the file is read only secret_file is set; Load
 			// checks again after reading it.
-			errs = append(errs, at(idx+".secret", fmt.Errorf("must be at least %d characters, got %d", MinClientSecretLength, len(cl.Secret.Reveal()))))
+			clients.CheckDeclaredSecret(cl.Public, cl.Secret.Reveal(), cl.SecretFile != ""),
+		} {
+			if err != nil {
+				errs = append(errs, clientProblem(i, err))
+			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// clientProblem puts a problem idp/clients found in clients[i] at its key
+// path, "[i].field".
+func clientProblem(i int, err error) error {
+	idx := fmt.Sprintf("[%d]", i)
+	var fe *clients.FieldError
+	if errors.As(err, &fe) {
+		return at(idx+"."+fe.Field, fe.Err)
+	}
+	return at(idx, err)
 }

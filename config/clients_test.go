@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-idp/gatehouse/idp/clients"
 )
 
 // Client secrets used by these tests; they must never appear in output.
@@ -83,6 +86,7 @@ func TestValidateClients(t *testing.T) {
 		{"confidential with unread secret_file", []Client{{ID: "web", SecretFile: "/run/secrets/web"}}, nil},
 		{"public without secret", []Client{{ID: "spa", Public: true}}, nil},
 		{"missing id", []Client{ok, {Public: true}}, []string{"clients[1].id: required"}},
+		{"malformed id", []Client{{ID: "web app", Public: true}}, []string{`clients[0].id: "web app" is not valid`}},
 		{"duplicate ids", []Client{ok, {ID: "spa", Public: true}, {ID: "web", Public: true}},
 			[]string{`clients[2].id: "web" is already the id of clients[0]`}},
 		{"confidential without secret", []Client{{ID: "web"}}, []string{"clients[0].secret: required for a confidential client"}},
@@ -147,5 +151,33 @@ func TestLoadClientsRejects(t *testing.T) {
 				t.Errorf("error quotes the secret: %v", err)
 			}
 		})
+	}
+}
+
+// TestClientInput: Input carries every field idp/clients knows, so a field
+// added there cannot be silently dropped between the file and storage.
+func TestClientInput(t *testing.T) {
+	cl := Client{ID: "web", Name: "Web", Secret: testClientSecret, SecretFile: "", Public: true,
+		RedirectURIs: []string{"https://a.example/cb"}, PostLogoutRedirectURIs: []string{"https://a.example/"},
+		GrantTypes: []string{"authorization_code"}, Scopes: []string{"openid"}, IDTokenSignedResponseAlg: "ES256",
+		AccessTokenFormat: "jwt", AccessTokenTTL: time.Minute, IDTokenTTL: 2 * time.Minute,
+		RefreshTokenTTL: 3 * time.Minute, RequireMFA: true}
+	want := clients.Input{ID: "web", Name: "Web", Secret: testClientSecret, Public: true,
+		RedirectURIs: []string{"https://a.example/cb"}, PostLogoutRedirectURIs: []string{"https://a.example/"},
+		GrantTypes: []string{"authorization_code"}, Scopes: []string{"openid"}, IDTokenSignedResponseAlg: "ES256",
+		AccessTokenFormat: "jwt", AccessTokenTTL: time.Minute, IDTokenTTL: 2 * time.Minute,
+		RefreshTokenTTL: 3 * time.Minute, RequireMFA: true}
+	if got := cl.Input(); got.Secret != want.Secret || got.GoString() != want.GoString() {
+		t.Errorf("Input\n got %#v\nwant %#v", got, want)
+	}
+	file, in := reflect.TypeFor[Client](), reflect.TypeFor[clients.Input]()
+	for i := range in.NumField() {
+		if _, ok := file.FieldByName(in.Field(i).Name); !ok {
+			t.Errorf("Client has no field %s", in.Field(i).Name)
+		}
+	}
+	// The file's only extra is secret_file, which Load folds into Secret.
+	if file.NumField() != in.NumField()+1 {
+		t.Errorf("Client has %d fields, clients.Input %d (+1 for secret_file)", file.NumField(), in.NumField())
 	}
 }

@@ -11,17 +11,15 @@ import (
 	"time"
 
 	"github.com/gatehouse-idp/gatehouse/idp/admin"
+	"github.com/gatehouse-idp/gatehouse/idp/clients"
 )
 
-// clientFlags holds the flag values of the clients commands.
+// clientFlags holds the flag values of the clients commands. The create
+// flags fill in a clients.Input directly, so that the CLI declares no
+// client field of its own; the help texts quote idp/clients' defaults.
 type clientFlags struct {
-	id, name                  string
-	redirectURIs, postLogout  multiFlag
-	grants, scopes            multiFlag
-	public, requireMFA        bool
-	secretStdin               bool
-	idTokenAlg, accessFormat  string
-	accessTTL, idTTL, refresh time.Duration
+	in          clients.Input
+	secretStdin bool
 }
 
 const clientsCreateUsage = "--id ID --redirect-uri URI [--redirect-uri URI]... [--post-logout-redirect-uri URI]... " +
@@ -29,21 +27,24 @@ const clientsCreateUsage = "--id ID --redirect-uri URI [--redirect-uri URI]... [
 	"[--require-mfa] [--secret-stdin]"
 
 func clientsCreateFlags(fs *flag.FlagSet, c *cmdEnv) {
-	f := &c.clients
-	fs.StringVar(&f.id, "id", "", "client id: letters, digits, '.', '_', '-' (required)")
-	fs.StringVar(&f.name, "name", "", "name shown to users (default: the id)")
-	fs.Var(&f.redirectURIs, "redirect-uri", "redirect URI, matched exactly (repeatable; required for authorization_code)")
-	fs.Var(&f.postLogout, "post-logout-redirect-uri", "post-logout redirect URI (repeatable)")
-	fs.Var(&f.grants, "grant", "grant type: authorization_code, refresh_token, client_credentials (repeatable; default authorization_code and refresh_token)")
-	fs.Var(&f.scopes, "scope", "allowed scope (repeatable; default openid, profile, email, offline_access)")
-	fs.BoolVar(&f.public, "public", false, "public client (SPA or native app): no secret, PKCE required")
-	fs.BoolVar(&f.requireMFA, "require-mfa", false, "issue tokens only after a second factor")
-	fs.StringVar(&f.idTokenAlg, "id-token-alg", "", "ID token signing algorithm: RS256 (default), ES256 or EdDSA")
-	fs.StringVar(&f.accessFormat, "access-token-format", "", "access token format: opaque (default) or jwt")
-	fs.DurationVar(&f.accessTTL, "access-token-ttl", 0, "access token lifetime (default 1h)")
-	fs.DurationVar(&f.idTTL, "id-token-ttl", 0, "ID token lifetime (default 1h)")
-	fs.DurationVar(&f.refresh, "refresh-token-ttl", 0, "refresh token lifetime (default 720h)")
-	fs.BoolVar(&f.secretStdin, "secret-stdin", false, "read the client secret (at least 32 characters) from standard input; without it one is generated and printed once")
+	in := &c.clients.in
+	fs.StringVar(&in.ID, "id", "", "client id: letters, digits, '.', '_', '-' (required)")
+	fs.StringVar(&in.Name, "name", "", "name shown to users (default: the id)")
+	fs.Var((*multiFlag)(&in.RedirectURIs), "redirect-uri", "redirect URI, matched exactly (repeatable; required for authorization_code)")
+	fs.Var((*multiFlag)(&in.PostLogoutRedirectURIs), "post-logout-redirect-uri", "post-logout redirect URI (repeatable)")
+	fs.Var((*multiFlag)(&in.GrantTypes), "grant", fmt.Sprintf("grant type: %s, %s, %s (repeatable; default %s)",
+		clients.GrantAuthorizationCode, clients.GrantRefreshToken, clients.GrantClientCredentials, strings.Join(clients.DefaultGrantTypes, " and ")))
+	fs.Var((*multiFlag)(&in.Scopes), "scope", "allowed scope (repeatable; default "+strings.Join(clients.DefaultScopes, ", ")+")")
+	fs.BoolVar(&in.Public, "public", false, "public client (SPA or native app): no secret, PKCE required")
+	fs.BoolVar(&in.RequireMFA, "require-mfa", false, "issue tokens only after a second factor")
+	fs.StringVar(&in.IDTokenSignedResponseAlg, "id-token-alg", "", "ID token signing algorithm: "+clients.DefaultIDTokenAlg+" (default), ES256 or EdDSA")
+	fs.StringVar(&in.AccessTokenFormat, "access-token-format", "", fmt.Sprintf("access token format: %s (default) or %s",
+		clients.AccessTokenOpaque, clients.AccessTokenJWT))
+	fs.DurationVar(&in.AccessTokenTTL, "access-token-ttl", 0, fmt.Sprintf("access token lifetime (default %v)", clients.DefaultAccessTokenTTL))
+	fs.DurationVar(&in.IDTokenTTL, "id-token-ttl", 0, fmt.Sprintf("ID token lifetime (default %v)", clients.DefaultIDTokenTTL))
+	fs.DurationVar(&in.RefreshTokenTTL, "refresh-token-ttl", 0, fmt.Sprintf("refresh token lifetime (default %v)", clients.DefaultRefreshTokenTTL))
+	fs.BoolVar(&c.clients.secretStdin, "secret-stdin", false, fmt.Sprintf("read the client secret (at least %d characters) "+
+		"from standard input; without it one is generated and printed once", clients.MinSecretLen))
 }
 
 func clientsListFlags(fs *flag.FlagSet, c *cmdEnv) {
@@ -51,11 +52,11 @@ func clientsListFlags(fs *flag.FlagSet, c *cmdEnv) {
 }
 
 func clientsDeleteFlags(fs *flag.FlagSet, c *cmdEnv) {
-	fs.StringVar(&c.clients.id, "id", "", "client id (required)")
+	fs.StringVar(&c.clients.in.ID, "id", "", "client id (required)")
 }
 
 func clientsRotateFlags(fs *flag.FlagSet, c *cmdEnv) {
-	fs.StringVar(&c.clients.id, "id", "", "client id (required)")
+	fs.StringVar(&c.clients.in.ID, "id", "", "client id (required)")
 	fs.BoolVar(&c.clients.secretStdin, "secret-stdin", false, "read the new secret from standard input; without it one is generated and printed once")
 }
 
@@ -75,17 +76,16 @@ func readClientSecret(r io.Reader) (string, error) {
 }
 
 func runClientsCreate(ctx context.Context, c *cmdEnv) error {
-	f := c.clients
-	if f.id == "" {
+	in := c.clients.in
+	if in.ID == "" {
 		return fmt.Errorf("%w: --id is required", errUsage)
 	}
-	var supplied string
-	if f.secretStdin {
-		if f.public {
+	if c.clients.secretStdin {
+		if in.Public {
 			return fmt.Errorf("%w: --secret-stdin and --public exclude each other: a public client has no secret", errUsage)
 		}
 		var err error
-		if supplied, err = readClientSecret(c.io.in); err != nil {
+		if in.Secret, err = readClientSecret(c.io.in); err != nil {
 			return err
 		}
 	}
@@ -94,12 +94,7 @@ func runClientsCreate(ctx context.Context, c *cmdEnv) error {
 		return err
 	}
 	defer inst.Close()
-	cl, secret, err := inst.Admin.CreateClient(ctx, actor(), admin.ClientInput{
-		ID: f.id, Name: f.name, Secret: supplied, Public: f.public,
-		RedirectURIs: f.redirectURIs, PostLogoutRedirectURIs: f.postLogout, GrantTypes: f.grants, Scopes: f.scopes,
-		IDTokenSignedResponseAlg: f.idTokenAlg, AccessTokenFormat: f.accessFormat,
-		AccessTokenTTL: f.accessTTL, IDTokenTTL: f.idTTL, RefreshTokenTTL: f.refresh, RequireMFA: f.requireMFA,
-	})
+	cl, secret, err := inst.Admin.CreateClient(ctx, actor(), in)
 	if err != nil {
 		return inputOrErr(err)
 	}
@@ -150,7 +145,7 @@ func runClientsList(ctx context.Context, c *cmdEnv) error {
 }
 
 func runClientsDelete(ctx context.Context, c *cmdEnv) error {
-	if c.clients.id == "" {
+	if c.clients.in.ID == "" {
 		return fmt.Errorf("%w: --id is required", errUsage)
 	}
 	inst, err := c.openInstance(ctx)
@@ -158,15 +153,15 @@ func runClientsDelete(ctx context.Context, c *cmdEnv) error {
 		return err
 	}
 	defer inst.Close()
-	if err := inst.Admin.DeleteClient(ctx, actor(), c.clients.id); err != nil {
+	if err := inst.Admin.DeleteClient(ctx, actor(), c.clients.in.ID); err != nil {
 		return inputOrErr(err)
 	}
-	fmt.Fprintf(c.io.out, "deleted client %s\n", c.clients.id)
+	fmt.Fprintf(c.io.out, "deleted client %s\n", c.clients.in.ID)
 	return nil
 }
 
 func runClientsRotateSecret(ctx context.Context, c *cmdEnv) error {
-	if c.clients.id == "" {
+	if c.clients.in.ID == "" {
 		return fmt.Errorf("%w: --id is required", errUsage)
 	}
 	var supplied string
@@ -181,11 +176,11 @@ func runClientsRotateSecret(ctx context.Context, c *cmdEnv) error {
 		return err
 	}
 	defer inst.Close()
-	secret, err := inst.Admin.RotateClientSecret(ctx, actor(), c.clients.id, supplied)
+	secret, err := inst.Admin.RotateClientSecret(ctx, actor(), c.clients.in.ID, supplied)
 	if err != nil {
 		return inputOrErr(err)
 	}
-	fmt.Fprintf(c.io.out, "rotated the secret of client %s; the old secret no longer works\n", c.clients.id)
+	fmt.Fprintf(c.io.out, "rotated the secret of client %s; the old secret no longer works\n", c.clients.in.ID)
 	printSecretOnce(c.io.out, secret)
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gatehouse-idp/gatehouse/config"
 	"github.com/gatehouse-idp/gatehouse/idp/admin"
+	"github.com/gatehouse-idp/gatehouse/idp/clients"
 	"github.com/gatehouse-idp/gatehouse/idp/instance"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
@@ -134,11 +135,11 @@ func TestClientsCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !admin.VerifyClientSecret(stored, newSecret) || admin.VerifyClientSecret(stored, firstSecret) {
+	if !clients.VerifySecret(stored, newSecret) || clients.VerifySecret(stored, firstSecret) {
 		t.Error("the stored hash does not match the printed secret")
 	}
 	svc, _ := inst.Store.GetClient(context.Background(), "svc")
-	if !admin.VerifyClientSecret(svc, rotSupplied) {
+	if !clients.VerifySecret(svc, rotSupplied) {
 		t.Error("the supplied secret was not stored")
 	}
 	for _, secret := range []string{firstSecret, newSecret, supplied, rotSupplied, stored.SecretHash, svc.SecretHash} {
@@ -185,7 +186,7 @@ clients:
 		t.Fatal(err)
 	}
 	got := instance.ClientInputs(cfg)
-	want := []admin.ClientInput{
+	want := []clients.Input{
 		{ID: "web", Name: "Web", Secret: strings.Repeat("z", 40), RedirectURIs: []string{"https://app.example.com/cb"},
 			PostLogoutRedirectURIs: []string{"https://app.example.com/"}, GrantTypes: []string{"authorization_code"},
 			Scopes: []string{"openid"}, IDTokenSignedResponseAlg: "EdDSA", AccessTokenFormat: "jwt",

@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse-idp/gatehouse/internal/testenv"
 
 	"github.com/gatehouse-idp/gatehouse/idp/audit"
+	"github.com/gatehouse-idp/gatehouse/idp/clients"
 	"github.com/gatehouse-idp/gatehouse/idp/password"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
@@ -140,7 +141,7 @@ func TestDisableUserEndsEverything(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, _, err := s.CreateClient(ctx, "test", ClientInput{ID: "c", Name: "App", RedirectURIs: []string{"https://rp.example/cb"}}); err != nil {
+	if _, _, err := s.CreateClient(ctx, "test", clients.Input{ID: "c", Name: "App", RedirectURIs: []string{"https://rp.example/cb"}}); err != nil {
 		t.Fatal(err)
 	}
 	must(backend(t, s).CreateSession(ctx, storage.Session{Hash: "s1", UserID: u.ID, CreatedAt: now, ExpiresAt: exp, IdleExpiresAt: exp}))

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-idp/gatehouse/idp/clients"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
 
@@ -265,7 +266,9 @@ func (d *duration) UnmarshalJSON(b []byte) error {
 }
 
 // clientRequest is the body of POST /clients; its names match the config
-// file's clients entries.
+// file's clients entries and clients.FieldError's field names. It is only
+// the wire shape (JSON names, durations as strings): input converts it,
+// and every rule is idp/clients'.
 type clientRequest struct {
 	ID                       string   `json:"id"`
 	Name                     string   `json:"name"`
@@ -281,6 +284,17 @@ type clientRequest struct {
 	IDTokenTTL               duration `json:"id_token_ttl"`
 	RefreshTokenTTL          duration `json:"refresh_token_ttl"`
 	RequireMFA               bool     `json:"require_mfa"`
+}
+
+func (req clientRequest) input() clients.Input {
+	return clients.Input{
+		ID: req.ID, Name: req.Name, Secret: req.Secret, Public: req.Public,
+		RedirectURIs: req.RedirectURIs, PostLogoutRedirectURIs: req.PostLogoutRedirectURIs,
+		GrantTypes: req.GrantTypes, Scopes: req.Scopes,
+		IDTokenSignedResponseAlg: req.IDTokenSignedResponseAlg, AccessTokenFormat: req.AccessTokenFormat,
+		AccessTokenTTL: time.Duration(req.AccessTokenTTL), IDTokenTTL: time.Duration(req.IDTokenTTL),
+		RefreshTokenTTL: time.Duration(req.RefreshTokenTTL), RequireMFA: req.RequireMFA,
+	}
 }
 
 // clientResponse is a client plus, right after creation or rotation only,
@@ -308,14 +322,7 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request, p Principal) 
 	if err := decodeBody(w, r, &req, false); err != nil {
 		return err
 	}
-	c, secret, err := a.Service.CreateClient(r.Context(), actorOf(p), ClientInput{
-		ID: req.ID, Name: req.Name, Secret: req.Secret, Public: req.Public,
-		RedirectURIs: req.RedirectURIs, PostLogoutRedirectURIs: req.PostLogoutRedirectURIs,
-		GrantTypes: req.GrantTypes, Scopes: req.Scopes,
-		IDTokenSignedResponseAlg: req.IDTokenSignedResponseAlg, AccessTokenFormat: req.AccessTokenFormat,
-		AccessTokenTTL: time.Duration(req.AccessTokenTTL), IDTokenTTL: time.Duration(req.IDTokenTTL),
-		RefreshTokenTTL: time.Duration(req.RefreshTokenTTL), RequireMFA: req.RequireMFA,
-	})
+	c, secret, err := a.Service.CreateClient(r.Context(), actorOf(p), req.input())
 	if err != nil {
 		return err
 	}

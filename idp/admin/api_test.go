@@ -11,9 +11,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/gatehouse-idp/gatehouse/idp/clients"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
 
@@ -160,7 +163,7 @@ func TestAPIClients(t *testing.T) {
 		t.Errorf("headers %v", r.header)
 	}
 	stored, _ := s.GetClient(context.Background(), "web")
-	if !VerifyClientSecret(stored, secret) {
+	if !clients.VerifySecret(stored, secret) {
 		t.Fatal("returned secret does not verify")
 	}
 	noSecret := func(t *testing.T, body string) {
@@ -219,7 +222,7 @@ func TestAPIClients(t *testing.T) {
 	}
 	fresh, _ := r.json(t)["secret"].(string)
 	stored, _ = s.GetClient(context.Background(), "web")
-	if fresh == "" || fresh == secret || !VerifyClientSecret(stored, fresh) || VerifyClientSecret(stored, secret) {
+	if fresh == "" || fresh == secret || !clients.VerifySecret(stored, fresh) || clients.VerifySecret(stored, secret) {
 		t.Fatal("rotation did not replace the secret")
 	}
 	if r := call(t, srv, "admin", "GET", base+"/web", "", ""); strings.Contains(r.body, fresh) || strings.Contains(r.body, stored.SecretHash) {
@@ -227,7 +230,7 @@ func TestAPIClients(t *testing.T) {
 	}
 
 	// Config clients cannot be changed through the API.
-	if err := s.ReconcileConfigClients(context.Background(), []ClientInput{{ID: "cfg", Public: true,
+	if err := s.ReconcileConfigClients(context.Background(), []clients.Input{{ID: "cfg", Public: true,
 		RedirectURIs: []string{"https://c.example/cb"}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -309,5 +312,45 @@ func TestAPIInternalErrorIsGeneric(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "db.internal") {
 		t.Error("the detail is not logged")
+	}
+}
+
+// TestClientRequestInput: the wire type carries every field of
+// clients.Input and input converts each one, so a field added to the
+// client cannot be silently dropped by the API.
+func TestClientRequestInput(t *testing.T) {
+	body := `{"id":"web","name":"Web","secret":"` + strings.Repeat("s", 32) + `","public":false,
+		"redirect_uris":["https://a.example/cb"],"post_logout_redirect_uris":["https://a.example/"],
+		"grant_types":["authorization_code"],"scopes":["openid"],"id_token_signed_response_alg":"ES256",
+		"access_token_format":"jwt","access_token_ttl":"10m","id_token_ttl":"20m","refresh_token_ttl":"48h",
+		"require_mfa":true}`
+	var req clientRequest
+	dec := json.NewDecoder(strings.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		t.Fatal(err)
+	}
+	want := clients.Input{ID: "web", Name: "Web", Secret: strings.Repeat("s", 32),
+		RedirectURIs: []string{"https://a.example/cb"}, PostLogoutRedirectURIs: []string{"https://a.example/"},
+		GrantTypes: []string{"authorization_code"}, Scopes: []string{"openid"}, IDTokenSignedResponseAlg: "ES256",
+		AccessTokenFormat: "jwt", AccessTokenTTL: 10 * time.Minute, IDTokenTTL: 20 * time.Minute,
+		RefreshTokenTTL: 48 * time.Hour, RequireMFA: true}
+	got := req.input()
+	if got.Secret != want.Secret || got.GoString() != want.GoString() {
+		t.Errorf("input\n got %#v\nwant %#v", got, want)
+	}
+	wire, in := reflect.TypeFor[clientRequest](), reflect.TypeFor[clients.Input]()
+	for i := range in.NumField() {
+		if _, ok := wire.FieldByName(in.Field(i).Name); !ok {
+			t.Errorf("clientRequest has no field %s", in.Field(i).Name)
+		}
+	}
+	if wire.NumField() != in.NumField() {
+		t.Errorf("clientRequest has %d fields, clients.Input %d", wire.NumField(), in.NumField())
+	}
+	// Public is false above: set it to see that it is carried too.
+	req.Public = true
+	if !req.input().Public {
+		t.Error("public is dropped")
 	}
 }

@@ -2,28 +2,15 @@ package admin
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/gatehouse-idp/gatehouse/idp/audit"
+	"github.com/gatehouse-idp/gatehouse/idp/clients"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
-)
-
-// Grant types a client may be registered for. Implicit and password grants
-// are deliberately absent: Gatehouse never serves them.
-const (
-	GrantAuthorizationCode = "authorization_code"
-	GrantRefreshToken      = "refresh_token"
-	GrantClientCredentials = "client_credentials"
 )
 
 // Where a client comes from (storage.Client.Source).
@@ -35,381 +22,43 @@ const (
 	SourceAPI = "api"
 )
 
-// Access token formats.
-const (
-	AccessTokenOpaque = "opaque"
-	AccessTokenJWT    = "jwt"
-)
+// The client's rules moved to idp/clients. These names remain, deprecated,
+// only until their last callers (the token endpoint and the end-to-end
+// tests, which another change restructures) switch; they add no rule.
 
-// Client defaults and bounds. The bounds keep a typo ("24000h") from
-// minting tokens that outlive every key rotation, and keep a too-short TTL
-// from turning every page load into a token refresh.
-const (
-	DefaultAccessTokenTTL  = time.Hour
-	DefaultIDTokenTTL      = time.Hour
-	DefaultRefreshTokenTTL = 30 * 24 * time.Hour
-
-	MinAccessTokenTTL  = 5 * time.Minute
-	MaxAccessTokenTTL  = 24 * time.Hour
-	MinIDTokenTTL      = 5 * time.Minute
-	MaxIDTokenTTL      = 24 * time.Hour
-	MinRefreshTokenTTL = time.Hour
-	MaxRefreshTokenTTL = 365 * 24 * time.Hour
-
-	// ClientSecretBytes is the entropy of a generated secret: 256 bits,
-	// so an unsalted SHA-256 at rest is as strong as the secret itself.
-	ClientSecretBytes = 32
-	// MinClientSecretLen is the floor for a secret an operator supplies.
-	// 32 characters of anything printable is not 256 bits, but it rules
-	// out passwords-as-secrets, which a fast hash would not protect.
-	MinClientSecretLen = 32
-	// maxClientSecretLen bounds what we hash per request.
-	maxClientSecretLen = 1024
-
-	maxClientNameLen = 200
-	maxURILen        = 2048
-	maxURIs          = 100
-)
-
-// DefaultGrantTypes and DefaultScopes apply when a client lists none.
-var (
-	DefaultGrantTypes = []string{GrantAuthorizationCode, GrantRefreshToken}
-	DefaultScopes     = []string{"openid", "profile", "email", "offline_access"}
-)
-
-var (
-	clientIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
-	// scopeRE is RFC 6749 section 3.3's scope-token.
-	scopeRE = regexp.MustCompile(`^[\x21\x23-\x5B\x5D-\x7E]+$`)
-)
-
-var (
-	validGrants      = []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials}
-	validIDTokenAlgs = []string{"", "RS256", "ES256", "EdDSA"}
-)
-
-// ClientInput describes a client as an operator declares it (CLI, admin API
-// or the config file). Zero values mean the defaults above. It is
-// independent of the config package on purpose: admin must not import
-// config, so the caller converts.
-type ClientInput struct {
-	ID   string
-	Name string
-	// Secret is a secret the operator supplies for a confidential client
-	// (at least MinClientSecretLen characters). Empty means: generate one
-	// (CreateClient), or an error for config clients, whose secret nobody
-	// would ever see.
-	Secret                   string
-	Public                   bool
-	RedirectURIs             []string
-	PostLogoutRedirectURIs   []string
-	GrantTypes               []string
-	Scopes                   []string
-	IDTokenSignedResponseAlg string
-	AccessTokenFormat        string
-	AccessTokenTTL           time.Duration
-	IDTokenTTL               time.Duration
-	RefreshTokenTTL          time.Duration
-	RequireMFA               bool
-}
-
-// clientInputFields has ClientInput's fields without its methods, so that
-// String can format a redacted copy without recursing.
-type clientInputFields ClientInput
-
-func (in ClientInput) redacted() clientInputFields {
-	c := clientInputFields(in)
-	if c.Secret != "" {
-		c.Secret = "[redacted]"
-	}
-	return c
-}
-
-// String implements fmt.Stringer so %v and %+v never print the secret.
-func (in ClientInput) String() string { return fmt.Sprintf("%+v", in.redacted()) }
-
-// GoString implements fmt.GoStringer so %#v never prints the secret.
-func (in ClientInput) GoString() string { return fmt.Sprintf("%#v", in.redacted()) }
-
-// LogValue implements slog.LogValuer: the secret never reaches a log.
-func (in ClientInput) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("id", in.ID), slog.Bool("public", in.Public),
-		slog.Bool("secret_set", in.Secret != ""), slog.Any("redirect_uris", in.RedirectURIs),
-		slog.Any("grant_types", in.GrantTypes))
-}
-
-var (
-	_ fmt.Stringer   = ClientInput{}
-	_ fmt.GoStringer = ClientInput{}
-	_ slog.LogValuer = ClientInput{}
-)
-
-// NewClientSecret returns ClientSecretBytes from crypto/rand, base64url
-// without padding (43 characters).
-func NewClientSecret() string {
-	b := make([]byte, ClientSecretBytes)
-	// crypto/rand.Read never fails (it crashes the program instead).
-	_, _ = rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// dummySecretHash stands in for the hash of a client that has none (public
-// or unknown), so VerifyClientSecret does the same work either way.
-var dummySecretHash = storage.HashSecret("gatehouse: no client secret; this value is never accepted")
-
-// VerifyClientSecret reports whether secret is c's client secret. It costs
-// one SHA-256 and one constant-time compare whatever c is: a confidential
-// client, a public client, or the zero Client the token endpoint passes for
-// an unknown client id. That way the response time does not tell an
-// attacker whether a client id exists, and the endpoint never pays for a
-// password hash (client secrets are 256-bit random, so a fast hash is
-// right). Public clients and empty secrets never verify.
-func VerifyClientSecret(c storage.Client, secret string) bool {
-	stored, usable := c.SecretHash, !c.Public && c.SecretHash != "" && secret != ""
-	if stored == "" {
-		stored = dummySecretHash
-	}
-	got := storage.HashSecret(secret)
-	match := subtle.ConstantTimeCompare([]byte(got), []byte(stored)) == 1
-	return match && usable
-}
-
-// ValidateRedirectURI checks one redirect_uri or post_logout_redirect_uri
-// for registration. It accepts:
+// ClientInput is clients.Input.
 //
-//   - https URLs with a host;
-//   - http URLs whose host is localhost, 127.0.0.1 or [::1] (RFC 8252
-//     section 7.3: native apps listening on loopback, any port);
-//   - private-use schemes containing a dot, e.g. com.example.app:/cb (RFC
-//     8252 section 7.1), which a reverse domain name makes unlikely to
-//     collide with another app's.
+// Deprecated: use clients.Input.
+type ClientInput = clients.Input
+
+// DefaultAccessTokenTTL is clients.DefaultAccessTokenTTL.
 //
-// It rejects relative URIs, fragments (RFC 6749 section 3.1.2), wildcards
-// (matching is exact, so a "*" is either a mistake or a hope for pattern
-// matching we do not do), user info (https://good@evil confuses people
-// reading the URI), and schemes that run code or read local files.
-// The URI is stored exactly as given; the authorization endpoint compares
-// strings, with no normalisation, so nothing here needs to canonicalise.
-func ValidateRedirectURI(raw string) error {
-	if raw == "" {
-		return errors.New("is empty")
-	}
-	if len(raw) > maxURILen {
-		return fmt.Errorf("is longer than %d characters", maxURILen)
-	}
-	shown := redactUserinfo(raw) // never echo a password pasted into a URI
-	for _, r := range raw {
-		if r <= ' ' || r == 0x7f {
-			return fmt.Errorf("%q contains a space or control character", shown)
-		}
-	}
-	if strings.Contains(raw, "#") {
-		return fmt.Errorf("%q must not contain a fragment (#)", shown)
-	}
-	if strings.Contains(raw, `\`) {
-		// Browsers read a backslash as a slash in http(s) URLs, so the
-		// URI they follow would not be the one registered.
-		return fmt.Errorf("%q must not contain a backslash", shown)
-	}
-	if strings.Contains(raw, "*") {
-		return fmt.Errorf("%q must not contain a wildcard (*): redirect URIs are matched exactly", shown)
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return fmt.Errorf("%q is not a valid URI", shown)
-	}
-	if u.Scheme == "" {
-		return fmt.Errorf("%q must be an absolute URI with a scheme", shown)
-	}
-	if u.User != nil {
-		return fmt.Errorf("%q must not contain user info (user@host)", shown)
-	}
-	switch u.Scheme {
-	case "javascript", "data", "file", "vbscript":
-		return fmt.Errorf("%q: the %s: scheme is not allowed", shown, u.Scheme)
-	}
-	if u.Opaque != "" {
-		return fmt.Errorf("%q is not a hierarchical URI (expected scheme:/path or scheme://host/path)", shown)
-	}
-	switch {
-	case u.Scheme == "https":
-		if u.Host == "" || u.Hostname() == "" {
-			return fmt.Errorf("%q must have a host", shown)
-		}
-	case u.Scheme == "http":
-		if !isLoopbackHost(u.Hostname()) {
-			return fmt.Errorf("%q: http is allowed only for localhost, 127.0.0.1 or [::1]; use https", shown)
-		}
-	case strings.Contains(u.Scheme, "."):
-		// Private-use scheme for a native app.
-	default:
-		return fmt.Errorf("%q: scheme %q is not allowed (use https, http on loopback, or a private-use scheme with a dot such as com.example.app)", shown, u.Scheme)
-	}
-	return nil
-}
+// Deprecated: use clients.DefaultAccessTokenTTL.
+const DefaultAccessTokenTTL = clients.DefaultAccessTokenTTL
 
-// redactUserinfo hides the user info of a URI for error messages. It
-// works on the raw text, so it also covers URIs that do not parse.
-func redactUserinfo(raw string) string {
-	_, rest, ok := strings.Cut(raw, "//")
-	if !ok {
-		return raw
-	}
-	end := strings.IndexAny(rest, `/?#\`)
-	if end < 0 {
-		end = len(rest)
-	}
-	at := strings.LastIndex(rest[:end], "@")
-	if at < 0 {
-		return raw
-	}
-	return raw[:len(raw)-len(rest)] + "xxxxx" + rest[at:]
-}
+// NewClientSecret returns clients.NewSecret().
+//
+// Deprecated: use clients.NewSecret.
+func NewClientSecret() string { return clients.NewSecret() }
 
-func isLoopbackHost(h string) bool {
-	return h == "localhost" || h == "127.0.0.1" || h == "::1"
-}
+// VerifyClientSecret returns clients.VerifySecret(c, secret).
+//
+// Deprecated: use clients.VerifySecret.
+func VerifyClientSecret(c storage.Client, secret string) bool { return clients.VerifySecret(c, secret) }
 
-// problems collects every mistake in one input, so that an operator fixes
-// them in one round.
-type problems []string
-
-func (p *problems) add(format string, args ...any) { *p = append(*p, fmt.Sprintf(format, args...)) }
-
-func (p problems) err(prefix string) error {
-	if len(p) == 0 {
-		return nil
+// inputError turns the problems idp/clients found in one input into the
+// *InputError the CLI and the API show: all of them, on one line, each
+// naming its field.
+func inputError(prefix string, err error) error {
+	problems := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		problems = j.Unwrap()
 	}
-	return &InputError{Msg: prefix + strings.Join(p, "; ")}
-}
-
-// buildClient validates in and returns the client it describes, defaults
-// applied, without bookkeeping (timestamps, source) and without a secret
-// hash. It does not look at in.Secret beyond the rules
-// that need no storage: length, and public clients having none.
-func buildClient(in ClientInput) (storage.Client, error) {
-	var p problems
-	if !clientIDRE.MatchString(in.ID) {
-		p.add("client id %q: use 1-128 letters, digits, '.', '_' or '-'", in.ID)
+	msgs := make([]string, len(problems))
+	for i, p := range problems {
+		msgs[i] = p.Error()
 	}
-	c := storage.Client{
-		ID:                       in.ID,
-		Name:                     strings.TrimSpace(in.Name),
-		Public:                   in.Public,
-		IDTokenSignedResponseAlg: in.IDTokenSignedResponseAlg,
-		AccessTokenFormat:        firstNonEmpty(in.AccessTokenFormat, AccessTokenOpaque),
-		RequireMFA:               in.RequireMFA,
-	}
-	if c.Name == "" {
-		c.Name = in.ID
-	}
-	if len(c.Name) > maxClientNameLen {
-		p.add("name is longer than %d characters", maxClientNameLen)
-	}
-
-	c.GrantTypes = dedupe(in.GrantTypes)
-	if len(c.GrantTypes) == 0 {
-		c.GrantTypes = slices.Clone(DefaultGrantTypes)
-	}
-	for _, g := range c.GrantTypes {
-		if !slices.Contains(validGrants, g) {
-			p.add("grant type %q is not one of %s", g, strings.Join(validGrants, ", "))
-		}
-	}
-	hasCode := slices.Contains(c.GrantTypes, GrantAuthorizationCode)
-	if slices.Contains(c.GrantTypes, GrantRefreshToken) && !hasCode {
-		p.add("grant type refresh_token needs authorization_code: refresh tokens are only issued from an authorization code")
-	}
-	if in.Public && slices.Contains(c.GrantTypes, GrantClientCredentials) {
-		p.add("a public client cannot use client_credentials: it has no secret to authenticate with")
-	}
-
-	c.RedirectURIs = dedupe(in.RedirectURIs)
-	if hasCode && len(c.RedirectURIs) == 0 {
-		p.add("at least one redirect URI is required for the authorization_code grant")
-	}
-	checkURIs(&p, "redirect URI", c.RedirectURIs)
-	c.PostLogoutRedirectURIs = dedupe(in.PostLogoutRedirectURIs)
-	checkURIs(&p, "post-logout redirect URI", c.PostLogoutRedirectURIs)
-
-	c.Scopes = dedupe(in.Scopes)
-	if len(c.Scopes) == 0 {
-		c.Scopes = slices.Clone(DefaultScopes)
-	}
-	for _, s := range c.Scopes {
-		if !scopeRE.MatchString(s) {
-			p.add("scope %q is not a valid scope token (no spaces, quotes or backslashes)", s)
-		}
-	}
-
-	if !slices.Contains(validIDTokenAlgs, c.IDTokenSignedResponseAlg) {
-		p.add("id_token_signed_response_alg %q is not one of RS256, ES256, EdDSA", c.IDTokenSignedResponseAlg)
-	}
-	if c.AccessTokenFormat != AccessTokenOpaque && c.AccessTokenFormat != AccessTokenJWT {
-		p.add("access_token_format %q is not one of opaque, jwt", c.AccessTokenFormat)
-	}
-	c.AccessTokenTTL = ttl(&p, "access_token_ttl", in.AccessTokenTTL, DefaultAccessTokenTTL, MinAccessTokenTTL, MaxAccessTokenTTL)
-	c.IDTokenTTL = ttl(&p, "id_token_ttl", in.IDTokenTTL, DefaultIDTokenTTL, MinIDTokenTTL, MaxIDTokenTTL)
-	c.RefreshTokenTTL = ttl(&p, "refresh_token_ttl", in.RefreshTokenTTL, DefaultRefreshTokenTTL, MinRefreshTokenTTL, MaxRefreshTokenTTL)
-
-	if in.Public && in.Secret != "" {
-		p.add("a public client has no secret")
-	}
-	if in.Secret != "" {
-		if err := checkSuppliedSecret(in.Secret); err != nil {
-			p.add("%s", err.Error())
-		}
-	}
-	return c, p.err("")
-}
-
-func checkURIs(p *problems, what string, uris []string) {
-	if len(uris) > maxURIs {
-		p.add("at most %d %ss are allowed", maxURIs, what)
-		return
-	}
-	for _, u := range uris {
-		if err := ValidateRedirectURI(u); err != nil {
-			p.add("%s %s", what, err.Error())
-		}
-	}
-}
-
-func ttl(p *problems, name string, v, def, lo, hi time.Duration) time.Duration {
-	if v == 0 {
-		return def
-	}
-	if v < lo || v > hi {
-		p.add("%s must be between %v and %v, got %v", name, lo, hi, v)
-	}
-	return v
-}
-
-// checkSuppliedSecret never quotes the secret.
-func checkSuppliedSecret(s string) error {
-	if len(s) < MinClientSecretLen {
-		return fmt.Errorf("a client secret must be at least %d characters (got %d)", MinClientSecretLen, len(s))
-	}
-	if len(s) > maxClientSecretLen {
-		return fmt.Errorf("a client secret must be at most %d characters", maxClientSecretLen)
-	}
-	for _, r := range s {
-		if r < ' ' || r == 0x7f {
-			return errors.New("a client secret must not contain control characters")
-		}
-	}
-	return nil
-}
-
-// dedupe drops empty and repeated entries, keeping the first order.
-func dedupe(in []string) []string {
-	var out []string
-	for _, s := range in {
-		if s != "" && !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	return out
+	return &InputError{Msg: prefix + strings.Join(msgs, "; ")}
 }
 
 func clientNotFound(id string) error {
@@ -421,18 +70,14 @@ func clientNotFound(id string) error {
 // secret is returned once and only its hash is stored. secret is empty
 // when the caller supplied it (they already know it) or the client is
 // public.
-func (s *Service) CreateClient(ctx context.Context, actor string, in ClientInput) (c storage.Client, secret string, err error) {
-	c, err = buildClient(in)
-	if err != nil {
-		return storage.Client{}, "", err
+func (s *Service) CreateClient(ctx context.Context, actor string, in clients.Input) (c storage.Client, secret string, err error) {
+	if !in.Public && in.Secret == "" {
+		in.Secret = clients.NewSecret()
+		secret = in.Secret
 	}
-	if !c.Public {
-		plain := in.Secret
-		if plain == "" {
-			plain = NewClientSecret()
-			secret = plain
-		}
-		c.SecretHash = storage.HashSecret(plain)
+	c, err = in.Client()
+	if err != nil {
+		return storage.Client{}, "", inputError("", err)
 	}
 	now := s.Now()
 	c.Source, c.CreatedAt, c.UpdatedAt = SourceAPI, now, now
@@ -507,15 +152,15 @@ func (s *Service) DeleteClient(ctx context.Context, actor, id string) error {
 
 // RotateClientSecret replaces a confidential runtime client's secret, at
 // once: the old secret stops working with this call. supplied, when not
-// empty, is the new secret (at least MinClientSecretLen characters);
+// empty, is the new secret (see clients.CheckSecret);
 // otherwise one is generated and returned, once. newSecret is empty when
 // supplied was used.
 func (s *Service) RotateClientSecret(ctx context.Context, actor, id, supplied string) (newSecret string, err error) {
 	plain := supplied
 	if plain == "" {
-		plain = NewClientSecret()
+		plain = clients.NewSecret()
 		newSecret = plain
-	} else if err := checkSuppliedSecret(plain); err != nil {
+	} else if err := clients.CheckSecret(plain); err != nil {
 		return "", &InputError{Msg: err.Error()}
 	}
 	hash := storage.HashSecret(plain)
@@ -563,7 +208,7 @@ var errUnchanged = errors.New("unchanged")
 //
 // It runs on every start, possibly on several instances at once; each step
 // tolerates another instance having done it first.
-func (s *Service) ReconcileConfigClients(ctx context.Context, inputs []ClientInput) error {
+func (s *Service) ReconcileConfigClients(ctx context.Context, inputs []clients.Input) error {
 	existing, err := s.ListClients(ctx)
 	if err != nil {
 		return fmt.Errorf("reconcile config clients: %w", err)
@@ -572,30 +217,29 @@ func (s *Service) ReconcileConfigClients(ctx context.Context, inputs []ClientInp
 	for _, c := range existing {
 		byID[c.ID] = c
 	}
+	ids := make([]string, len(inputs))
+	for i, in := range inputs {
+		ids[i] = in.ID
+	}
+	dups := clients.CheckUniqueIDs(ids)
 	var errs []error
 	want := make([]storage.Client, 0, len(inputs))
 	seen := map[string]bool{}
 	for i, in := range inputs {
 		prefix := fmt.Sprintf("clients[%d] (id %q): ", i, in.ID)
-		if seen[in.ID] {
-			errs = append(errs, &InputError{Msg: prefix + "the id is declared twice"})
+		if dups[i] != nil {
+			errs = append(errs, inputError(prefix, dups[i]))
 			continue
 		}
 		seen[in.ID] = true
-		c, err := buildClient(in)
+		c, err := in.DeclaredClient()
 		if err != nil {
-			errs = append(errs, &InputError{Msg: prefix + err.Error()})
+			errs = append(errs, inputError(prefix, err))
 			continue
 		}
-		switch {
-		case !c.Public && in.Secret == "":
-			errs = append(errs, &InputError{Msg: prefix + "a confidential client needs secret or secret_file"})
-		case byID[c.ID].ID != "" && byID[c.ID].Source != SourceConfig:
+		if old := byID[c.ID]; old.ID != "" && old.Source != SourceConfig {
 			errs = append(errs, &InputError{Msg: prefix + "a client with this id was created through the CLI or admin API; " +
 				"delete it or rename the config entry", Err: storage.ErrConflict})
-		}
-		if !c.Public {
-			c.SecretHash = storage.HashSecret(in.Secret)
 		}
 		c.Source = SourceConfig
 		want = append(want, c)
@@ -720,7 +364,7 @@ type ClientView struct {
 func ViewClient(c storage.Client) ClientView {
 	alg := c.IDTokenSignedResponseAlg
 	if alg == "" {
-		alg = "RS256"
+		alg = clients.DefaultIDTokenAlg
 	}
 	return ClientView{
 		ID: c.ID, Name: c.Name, Public: c.Public, HasSecret: c.SecretHash != "",

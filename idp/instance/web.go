@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse-idp/gatehouse/config"
 	"github.com/gatehouse-idp/gatehouse/idp/admin"
+	"github.com/gatehouse-idp/gatehouse/idp/clients"
 	"github.com/gatehouse-idp/gatehouse/idp/csrf"
 	"github.com/gatehouse-idp/gatehouse/idp/httpserver"
 	"github.com/gatehouse-idp/gatehouse/idp/keys"
@@ -19,17 +20,10 @@ import (
 )
 
 // ClientInputs converts the config file's clients for reconciliation.
-func ClientInputs(cfg config.Config) []admin.ClientInput {
-	out := make([]admin.ClientInput, 0, len(cfg.Clients))
+func ClientInputs(cfg config.Config) []clients.Input {
+	out := make([]clients.Input, 0, len(cfg.Clients))
 	for _, cl := range cfg.Clients {
-		out = append(out, admin.ClientInput{
-			ID: cl.ID, Name: cl.Name, Secret: cl.Secret.Reveal(), Public: cl.Public,
-			RedirectURIs: cl.RedirectURIs, PostLogoutRedirectURIs: cl.PostLogoutRedirectURIs,
-			GrantTypes: cl.GrantTypes, Scopes: cl.Scopes,
-			IDTokenSignedResponseAlg: cl.IDTokenSignedResponseAlg, AccessTokenFormat: cl.AccessTokenFormat,
-			AccessTokenTTL: cl.AccessTokenTTL, IDTokenTTL: cl.IDTokenTTL, RefreshTokenTTL: cl.RefreshTokenTTL,
-			RequireMFA: cl.RequireMFA,
-		})
+		out = append(out, cl.Input())
 	}
 	return out
 }
