@@ -22,30 +22,6 @@ const (
 	SourceAPI = "api"
 )
 
-// The client's rules moved to idp/clients. These names remain, deprecated,
-// only until their last callers (the token endpoint and the end-to-end
-// tests, which another change restructures) switch; they add no rule.
-
-// ClientInput is clients.Input.
-//
-// Deprecated: use clients.Input.
-type ClientInput = clients.Input
-
-// DefaultAccessTokenTTL is clients.DefaultAccessTokenTTL.
-//
-// Deprecated: use clients.DefaultAccessTokenTTL.
-const DefaultAccessTokenTTL = clients.DefaultAccessTokenTTL
-
-// NewClientSecret returns clients.NewSecret().
-//
-// Deprecated: use clients.NewSecret.
-func NewClientSecret() string { return clients.NewSecret() }
-
-// VerifyClientSecret returns clients.VerifySecret(c, secret).
-//
-// Deprecated: use clients.VerifySecret.
-func VerifyClientSecret(c storage.Client, secret string) bool { return clients.VerifySecret(c, secret) }
-
 // inputError turns the problems idp/clients found in one input into the
 // *InputError the CLI and the API show: all of them, on one line, each
 // naming its field.

@@ -8,6 +8,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/gatehouse-idp/gatehouse/idp/authflow"
+	"github.com/gatehouse-idp/gatehouse/idp/clients"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
 
@@ -91,7 +92,7 @@ func (c client) GrantTypes() []oidc.GrantType {
 }
 func (c client) LoginURL(id string) string { return c.loginURL(id) }
 func (c client) AccessTokenType() op.AccessTokenType {
-	if c.c.AccessTokenFormat == "jwt" {
+	if c.c.AccessTokenFormat == clients.AccessTokenJWT {
 		return op.AccessTokenTypeJWT
 	}
 	return op.AccessTokenTypeBearer

@@ -9,9 +9,9 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
-	"github.com/gatehouse-idp/gatehouse/idp/admin"
 	"github.com/gatehouse-idp/gatehouse/idp/audit"
 	"github.com/gatehouse-idp/gatehouse/idp/authflow"
+	"github.com/gatehouse-idp/gatehouse/idp/clients"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
 
@@ -86,7 +86,7 @@ func (p *Provider) authenticateClient(r *http.Request) (storage.Client, *oauthEr
 	c, err := p.opts.Store.GetClient(r.Context(), id)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
-		admin.VerifyClientSecret(storage.Client{}, secret)
+		clients.VerifySecret(storage.Client{}, secret)
 		return storage.Client{}, invalidClient(errors.New("unknown client"))
 	case err != nil:
 		return storage.Client{}, serverError(err)
@@ -95,7 +95,7 @@ func (p *Provider) authenticateClient(r *http.Request) (storage.Client, *oauthEr
 			return storage.Client{}, invalidClient(errors.New("public client sent a secret"))
 		}
 		return c, nil
-	case !admin.VerifyClientSecret(c, secret):
+	case !clients.VerifySecret(c, secret):
 		return storage.Client{}, invalidClient(errors.New("wrong secret"))
 	}
 	return c, nil

@@ -13,6 +13,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
+	"github.com/gatehouse-idp/gatehouse/idp/clients"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
 
@@ -24,9 +25,11 @@ const (
 
 // Default lifetimes when a client sets none.
 const (
-	defaultAccessTTL  = time.Hour
-	defaultIDTokenTTL = time.Hour
-	defaultRefreshTTL = 30 * 24 * time.Hour
+	// Client defaults are idp/clients'; a stored client normally has
+	// them filled in already, these cover rows that predate a default.
+	defaultAccessTTL  = clients.DefaultAccessTokenTTL
+	defaultIDTokenTTL = clients.DefaultIDTokenTTL
+	defaultRefreshTTL = clients.DefaultRefreshTokenTTL
 	// jwtAccessAlg signs JWT access tokens: ES256 costs a fortieth of RS256.
 	jwtAccessAlg = "ES256"
 )
@@ -91,7 +94,7 @@ func (p *Provider) build(ctx context.Context, g grant) (issued, error) {
 	out := issued{resp: tokenResponse{TokenType: oidc.BearerToken, ExpiresIn: int64(atTTL / time.Second), Scope: strings.Join(g.scopes, " ")}}
 	out.access = storage.AccessToken{FamilyID: g.familyID, ClientID: c.ID, UserID: userID, Subject: subject,
 		Scopes: g.scopes, Audience: []string{c.ID}, CreatedAt: now, ExpiresAt: now.Add(atTTL)}
-	if c.AccessTokenFormat == "jwt" {
+	if c.AccessTokenFormat == clients.AccessTokenJWT {
 		jti := storage.NewID()
 		tok, err := p.sign(ctx, jwtAccessAlg, accessClaims{Issuer: p.opts.Issuer, Subject: subject, Audience: []string{c.ID},
 			ClientID: c.ID, Scope: out.resp.Scope, IssuedAt: now.Unix(), Expiry: now.Add(atTTL).Unix(), JTI: jti}, "at+jwt")
@@ -114,7 +117,7 @@ func (p *Provider) build(ctx context.Context, g grant) (issued, error) {
 	if g.user != nil && hasScope(g.scopes, oidc.ScopeOpenID) {
 		alg := c.IDTokenSignedResponseAlg
 		if alg == "" {
-			alg = "RS256" // the spec's default when the client registered none
+			alg = clients.DefaultIDTokenAlg // the spec's default when the client registered none
 		}
 		atHash, err := oidc.ClaimHash(out.resp.AccessToken, jose.SignatureAlgorithm(alg))
 		if err != nil {

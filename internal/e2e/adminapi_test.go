@@ -7,7 +7,7 @@ import (
 
 	"golang.org/x/oauth2/clientcredentials"
 
-	"github.com/gatehouse-idp/gatehouse/idp/admin"
+	"github.com/gatehouse-idp/gatehouse/idp/clients"
 )
 
 // TestAdminAPIBearer: the admin API accepts Gatehouse's own access tokens
@@ -15,7 +15,7 @@ import (
 func TestAdminAPIBearer(t *testing.T) {
 	eachBackend(t, func(t *testing.T, h *harness) {
 		service := func(id string, scopes []string) string {
-			return h.client(id, func(in *admin.ClientInput) {
+			return h.client(id, func(in *clients.Input) {
 				in.RedirectURIs, in.PostLogoutRedirectURIs = nil, nil
 				in.GrantTypes, in.Scopes = []string{"client_credentials"}, scopes
 			})

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gatehouse-idp/gatehouse/idp/admin"
+	"github.com/gatehouse-idp/gatehouse/idp/clients"
 )
 
 // TestAuthorizeErrorRedirectsIss: every error /authorize hands back to the
@@ -22,8 +22,8 @@ import (
 func TestAuthorizeErrorRedirectsIss(t *testing.T) {
 	eachBackend(t, func(t *testing.T, h *harness) {
 		h.client("web", nil)
-		h.client("spa", func(in *admin.ClientInput) { in.Public = true })
-		h.client("qry", func(in *admin.ClientInput) { in.RedirectURIs = []string{redirectURI("qry") + "?tenant=a"} })
+		h.client("spa", func(in *clients.Input) { in.Public = true })
+		h.client("qry", func(in *clients.Input) { in.RedirectURIs = []string{redirectURI("qry") + "?tenant=a"} })
 		for _, tc := range []struct {
 			name, clientID string
 			set            url.Values // nil value: the parameter is left out

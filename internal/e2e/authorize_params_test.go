@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gatehouse-idp/gatehouse/idp/admin"
+	"github.com/gatehouse-idp/gatehouse/idp/clients"
 )
 
 // authorizeBase is a valid /authorize request for clientID (confidential
@@ -63,7 +63,7 @@ func TestAuthorizeRepeatedParams(t *testing.T) {
 	eachBackend(t, func(t *testing.T, h *harness) {
 		h.user(aliceEmail, alicePW)
 		h.client("web", nil)
-		h.client("other", func(in *admin.ClientInput) { in.RedirectURIs = []string{redirectURI("web")} })
+		h.client("other", func(in *clients.Input) { in.RedirectURIs = []string{redirectURI("web")} })
 		_, c1 := pkce()
 		_, c2 := pkce()
 		// The last copy is the one that, on its own, makes a valid request:

@@ -28,6 +28,7 @@ import (
 	"github.com/gatehouse-idp/gatehouse/config"
 	"github.com/gatehouse-idp/gatehouse/idp/admin"
 	"github.com/gatehouse-idp/gatehouse/idp/authflow"
+	"github.com/gatehouse-idp/gatehouse/idp/clients"
 	"github.com/gatehouse-idp/gatehouse/idp/instance"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 	"github.com/gatehouse-idp/gatehouse/internal/testenv"
@@ -139,13 +140,13 @@ func forBackends(b *testing.B, names []string, setup func(h *benchHarness, name 
 }
 
 // client registers a confidential client and returns its secret.
-func (h *benchHarness) client(id string, mod func(*admin.ClientInput)) string {
+func (h *benchHarness) client(id string, mod func(*clients.Input)) string {
 	h.tb.Helper()
 	return registerClient(h.tb, h.ctx, h.inst, id, mod)
 }
 
-func benchServiceClient(format string) func(*admin.ClientInput) {
-	return func(in *admin.ClientInput) {
+func benchServiceClient(format string) func(*clients.Input) {
+	return func(in *clients.Input) {
 		in.RedirectURIs = nil
 		in.GrantTypes = []string{"client_credentials"}
 		in.Scopes = []string{"reports.read"}
@@ -366,7 +367,7 @@ func BenchmarkOfflineExchange(b *testing.B) {
 func benchCodeExchange(b *testing.B, scope string, algs ...string) {
 	forBackends(b, algs, func(h *benchHarness, alg string) func(*testing.B) {
 		id := "web-" + strings.ToLower(alg)
-		secret := h.client(id, func(in *admin.ClientInput) { in.IDTokenSignedResponseAlg = alg })
+		secret := h.client(id, func(in *clients.Input) { in.IDTokenSignedResponseAlg = alg })
 		g := h.login(id, secret, scope)
 		return func(b *testing.B) {
 			bodies := h.mint(b, g, b.N+1)
@@ -388,7 +389,7 @@ func benchCodeExchange(b *testing.B, scope string, algs ...string) {
 func BenchmarkRefresh(b *testing.B) {
 	forBackends(b, []string{"ES256"}, func(h *benchHarness, alg string) func(*testing.B) {
 		id := "rt-" + strings.ToLower(alg)
-		secret := h.client(id, func(in *admin.ClientInput) { in.IDTokenSignedResponseAlg = alg })
+		secret := h.client(id, func(in *clients.Input) { in.IDTokenSignedResponseAlg = alg })
 		g := h.login(id, secret, "openid email profile offline_access")
 		return func(b *testing.B) {
 			out := h.do(b, h.post("/oauth/token", id, secret, h.mint(b, g, 1)[0]))
@@ -455,7 +456,7 @@ func BenchmarkIntrospect(b *testing.B) {
 func BenchmarkUserinfo(b *testing.B) {
 	forBackends(b, []string{"opaque", "jwt"}, func(h *benchHarness, format string) func(*testing.B) {
 		id := "ui-" + format
-		secret := h.client(id, func(in *admin.ClientInput) { in.AccessTokenFormat = format })
+		secret := h.client(id, func(in *clients.Input) { in.AccessTokenFormat = format })
 		g := h.login(id, secret, "openid email profile")
 		tok := h.do(h.tb, h.post("/oauth/token", id, secret, h.mint(h.tb, g, 1)[0]))["access_token"].(string)
 		get := func() *http.Request {

@@ -20,7 +20,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
-	"github.com/gatehouse-idp/gatehouse/idp/admin"
+	"github.com/gatehouse-idp/gatehouse/idp/clients"
 	"github.com/gatehouse-idp/gatehouse/internal/testenv"
 )
 
@@ -179,7 +179,7 @@ func newBrowserRP(t *testing.T, h *harness) *browserRP {
 	srv := httptest.NewServer(http.HandlerFunc(rp.serve))
 	t.Cleanup(srv.Close)
 	rp.url = srv.URL
-	secret := h.client("browser-rp", func(in *admin.ClientInput) {
+	secret := h.client("browser-rp", func(in *clients.Input) {
 		in.RedirectURIs = []string{srv.URL + "/cb"}
 		in.IDTokenSignedResponseAlg = "ES256"
 	})

@@ -21,7 +21,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"golang.org/x/oauth2"
 
-	"github.com/gatehouse-idp/gatehouse/idp/admin"
+	"github.com/gatehouse-idp/gatehouse/idp/clients"
 )
 
 func (h *harness) getJSON(path string) (int, http.Header, map[string]any) {
@@ -173,7 +173,7 @@ func TestUserinfoConformance(t *testing.T) {
 	eachBackend(t, func(t *testing.T, h *harness) {
 		uid := h.user(aliceEmail, alicePW)
 		secret := h.client("web", nil)
-		svcSecret := h.client("svc", func(in *admin.ClientInput) {
+		svcSecret := h.client("svc", func(in *clients.Input) {
 			in.RedirectURIs, in.PostLogoutRedirectURIs = nil, nil
 			in.GrantTypes, in.Scopes = []string{"client_credentials"}, []string{"reports.read"}
 		})
@@ -247,7 +247,7 @@ func TestUserinfoConformance(t *testing.T) {
 		}
 		t.Run("expired token", func(t *testing.T) {
 			h := h.sub(t)
-			h.clock.Advance(admin.DefaultAccessTokenTTL + time.Second)
+			h.clock.Advance(clients.DefaultAccessTokenTTL + time.Second)
 			if status, hdr, _ := call(http.MethodGet, "", "Bearer "+tok, nil); status != http.StatusUnauthorized ||
 				!strings.Contains(hdr.Get("WWW-Authenticate"), "invalid_token") {
 				t.Fatalf("%d %q", status, hdr.Get("WWW-Authenticate"))
@@ -417,7 +417,7 @@ func TestClientAuthMethodsConformance(t *testing.T) {
 	eachBackend(t, func(t *testing.T, h *harness) {
 		h.user(aliceEmail, alicePW)
 		const special = "s3cr:t+with%special/chars&more=than 32 characters"
-		h.client("web", func(in *admin.ClientInput) { in.Secret = special })
+		h.client("web", func(in *clients.Input) { in.Secret = special })
 		for _, method := range []string{"client_secret_basic", "client_secret_post"} {
 			t.Run(method, func(t *testing.T) {
 				h := h.sub(t)

@@ -14,7 +14,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
-	"github.com/gatehouse-idp/gatehouse/idp/admin"
+	"github.com/gatehouse-idp/gatehouse/idp/clients"
 )
 
 const alicePW = "correct horse battery"
@@ -139,7 +139,7 @@ func TestIDTokenAlgorithms(t *testing.T) {
 		for _, alg := range []string{"ES256", "EdDSA"} {
 			t.Run(alg, func(t *testing.T) {
 				id := "app-" + strings.ToLower(alg)
-				secret := h.client(id, func(in *admin.ClientInput) {
+				secret := h.client(id, func(in *clients.Input) {
 					in.IDTokenSignedResponseAlg = alg
 					in.AccessTokenFormat = "jwt"
 				})
@@ -179,12 +179,12 @@ func TestIDTokenAlgorithms(t *testing.T) {
 // itself; a resource server introspects it; revocation kills it.
 func TestClientCredentialsIntrospectRevoke(t *testing.T) {
 	eachBackend(t, func(t *testing.T, h *harness) {
-		secret := h.client("svc", func(in *admin.ClientInput) {
+		secret := h.client("svc", func(in *clients.Input) {
 			in.RedirectURIs, in.PostLogoutRedirectURIs = nil, nil
 			in.GrantTypes = []string{"client_credentials"}
 			in.Scopes = []string{"reports.read"}
 		})
-		rsSecret := h.client("resource-server", func(in *admin.ClientInput) {
+		rsSecret := h.client("resource-server", func(in *clients.Input) {
 			in.RedirectURIs, in.PostLogoutRedirectURIs = nil, nil
 			in.GrantTypes = []string{"client_credentials"}
 			in.Scopes = []string{"x"}

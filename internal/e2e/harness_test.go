@@ -22,6 +22,7 @@ import (
 
 	"github.com/gatehouse-idp/gatehouse/config"
 	"github.com/gatehouse-idp/gatehouse/idp/admin"
+	"github.com/gatehouse-idp/gatehouse/idp/clients"
 	"github.com/gatehouse-idp/gatehouse/idp/httpserver"
 	"github.com/gatehouse-idp/gatehouse/idp/instance"
 	"github.com/gatehouse-idp/gatehouse/idp/masterkey"
@@ -161,7 +162,7 @@ func (h *harness) user(email, pw string) string {
 
 // client registers a client; mod adjusts the input. It returns the secret
 // ("" for public clients).
-func (h *harness) client(id string, mod func(*admin.ClientInput)) string {
+func (h *harness) client(id string, mod func(*clients.Input)) string {
 	h.t.Helper()
 	return registerClient(h.t, h.ctx, h.inst, id, mod)
 }
@@ -169,9 +170,9 @@ func (h *harness) client(id string, mod func(*admin.ClientInput)) string {
 // registerClient registers a web client with redirect URIs under rpHost,
 // the code and refresh grants and the OIDC scopes; mod adjusts the input.
 // It returns the secret ("" for public clients).
-func registerClient(tb testing.TB, ctx context.Context, inst *instance.Instance, id string, mod func(*admin.ClientInput)) string {
+func registerClient(tb testing.TB, ctx context.Context, inst *instance.Instance, id string, mod func(*clients.Input)) string {
 	tb.Helper()
-	in := admin.ClientInput{ID: id, Name: "App " + id,
+	in := clients.Input{ID: id, Name: "App " + id,
 		RedirectURIs:           []string{"https://" + rpHost + "/" + id + "/cb"},
 		PostLogoutRedirectURIs: []string{"https://" + rpHost + "/" + id + "/bye"},
 		GrantTypes:             []string{"authorization_code", "refresh_token"},

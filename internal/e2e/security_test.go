@@ -22,7 +22,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
-	"github.com/gatehouse-idp/gatehouse/idp/admin"
+	"github.com/gatehouse-idp/gatehouse/idp/clients"
 	"github.com/gatehouse-idp/gatehouse/idp/keys"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
@@ -35,7 +35,7 @@ func TestRedirectURIExactMatch(t *testing.T) {
 	eachBackend(t, func(t *testing.T, h *harness) {
 		h.user(aliceEmail, alicePW)
 		h.client("web", nil)
-		h.client("two", func(in *admin.ClientInput) {
+		h.client("two", func(in *clients.Input) {
 			in.RedirectURIs = []string{redirectURI("two"), "https://" + rpHost + "/two/other"}
 		})
 		reg := redirectURI("web")
@@ -122,7 +122,7 @@ func TestRedirectURIRegistration(t *testing.T) {
 				t.Run(field+" "+uri, func(t *testing.T) {
 					n++
 					id := "reg-" + string(rune('a'+n/26)) + string(rune('a'+n%26))
-					in := admin.ClientInput{ID: id, RedirectURIs: []string{redirectURI(id)}}
+					in := clients.Input{ID: id, RedirectURIs: []string{redirectURI(id)}}
 					if field == "redirect_uris" {
 						in.RedirectURIs = append(in.RedirectURIs, uri)
 					} else {
@@ -138,7 +138,7 @@ func TestRedirectURIRegistration(t *testing.T) {
 			}
 		}
 		t.Run("control: https, loopback and private-use schemes register", func(t *testing.T) {
-			in := admin.ClientInput{ID: "reg-ok", RedirectURIs: []string{redirectURI("reg-ok"), "http://127.0.0.1:8123/cb",
+			in := clients.Input{ID: "reg-ok", RedirectURIs: []string{redirectURI("reg-ok"), "http://127.0.0.1:8123/cb",
 				"com.example.app:/cb"}, PostLogoutRedirectURIs: []string{postLogoutURI("reg-ok")}}
 			if _, _, err := h.inst.Admin.CreateClient(h.ctx, "test", in); err != nil {
 				t.Fatal(err)
@@ -206,7 +206,7 @@ func TestResponseTypeCodeOnly(t *testing.T) {
 func TestPKCEAuthorize(t *testing.T) {
 	eachBackend(t, func(t *testing.T, h *harness) {
 		h.client("web", nil)
-		h.client("spa", func(in *admin.ClientInput) { in.Public = true })
+		h.client("spa", func(in *clients.Input) { in.Public = true })
 		verifier, challenge := pkce()
 		for _, tc := range []struct {
 			name, clientID    string
@@ -253,7 +253,7 @@ func TestPKCEToken(t *testing.T) {
 	eachBackend(t, func(t *testing.T, h *harness) {
 		h.user(aliceEmail, alicePW)
 		webSecret := h.client("web", nil)
-		h.client("spa", func(in *admin.ClientInput) { in.Public = true })
+		h.client("spa", func(in *clients.Input) { in.Public = true })
 		otherVerifier, _ := pkce()
 		for _, tc := range []struct {
 			name, clientID string
@@ -364,7 +364,7 @@ func TestAuthorizationCodeReplay(t *testing.T) {
 // redirect_uri and a still active user.
 func TestAuthorizationCodeBinding(t *testing.T) {
 	eachBackend(t, func(t *testing.T, h *harness) {
-		webSecret := h.client("web", func(in *admin.ClientInput) {
+		webSecret := h.client("web", func(in *clients.Input) {
 			in.RedirectURIs = append(in.RedirectURIs, "https://"+rpHost+"/web/other")
 		})
 		otherSecret := h.client("other", nil)
@@ -526,15 +526,15 @@ func (h *harness) tokenEndpointRaw(path string, form url.Values, basicID, basicS
 //
 // Timing is not measured here (timed assertions are flaky on a shared
 // machine). What keeps the two paths equally expensive is
-// admin.VerifyClientSecret, which the token endpoint also calls for an
+// clients.VerifySecret, which the token endpoint also calls for an
 // unknown client: it hashes the presented secret and compares it in
 // constant time against a dummy hash, so both paths do one SHA-256 and one
 // compare. Its unit tests cover that; here the answers must be identical.
 func TestClientAuthentication(t *testing.T) {
 	eachBackend(t, func(t *testing.T, h *harness) {
 		secret := h.client("web", nil)
-		h.client("spa", func(in *admin.ClientInput) { in.Public = true })
-		wrong := admin.NewClientSecret()
+		h.client("spa", func(in *clients.Input) { in.Public = true })
+		wrong := clients.NewSecret()
 		type cred struct {
 			form            url.Values
 			basicID, basicS string
@@ -689,7 +689,7 @@ func TestRefreshTokenRestrictions(t *testing.T) {
 					h.t.Fatal(err)
 				}
 				h.clock.Advance(time.Second)
-				in := admin.ClientInput{ID: "web", Secret: secret, RedirectURIs: []string{redirectURI("web")},
+				in := clients.Input{ID: "web", Secret: secret, RedirectURIs: []string{redirectURI("web")},
 					Scopes: []string{"openid", "profile", "email", "offline_access"}}
 				if _, _, err := h.inst.Admin.CreateClient(h.ctx, "test", in); err != nil {
 					h.t.Fatal(err)
@@ -892,7 +892,7 @@ func TestMFARequiredNeverIssues(t *testing.T) {
 	eachBackend(t, func(t *testing.T, h *harness) {
 		h.user(aliceEmail, alicePW)
 		webSecret := h.client("web", nil)
-		h.client("strict", func(in *admin.ClientInput) { in.RequireMFA = true })
+		h.client("strict", func(in *clients.Input) { in.RequireMFA = true })
 		for _, tc := range []struct {
 			name, clientID string
 			extra          url.Values
@@ -1018,7 +1018,7 @@ func TestIDTokenHintAlgorithms(t *testing.T) {
 	eachBackend(t, func(t *testing.T, h *harness) {
 		h.user(aliceEmail, alicePW)
 		secret := h.client("web", nil)
-		jwtSecret := h.client("jwtapp", func(in *admin.ClientInput) { in.AccessTokenFormat = "jwt" })
+		jwtSecret := h.client("jwtapp", func(in *clients.Input) { in.AccessTokenFormat = "jwt" })
 
 		// Alice's genuine ID token, and a JWT access token of hers.
 		genuine := jsonStr(h.mustExchange("web", secret, h.loginFlow(h.browser(), "web", aliceEmail, nil)), "id_token")

@@ -5,7 +5,7 @@ import (
 	"net/url"
 	"testing"
 
-	"github.com/gatehouse-idp/gatehouse/idp/admin"
+	"github.com/gatehouse-idp/gatehouse/idp/clients"
 )
 
 // TestSSOAcrossClients: after one login, a second application signs the
@@ -16,7 +16,7 @@ func TestSSOAcrossClients(t *testing.T) {
 	eachBackend(t, func(t *testing.T, h *harness) {
 		uid := h.user("alice@example.com", alicePW)
 		secretA := h.client("app-a", nil)
-		h.client("app-b", func(in *admin.ClientInput) { in.Public = true })
+		h.client("app-b", func(in *clients.Input) { in.Public = true })
 		b := h.browser()
 
 		v1, c1 := pkce()
