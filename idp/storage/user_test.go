@@ -1,0 +1,34 @@
+package storage
+
+import (
+	"testing"
+	"time"
+)
+
+// TestUserPredicates: a temporary lock stops new logins and nothing else;
+// only an active account signs in or holds tokens.
+func TestUserPredicates(t *testing.T) {
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, tc := range []struct {
+		name          string
+		u             User
+		signIn, token bool
+	}{
+		{"active", User{State: UserActive}, true, true},
+		{"active, lock expired", User{State: UserActive, LockedUntil: now.Add(-time.Second)}, true, true},
+		{"active, lock ends now", User{State: UserActive, LockedUntil: now}, true, true},
+		{"active, locked", User{State: UserActive, LockedUntil: now.Add(time.Microsecond)}, false, true},
+		{"disabled", User{State: UserDisabled}, false, false},
+		{"invited", User{State: UserInvited}, false, false},
+		{"unknown state", User{State: "suspended"}, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.u.MaySignIn(now); got != tc.signIn {
+				t.Errorf("MaySignIn = %v; want %v", got, tc.signIn)
+			}
+			if got := tc.u.MayHoldTokens(); got != tc.token {
+				t.Errorf("MayHoldTokens = %v; want %v", got, tc.token)
+			}
+		})
+	}
+}
