@@ -55,7 +55,7 @@ func (m *Method) Verify(ctx context.Context, _ storage.AuthRequest, in authflow.
 		reason = "no_password"
 	}
 	if reason != "" {
-
+		m.Hasher.VerifyDummy(ctx, pw)
 		return authflow.Proof{}, &authflow.Failure{User: u, Reason: reason}
 	}
 	ok, rehash, err := m.Hasher.Verify(ctx, u.PasswordHash, pw)
