@@ -166,11 +166,14 @@ func (f *Flow) accept(ctx context.Context, r storage.AuthRequest, b session.Brow
 		proof.Then(ctx)
 	}
 	if from == StepLogin {
+		// Bookkeeping after the transition: the request has moved and, at
+		// done, holds a session only this outcome can hand the browser,
+		// so a failure here is logged and must not fail the login.
 		if _, err := f.Store.UpdateUser(ctx, u.ID, func(u storage.User) (storage.User, error) {
 			u.LastLoginAt = now
 			return u, nil
-		}); err != nil {
-			return Outcome{}, fmt.Errorf("authflow: record login: %w", err)
+		}); err != nil && f.Audit != nil && f.Audit.Logger != nil {
+			f.Audit.Logger.WarnContext(ctx, "authflow: recording the last login failed", "user_id", u.ID, "err", err)
 		}
 	}
 	return out, nil
