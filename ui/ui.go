@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"io"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -418,11 +419,4 @@ func pickLang(uiLocales string) string {
 	return supportedLangs[i].String()
 }
 
-func sortedKeys(v url.Values) []string {
-	keys := make([]string, 0, len(v))
-	for k := range v {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
+func sortedKeys(v url.Values) []string { return slices.Sorted(maps.Keys(v)) }

@@ -420,3 +420,39 @@ func TestStaticHandler(t *testing.T) {
 		t.Errorf("css URL %q carries no content hash", r.cssURL)
 	}
 }
+
+// TestAutoPostAction: the auto-post page posts only to an http(s) URL,
+// and its CSP allows exactly that URL's origin; anything else is refused
+// with nothing written.
+func TestAutoPostAction(t *testing.T) {
+	r := newRenderer(t)
+	for _, tc := range []struct {
+		action, formAction string
+	}{
+		{"https://rp.example:8443/cb?x=1", "https://rp.example:8443"},
+		{"http://127.0.0.1:8400/cb", "http://127.0.0.1:8400"},
+		{"javascript:alert(1)", ""},
+		{"data:text/html,<form>", ""},
+		{"com.example.app:/cb", ""},
+		{"https://rp.example cb", ""},
+		{"", ""},
+	} {
+		t.Run(tc.action, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			err := r.RenderAutoPost(w, AutoPostData{Action: tc.action, Fields: []Field{{"code", "c"}}})
+			if tc.formAction == "" {
+				if err == nil || w.Body.Len() != 0 || w.Header().Get("Content-Security-Policy") != "" {
+					t.Fatalf("RenderAutoPost(%q) = %v, wrote %d bytes; want a refusal and nothing written", tc.action, err, w.Body.Len())
+				}
+				return
+			}
+			csp := w.Header().Get("Content-Security-Policy")
+			if err != nil || !strings.Contains(csp, "form-action "+tc.formAction+";") || strings.Contains(csp, "form-action 'self'") {
+				t.Fatalf("RenderAutoPost(%q) = %v, CSP %q", tc.action, err, csp)
+			}
+			if !strings.Contains(w.Body.String(), `<script src="`+template.HTMLEscapeString(r.postURL)+`" defer></script>`) {
+				t.Fatalf("the page does not load autopost.js:\n%s", w.Body.String())
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -119,14 +120,7 @@ func (f *Flow) Door(protocol string) (Door, bool) {
 }
 
 // Doors lists the registered protocols (for start-up checks).
-func (f *Flow) Doors() []string {
-	out := make([]string, 0, len(f.doors))
-	for p := range f.doors {
-		out = append(out, p)
-	}
-	slices.Sort(out)
-	return out
-}
+func (f *Flow) Doors() []string { return slices.Sorted(maps.Keys(f.doors)) }
 
 // RegisterMethod adds a back door under m.Name().
 func (f *Flow) RegisterMethod(m Method) {

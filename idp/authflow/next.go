@@ -3,6 +3,7 @@ package authflow
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"time"
 
@@ -130,14 +131,7 @@ func (f *Flow) secondFactors() []string {
 	return out
 }
 
-func (f *Flow) methodNames() []string {
-	out := make([]string, 0, len(f.methods))
-	for n := range f.methods {
-		out = append(out, n)
-	}
-	slices.Sort(out)
-	return out
-}
+func (f *Flow) methodNames() []string { return slices.Sorted(maps.Keys(f.methods)) }
 
 // errNoResume: the browser's session cannot satisfy the request; the
 // user must log in.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
@@ -83,7 +84,7 @@ func (p *Provider) redirectResponse(w http.ResponseWriter, r *http.Request, req 
 		params.Set("state", o.State)
 	}
 	params.Set("iss", p.opts.Issuer)
-	if o.ResponseMode == string(oidc.ResponseModeFormPost) {
+	if o.ResponseMode == string(oidc.ResponseModeFormPost) && webURL(o.RedirectURI) {
 		p.opts.Pages.AutoPost(w, r, o.RedirectURI, params)
 		return
 	}
@@ -98,6 +99,13 @@ func (p *Provider) redirectResponse(w http.ResponseWriter, r *http.Request, req 
 	}
 	u.RawQuery = q.Encode()
 	http.Redirect(w, r, u.String(), http.StatusFound)
+}
+
+// webURL reports whether u is an http(s) URL: the only kind a browser can
+// post a form to. A native app's private-use scheme gets its response in
+// the query (and /authorize refuses form_post for one).
+func webURL(u string) bool {
+	return strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "http://")
 }
 
 // fail logs the detail and shows the user a generic page.

@@ -47,6 +47,10 @@ func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 		return nil, &oidc.Error{ErrorType: "unsupported_response_type", Description: "only response_type=code is supported"}
 	case d.ResponseMode != "" && d.ResponseMode != oidc.ResponseModeQuery && d.ResponseMode != oidc.ResponseModeFormPost:
 		return nil, oidc.ErrInvalidRequest().WithDescription("response_mode must be query or form_post")
+	case d.ResponseMode == oidc.ResponseModeFormPost && !webURL(d.RedirectURI):
+		// A browser can only post a form to a web origin; a native app's
+		// private-use scheme takes its response in the query.
+		return nil, oidc.ErrInvalidRequest().WithDescription("response_mode=form_post needs an http(s) redirect_uri")
 	case d.CodeChallenge == "" && d.CodeChallengeMethod != "":
 		return nil, oidc.ErrInvalidRequest().WithDescription("code_challenge_method without code_challenge")
 	case d.CodeChallenge != "" && d.CodeChallengeMethod != oidc.CodeChallengeMethodS256:

@@ -202,3 +202,30 @@ func TestDiscoveryIssParameterSupported(t *testing.T) {
 		}
 	})
 }
+
+// TestFormPostNeedsAWebRedirectURI: a browser can post a form only to a
+// web origin, so form_post for a native app's private-use scheme is
+// refused at /authorize, and the error goes back in the query of that
+// URI (with the issuer), not as a page that cannot be posted.
+func TestFormPostNeedsAWebRedirectURI(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		const native = "com.example.app:/oauth/cb"
+		h.client("app", func(in *clients.Input) { in.Public = true; in.RedirectURIs = []string{native} })
+		q := authorizeBase("app")
+		q.Set("redirect_uri", native)
+		q.Set("response_mode", "form_post")
+		noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := noFollow.Get(h.issuer + "/authorize?" + q.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		loc, err := url.Parse(resp.Header.Get("Location"))
+		if resp.StatusCode != http.StatusFound || err != nil || !strings.HasPrefix(loc.String(), native+"?") {
+			t.Fatalf("%d Location=%q; want a redirect to %s", resp.StatusCode, resp.Header.Get("Location"), native)
+		}
+		if p := loc.Query(); p.Get("error") != "invalid_request" || p.Get("iss") != h.issuer || p.Get("state") != "st-app" {
+			t.Fatalf("error parameters %v", p)
+		}
+	})
+}
