@@ -134,13 +134,16 @@ func Default() Config {
 }
 
 // DevDefault returns the dev-mode defaults: Default with Dev set, an http
-// issuer on localhost, a loopback listener, no drain delay and text logs.
+// issuer on localhost, a loopback listener, a one-second drain delay and
+// text logs. The drain delay is short but not zero: with zero, Shutdown
+// would start the moment /readyz turns 503, closing keep-alive connections
+// a request may already be on its way over.
 func DevDefault() Config {
 	c := Default()
 	c.Dev = true
 	c.Issuer = "http://localhost:8080"
 	c.Server.Addr = "127.0.0.1:8080"
-	c.Server.DrainDelay = 0
+	c.Server.DrainDelay = time.Second
 	c.Log.Format = LogFormatText
 	return c
 }

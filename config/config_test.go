@@ -417,7 +417,9 @@ func TestDevMode(t *testing.T) {
 				if !reflect.DeepEqual(c, want) {
 					t.Errorf("got %+v\nwant %+v", c, want)
 				}
-				if c.Server.DrainDelay != 0 || c.Log.Format != LogFormatText || c.Issuer != "http://localhost:8080" {
+				// Not zero: a drain delay of zero leaves no window in
+				// which /readyz is 503 before connections close (issue 8).
+				if c.Server.DrainDelay != time.Second || c.Log.Format != LogFormatText || c.Issuer != "http://localhost:8080" {
 					t.Errorf("dev defaults not applied: %+v", c)
 				}
 			},

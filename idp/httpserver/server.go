@@ -30,8 +30,8 @@ const (
 
 // Options configures a Server. The zero value is usable: every zero
 // duration or size gets the matching Default* constant, except DrainDelay,
-// where zero means no delay (dev mode and tests want none; the config
-// layer owns the production default).
+// where zero means no delay (tests want none; the config layer owns the
+// defaults, 5 s in production and 1 s in dev mode).
 type Options struct {
 	// Logger is the base logger; nil means slog.Default().
 	Logger *slog.Logger
@@ -44,8 +44,10 @@ type Options struct {
 
 	// DrainDelay is how long Serve keeps serving, with /readyz answering
 	// 503, after its context is cancelled and before it stops accepting
-	// connections, so load balancers notice and stop sending. Zero or
-	// negative means no delay.
+	// connections, so load balancers notice and stop sending. Every
+	// response in that time carries Connection: close. Zero or negative
+	// means no delay: Shutdown then closes idle keep-alive connections at
+	// once, and a request already sent on one gets a reset.
 	DrainDelay time.Duration
 	// ShutdownTimeout bounds how long Serve waits for in-flight requests
 	// after it stops accepting connections.
@@ -93,6 +95,9 @@ type Server struct {
 	// testHookShutdown, if set, runs once http.Server.Shutdown has closed
 	// the listeners (tests use it to sequence "in-flight during shutdown").
 	testHookShutdown func()
+	// testHookDraining, if set, runs right after Serve marks the server
+	// draining (readyz answers 503 from then on).
+	testHookDraining func()
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -171,6 +176,24 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
 	return s.Serve(ctx, ln)
 }
 
+// closeWhileDraining serves r and, once the server is draining, answers
+// with Connection: close, so net/http closes the connection after this
+// response and the client opens a new one for its next request (accepted
+// until the listener closes, then refused, which a client or load balancer
+// can retry safely). Without it a keep-alive connection stays idle until
+// Shutdown closes it, racing the client's next request on it: that request
+// gets a reset or EOF, and a POST is not retried.
+//
+// Idle connections are deliberately not closed when the drain begins
+// (http.Server.SetKeepAlivesEnabled(false) would): a request may already
+// be on the wire on them. They are closed by Shutdown after DrainDelay.
+func (s *Server) closeWhileDraining(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		w.Header().Set("Connection", "close")
+	}
+	s.ServeHTTP(w, r)
+}
+
 // Serve serves on ln until ctx is cancelled, then shuts down in phases:
 // it marks the server draining (/readyz answers 503 at once, everything
 // else is still served), waits DrainDelay, stops accepting connections and
@@ -178,7 +201,7 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
 // a clean shutdown, or the error that stopped it. Serve closes ln.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
-		Handler:           s,
+		Handler:           http.HandlerFunc(s.closeWhileDraining),
 		ReadHeaderTimeout: s.opts.ReadHeaderTimeout,
 		ReadTimeout:       s.opts.ReadTimeout,
 		IdleTimeout:       s.opts.IdleTimeout,
@@ -203,6 +226,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 
 	s.draining.Store(true)
+	if s.testHookDraining != nil {
+		s.testHookDraining()
+	}
 	if d := s.opts.DrainDelay; d > 0 {
 		s.logger.Info("http server draining: readyz now reports 503", "addr", addr, "drain_delay", d)
 		select {
