@@ -59,6 +59,11 @@ type Config struct {
 type Server struct {
 	// Addr is the listen address, host:port.
 	Addr string `yaml:"addr"`
+	// MetricsAddr is where /metrics is served, host:port, on a listener of
+	// its own; /metrics is then not on Addr. Empty serves /metrics on Addr
+	// (the dev default). The production default is loopback, so metrics
+	// are never on the public listener unless configured so.
+	MetricsAddr string `yaml:"metrics_addr"`
 	// DrainDelay is how long /readyz reports 503 after SIGTERM before the
 	// listener closes, so load balancers stop sending traffic first.
 	DrainDelay time.Duration `yaml:"drain_delay"`
@@ -115,6 +120,7 @@ func Default() Config {
 		DataDir: "./gatehouse-data",
 		Server: Server{
 			Addr:              ":8080",
+			MetricsAddr:       DefaultMetricsAddr,
 			DrainDelay:        5 * time.Second,
 			ShutdownTimeout:   30 * time.Second,
 			ReadHeaderTimeout: 10 * time.Second,
@@ -133,6 +139,10 @@ func Default() Config {
 	}
 }
 
+// DefaultMetricsAddr is server.metrics_addr outside dev mode: loopback,
+// the port Prometheus exporters conventionally use for their own.
+const DefaultMetricsAddr = "127.0.0.1:9464"
+
 // DevDefault returns the dev-mode defaults: Default with Dev set, an http
 // issuer on localhost, a loopback listener, a one-second drain delay and
 // text logs. The drain delay is short but not zero: with zero, Shutdown
@@ -144,6 +154,7 @@ func DevDefault() Config {
 	c.Issuer = "http://localhost:8080"
 	c.Server.Addr = "127.0.0.1:8080"
 	c.Server.DrainDelay = time.Second
+	c.Server.MetricsAddr = "" // on the main listener
 	c.Log.Format = LogFormatText
 	return c
 }

@@ -159,6 +159,22 @@ func TestLoadRejects(t *testing.T) {
 			want: []string{"master_key: must decode to 32 bytes, got 16"},
 		},
 		{
+			name: "metrics_addr not host:port",
+			yaml: minimal + "server:\n  metrics_addr: localhost\n",
+			want: []string{`server.metrics_addr: "localhost" is not host:port`},
+		},
+		{
+			name: "metrics_addr bad port from env",
+			yaml: minimal,
+			env:  []string{"GATEHOUSE_SERVER_METRICS_ADDR=127.0.0.1:99999"},
+			want: []string{`server.metrics_addr: "127.0.0.1:99999": port must be a number from 0 to 65535`},
+		},
+		{
+			name: "metrics_addr equal to addr",
+			yaml: minimal + "server:\n  addr: 127.0.0.1:8080\n  metrics_addr: 127.0.0.1:8080\n",
+			want: []string{`server.metrics_addr: "127.0.0.1:8080" is server.addr`},
+		},
+		{
 			name: "postgres without dsn",
 			yaml: minimal + "storage:\n  type: postgres\n",
 			want: []string{"storage.dsn: required when storage.type is postgres"},
@@ -306,6 +322,7 @@ func TestLoadAccepts(t *testing.T) {
 				"GATEHOUSE_SERVER_ADDR=127.0.0.1:9100",
 				"GATEHOUSE_PASSWORD_ARGON2_MEMORY_KIB=65536",
 				"GATEHOUSE_SERVER_DRAIN_DELAY=1m30s",
+				"GATEHOUSE_SERVER_METRICS_ADDR=[::1]:9500",
 				"GATEHOUSE_SERVER_TRUSTED_PROXIES=10.0.0.0/8, 192.168.1.1,",
 				"GATEHOUSE_LOG_LEVEL=", // empty: ignored
 				"PATH=/usr/bin",        // not ours
@@ -320,6 +337,9 @@ func TestLoadAccepts(t *testing.T) {
 				if c.Server.DrainDelay != 90*time.Second {
 					t.Errorf("drain_delay = %v", c.Server.DrainDelay)
 				}
+				if c.Server.MetricsAddr != "[::1]:9500" {
+					t.Errorf("metrics_addr = %q", c.Server.MetricsAddr)
+				}
 				if want := []string{"10.0.0.0/8", "192.168.1.1"}; !slices.Equal(c.Server.TrustedProxies, want) {
 					t.Errorf("trusted_proxies = %q, want %q", c.Server.TrustedProxies, want)
 				}
@@ -332,6 +352,15 @@ func TestLoadAccepts(t *testing.T) {
 			name: "GATEHOUSE_TEST_ variables are ignored",
 			yaml: minimal,
 			env:  []string{"GATEHOUSE_TEST_POSTGRES=postgres://x", "GATEHOUSE_TEST_REQUIRE=postgres", "GATEHOUSE_TEST_ANYTHING_ELSE=1"},
+		},
+		{
+			name: "metrics_addr from the file; empty means the main listener",
+			yaml: minimal + "server:\n  metrics_addr: \"\"\n",
+			check: func(t *testing.T, c Config) {
+				if c.Server.MetricsAddr != "" {
+					t.Errorf("metrics_addr = %q, want empty", c.Server.MetricsAddr)
+				}
+			},
 		},
 		{
 			name: "durations",
@@ -632,6 +661,7 @@ func TestEnvNames(t *testing.T) {
 		"GATEHOUSE_PASSWORD_MIN_LENGTH",
 		"GATEHOUSE_SERVER_ADDR",
 		"GATEHOUSE_SERVER_DRAIN_DELAY",
+		"GATEHOUSE_SERVER_METRICS_ADDR",
 		"GATEHOUSE_SERVER_READ_HEADER_TIMEOUT",
 		"GATEHOUSE_SERVER_SHUTDOWN_TIMEOUT",
 		"GATEHOUSE_SERVER_TRUSTED_PROXIES",
@@ -738,6 +768,9 @@ func TestDefaults(t *testing.T) {
 	c := Default()
 	if err := c.Validate(); err == nil || len(flatten(err)) != 2 {
 		t.Errorf("Default should lack exactly issuer and master_key, got %v", err)
+	}
+	if c.Server.MetricsAddr != "127.0.0.1:9464" || dev.Server.MetricsAddr != "" {
+		t.Errorf("metrics_addr defaults: %q, dev %q; want 127.0.0.1:9464 and empty (the main listener)", c.Server.MetricsAddr, dev.Server.MetricsAddr)
 	}
 	if c.DataDir != "./gatehouse-data" || c.Server.Addr != ":8080" || c.Server.DrainDelay != 5*time.Second ||
 		c.Password.Argon2.MemoryKiB != 19456 || c.Bootstrap.Organization != "default" {

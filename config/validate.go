@@ -42,6 +42,7 @@ var rules = []rule{
 	{"", checkSecretPairs},
 
 	{"server.addr", func(c *Config) error { return hostPort(c.Server.Addr) }},
+	{"server.metrics_addr", checkMetricsAddr},
 	{"server.drain_delay", func(c *Config) error { return atLeast(c.Server.DrainDelay, 0) }},
 	{"server.shutdown_timeout", func(c *Config) error { return positive(c.Server.ShutdownTimeout) }},
 	{"server.read_header_timeout", func(c *Config) error { return positive(c.Server.ReadHeaderTimeout) }},
@@ -156,6 +157,21 @@ func each[T any](items []T, check func(T) error) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkMetricsAddr: empty (serve /metrics on server.addr) or host:port,
+// and not server.addr itself, which would make the second listen fail.
+func checkMetricsAddr(c *Config) error {
+	if c.Server.MetricsAddr == "" {
+		return nil
+	}
+	if err := hostPort(c.Server.MetricsAddr); err != nil {
+		return err
+	}
+	if c.Server.MetricsAddr == c.Server.Addr {
+		return fmt.Errorf("%q is server.addr; leave it empty to serve /metrics on the main listener", c.Server.MetricsAddr)
+	}
+	return nil
 }
 
 func hostPort(addr string) error {
