@@ -77,6 +77,12 @@ type Options struct {
 	// negative means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 
+	// MetricsListener, if set, is where /metrics is served, on a listener
+	// of its own (a loopback port, away from the public one); /metrics is
+	// then not registered on the main route table. Serve serves it and
+	// closes it together with the main listener.
+	MetricsListener net.Listener
+
 	// IssuerHTTPS says the public issuer URL is https; only then is
 	// Strict-Transport-Security sent.
 	IssuerHTTPS bool
@@ -131,7 +137,9 @@ func New(opts Options) *Server {
 	}
 	s.HandleFunc("GET /healthz", s.healthz)
 	s.HandleFunc("GET /readyz", s.readyz)
-	s.Handle("GET /metrics", s.metrics.handler(s.logger))
+	if opts.MetricsListener == nil {
+		s.Handle("GET /metrics", s.metrics.handler(s.logger))
+	}
 	return s
 }
 
@@ -199,6 +207,10 @@ func (s *Server) closeWhileDraining(w http.ResponseWriter, r *http.Request) {
 // else is still served), waits DrainDelay, stops accepting connections and
 // waits up to ShutdownTimeout for in-flight requests. It returns nil after
 // a clean shutdown, or the error that stopped it. Serve closes ln.
+//
+// With Options.MetricsListener, Serve also serves /metrics there, through
+// the drain, and shuts it down after the main listener (within the same
+// ShutdownTimeout); if either listener fails, both stop.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           http.HandlerFunc(s.closeWhileDraining),
@@ -216,12 +228,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	s.logger.Info("http server listening", "addr", addr)
+	m := s.startMetrics()
 
 	select {
 	case err := <-serveErr:
 		// Serve failed on its own (e.g. the listener broke).
+		m.close()
 		s.logger.Error("http server stopped", "addr", addr, "error", err)
 		return fmt.Errorf("httpserver: serve %s: %w", addr, err)
+	case err := <-m.failed():
+		return s.metricsFailed(srv, serveErr, err)
 	case <-ctx.Done():
 	}
 
@@ -234,8 +250,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		select {
 		case <-s.opts.After(d):
 		case err := <-serveErr:
+			m.close()
 			s.logger.Error("http server stopped while draining", "addr", addr, "error", err)
 			return fmt.Errorf("httpserver: serve %s: %w", addr, err)
+		case err := <-m.failed():
+			return s.metricsFailed(srv, serveErr, err)
 		}
 	}
 
@@ -262,9 +281,24 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		// Cut the connections that did not finish in time.
 		_ = srv.Close()
+		m.close()
 		s.logger.Error("http server shutdown incomplete", "addr", addr, "error", err)
 		return fmt.Errorf("httpserver: shutdown %s: %w", addr, err)
 	}
+	if err := m.shutdown(sctx); err != nil {
+		s.logger.Error("metrics listener shutdown incomplete", "error", err)
+		return fmt.Errorf("httpserver: shutdown metrics listener: %w", err)
+	}
 	s.logger.Info("http server stopped", "addr", addr)
 	return nil
+}
+
+// metricsFailed handles the metrics listener stopping on its own: the
+// main server is stopped too, since a process that cannot be monitored
+// should be restarted rather than run on unseen.
+func (s *Server) metricsFailed(srv *http.Server, serveErr <-chan error, err error) error {
+	_ = srv.Close()
+	<-serveErr
+	s.logger.Error("metrics listener stopped", "error", err)
+	return fmt.Errorf("httpserver: serve metrics: %w", err)
 }
