@@ -354,6 +354,10 @@ func TestLoadAccepts(t *testing.T) {
 			env:  []string{"GATEHOUSE_TEST_POSTGRES=postgres://x", "GATEHOUSE_TEST_REQUIRE=postgres", "GATEHOUSE_TEST_ANYTHING_ELSE=1"},
 		},
 		{
+			name: "metrics_addr and addr both on any free port",
+			yaml: minimal + "server:\n  addr: 127.0.0.1:0\n  metrics_addr: 127.0.0.1:0\n",
+		},
+		{
 			name: "metrics_addr from the file; empty means the main listener",
 			yaml: minimal + "server:\n  metrics_addr: \"\"\n",
 			check: func(t *testing.T, c Config) {

@@ -160,7 +160,8 @@ func each[T any](items []T, check func(T) error) error {
 }
 
 // checkMetricsAddr: empty (serve /metrics on server.addr) or host:port,
-// and not server.addr itself, which would make the second listen fail.
+// and not server.addr itself, which would make the second listen fail
+// (port 0, any free port, may appear in both).
 func checkMetricsAddr(c *Config) error {
 	if c.Server.MetricsAddr == "" {
 		return nil
@@ -168,7 +169,7 @@ func checkMetricsAddr(c *Config) error {
 	if err := hostPort(c.Server.MetricsAddr); err != nil {
 		return err
 	}
-	if c.Server.MetricsAddr == c.Server.Addr {
+	if _, port, _ := net.SplitHostPort(c.Server.MetricsAddr); c.Server.MetricsAddr == c.Server.Addr && port != "0" {
 		return fmt.Errorf("%q is server.addr; leave it empty to serve /metrics on the main listener", c.Server.MetricsAddr)
 	}
 	return nil

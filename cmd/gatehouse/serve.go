@@ -52,25 +52,52 @@ func runServe(ctx context.Context, c *cmdEnv) error {
 	if err := inst.Start(ctx); err != nil {
 		return err
 	}
+	mln, metricsAt, err := listenMetrics(cfg.Server.MetricsAddr)
+	if err != nil {
+		return err
+	}
 	srv, _, err := inst.NewServer(httpserver.Options{
 		DrainDelay:        cfg.Server.DrainDelay,
 		ShutdownTimeout:   cfg.Server.ShutdownTimeout,
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
 		TrustedProxies:    cfg.Server.TrustedProxyPrefixes(),
+		MetricsListener:   mln,
 	})
 	if err != nil {
+		closeListener(mln)
 		return err
 	}
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
 	if err != nil {
+		closeListener(mln)
 		return fmt.Errorf("listen: %w", err)
 	}
 	go inst.RunMaintenance(ctx, maintenanceEvery)
-	logger.Info("gatehouse is serving", "addr", ln.Addr().String(), "issuer", cfg.Issuer,
+	logger.Info("gatehouse is serving", "addr", ln.Addr().String(), "metrics", metricsAt, "issuer", cfg.Issuer,
 		"storage", cfg.Storage.Type, "dev", cfg.Dev)
 	if err := srv.Serve(ctx, ln); err != nil {
 		return err
 	}
 	logger.Info("gatehouse stopped")
 	return nil
+}
+
+// listenMetrics opens server.metrics_addr's listener and says where
+// /metrics is for the start-up log; an empty address keeps /metrics on
+// the main listener (nil listener, "main listener").
+func listenMetrics(addr string) (net.Listener, string, error) {
+	if addr == "" {
+		return nil, "main listener", nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", fmt.Errorf("listen for metrics (server.metrics_addr): %w", err)
+	}
+	return ln, ln.Addr().String(), nil
+}
+
+func closeListener(ln net.Listener) {
+	if ln != nil {
+		_ = ln.Close()
+	}
 }

@@ -191,6 +191,43 @@ func TestServeDev(t *testing.T) {
 	}
 }
 
+var metricsRE = regexp.MustCompile(`gatehouse is serving.* metrics=([0-9.:\[\]]+)`)
+
+// TestServeMetricsListener: outside dev mode /metrics is on its own
+// listener (server.metrics_addr) and not on the public one; dev mode keeps
+// it on the main listener (TestServeDev).
+func TestServeMetricsListener(t *testing.T) {
+	key, err := masterkey.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(t.TempDir(), "gatehouse.yaml")
+	cfg := fmt.Sprintf("issuer: https://id.example.com\nmaster_key: %s\nlog:\n  format: text\n", key)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Port 0 instead of the default 127.0.0.1:9464, so parallel runs do
+	// not collide; the default itself is checked in config's tests.
+	env := []string{"GATEHOUSE_SERVER_METRICS_ADDR=127.0.0.1:0"}
+	p := startGatehouse(t, env, "serve", "--config", cfgPath, "--addr", "127.0.0.1:0", "--data-dir", t.TempDir())
+	base := p.waitServing(t)
+	m := metricsRE.FindStringSubmatch(p.errOut())
+	if m == nil {
+		t.Fatalf("serving line lacks the metrics address:\n%s", p.errOut())
+	}
+	if resp, _ := get(t, base+"/readyz"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("/readyz = %d", resp.StatusCode)
+	}
+	if resp, _ := get(t, base+"/metrics"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("/metrics on the main listener = %d; want 404 outside dev mode", resp.StatusCode)
+	}
+	if resp, body := get(t, "http://"+m[1]+"/metrics"); resp.StatusCode != http.StatusOK ||
+		!strings.Contains(body, `gatehouse_http_requests_total{code="200",method="GET",route="GET /readyz"}`) {
+		t.Errorf("/metrics on %s = %d, want 200 counting the main listener's requests", m[1], resp.StatusCode)
+	}
+	p.stop(t)
+}
+
 func TestServeTwoInstancesOnPostgres(t *testing.T) {
 	dsn := testenv.Postgres(t)
 	key, err := masterkey.Generate()
