@@ -9,10 +9,14 @@
 //     slog.Logger, client IP resolution behind trusted proxies, the request
 //     body limit, panic recovery, default security headers and the access
 //     log;
-//   - /healthz, /readyz and /metrics;
+//   - /healthz, /readyz and /metrics, the last on a listener of its own
+//     when Options.MetricsListener is set (and then not on the main one);
 //   - the server's life cycle: serve until the context is cancelled, then
-//     drain (readyz answers 503 so load balancers stop sending), then shut
-//     down gracefully so in-flight requests finish.
+//     drain (readyz answers 503 so load balancers stop sending, and every
+//     response carries Connection: close so keep-alive connections close
+//     gracefully instead of being cut by Shutdown), then shut down
+//     gracefully so in-flight requests finish, then close the metrics
+//     listener.
 //
 // It must not hold business logic or import storage, protocol libraries
 // (zitadel/oidc, crewjam/saml) or the UI. Readiness comes in as a function
