@@ -137,8 +137,9 @@ func TestDrainUnderKeepAliveLoad(t *testing.T) {
 	// left idle in the client's pool would be closed by Shutdown, racing a
 	// client picking it up, which HTTP/1.1 cannot prevent (it has no
 	// GOAWAY); so idle ones are dropped client-side, as a client's idle
-	// timeout would. On the code before the fix, used connections never
-	// close and this wait gives up.
+	// timeout would. (On the code before the fix this wait still ends, as
+	// the clients' own connections go idle between requests and are
+	// dropped here; that code fails on Connection: close instead.)
 	deadline := time.After(10 * time.Second) // safety net, not a sleep
 wait:
 	for tl.openSince(pre) > 0 {
