@@ -48,6 +48,7 @@ func TestClientsCommands(t *testing.T) {
 		want    string // substring of stdout (code 0) or stderr
 		notWant string
 	}{
+		{"migrate", "", []string{"migrate"}, 0, "applied migration", ""},
 		{"missing id", "", []string{"clients", "create", "--redirect-uri", "https://a.example/cb"}, 2, "--id is required", ""},
 		{"create confidential", "", []string{"clients", "create", "--id", "web", "--name", "Web app",
 			"--redirect-uri", "https://app.example.com/cb", "--redirect-uri", "http://localhost:8000/cb",
