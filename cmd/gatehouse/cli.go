@@ -95,6 +95,19 @@ func commands() []command {
 			run: runUsersDisable, flags: func(fs *flag.FlagSet, c *cmdEnv) {
 				fs.StringVar(&c.email, "email", "", "the user's email address (required)")
 			}},
+		{name: "users set-password", summary: "set a user's password (ends their sessions and tokens)", usage: "--email EMAIL --password-stdin",
+			run: runUsersSetPassword, flags: func(fs *flag.FlagSet, c *cmdEnv) {
+				fs.StringVar(&c.email, "email", "", "the user's email address (required)")
+				fs.BoolVar(&c.passwordStdin, "password-stdin", false, "read the password from standard input (required)")
+			}},
+		{name: "users enable", summary: "let a disabled or locked user sign in again", usage: "--email EMAIL",
+			run: runUsersEnable, flags: func(fs *flag.FlagSet, c *cmdEnv) {
+				fs.StringVar(&c.email, "email", "", "the user's email address (required)")
+			}},
+		{name: "users delete", summary: "delete a user with their sessions and tokens", usage: "--email EMAIL",
+			run: runUsersDelete, flags: func(fs *flag.FlagSet, c *cmdEnv) {
+				fs.StringVar(&c.email, "email", "", "the user's email address (required)")
+			}},
 		{name: "orgs create", summary: "create an organization", usage: "--name NAME [--display-name TEXT] [--domain DOMAIN]...",
 			run: runOrgsCreate, flags: func(fs *flag.FlagSet, c *cmdEnv) {
 				fs.StringVar(&c.name, "name", "", "organization name: lower-case letters, digits, hyphens (required)")
@@ -104,6 +117,10 @@ func commands() []command {
 		{name: "orgs list", summary: "list organizations", usage: "[--json]", run: runOrgsList,
 			flags: func(fs *flag.FlagSet, c *cmdEnv) {
 				fs.BoolVar(&c.asJSON, "json", false, "print JSON lines")
+			}},
+		{name: "orgs delete", summary: "delete an organization that has no users", usage: "--name NAME",
+			run: runOrgsDelete, flags: func(fs *flag.FlagSet, c *cmdEnv) {
+				fs.StringVar(&c.name, "name", "", "organization name (required)")
 			}},
 		{name: "keys rotate", summary: "publish new signing keys; they sign after the publish-ahead delay", usage: "[--alg RS256|ES256|EdDSA]",
 			run: runKeysRotate, flags: func(fs *flag.FlagSet, c *cmdEnv) {

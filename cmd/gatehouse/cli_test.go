@@ -192,3 +192,42 @@ func TestVersionFromBuild(t *testing.T) {
 		})
 	}
 }
+
+// TestUserLifecycleCommands: an administrator can set a password (the
+// bootstrap admin's first task), enable, and delete users, and delete an
+// empty organization; each refuses bad input with a clear message.
+func TestUserLifecycleCommands(t *testing.T) {
+	d := []string{"--data-dir", filepath.Join(t.TempDir(), "data")}
+	for _, s := range []struct {
+		name, stdin string
+		args        []string
+		code        int
+		want        string
+	}{
+		{"migrate", "", []string{"migrate"}, 0, "applied migration"},
+		{"create org", "", []string{"orgs", "create", "--name", "acme"}, 0, "created organization acme"},
+		{"create invited user", "", []string{"users", "create", "--email", "alice@acme.example", "--org", "acme"}, 0, "state invited"},
+		{"set-password needs --password-stdin", "", []string{"users", "set-password", "--email", "alice@acme.example"}, 2, "--password-stdin is required"},
+		{"set-password needs --email", "x\n", []string{"users", "set-password", "--password-stdin"}, 2, "--email is required"},
+		{"set-password too short", "short\n", []string{"users", "set-password", "--email", "alice@acme.example", "--password-stdin"}, 1, "at least 8"},
+		{"set-password", "a long new password\n", []string{"users", "set-password", "--email", "ALICE@acme.example", "--password-stdin"}, 0, "set the password of alice@acme.example"},
+		{"now active", "", []string{"users", "list"}, 0, "active"},
+		{"disable", "", []string{"users", "disable", "--email", "alice@acme.example"}, 0, "disabled user alice@acme.example"},
+		{"enable", "", []string{"users", "enable", "--email", "alice@acme.example"}, 0, "state active"},
+		{"enable unknown", "", []string{"users", "enable", "--email", "nobody@acme.example"}, 1, "no user"},
+		{"org with users", "", []string{"orgs", "delete", "--name", "acme"}, 1, "still has users"},
+		{"delete user", "", []string{"users", "delete", "--email", "alice@acme.example"}, 0, "deleted user alice@acme.example"},
+		{"delete user again", "", []string{"users", "delete", "--email", "alice@acme.example"}, 1, "no user"},
+		{"delete org", "", []string{"orgs", "delete", "--name", "acme"}, 0, "deleted organization acme"},
+		{"delete unknown org", "", []string{"orgs", "delete", "--name", "acme"}, 1, "does not exist"},
+	} {
+		r := runCLI(t, s.stdin, append(s.args, d...)...)
+		got := r.out
+		if s.code != 0 {
+			got = r.errOut
+		}
+		if r.code != s.code || !strings.Contains(got, s.want) {
+			t.Fatalf("%s: exit %d (want %d)\nstdout: %s\nstderr: %s\nwant %q", s.name, r.code, s.code, r.out, r.errOut, s.want)
+		}
+	}
+}
