@@ -56,6 +56,9 @@ type cmdEnv struct {
 	addr                          string
 	alg                           string
 	clients                       clientFlags
+	// set names the flags the command line gave, for commands that
+	// change only what was asked (clients update).
+	set map[string]bool
 }
 
 type commonFlags struct {
@@ -130,6 +133,8 @@ func commands() []command {
 		{name: "clients create", summary: "register an OIDC client (relying party)", usage: clientsCreateUsage,
 			run: runClientsCreate, flags: clientsCreateFlags},
 		{name: "clients list", summary: "list OIDC clients", usage: "[--json]", run: runClientsList, flags: clientsListFlags},
+		{name: "clients update", summary: "change an OIDC client's settings (each flag given replaces one)", usage: clientsUpdateUsage,
+			run: runClientsUpdate, flags: clientsUpdateFlags},
 		{name: "clients delete", summary: "delete an OIDC client", usage: "--id ID", run: runClientsDelete, flags: clientsDeleteFlags},
 		{name: "clients rotate-secret", summary: "replace a client's secret", usage: "--id ID [--secret-stdin]",
 			run: runClientsRotateSecret, flags: clientsRotateFlags},
@@ -175,6 +180,8 @@ func run(ctx context.Context, args []string, io stdio, environ []string) int {
 		}
 		return 2
 	}
+	c.set = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { c.set[f.Name] = true })
 	c.args = fs.Args()
 	if len(c.args) > 0 {
 		fmt.Fprintf(io.err, "gatehouse %s: unexpected argument %q\n", cmd.name, c.args[0])

@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -168,5 +169,47 @@ func TestDeleteUserAndOrg(t *testing.T) {
 	}
 	if _, err := s.DeleteOrg(ctx, "test", "default"); !errors.As(err, &ie) {
 		t.Fatalf("second DeleteOrg = %v; want an InputError", err)
+	}
+}
+
+// TestUpdateClient: an edit passes the rules of a new client, keeps the
+// id, kind and secret, writes (and audits) only a real change, and never
+// touches a client the config file owns.
+func TestUpdateClient(t *testing.T) {
+	ctx := context.Background()
+	s := newService(t)
+	c, secret, err := s.CreateClient(ctx, "test", clients.Input{ID: "web", RedirectURIs: []string{"https://rp.example/cb"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	updates := func() int {
+		evs, err := backend(t, s).ListAuditEvents(ctx, storage.AuditQuery{Type: audit.ClientUpdated})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(evs)
+	}
+	got, err := s.UpdateClient(ctx, "test", "web", func(in *clients.Input) {
+		in.Name, in.RedirectURIs, in.ID, in.Public = "Wiki", []string{"https://wiki.example/cb"}, "other", true
+	})
+	if err != nil || got.ID != "web" || got.Public || got.Name != "Wiki" || got.RedirectURIs[0] != "https://wiki.example/cb" ||
+		!clients.VerifySecret(got, secret) || !got.CreatedAt.Equal(c.CreatedAt) || updates() != 1 {
+		t.Fatalf("UpdateClient = %+v, %v (%d update events)", got, err, updates())
+	}
+	if _, err := s.UpdateClient(ctx, "test", "web", func(in *clients.Input) { in.Name = "Wiki" }); err != nil || updates() != 1 {
+		t.Fatalf("an edit that changes nothing: %v, %d update events", err, updates())
+	}
+	var ie *InputError
+	if _, err := s.UpdateClient(ctx, "test", "web", func(in *clients.Input) { in.RedirectURIs = []string{"http://evil.example/cb"} }); !errors.As(err, &ie) {
+		t.Fatalf("a bad redirect URI = %v; want an InputError", err)
+	}
+	if _, err := s.UpdateClient(ctx, "test", "nope", func(in *clients.Input) { in.Name = "x" }); !errors.As(err, &ie) || !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("an unknown client = %v", err)
+	}
+	if err := s.ReconcileConfigClients(ctx, []clients.Input{{ID: "cfg", Secret: strings.Repeat("s", 40), RedirectURIs: []string{"https://cfg.example/cb"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateClient(ctx, "test", "cfg", func(in *clients.Input) { in.Name = "x" }); !errors.As(err, &ie) {
+		t.Fatalf("a config client = %v; want an InputError", err)
 	}
 }
