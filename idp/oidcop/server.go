@@ -109,7 +109,18 @@ func (s *server) Discovery(ctx context.Context, r *op.Request[struct{}]) (*op.Re
 		d.ClaimsParameterSupported = false
 		d.RequestParameterSupported = false
 		d.RequestURIParameterSupported = false
-		d.ACRValuesSupported = []string{"urn:gatehouse:acr:pwd", "urn:gatehouse:acr:mfa"}
+		// Only what a login can reach today: there is no second factor
+		// yet, so the mfa class would be a promise nothing keeps.
+		d.ACRValuesSupported = []string{"urn:gatehouse:acr:pwd"}
+		// Clients authenticate with a secret (basic or post) or not at all
+		// (public): no private_key_jwt or client_secret_jwt, so no signing
+		// algorithms for client assertions. Request objects are refused and
+		// userinfo answers plain JSON, so none for those either.
+		d.TokenEndpointAuthSigningAlgValuesSupported = nil
+		d.RevocationEndpointAuthSigningAlgValuesSupported = nil
+		d.IntrospectionEndpointAuthSigningAlgValuesSupported = nil
+		d.RequestObjectSigningAlgValuesSupported = nil
+		d.UserinfoSigningAlgValuesSupported = nil
 		d.CheckSessionIframe = ""
 		d.DeviceAuthorizationEndpoint = ""
 		resp.Data = discoveryDocument{DiscoveryConfiguration: d, AuthorizationResponseISSParameterSupported: true}
