@@ -233,7 +233,7 @@ func (p *Provider) checkCode(r *http.Request, c storage.Client, ac storage.AuthC
 	if oerr != nil {
 		return issued{}, oerr
 	}
-	res, err := p.build(r.Context(), grant{client: c, user: &u, scopes: o.Scopes, authTime: req.AuthTime, amr: req.AMR,
+	res, err := p.build(r.Context(), grant{client: c, user: &u, scopes: grantedScopes(&u, o.Scopes), authTime: req.AuthTime, amr: req.AMR,
 		acr: authflow.ACR(req.AMR), nonce: o.Nonce, familyID: ac.GrantID, sessionID: req.SessionID,
 		refresh: hasScope(o.Scopes, oidc.ScopeOfflineAccess) && slices.Contains(c.GrantTypes, string(oidc.GrantTypeRefreshToken))})
 	if err != nil {
@@ -320,7 +320,9 @@ func (p *Provider) refresh(r *http.Request, c storage.Client) (issued, *oauthErr
 	if oerr != nil {
 		return issued{}, oerr
 	}
-	res, err := p.build(ctx, grant{client: c, user: &u, scopes: scopes, authTime: old.AuthTime, amr: old.AMR, acr: authflow.ACR(old.AMR),
+	// The user's roles are checked again: a privilege lost since the
+	// grant is not carried into a new access token.
+	res, err := p.build(ctx, grant{client: c, user: &u, scopes: grantedScopes(&u, scopes), authTime: old.AuthTime, amr: old.AMR, acr: authflow.ACR(old.AMR),
 		familyID: old.FamilyID, sessionID: old.SessionID, refresh: true})
 	if err != nil {
 		return issued{}, serverError(err)
