@@ -2,6 +2,7 @@ package oidcop
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -9,6 +10,8 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
 
 // server embeds the library's LegacyServer and overrides what Gatehouse
@@ -31,7 +34,20 @@ func (s *server) VerifyAuthRequest(ctx context.Context, r *op.Request[oidc.AuthR
 		// Not redirected: an over-long redirect_uri cannot be registered.
 		return nil, op.NewStatusError(oidc.ErrInvalidRequestRedirectURI().WithDescription("redirect_uri is too long"), http.StatusBadRequest)
 	}
-	return s.LegacyServer.VerifyAuthRequest(ctx, r)
+	cr, err := s.LegacyServer.VerifyAuthRequest(ctx, r)
+	return cr, unavailable(err)
+}
+
+// unavailable turns a storage outage met while serving /authorize into a
+// 503 that is rendered here, never redirected: the request may be fine,
+// and the client should not be told otherwise. htmlErrors shows the person
+// the "temporarily unavailable" page with Retry-After. Other errors pass
+// unchanged.
+func unavailable(err error) error {
+	if err != nil && errors.Is(err, storage.ErrUnavailable) {
+		return op.NewStatusError(oidc.ErrServerError().WithDescription("temporarily unavailable").WithParent(err), http.StatusServiceUnavailable)
+	}
+	return err
 }
 
 // Authorize runs after the library validated the redirect URI, so its
@@ -62,7 +78,8 @@ func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 	case d.IDTokenHint != "" && isAccessTokenJWT(d.IDTokenHint):
 		return nil, oidc.ErrLoginRequired().WithDescription("id_token_hint is not an ID token")
 	}
-	return s.LegacyServer.Authorize(ctx, r)
+	red, err := s.LegacyServer.Authorize(ctx, r)
+	return red, unavailable(err)
 }
 
 // isAccessTokenJWT tells a JWT access token (typ at+jwt, RFC 9068) from an

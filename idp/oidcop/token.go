@@ -34,6 +34,11 @@ func invalidRequest(desc string) *oauthError {
 func invalidClient(detail error) *oauthError {
 	return &oauthError{http.StatusUnauthorized, "invalid_client", "client authentication failed", detail}
 }
+
+// retryAfter is what a 503 asks clients to wait, in seconds, as the admin
+// API does.
+const retryAfter = "5"
+
 func serverError(detail error) *oauthError {
 	// Storage unavailable is 503, so load balancers and clients retry
 	// rather than treat it as a bad credential.
@@ -49,6 +54,9 @@ func (p *Provider) writeError(w http.ResponseWriter, r *http.Request, e *oauthEr
 		lvl = p.opts.Logger.ErrorContext
 	}
 	lvl(r.Context(), "oauth error", "endpoint", r.URL.Path, "error", e.code, "description", e.desc, "detail", e.detail)
+	if e.status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", retryAfter)
+	}
 	if e.status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Basic realm="gatehouse"`)
 	}
