@@ -91,6 +91,11 @@ func (p *Provider) authenticateClient(r *http.Request) (storage.Client, *oauthEr
 	if id == "" {
 		return storage.Client{}, invalidClient(errors.New("no client_id"))
 	}
+	if !validText(id) || !validText(secret) {
+		// No client can have registered such an id: refused before the
+		// lookup, which PostgreSQL would fail.
+		return storage.Client{}, invalidClient(errors.New("client_id or client_secret is not valid UTF-8 or holds NUL"))
+	}
 	c, err := p.opts.Store.GetClient(r.Context(), id)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
@@ -116,6 +121,17 @@ func (p *Provider) formClient(w http.ResponseWriter, r *http.Request) (c storage
 	if err := r.ParseForm(); err != nil {
 		p.writeError(w, r, invalidRequest("malformed form body"))
 		return c, false
+	}
+	for name, vals := range r.PostForm {
+		for _, v := range vals {
+			if name == "client_id" || name == "client_secret" {
+				continue // invalid_client, from authenticateClient
+			}
+			if !validText(name) || !validText(v) {
+				p.writeError(w, r, invalidRequest("a parameter is not valid UTF-8 or holds NUL"))
+				return c, false
+			}
+		}
 	}
 	c, oerr := p.authenticateClient(r)
 	if oerr != nil {
