@@ -154,3 +154,17 @@ func TestEndSessionRefusesBadInput(t *testing.T) {
 		}
 	})
 }
+
+// TestCallbackRefusesBadID: an auth request id that is not storable text
+// is the expired-link page (400), not the outage page PostgreSQL's refusal
+// became.
+func TestCallbackRefusesBadID(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		for _, id := range []string{nulValue, badUTF8} {
+			p := h.browser().get(h.issuer + "/authorize/callback?" + url.Values{"id": {id}}.Encode())
+			if p.resp.StatusCode != http.StatusBadRequest {
+				t.Errorf("callback id %q: %d; want 400", id, p.resp.StatusCode)
+			}
+		}
+	})
+}
