@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,12 +11,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gatehouse-idp/gatehouse/idp/keys"
 	"github.com/gatehouse-idp/gatehouse/idp/masterkey"
 	"github.com/gatehouse-idp/gatehouse/internal/testenv"
 )
@@ -209,11 +212,20 @@ func TestServeTwoInstancesOnPostgres(t *testing.T) {
 	// migration advisory lock must serialise them.
 	a := startGatehouse(t, env, args...)
 	b := startGatehouse(t, env, args...)
+	var bases []string
 	for _, p := range []*proc{a, b} {
 		base := p.waitServing(t)
 		if resp, _ := get(t, base+"/readyz"); resp.StatusCode != http.StatusOK {
 			t.Fatalf("/readyz = %d", resp.StatusCode)
 		}
+		bases = append(bases, base)
+	}
+	// One key set was created, and both publish it as soon as they serve
+	// (not after a cache expires): a token signed by either verifies with
+	// the other's /keys.
+	kidsA, kidsB := jwksKIDs(t, bases[0]), jwksKIDs(t, bases[1])
+	if len(kidsA) != len(keys.Algorithms()) || !slices.Equal(kidsA, kidsB) {
+		t.Errorf("JWKS at start: A publishes %v, B %v; want the same %d keys (one set)", kidsA, kidsB, len(keys.Algorithms()))
 	}
 	// Exactly one of them created the bootstrap admin.
 	printed := strings.Count(a.out()+b.out(), "password:")
@@ -222,4 +234,27 @@ func TestServeTwoInstancesOnPostgres(t *testing.T) {
 	}
 	a.stop(t)
 	b.stop(t)
+}
+
+// jwksKIDs returns the sorted key ids an instance publishes.
+func jwksKIDs(t *testing.T, base string) []string {
+	t.Helper()
+	resp, body := get(t, base+"/keys")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/keys = %d %s", resp.StatusCode, body)
+	}
+	var set struct {
+		Keys []struct {
+			KID string `json:"kid"`
+		} `json:"keys"`
+	}
+	if err := json.Unmarshal([]byte(body), &set); err != nil {
+		t.Fatalf("/keys: %v", err)
+	}
+	var kids []string
+	for _, k := range set.Keys {
+		kids = append(kids, k.KID)
+	}
+	slices.Sort(kids)
+	return kids
 }
