@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"syscall"
 	"time"
 
 	"github.com/gatehouse-idp/gatehouse/idp/httpserver"
@@ -22,6 +24,18 @@ func runServe(ctx context.Context, c *cmdEnv) error {
 	logger := newLogger(cfg, c.io.err)
 	// zitadel/oidc and other libraries log through the default logger.
 	slog.SetDefault(logger)
+
+	// Bind first: a start that cannot serve must create nothing (no data
+	// directory, master key or bootstrap admin whose password it would
+	// print for an instance that never ran).
+	ln, err := net.Listen("tcp", cfg.Server.Addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("listen on %s: the address is in use (another server runs there; choose another with --addr): %w", cfg.Server.Addr, err)
+		}
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
 
 	inst, err := instance.Open(ctx, cfg, instance.Options{Logger: logger})
 	if err != nil {
@@ -60,10 +74,6 @@ func runServe(ctx context.Context, c *cmdEnv) error {
 	})
 	if err != nil {
 		return err
-	}
-	ln, err := net.Listen("tcp", cfg.Server.Addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
 	}
 	go inst.RunMaintenance(ctx, maintenanceEvery)
 	logger.Info("gatehouse is serving", "addr", ln.Addr().String(), "issuer", cfg.Issuer,

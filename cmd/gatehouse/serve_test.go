@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -257,4 +260,29 @@ func jwksKIDs(t *testing.T, base string) []string {
 	}
 	slices.Sort(kids)
 	return kids
+}
+
+// A start that cannot bind its port creates nothing: no data directory, no
+// master key, no bootstrap admin whose password would be printed for an
+// instance that never ran.
+func TestServeDevBusyPortCreatesNothing(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	dir := filepath.Join(t.TempDir(), "gatehouse-data")
+	r := runCLI(t, "", "serve", "--dev", "--data-dir", dir, "--addr", busy.Addr().String())
+	if r.code == 0 {
+		t.Fatalf("serve on a busy port exited 0")
+	}
+	if !strings.Contains(r.errOut, "in use") {
+		t.Errorf("error does not say the address is in use:\n%s", r.errOut)
+	}
+	if strings.Contains(r.out, "password:") {
+		t.Errorf("serve on a busy port printed a bootstrap password:\n%s", r.out)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("serve on a busy port left a data directory (stat: %v)", err)
+	}
 }
