@@ -286,3 +286,67 @@ func TestServeDevBusyPortCreatesNothing(t *testing.T) {
 		t.Errorf("serve on a busy port left a data directory (stat: %v)", err)
 	}
 }
+
+// freePort returns a loopback port nothing listens on (as far as anyone can
+// tell: it was free a moment ago).
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func discoveredIssuer(t *testing.T, base string) string {
+	t.Helper()
+	resp, body := get(t, base+"/.well-known/openid-configuration")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("discovery = %d %s", resp.StatusCode, body)
+	}
+	var d struct {
+		Issuer string `json:"issuer"`
+	}
+	if err := json.Unmarshal([]byte(body), &d); err != nil {
+		t.Fatalf("discovery: %v", err)
+	}
+	return d.Issuer
+}
+
+// In dev mode the issuer follows the port served on unless it was set.
+func TestServeDevIssuerFollowsAddr(t *testing.T) {
+	t.Run("default issuer follows --addr", func(t *testing.T) {
+		port := freePort(t)
+		p := startGatehouse(t, nil, "serve", "--dev", "--data-dir", t.TempDir(), "--addr", fmt.Sprintf("127.0.0.1:%d", port))
+		base := p.waitServing(t)
+		if got, want := discoveredIssuer(t, base), fmt.Sprintf("http://localhost:%d", port); got != want {
+			t.Errorf("issuer = %s, want %s", got, want)
+		}
+		p.stop(t)
+	})
+	t.Run("explicit issuer is kept, with a warning", func(t *testing.T) {
+		p := startGatehouse(t, []string{"GATEHOUSE_ISSUER=http://localhost:8080"},
+			"serve", "--dev", "--data-dir", t.TempDir(), "--addr", "127.0.0.1:0")
+		base := p.waitServing(t)
+		if got := discoveredIssuer(t, base); got != "http://localhost:8080" {
+			t.Errorf("issuer = %s, want the explicit http://localhost:8080", got)
+		}
+		if !strings.Contains(p.errOut(), "does not listen on") {
+			t.Errorf("no warning that the issuer's port is not served:\n%s", p.errOut())
+		}
+		p.stop(t)
+	})
+	t.Run("issuer from the config file is kept", func(t *testing.T) {
+		cfgPath := filepath.Join(t.TempDir(), "gatehouse.yaml")
+		if err := os.WriteFile(cfgPath, []byte("dev: true\nissuer: http://localhost:7000\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		p := startGatehouse(t, nil, "serve", "--config", cfgPath, "--data-dir", t.TempDir(), "--addr", "127.0.0.1:0")
+		base := p.waitServing(t)
+		if got := discoveredIssuer(t, base); got != "http://localhost:7000" {
+			t.Errorf("issuer = %s, want the configured http://localhost:7000", got)
+		}
+		p.stop(t)
+	})
+}
