@@ -69,8 +69,9 @@ func runServe(ctx context.Context, c *cmdEnv) error {
 	if res.AdminPassword != "" {
 		// Printed once, to the terminal, not the log: logs are shipped
 		// and kept, and this password must not be.
-		fmt.Fprintf(c.io.out, "\nCreated the bootstrap admin (shown once, change it after signing in):\n  email:    %s\n  password: %s\n\n",
-			res.AdminEmail, res.AdminPassword)
+		fmt.Fprintf(c.io.out, "\nCreated the bootstrap admin (shown once):\n  email:    %s\n  password: %s\n"+
+			"Change it with: gatehouse users set-password --email %s --password-stdin\n\n",
+			res.AdminEmail, res.AdminPassword, res.AdminEmail)
 	}
 	if res.NoUsers {
 		logger.Warn("no users exist yet; create an admin with: gatehouse users create --config FILE --admin --email EMAIL --password-stdin")
