@@ -50,6 +50,8 @@ type Handlers struct {
 	Render    *Renderer
 	Logger    *slog.Logger
 	RequestID func(context.Context) string
+	// DiscoveryURL is linked from the home page for developers.
+	DiscoveryURL string
 }
 
 // Paths of the pages.
@@ -60,6 +62,7 @@ const (
 
 // Mount registers the pages.
 func (h *Handlers) Mount(handle func(pattern string, handler http.Handler)) {
+	handle("GET /{$}", http.HandlerFunc(h.home))
 	handle("GET "+PathLogin, http.HandlerFunc(h.loginPage))
 	handle("POST "+PathLogin, http.HandlerFunc(h.loginSubmit))
 	handle("GET "+PathLogout, http.HandlerFunc(h.logoutPage))
@@ -93,7 +96,20 @@ const (
 	msgFormExpired = "This form has expired. Please go back and try again."
 )
 
+// home says what this server is, to someone who opened it directly.
+func (h *Handlers) home(w http.ResponseWriter, r *http.Request) {
+	if err := h.Render.RenderHome(w, HomeData{DiscoveryURL: h.DiscoveryURL, Lang: "en"}); err != nil {
+		h.Logger.ErrorContext(r.Context(), "render home", "err", err)
+	}
+}
+
 func (h *Handlers) loginPage(w http.ResponseWriter, r *http.Request) {
+	if !r.URL.Query().Has("id") {
+		// Opened directly, not from an application: nothing expired, the
+		// person needs to know where sign-in starts.
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
 	b, err := h.Sessions.Browser(r)
 	if err != nil {
 		h.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)

@@ -29,9 +29,10 @@ const (
 	pageLogoutConfirm = "logout_confirm"
 	pageLoggedOut     = "logged_out"
 	pageAutoPost      = "autopost"
+	pageHome          = "home"
 )
 
-var requiredPages = []string{pageLogin, pageError, pageLogoutConfirm, pageLoggedOut, pageAutoPost}
+var requiredPages = []string{pageLogin, pageError, pageLogoutConfirm, pageLoggedOut, pageAutoPost, pageHome}
 
 // baseCSP is httpserver.DefaultCSP without its form-action directive,
 // which the renderer writes per page (a test keeps the two in step).
@@ -128,6 +129,8 @@ func zeroData(page string) any {
 		return LogoutData{}
 	case pageAutoPost:
 		return AutoPostData{}
+	case pageHome:
+		return HomeData{}
 	default:
 		return LoggedOutData{}
 	}
@@ -248,6 +251,21 @@ type LoggedOutData struct {
 	ReturnURL  string
 	ClientName string
 	Lang       string
+}
+
+// HomeData is the page at /: what this server is, for a person who
+// arrived without an application.
+type HomeData struct {
+	// Organization names who runs the server ("" to leave it out).
+	Organization string
+	// DiscoveryURL links the OpenID Connect configuration for developers.
+	DiscoveryURL string
+	Lang         string
+}
+
+// RenderHome renders the page at / (200).
+func (r *Renderer) RenderHome(w http.ResponseWriter, d HomeData) error {
+	return r.render(w, http.StatusOK, pageHome, d.Lang, d, nil)
 }
 
 // AutoPostData is a page that posts Fields to Action at once: the OIDC

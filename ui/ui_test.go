@@ -86,6 +86,9 @@ func renderAll(t *testing.T, r *Renderer, evil string) map[string]*httptest.Resp
 	run("logged_out", func(w http.ResponseWriter) error {
 		return r.RenderLoggedOut(w, LoggedOutData{ReturnURL: "https://acme.example/", ClientName: "Acme" + evil})
 	})
+	run("home", func(w http.ResponseWriter) error {
+		return r.RenderHome(w, HomeData{Organization: "Acme" + evil, DiscoveryURL: "https://id.example/.well-known/openid-configuration"})
+	})
 	run("autopost", func(w http.ResponseWriter) error {
 		return r.RenderAutoPost(w, AutoPostData{Action: "https://rp.example/cb?x=1", Heading: "Signing you in" + evil,
 			Fields: []Field{{"code", "c" + evil}, {"state", "s" + evil}}})
@@ -111,6 +114,7 @@ func TestEveryPageRenders(t *testing.T) {
 		"logout_confirm": {200, "Sign out of Gatehouse?"},
 		"logged_out":     {200, "signed out"},
 		"autopost":       {200, "Continue"},
+		"home":           {200, "open the application you want to use"},
 	}
 	pages := renderAll(t, r, "")
 	if len(pages) != len(requiredPages) {

@@ -6,8 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"sort"
@@ -54,6 +56,9 @@ type cmdEnv struct {
 	addr                          string
 	alg                           string
 	clients                       clientFlags
+	// set names the flags the command line gave, for commands that
+	// change only what was asked (clients update).
+	set map[string]bool
 }
 
 type commonFlags struct {
@@ -93,6 +98,19 @@ func commands() []command {
 			run: runUsersDisable, flags: func(fs *flag.FlagSet, c *cmdEnv) {
 				fs.StringVar(&c.email, "email", "", "the user's email address (required)")
 			}},
+		{name: "users set-password", summary: "set a user's password (ends their sessions and tokens)", usage: "--email EMAIL --password-stdin",
+			run: runUsersSetPassword, flags: func(fs *flag.FlagSet, c *cmdEnv) {
+				fs.StringVar(&c.email, "email", "", "the user's email address (required)")
+				fs.BoolVar(&c.passwordStdin, "password-stdin", false, "read the password from standard input (required)")
+			}},
+		{name: "users enable", summary: "let a disabled or locked user sign in again", usage: "--email EMAIL",
+			run: runUsersEnable, flags: func(fs *flag.FlagSet, c *cmdEnv) {
+				fs.StringVar(&c.email, "email", "", "the user's email address (required)")
+			}},
+		{name: "users delete", summary: "delete a user with their sessions and tokens", usage: "--email EMAIL",
+			run: runUsersDelete, flags: func(fs *flag.FlagSet, c *cmdEnv) {
+				fs.StringVar(&c.email, "email", "", "the user's email address (required)")
+			}},
 		{name: "orgs create", summary: "create an organization", usage: "--name NAME [--display-name TEXT] [--domain DOMAIN]...",
 			run: runOrgsCreate, flags: func(fs *flag.FlagSet, c *cmdEnv) {
 				fs.StringVar(&c.name, "name", "", "organization name: lower-case letters, digits, hyphens (required)")
@@ -103,6 +121,10 @@ func commands() []command {
 			flags: func(fs *flag.FlagSet, c *cmdEnv) {
 				fs.BoolVar(&c.asJSON, "json", false, "print JSON lines")
 			}},
+		{name: "orgs delete", summary: "delete an organization that has no users", usage: "--name NAME",
+			run: runOrgsDelete, flags: func(fs *flag.FlagSet, c *cmdEnv) {
+				fs.StringVar(&c.name, "name", "", "organization name (required)")
+			}},
 		{name: "keys rotate", summary: "publish new signing keys; they sign after the publish-ahead delay", usage: "[--alg RS256|ES256|EdDSA]",
 			run: runKeysRotate, flags: func(fs *flag.FlagSet, c *cmdEnv) {
 				fs.StringVar(&c.alg, "alg", "", "rotate only this algorithm (default: all)")
@@ -111,6 +133,8 @@ func commands() []command {
 		{name: "clients create", summary: "register an OIDC client (relying party)", usage: clientsCreateUsage,
 			run: runClientsCreate, flags: clientsCreateFlags},
 		{name: "clients list", summary: "list OIDC clients", usage: "[--json]", run: runClientsList, flags: clientsListFlags},
+		{name: "clients update", summary: "change an OIDC client's settings (each flag given replaces one)", usage: clientsUpdateUsage,
+			run: runClientsUpdate, flags: clientsUpdateFlags},
 		{name: "clients delete", summary: "delete an OIDC client", usage: "--id ID", run: runClientsDelete, flags: clientsDeleteFlags},
 		{name: "clients rotate-secret", summary: "replace a client's secret", usage: "--id ID [--secret-stdin]",
 			run: runClientsRotateSecret, flags: clientsRotateFlags},
@@ -156,6 +180,8 @@ func run(ctx context.Context, args []string, io stdio, environ []string) int {
 		}
 		return 2
 	}
+	c.set = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { c.set[f.Name] = true })
 	c.args = fs.Args()
 	if len(c.args) > 0 {
 		fmt.Fprintf(io.err, "gatehouse %s: unexpected argument %q\n", cmd.name, c.args[0])
@@ -187,7 +213,7 @@ func findCommand(args []string) (command, []string, bool) {
 }
 
 func printOverview(w io.Writer) {
-	fmt.Fprintln(w, "Gatehouse: an OpenID Connect and SAML identity provider.")
+	fmt.Fprintln(w, "Gatehouse: an OpenID Connect identity provider.")
 	fmt.Fprintln(w, "\nUsage: gatehouse <noun> <verb> [flags]\n\nCommands:")
 	for _, cmd := range commands() {
 		fmt.Fprintf(w, "  %-22s %s\n", cmd.name, cmd.summary)
@@ -257,8 +283,17 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 }
 
 // openInstance loads config, opens storage and ensures the default
-// organization exists, for a management command.
+// organization exists, for a management command. It never creates a
+// database: run from the wrong directory, a command would otherwise make a
+// new, empty ./gatehouse-data with a master key of its own and act on it.
 func (c *cmdEnv) openInstance(ctx context.Context) (*instance.Instance, error) {
+	cfg, err := c.loadConfig(false)
+	if err != nil {
+		return nil, err
+	}
+	if err := existingDatabase(cfg); err != nil {
+		return nil, err
+	}
 	inst, err := c.openInstanceNoBootstrap(ctx)
 	if err != nil {
 		return nil, err
@@ -270,6 +305,27 @@ func (c *cmdEnv) openInstance(ctx context.Context) (*instance.Instance, error) {
 		return nil, err
 	}
 	return inst, nil
+}
+
+// existingDatabase fails, saying where it looked, unless the SQLite
+// database cfg names exists (PostgreSQL databases are made by their
+// operators, so a wrong DSN fails to connect by itself).
+func existingDatabase(cfg config.Config) error {
+	if cfg.Storage.Type == config.StoragePostgres {
+		return nil
+	}
+	path := cfg.SQLitePath()
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("cannot read the database %s: %w", path, err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	return fmt.Errorf("no Gatehouse database at %s: run this where 'gatehouse serve --dev' keeps its data, "+
+		"or point at it with --data-dir DIR or --config FILE ('gatehouse migrate' creates a new, empty one)", abs)
 }
 
 func (c *cmdEnv) openInstanceNoBootstrap(ctx context.Context) (*instance.Instance, error) {
@@ -295,13 +351,44 @@ func actor() string {
 func runVersion(_ context.Context, c *cmdEnv) error {
 	v := version
 	if v == "" {
-		v = "devel"
-		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-			v = bi.Main.Version
-		}
+		bi, _ := debug.ReadBuildInfo()
+		v = versionFromBuild(bi)
 	}
 	fmt.Fprintf(c.io.out, "gatehouse %s\n", v)
 	return nil
+}
+
+// versionFromBuild names a build without -ldflags: the module version when
+// it was installed by version (go install …@v1.2.3), otherwise the commit
+// the go tool stamped from the checkout ("devel+1a2b3c4d5e6f", with
+// "-dirty" for uncommitted changes), and plain "devel" only when neither
+// is known (go run, or a build outside a checkout).
+func versionFromBuild(bi *debug.BuildInfo) string {
+	if bi == nil {
+		return "devel"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			modified = s.Value
+		}
+	}
+	if rev == "" {
+		return "devel"
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if modified == "true" {
+		rev += "-dirty"
+	}
+	return "devel+" + rev
 }
 
 func inputOrErr(err error) error {

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -59,6 +62,7 @@ func TestHelpAndUsage(t *testing.T) {
 		{"stray argument", []string{"orgs", "list", "extra"}, 2, "unexpected argument"},
 		{"serve without config or --dev", []string{"serve"}, 2, "--dev"},
 		{"version", []string{"version"}, 0, "gatehouse "},
+		{"help promises only what is served", []string{"help"}, 0, "OpenID Connect identity provider."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,6 +85,8 @@ func TestManagementCommands(t *testing.T) {
 		want    string // substring of stdout (code 0) or stderr
 		notWant string
 	}{
+		{"no database yet", "", []string{"orgs", "list"}, 1, "no Gatehouse database at " + filepath.Join(dir, "gatehouse.db"), ""},
+		{"migrate creates it", "", []string{"migrate"}, 0, "applied migration 0001", ""},
 		{"create org", "", []string{"orgs", "create", "--name", "acme", "--display-name", "Acme Inc", "--domain", "Acme.example"}, 0, "created organization acme", ""},
 		{"duplicate org", "", []string{"orgs", "create", "--name", "acme"}, 1, "already exists", ""},
 		{"domain taken", "", []string{"orgs", "create", "--name", "other", "--domain", "acme.example"}, 1, "already exists", ""},
@@ -133,5 +139,95 @@ func TestManagementCommands(t *testing.T) {
 	}
 	if strings.Contains(r.out, "argon2") || strings.Contains(r.out, "correct-horse") {
 		t.Fatal("users list leaks password material")
+	}
+}
+
+// TestManagementCommandsNeverCreateADatabase: run from a directory without
+// one, a management command says where it looked and how to point at the
+// right data, and leaves nothing behind; only migrate (and serve) create.
+func TestManagementCommandsNeverCreateADatabase(t *testing.T) {
+	for _, args := range [][]string{
+		{"users", "list"}, {"orgs", "create", "--name", "acme"}, {"clients", "list"}, {"keys", "list"},
+		{"users", "create", "--email", "a@b.example"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "gatehouse-data")
+			r := runCLI(t, "", append(args, "--data-dir", dir)...)
+			if r.code != 1 || !strings.Contains(r.errOut, "no Gatehouse database at "+filepath.Join(dir, "gatehouse.db")) ||
+				!strings.Contains(r.errOut, "--data-dir") {
+				t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.out, r.errOut)
+			}
+			if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("the command created %s (stat: %v)", dir, err)
+			}
+		})
+	}
+}
+
+func TestVersionFromBuild(t *testing.T) {
+	setting := func(kv ...string) []debug.BuildSetting {
+		var out []debug.BuildSetting
+		for i := 0; i < len(kv); i += 2 {
+			out = append(out, debug.BuildSetting{Key: kv[i], Value: kv[i+1]})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		bi   *debug.BuildInfo
+		want string
+	}{
+		{"no build info", nil, "devel"},
+		{"go install at a version", &debug.BuildInfo{Main: debug.Module{Version: "v1.2.3"}}, "v1.2.3"},
+		{"built in a checkout", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"},
+			Settings: setting("vcs.revision", "1a2b3c4d5e6f7a8b9c0d", "vcs.modified", "false")}, "devel+1a2b3c4d5e6f"},
+		{"built with local changes", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"},
+			Settings: setting("vcs.revision", "1a2b3c4d5e6f7a8b9c0d", "vcs.modified", "true")}, "devel+1a2b3c4d5e6f-dirty"},
+		{"go run, no VCS", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, "devel"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := versionFromBuild(tc.bi); got != tc.want {
+				t.Fatalf("versionFromBuild = %q; want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestUserLifecycleCommands: an administrator can set a password (the
+// bootstrap admin's first task), enable, and delete users, and delete an
+// empty organization; each refuses bad input with a clear message.
+func TestUserLifecycleCommands(t *testing.T) {
+	d := []string{"--data-dir", filepath.Join(t.TempDir(), "data")}
+	for _, s := range []struct {
+		name, stdin string
+		args        []string
+		code        int
+		want        string
+	}{
+		{"migrate", "", []string{"migrate"}, 0, "applied migration"},
+		{"create org", "", []string{"orgs", "create", "--name", "acme"}, 0, "created organization acme"},
+		{"create invited user", "", []string{"users", "create", "--email", "alice@acme.example", "--org", "acme"}, 0, "state invited"},
+		{"set-password needs --password-stdin", "", []string{"users", "set-password", "--email", "alice@acme.example"}, 2, "--password-stdin is required"},
+		{"set-password needs --email", "x\n", []string{"users", "set-password", "--password-stdin"}, 2, "--email is required"},
+		{"set-password too short", "short\n", []string{"users", "set-password", "--email", "alice@acme.example", "--password-stdin"}, 1, "at least 8"},
+		{"set-password", "a long new password\n", []string{"users", "set-password", "--email", "ALICE@acme.example", "--password-stdin"}, 0, "set the password of alice@acme.example"},
+		{"now active", "", []string{"users", "list"}, 0, "active"},
+		{"disable", "", []string{"users", "disable", "--email", "alice@acme.example"}, 0, "disabled user alice@acme.example"},
+		{"enable", "", []string{"users", "enable", "--email", "alice@acme.example"}, 0, "state active"},
+		{"enable unknown", "", []string{"users", "enable", "--email", "nobody@acme.example"}, 1, "no user"},
+		{"org with users", "", []string{"orgs", "delete", "--name", "acme"}, 1, "still has users"},
+		{"delete user", "", []string{"users", "delete", "--email", "alice@acme.example"}, 0, "deleted user alice@acme.example"},
+		{"delete user again", "", []string{"users", "delete", "--email", "alice@acme.example"}, 1, "no user"},
+		{"delete org", "", []string{"orgs", "delete", "--name", "acme"}, 0, "deleted organization acme"},
+		{"delete unknown org", "", []string{"orgs", "delete", "--name", "acme"}, 1, "does not exist"},
+	} {
+		r := runCLI(t, s.stdin, append(s.args, d...)...)
+		got := r.out
+		if s.code != 0 {
+			got = r.errOut
+		}
+		if r.code != s.code || !strings.Contains(got, s.want) {
+			t.Fatalf("%s: exit %d (want %d)\nstdout: %s\nstderr: %s\nwant %q", s.name, r.code, s.code, r.out, r.errOut, s.want)
+		}
 	}
 }

@@ -27,6 +27,23 @@ const clientsCreateUsage = "--id ID --redirect-uri URI [--redirect-uri URI]... [
 	"[--require-mfa] [--secret-stdin]"
 
 func clientsCreateFlags(fs *flag.FlagSet, c *cmdEnv) {
+	clientSettingFlags(fs, c)
+	fs.BoolVar(&c.clients.in.Public, "public", false, "public client (SPA or native app): no secret, PKCE required")
+	fs.BoolVar(&c.clients.secretStdin, "secret-stdin", false, fmt.Sprintf("read the client secret (at least %d characters) "+
+		"from standard input; without it one is generated and printed once", clients.MinSecretLen))
+}
+
+const clientsUpdateUsage = "--id ID [--name NAME] [--redirect-uri URI]... [--post-logout-redirect-uri URI]... [--grant GRANT]... " +
+	"[--scope SCOPE]... [--id-token-alg ALG] [--access-token-format FORMAT] [--require-mfa=true|false] [--*-ttl DURATION]"
+
+// clientsUpdateFlags are the settings clients create takes, but for the
+// kind (public or not) and the secret (clients rotate-secret).
+func clientsUpdateFlags(fs *flag.FlagSet, c *cmdEnv) { clientSettingFlags(fs, c) }
+
+// clientSettingFlags are the client's settings, shared by create and
+// update; on update a repeatable flag given once or more replaces the
+// whole list.
+func clientSettingFlags(fs *flag.FlagSet, c *cmdEnv) {
 	in := &c.clients.in
 	fs.StringVar(&in.ID, "id", "", "client id: letters, digits, '.', '_', '-' (required)")
 	fs.StringVar(&in.Name, "name", "", "name shown to users (default: the id)")
@@ -35,7 +52,6 @@ func clientsCreateFlags(fs *flag.FlagSet, c *cmdEnv) {
 	fs.Var((*multiFlag)(&in.GrantTypes), "grant", fmt.Sprintf("grant type: %s, %s, %s (repeatable; default %s)",
 		clients.GrantAuthorizationCode, clients.GrantRefreshToken, clients.GrantClientCredentials, strings.Join(clients.DefaultGrantTypes, " and ")))
 	fs.Var((*multiFlag)(&in.Scopes), "scope", "allowed scope (repeatable; default "+strings.Join(clients.DefaultScopes, ", ")+")")
-	fs.BoolVar(&in.Public, "public", false, "public client (SPA or native app): no secret, PKCE required")
 	fs.BoolVar(&in.RequireMFA, "require-mfa", false, "issue tokens only after a second factor")
 	fs.StringVar(&in.IDTokenSignedResponseAlg, "id-token-alg", "", "ID token signing algorithm: "+clients.DefaultIDTokenAlg+" (default), ES256 or EdDSA")
 	fs.StringVar(&in.AccessTokenFormat, "access-token-format", "", fmt.Sprintf("access token format: %s (default) or %s",
@@ -43,8 +59,6 @@ func clientsCreateFlags(fs *flag.FlagSet, c *cmdEnv) {
 	fs.DurationVar(&in.AccessTokenTTL, "access-token-ttl", 0, fmt.Sprintf("access token lifetime (default %v)", clients.DefaultAccessTokenTTL))
 	fs.DurationVar(&in.IDTokenTTL, "id-token-ttl", 0, fmt.Sprintf("ID token lifetime (default %v)", clients.DefaultIDTokenTTL))
 	fs.DurationVar(&in.RefreshTokenTTL, "refresh-token-ttl", 0, fmt.Sprintf("refresh token lifetime (default %v)", clients.DefaultRefreshTokenTTL))
-	fs.BoolVar(&c.clients.secretStdin, "secret-stdin", false, fmt.Sprintf("read the client secret (at least %d characters) "+
-		"from standard input; without it one is generated and printed once", clients.MinSecretLen))
 }
 
 func clientsListFlags(fs *flag.FlagSet, c *cmdEnv) {
@@ -183,4 +197,51 @@ func runClientsRotateSecret(ctx context.Context, c *cmdEnv) error {
 	fmt.Fprintf(c.io.out, "rotated the secret of client %s; the old secret no longer works\n", c.clients.in.ID)
 	printSecretOnce(c.io.out, secret)
 	return nil
+}
+
+func runClientsUpdate(ctx context.Context, c *cmdEnv) error {
+	given := c.clients.in
+	if given.ID == "" {
+		return fmt.Errorf("%w: --id is required", errUsage)
+	}
+	if applyGiven(&clients.Input{}, given, c.set) == 0 {
+		return fmt.Errorf("%w: give at least one setting to change", errUsage)
+	}
+	inst, err := c.openInstance(ctx)
+	if err != nil {
+		return err
+	}
+	defer inst.Close()
+	cl, err := inst.Admin.UpdateClient(ctx, actor(), given.ID, func(in *clients.Input) { applyGiven(in, given, c.set) })
+	if err != nil {
+		return inputOrErr(err)
+	}
+	fmt.Fprintf(c.io.out, "updated client %s (grants: %s; redirect URIs: %s)\n", cl.ID,
+		strings.Join(cl.GrantTypes, ", "), strings.Join(cl.RedirectURIs, " "))
+	return nil
+}
+
+// applyGiven copies into in the settings the command line gave, and says
+// how many.
+func applyGiven(in *clients.Input, given clients.Input, set map[string]bool) int {
+	n := 0
+	for flagName, apply := range map[string]func(){
+		"name":                     func() { in.Name = given.Name },
+		"redirect-uri":             func() { in.RedirectURIs = given.RedirectURIs },
+		"post-logout-redirect-uri": func() { in.PostLogoutRedirectURIs = given.PostLogoutRedirectURIs },
+		"grant":                    func() { in.GrantTypes = given.GrantTypes },
+		"scope":                    func() { in.Scopes = given.Scopes },
+		"require-mfa":              func() { in.RequireMFA = given.RequireMFA },
+		"id-token-alg":             func() { in.IDTokenSignedResponseAlg = given.IDTokenSignedResponseAlg },
+		"access-token-format":      func() { in.AccessTokenFormat = given.AccessTokenFormat },
+		"access-token-ttl":         func() { in.AccessTokenTTL = given.AccessTokenTTL },
+		"id-token-ttl":             func() { in.IDTokenTTL = given.IDTokenTTL },
+		"refresh-token-ttl":        func() { in.RefreshTokenTTL = given.RefreshTokenTTL },
+	} {
+		if set[flagName] {
+			apply()
+			n++
+		}
+	}
+	return n
 }

@@ -48,6 +48,7 @@ func TestClientsCommands(t *testing.T) {
 		want    string // substring of stdout (code 0) or stderr
 		notWant string
 	}{
+		{"migrate", "", []string{"migrate"}, 0, "applied migration", ""},
 		{"missing id", "", []string{"clients", "create", "--redirect-uri", "https://a.example/cb"}, 2, "--id is required", ""},
 		{"create confidential", "", []string{"clients", "create", "--id", "web", "--name", "Web app",
 			"--redirect-uri", "https://app.example.com/cb", "--redirect-uri", "http://localhost:8000/cb",
@@ -65,6 +66,14 @@ func TestClientsCommands(t *testing.T) {
 		{"supplied secret is not echoed", supplied + "\n", []string{"clients", "create", "--id", "svc", "--secret-stdin", "--grant", "client_credentials"}, 0, "created confidential client svc", supplied},
 		{"public client has no secret", "", []string{"clients", "create", "--id", "spa", "--public", "--redirect-uri", "http://127.0.0.1:3000/cb"}, 0, "created public client spa", "client_secret"},
 		{"list", "", []string{"clients", "list"}, 0, "https://app.example.com/cb", ""},
+		{"update nothing", "", []string{"clients", "update", "--id", "svc"}, 2, "at least one setting", ""},
+		{"update unknown", "", []string{"clients", "update", "--id", "nope", "--name", "X"}, 1, `no client with id "nope"`, ""},
+		{"update to a bad redirect", "", []string{"clients", "update", "--id", "svc", "--redirect-uri", "javascript:alert(1)"}, 1, "javascript: scheme", ""},
+		{"update to a grant its settings lack", "", []string{"clients", "update", "--id", "svc", "--grant", "authorization_code"}, 1, "at least one redirect URI", ""},
+		{"update", "", []string{"clients", "update", "--id", "svc", "--grant", "authorization_code", "--grant", "client_credentials",
+			"--redirect-uri", "https://svc.example/cb", "--name", "Renamed"}, 0, "grants: authorization_code, client_credentials; redirect URIs: https://svc.example/cb", ""},
+		{"update shows in the list", "", []string{"clients", "list"}, 0, "Renamed", ""},
+		{"public cannot be switched by update", "", []string{"clients", "update", "--id", "svc", "--public"}, 2, "flag provided but not defined: -public", ""},
 		{"rotate public", "", []string{"clients", "rotate-secret", "--id", "spa"}, 1, "public", ""},
 		{"rotate unknown", "", []string{"clients", "rotate-secret", "--id", "nope"}, 1, `no client with id "nope"`, ""},
 		{"rotate without id", "", []string{"clients", "rotate-secret"}, 2, "--id is required", ""},

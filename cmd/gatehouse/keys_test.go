@@ -33,6 +33,9 @@ func TestKeysCommands(t *testing.T) {
 		return runCLI(t, "", append(args, d...)...)
 	}
 
+	if r := cli("migrate"); r.code != 0 {
+		t.Fatalf("migrate: %d %s", r.code, r.errOut)
+	}
 	r := cli("keys", "list")
 	if r.code != 0 || len(keyRows(t, r.out)) != 0 {
 		t.Fatalf("keys list on a fresh install: exit %d\n%s%s", r.code, r.out, r.errOut)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-idp/gatehouse/idp/admin"
+	"github.com/gatehouse-idp/gatehouse/idp/instance"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
 
@@ -133,20 +134,10 @@ func userJSON(u storage.User, org string) map[string]any {
 }
 
 func runUsersDisable(ctx context.Context, c *cmdEnv) error {
-	if c.email == "" {
-		return fmt.Errorf("%w: --email is required", errUsage)
-	}
-	inst, err := c.openInstance(ctx)
-	if err != nil {
-		return err
-	}
-	defer inst.Close()
-	u, err := inst.Admin.DisableUser(ctx, actor(), c.email)
-	if err != nil {
-		return inputOrErr(err)
-	}
-	fmt.Fprintf(c.io.out, "disabled user %s (%s); their sessions and tokens are revoked\n", u.Email, u.ID)
-	return nil
+	return userCommand(ctx, c, func(inst *instance.Instance) (string, error) {
+		u, err := inst.Admin.DisableUser(ctx, actor(), c.email)
+		return fmt.Sprintf("disabled user %s (%s); their sessions and tokens are revoked", u.Email, u.ID), err
+	})
 }
 
 func runOrgsCreate(ctx context.Context, c *cmdEnv) error {

@@ -3,19 +3,25 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gatehouse-idp/gatehouse/idp/keys"
 	"github.com/gatehouse-idp/gatehouse/idp/masterkey"
 	"github.com/gatehouse-idp/gatehouse/internal/testenv"
 )
@@ -246,11 +252,20 @@ func TestServeTwoInstancesOnPostgres(t *testing.T) {
 	// migration advisory lock must serialise them.
 	a := startGatehouse(t, env, args...)
 	b := startGatehouse(t, env, args...)
+	var bases []string
 	for _, p := range []*proc{a, b} {
 		base := p.waitServing(t)
 		if resp, _ := get(t, base+"/readyz"); resp.StatusCode != http.StatusOK {
 			t.Fatalf("/readyz = %d", resp.StatusCode)
 		}
+		bases = append(bases, base)
+	}
+	// One key set was created, and both publish it as soon as they serve
+	// (not after a cache expires): a token signed by either verifies with
+	// the other's /keys.
+	kidsA, kidsB := jwksKIDs(t, bases[0]), jwksKIDs(t, bases[1])
+	if len(kidsA) != len(keys.Algorithms()) || !slices.Equal(kidsA, kidsB) {
+		t.Errorf("JWKS at start: A publishes %v, B %v; want the same %d keys (one set)", kidsA, kidsB, len(keys.Algorithms()))
 	}
 	// Exactly one of them created the bootstrap admin.
 	printed := strings.Count(a.out()+b.out(), "password:")
@@ -259,4 +274,116 @@ func TestServeTwoInstancesOnPostgres(t *testing.T) {
 	}
 	a.stop(t)
 	b.stop(t)
+}
+
+// jwksKIDs returns the sorted key ids an instance publishes.
+func jwksKIDs(t *testing.T, base string) []string {
+	t.Helper()
+	resp, body := get(t, base+"/keys")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/keys = %d %s", resp.StatusCode, body)
+	}
+	var set struct {
+		Keys []struct {
+			KID string `json:"kid"`
+		} `json:"keys"`
+	}
+	if err := json.Unmarshal([]byte(body), &set); err != nil {
+		t.Fatalf("/keys: %v", err)
+	}
+	var kids []string
+	for _, k := range set.Keys {
+		kids = append(kids, k.KID)
+	}
+	slices.Sort(kids)
+	return kids
+}
+
+// A start that cannot bind its port creates nothing: no data directory, no
+// master key, no bootstrap admin whose password would be printed for an
+// instance that never ran.
+func TestServeDevBusyPortCreatesNothing(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	dir := filepath.Join(t.TempDir(), "gatehouse-data")
+	r := runCLI(t, "", "serve", "--dev", "--data-dir", dir, "--addr", busy.Addr().String())
+	if r.code == 0 {
+		t.Fatalf("serve on a busy port exited 0")
+	}
+	if !strings.Contains(r.errOut, "in use") {
+		t.Errorf("error does not say the address is in use:\n%s", r.errOut)
+	}
+	if strings.Contains(r.out, "password:") {
+		t.Errorf("serve on a busy port printed a bootstrap password:\n%s", r.out)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("serve on a busy port left a data directory (stat: %v)", err)
+	}
+}
+
+// freePort returns a loopback port nothing listens on (as far as anyone can
+// tell: it was free a moment ago).
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func discoveredIssuer(t *testing.T, base string) string {
+	t.Helper()
+	resp, body := get(t, base+"/.well-known/openid-configuration")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("discovery = %d %s", resp.StatusCode, body)
+	}
+	var d struct {
+		Issuer string `json:"issuer"`
+	}
+	if err := json.Unmarshal([]byte(body), &d); err != nil {
+		t.Fatalf("discovery: %v", err)
+	}
+	return d.Issuer
+}
+
+// In dev mode the issuer follows the port served on unless it was set.
+func TestServeDevIssuerFollowsAddr(t *testing.T) {
+	t.Run("default issuer follows --addr", func(t *testing.T) {
+		port := freePort(t)
+		p := startGatehouse(t, nil, "serve", "--dev", "--data-dir", t.TempDir(), "--addr", fmt.Sprintf("127.0.0.1:%d", port))
+		base := p.waitServing(t)
+		if got, want := discoveredIssuer(t, base), fmt.Sprintf("http://localhost:%d", port); got != want {
+			t.Errorf("issuer = %s, want %s", got, want)
+		}
+		p.stop(t)
+	})
+	t.Run("explicit issuer is kept, with a warning", func(t *testing.T) {
+		p := startGatehouse(t, []string{"GATEHOUSE_ISSUER=http://localhost:8080"},
+			"serve", "--dev", "--data-dir", t.TempDir(), "--addr", "127.0.0.1:0")
+		base := p.waitServing(t)
+		if got := discoveredIssuer(t, base); got != "http://localhost:8080" {
+			t.Errorf("issuer = %s, want the explicit http://localhost:8080", got)
+		}
+		if !strings.Contains(p.errOut(), "does not listen on") {
+			t.Errorf("no warning that the issuer's port is not served:\n%s", p.errOut())
+		}
+		p.stop(t)
+	})
+	t.Run("issuer from the config file is kept", func(t *testing.T) {
+		cfgPath := filepath.Join(t.TempDir(), "gatehouse.yaml")
+		if err := os.WriteFile(cfgPath, []byte("dev: true\nissuer: http://localhost:7000\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		p := startGatehouse(t, nil, "serve", "--config", cfgPath, "--data-dir", t.TempDir(), "--addr", "127.0.0.1:0")
+		base := p.waitServing(t)
+		if got := discoveredIssuer(t, base); got != "http://localhost:7000" {
+			t.Errorf("issuer = %s, want the configured http://localhost:7000", got)
+		}
+		p.stop(t)
+	})
 }

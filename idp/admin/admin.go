@@ -216,11 +216,10 @@ func (s *Service) ListUsers(ctx context.Context, org string, afterEmail string, 
 // sessions and every refresh and access token. A disabled user who kept a
 // live refresh token would not really be disabled.
 func (s *Service) DisableUser(ctx context.Context, actor, email string) (storage.User, error) {
-	u, err := s.Store.GetUserByEmail(ctx, storage.NormalizeEmail(email))
-	if errors.Is(err, storage.ErrNotFound) {
-		return storage.User{}, inputErr("no user with email %q", email)
-	} else if err != nil {
-		return storage.User{}, fmt.Errorf("disable user: %w", err)
+	const op = "disable user"
+	u, err := s.userByEmail(ctx, op, email)
+	if err != nil {
+		return u, err
 	}
 	now := s.Now()
 	u, err = s.Store.UpdateUser(ctx, u.ID, func(u storage.User) (storage.User, error) {
@@ -229,18 +228,13 @@ func (s *Service) DisableUser(ctx context.Context, actor, email string) (storage
 		return u, nil
 	})
 	if err != nil {
-		return storage.User{}, fmt.Errorf("disable user: %w", err)
+		return storage.User{}, fmt.Errorf("%s: %w", op, err)
 	}
-	sessions, err := s.Store.DeleteUserSessions(ctx, u.ID)
+	details, err := s.endAccess(ctx, op, u)
 	if err != nil {
-		return u, fmt.Errorf("disable user: end sessions: %w", err)
+		return u, err
 	}
-	tokens, err := s.Store.RevokeUserTokens(ctx, u.ID, now)
-	if err != nil {
-		return u, fmt.Errorf("disable user: revoke tokens: %w", err)
-	}
-	return u, s.Audit.Record(ctx, storage.AuditEvent{Type: audit.UserDisabled, OrgID: u.OrgID, ActorID: actor, UserID: u.ID,
-		Details: map[string]string{"sessions_ended": fmt.Sprint(sessions), "tokens_revoked": fmt.Sprint(tokens)}})
+	return u, s.Audit.Record(ctx, storage.AuditEvent{Type: audit.UserDisabled, OrgID: u.OrgID, ActorID: actor, UserID: u.ID, Details: details})
 }
 
 // BootstrapResult says what Bootstrap did. AdminPassword is set only when

@@ -15,6 +15,10 @@ const (
 	OrgCreated            = "org.created"
 	UserCreated           = "user.created"
 	UserDisabled          = "user.disabled"
+	UserEnabled           = "user.enabled"
+	UserDeleted           = "user.deleted"
+	UserPasswordSet       = "user.password_set"
+	OrgDeleted            = "org.deleted"
 	BootstrapAdminCreated = "bootstrap.admin_created"
 
 	LoginPassword  = "login.password_ok"

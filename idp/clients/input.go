@@ -308,3 +308,16 @@ func orDefault(list, def []string) []string {
 	}
 	return list
 }
+
+// InputOf is the input that describes c, for an edit of its settings: every
+// field but the secret, which is stored only as a hash.
+func InputOf(c storage.Client) Input {
+	return Input{
+		ID: c.ID, Name: c.Name, Public: c.Public,
+		RedirectURIs: slices.Clone(c.RedirectURIs), PostLogoutRedirectURIs: slices.Clone(c.PostLogoutRedirectURIs),
+		GrantTypes: slices.Clone(c.GrantTypes), Scopes: slices.Clone(c.Scopes),
+		IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg, AccessTokenFormat: c.AccessTokenFormat,
+		AccessTokenTTL: c.AccessTokenTTL, IDTokenTTL: c.IDTokenTTL, RefreshTokenTTL: c.RefreshTokenTTL,
+		RequireMFA: c.RequireMFA,
+	}
+}

@@ -101,7 +101,8 @@ func (i *Instance) newWeb(secure bool) (*Web, error) {
 	if err != nil {
 		return nil, err
 	}
-	pages := &ui.Handlers{Flow: i.Flow, Sessions: sessions, Render: render, Logger: i.Logger, RequestID: httpserver.RequestID}
+	pages := &ui.Handlers{Flow: i.Flow, Sessions: sessions, Render: render, Logger: i.Logger, RequestID: httpserver.RequestID,
+		DiscoveryURL: i.Config.Issuer + oidcop.PathDiscovery}
 	prot, err := csrf.New(csrf.Options{Secret: csrfSecret, Secure: secure, AllowedOrigins: []string{i.Config.Issuer},
 		Logger: i.Logger, Reject: func(w http.ResponseWriter, r *http.Request, status int) {
 			pages.Error(w, r, status, "This form has expired. Please go back and try again.")

@@ -28,13 +28,16 @@
 // in UpdateSigningKey (a row-locked compare-and-set). Of two instances
 // rotating at once, one claims; the other deletes its own key, which nobody
 // can have signed with yet, and reports the winner's. Ensure, which makes
-// keys that sign immediately on a first start, cannot avoid a race that way:
-// the losers' keys are retired in favour of the newest by the settle step
-// that Ensure and Rotate run after writing, and stay published long enough
-// for anything they signed meanwhile. Until then (at most CacheTTL) an
-// instance that read the keys before the others wrote may sign with its own
-// key, one the others do not publish yet: the one window in which instances
-// disagree, and only on a first start.
+// keys that sign immediately on a first start, cannot settle a race that
+// way: nobody may sign with a key that the others do not publish yet. It
+// decides in storage instead (CreateSigningKeysIf, one caller at a time
+// per use), so of instances starting together one creates the keys and the
+// others find them, and every instance publishes them as soon as its Ensure
+// returns. An instance whose cached rows leave an algorithm without a
+// signer reads storage again on every use, so that keys another instance's
+// Ensure just made (after keys lapsed) are published at once. Duplicates
+// left by older versions are retired in favour of the newest by the settle
+// step that Ensure and Rotate run after writing.
 //
 // # Trust in the rows
 //

@@ -177,14 +177,28 @@ type snapshot struct {
 	byAlg   [len(algorithms)][]*entry // usable rows per algorithm, signing order
 }
 
+// complete reports whether every algorithm has a key that signs at now.
+func (s *snapshot) complete(now time.Time) bool {
+	for _, list := range s.byAlg {
+		if signerIndex(list, now) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // current returns a snapshot at most CacheTTL old at now.
 func (m *Manager) current(ctx context.Context, now time.Time) (*snapshot, error) {
 	cfg, err := m.settings()
 	if err != nil {
 		return nil, err
 	}
+	// A snapshot in which an algorithm has no signer is not served from
+	// memory: Ensure on another instance may just have created a key
+	// that signs at once, and this instance must publish it before
+	// relying parties meet it.
 	fresh := func(s *snapshot) bool {
-		return s != nil && !now.Before(s.fetched) && now.Sub(s.fetched) < cfg.cacheTTL
+		return s != nil && !now.Before(s.fetched) && now.Sub(s.fetched) < cfg.cacheTTL && s.complete(now)
 	}
 	if s := m.snap.Load(); fresh(s) {
 		return s, nil
@@ -316,7 +330,18 @@ func (m *Manager) PublicKeys(ctx context.Context) ([]PublicKey, error) {
 // left to lapse). It fails when keys that may still sign were sealed under
 // another master key: creating fresh keys would hide a misconfiguration.
 // Serve calls it at start; it is idempotent.
+//
+// Instances starting together must not each create a set: one would sign
+// with a key the others do not publish yet. So the keys are generated
+// first (RSA takes a while) and the decision which of them to store is
+// taken in storage's CreateSigningKeysIf, which runs one caller at a time
+// and shows each the rows the previous one stored: of N instances, the
+// first stores a set and the others find it and store nothing.
 func (m *Manager) Ensure(ctx context.Context) error {
+	cfg, err := m.settings()
+	if err != nil {
+		return err
+	}
 	now := m.writeNow()
 	s, err := m.reload(ctx)
 	if err != nil {
@@ -327,7 +352,11 @@ func (m *Manager) Ensure(ctx context.Context) error {
 			return fmt.Errorf("keys: is this the master key the signing keys were made with? %w", e.mat.err)
 		}
 	}
-	created := false
+	type candidate struct {
+		row storage.SigningKey
+		mt  *material
+	}
+	var missing []candidate
 	for ai, alg := range algorithms {
 		if signerIndex(s.byAlg[ai], now) >= 0 {
 			continue
@@ -336,17 +365,67 @@ func (m *Manager) Ensure(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := m.Store.CreateSigningKey(ctx, row); err != nil {
-			return fmt.Errorf("keys: store new %s key: %w", alg, err)
-		}
-		m.remember(row, mt)
-		created = true
+		missing = append(missing, candidate{row, mt})
 	}
-	if created {
-		// Read again: another instance may have done the same just now.
-		if s, err = m.reload(ctx); err != nil {
-			return err
+	if len(missing) == 0 {
+		return m.settle(ctx, s, now)
+	}
+	known := make(map[string]*entry, len(s.rows))
+	for _, e := range s.rows {
+		known[e.row.ID] = e
+	}
+	// covered: a usable key of alg signs at t, or is about to (another
+	// instance's clock may run a little behind ours: it wrote its
+	// NotBefore from its own). Rows this instance has not read yet are
+	// opened to check them, as a load would.
+	covered := func(existing []storage.SigningKey, alg string, t time.Time) bool {
+		for _, r := range existing {
+			if r.Algorithm != alg || expired(r, t) || !willSign(r) {
+				continue
+			}
+			if !maySign(r, t) && !(r.RetireAt.IsZero() && r.NotBefore.After(t) && r.NotBefore.Sub(t) <= cfg.cacheTTL) {
+				continue
+			}
+			if e := known[r.ID]; e != nil && e.mat != nil && e.mat.matches(r) {
+				if e.usable() {
+					return true
+				}
+				continue
+			}
+			if open(m.Sealer, r).err == nil {
+				return true
+			}
 		}
+		return false
+	}
+	stored, err := m.Store.CreateSigningKeysIf(ctx, storage.KeyUseOIDC, func(existing []storage.SigningKey) ([]storage.SigningKey, error) {
+		// The decision's own time: later than any NotBefore that the
+		// instance that held the lock before us wrote.
+		t := m.writeNow()
+		var add []storage.SigningKey
+		for _, c := range missing {
+			if covered(existing, c.row.Algorithm, t) {
+				continue
+			}
+			row := c.row
+			row.CreatedAt, row.NotBefore = t, t
+			add = append(add, row)
+		}
+		return add, nil
+	})
+	if err != nil {
+		return fmt.Errorf("keys: store new keys: %w", err)
+	}
+	for _, row := range stored {
+		for _, c := range missing {
+			if c.row.ID == row.ID {
+				m.remember(row, c.mt)
+			}
+		}
+	}
+	// Read again: the keys now signing may be another instance's.
+	if s, err = m.reload(ctx); err != nil {
+		return err
 	}
 	return m.settle(ctx, s, now)
 }

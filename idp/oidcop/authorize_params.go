@@ -52,6 +52,15 @@ func (p *Provider) singleParams(next http.Handler) http.Handler {
 				return
 			}
 		}
+		// Every value must be storable text within its limit (params.go):
+		// PostgreSQL refuses NUL and invalid UTF-8, which would otherwise
+		// surface as a server error from the client lookup or from storing
+		// the request. The answer is the same 400 page, for the same
+		// reason: a bad client_id or redirect_uri leaves nothing to trust.
+		if why := checkParams(r.Form, authorizeLimits); why != "" {
+			p.refuseAuthorize(w, r, "authorize request has a bad parameter", "reason", why)
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
 }

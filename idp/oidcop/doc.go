@@ -4,9 +4,13 @@
 // returns leaks them inward.
 //
 // The split of work, and why:
-//   - zitadel/oidc serves discovery, JWKS, /authorize (request parsing and
-//     redirect_uri checks) and the authorize callback that issues the code
-//     once idp/authflow says the request is done.
+//   - zitadel/oidc serves discovery and /authorize (request parsing and
+//     redirect_uri checks); Gatehouse checks every /authorize parameter's
+//     encoding and length before it (params.go), and issues the code in its
+//     own callback once idp/authflow says the request is done.
+//   - Gatehouse serves JWKS itself (jwks.go): the library's handler put the
+//     storage error in the body, and Gatehouse keeps the last key set
+//     loaded for an outage.
 //   - Gatehouse serves the token, introspection, revocation, userinfo and
 //     end-session endpoints itself. The library signs every token with one
 //     key and leaves code replay, refresh rotation and reuse detection to

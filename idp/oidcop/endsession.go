@@ -37,6 +37,9 @@ var ErrBadLogoutRequest = errors.New("oidcop: invalid logout request")
 // expired one is fine; a tampered one is refused), and the
 // post_logout_redirect_uri must be registered for the client, exactly.
 func (p *Provider) VerifyEndSession(ctx context.Context, form url.Values) (EndSession, error) {
+	if why := checkParams(form, endSessionLimits); why != "" {
+		return EndSession{}, fmt.Errorf("%w: %s", ErrBadLogoutRequest, why)
+	}
 	es := EndSession{ClientID: form.Get("client_id"), State: form.Get("state")}
 	if hint := form.Get("id_token_hint"); hint != "" {
 		if isAccessTokenJWT(hint) {

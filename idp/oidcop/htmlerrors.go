@@ -22,6 +22,9 @@ func (p *Provider) htmlErrors(next http.Handler) http.Handler {
 		if cw.status >= 500 {
 			msg = "Sign-in is temporarily unavailable. Please try again in a moment."
 		}
+		if cw.status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", retryAfter)
+		}
 		p.opts.Pages.Error(w, r, cw.status, msg)
 	})
 }

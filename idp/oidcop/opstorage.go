@@ -98,9 +98,10 @@ func (s *opStorage) SigningKey(ctx context.Context) (op.SigningKey, error) {
 	return opSigningKey{k}, nil
 }
 
-// KeySet serves JWKS and verifies id_token_hint.
+// KeySet verifies id_token_hint (JWKS is Gatehouse's: jwks.go), from the
+// last key set loaded while storage is unavailable.
 func (s *opStorage) KeySet(ctx context.Context) ([]op.Key, error) {
-	pubs, err := s.p.opts.Keys.PublicKeys(ctx)
+	pubs, _, err := s.p.publicKeys(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -99,6 +99,8 @@ type Provider struct {
 	op      *op.Provider
 	handler http.Handler
 	signers signerCache
+	// lastKeys keeps JWKS up through a storage outage (jwks.go).
+	lastKeys lastKeys
 }
 
 // Paths of the endpoints.
@@ -169,7 +171,7 @@ type Handle func(pattern string, h http.Handler)
 func (p *Provider) Mount(handle Handle) {
 	lib := p.handler
 	handle("GET "+PathDiscovery, publicCORS(lib))
-	handle("GET "+PathKeys, publicCORS(lib))
+	handle("GET "+PathKeys, publicCORS(http.HandlerFunc(p.keys)))
 	handle("GET "+PathAuthorize, p.authorizeEndpoint(p.htmlErrors(lib)))
 	handle("POST "+PathAuthorize, p.authorizeEndpoint(p.htmlErrors(lib)))
 	handle("GET "+PathCallback, http.HandlerFunc(p.callback))

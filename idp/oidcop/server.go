@@ -2,6 +2,7 @@ package oidcop
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -9,6 +10,8 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
 
 // server embeds the library's LegacyServer and overrides what Gatehouse
@@ -31,7 +34,20 @@ func (s *server) VerifyAuthRequest(ctx context.Context, r *op.Request[oidc.AuthR
 		// Not redirected: an over-long redirect_uri cannot be registered.
 		return nil, op.NewStatusError(oidc.ErrInvalidRequestRedirectURI().WithDescription("redirect_uri is too long"), http.StatusBadRequest)
 	}
-	return s.LegacyServer.VerifyAuthRequest(ctx, r)
+	cr, err := s.LegacyServer.VerifyAuthRequest(ctx, r)
+	return cr, unavailable(err)
+}
+
+// unavailable turns a storage outage met while serving /authorize into a
+// 503 that is rendered here, never redirected: the request may be fine,
+// and the client should not be told otherwise. htmlErrors shows the person
+// the "temporarily unavailable" page with Retry-After. Other errors pass
+// unchanged.
+func unavailable(err error) error {
+	if err != nil && errors.Is(err, storage.ErrUnavailable) {
+		return op.NewStatusError(oidc.ErrServerError().WithDescription("temporarily unavailable").WithParent(err), http.StatusServiceUnavailable)
+	}
+	return err
 }
 
 // Authorize runs after the library validated the redirect URI, so its
@@ -62,7 +78,8 @@ func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 	case d.IDTokenHint != "" && isAccessTokenJWT(d.IDTokenHint):
 		return nil, oidc.ErrLoginRequired().WithDescription("id_token_hint is not an ID token")
 	}
-	return s.LegacyServer.Authorize(ctx, r)
+	red, err := s.LegacyServer.Authorize(ctx, r)
+	return red, unavailable(err)
 }
 
 // isAccessTokenJWT tells a JWT access token (typ at+jwt, RFC 9068) from an
@@ -109,7 +126,18 @@ func (s *server) Discovery(ctx context.Context, r *op.Request[struct{}]) (*op.Re
 		d.ClaimsParameterSupported = false
 		d.RequestParameterSupported = false
 		d.RequestURIParameterSupported = false
-		d.ACRValuesSupported = []string{"urn:gatehouse:acr:pwd", "urn:gatehouse:acr:mfa"}
+		// Only what a login can reach today: there is no second factor
+		// yet, so the mfa class would be a promise nothing keeps.
+		d.ACRValuesSupported = []string{"urn:gatehouse:acr:pwd"}
+		// Clients authenticate with a secret (basic or post) or not at all
+		// (public): no private_key_jwt or client_secret_jwt, so no signing
+		// algorithms for client assertions. Request objects are refused and
+		// userinfo answers plain JSON, so none for those either.
+		d.TokenEndpointAuthSigningAlgValuesSupported = nil
+		d.RevocationEndpointAuthSigningAlgValuesSupported = nil
+		d.IntrospectionEndpointAuthSigningAlgValuesSupported = nil
+		d.RequestObjectSigningAlgValuesSupported = nil
+		d.UserinfoSigningAlgValuesSupported = nil
 		d.CheckSessionIframe = ""
 		d.DeviceAuthorizationEndpoint = ""
 		resp.Data = discoveryDocument{DiscoveryConfiguration: d, AuthorizationResponseISSParameterSupported: true}

@@ -34,6 +34,11 @@ func invalidRequest(desc string) *oauthError {
 func invalidClient(detail error) *oauthError {
 	return &oauthError{http.StatusUnauthorized, "invalid_client", "client authentication failed", detail}
 }
+
+// retryAfter is what a 503 asks clients to wait, in seconds, as the admin
+// API does.
+const retryAfter = "5"
+
 func serverError(detail error) *oauthError {
 	// Storage unavailable is 503, so load balancers and clients retry
 	// rather than treat it as a bad credential.
@@ -49,6 +54,9 @@ func (p *Provider) writeError(w http.ResponseWriter, r *http.Request, e *oauthEr
 		lvl = p.opts.Logger.ErrorContext
 	}
 	lvl(r.Context(), "oauth error", "endpoint", r.URL.Path, "error", e.code, "description", e.desc, "detail", e.detail)
+	if e.status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", retryAfter)
+	}
 	if e.status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Basic realm="gatehouse"`)
 	}
@@ -83,6 +91,11 @@ func (p *Provider) authenticateClient(r *http.Request) (storage.Client, *oauthEr
 	if id == "" {
 		return storage.Client{}, invalidClient(errors.New("no client_id"))
 	}
+	if !validText(id) || !validText(secret) {
+		// No client can have registered such an id: refused before the
+		// lookup, which PostgreSQL would fail.
+		return storage.Client{}, invalidClient(errors.New("client_id or client_secret is not valid UTF-8 or holds NUL"))
+	}
 	c, err := p.opts.Store.GetClient(r.Context(), id)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
@@ -108,6 +121,17 @@ func (p *Provider) formClient(w http.ResponseWriter, r *http.Request) (c storage
 	if err := r.ParseForm(); err != nil {
 		p.writeError(w, r, invalidRequest("malformed form body"))
 		return c, false
+	}
+	for name, vals := range r.PostForm {
+		for _, v := range vals {
+			if name == "client_id" || name == "client_secret" {
+				continue // invalid_client, from authenticateClient
+			}
+			if !validText(name) || !validText(v) {
+				p.writeError(w, r, invalidRequest("a parameter is not valid UTF-8 or holds NUL"))
+				return c, false
+			}
+		}
 	}
 	c, oerr := p.authenticateClient(r)
 	if oerr != nil {
@@ -233,7 +257,7 @@ func (p *Provider) checkCode(r *http.Request, c storage.Client, ac storage.AuthC
 	if oerr != nil {
 		return issued{}, oerr
 	}
-	res, err := p.build(r.Context(), grant{client: c, user: &u, scopes: o.Scopes, authTime: req.AuthTime, amr: req.AMR,
+	res, err := p.build(r.Context(), grant{client: c, user: &u, scopes: grantedScopes(&u, o.Scopes), authTime: req.AuthTime, amr: req.AMR,
 		acr: authflow.ACR(req.AMR), nonce: o.Nonce, familyID: ac.GrantID, sessionID: req.SessionID,
 		refresh: hasScope(o.Scopes, oidc.ScopeOfflineAccess) && slices.Contains(c.GrantTypes, string(oidc.GrantTypeRefreshToken))})
 	if err != nil {
@@ -320,7 +344,9 @@ func (p *Provider) refresh(r *http.Request, c storage.Client) (issued, *oauthErr
 	if oerr != nil {
 		return issued{}, oerr
 	}
-	res, err := p.build(ctx, grant{client: c, user: &u, scopes: scopes, authTime: old.AuthTime, amr: old.AMR, acr: authflow.ACR(old.AMR),
+	// The user's roles are checked again: a privilege lost since the
+	// grant is not carried into a new access token.
+	res, err := p.build(ctx, grant{client: c, user: &u, scopes: grantedScopes(&u, scopes), authTime: old.AuthTime, amr: old.AMR, acr: authflow.ACR(old.AMR),
 		familyID: old.FamilyID, sessionID: old.SessionID, refresh: true})
 	if err != nil {
 		return issued{}, serverError(err)

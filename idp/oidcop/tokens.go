@@ -43,6 +43,36 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// privilegedScopes are the scopes that grant a role rather than describe
+// a user: each is released only to a principal that holds the role.
+var privilegedScopes = map[string]func(storage.User) bool{
+	ScopeAdmin: func(u storage.User) bool { return u.HasRole(storage.RoleAdmin) },
+}
+
+// grantedScopes is the one rule for what a user's token carries of the
+// scopes requested (the client's registration and the authorization request
+// allowed them already): a privileged scope only while the user holds its
+// role, anything else as asked. A scope the user may not have is dropped
+// silently, not refused: the login is still good for the rest. It is applied
+// at the code exchange and again at every refresh, so a demoted admin's next
+// access token loses the privilege (the refresh token keeps the scope it was
+// granted, and a re-promoted admin's refresh gets it back). Clients acting
+// for themselves (client_credentials, user nil) get what their
+// registration lists.
+func grantedScopes(u *storage.User, requested []string) []string {
+	if u == nil {
+		return requested
+	}
+	out := make([]string, 0, len(requested))
+	for _, s := range requested {
+		if holds, ok := privilegedScopes[s]; ok && !holds(*u) {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
 // grant is what a token response is issued for.
 type grant struct {
 	client    storage.Client

@@ -163,6 +163,15 @@ type SigningKeys interface {
 	ListSigningKeys(ctx context.Context, use string) ([]SigningKey, error)
 	UpdateSigningKey(ctx context.Context, id string, fn func(SigningKey) (SigningKey, error)) (SigningKey, error)
 	DeleteSigningKey(ctx context.Context, id string) error
+	// CreateSigningKeysIf decides and creates keys of one use as one step:
+	// in one transaction it reads the keys of use (oldest first), passes
+	// them to decide and stores the keys decide returns (each of that
+	// use). Calls for the same use, from any process, run one after the
+	// other, so decide sees every key an earlier call stored: N instances
+	// that each create "the first keys unless there are some" create one
+	// set. decide may run more than once and must have no side effects;
+	// its error is returned as is. It returns the keys it stored.
+	CreateSigningKeysIf(ctx context.Context, use string, decide func(existing []SigningKey) ([]SigningKey, error)) ([]SigningKey, error)
 }
 
 // Audit stores the append-only security events (suite group AuditEvents).

@@ -122,8 +122,19 @@ func TestDiscoveryConformance(t *testing.T) {
 				t.Errorf("%s = %v; want false or absent", f, v)
 			}
 		}
-		if acr := strList(d["acr_values_supported"]); !hasAll(acr, "urn:gatehouse:acr:pwd", "urn:gatehouse:acr:mfa") {
-			t.Errorf("acr_values_supported %v", acr)
+		// Only classes a login can reach: no MFA method exists yet, so
+		// urn:gatehouse:acr:mfa must not be advertised (issue 8).
+		if acr := strList(d["acr_values_supported"]); !slices.Equal(acr, []string{"urn:gatehouse:acr:pwd"}) {
+			t.Errorf("acr_values_supported %v; want [urn:gatehouse:acr:pwd]", acr)
+		}
+		// Clients authenticate with secrets or not at all: no JWT client
+		// assertions, request objects or signed userinfo to advertise.
+		for _, f := range []string{"token_endpoint_auth_signing_alg_values_supported",
+			"revocation_endpoint_auth_signing_alg_values_supported", "introspection_endpoint_auth_signing_alg_values_supported",
+			"request_object_signing_alg_values_supported", "userinfo_signing_alg_values_supported"} {
+			if v, ok := d[f]; ok {
+				t.Errorf("%s = %v; want absent", f, v)
+			}
 		}
 	})
 }

@@ -1,6 +1,8 @@
 package storagetest
 
 import (
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -13,6 +15,8 @@ var signingKeyTests = []testCase{
 	{"NotFound", testKeyNotFound},
 	{"CreateConflict", testKeyCreateConflict},
 	{"Delete", testKeyDelete},
+	{"CreateIf", testKeyCreateIf},
+	{"CreateIfRace", testKeyCreateIfRace},
 }
 
 func samlKey(id string, created time.Time) storage.SigningKey {
@@ -127,4 +131,86 @@ func testKeyDelete(t *testing.T, f *fixture) {
 		t.Errorf("ListSigningKeys after delete = %d keys, want only %s", len(keys), b.ID)
 	}
 	checkErr(t, f.s.DeleteSigningKey(f.ctx, a.ID), storage.ErrNotFound, "second DeleteSigningKey")
+}
+
+// createUnlessAny is the decision of a first start: one key unless the use
+// has some.
+func createUnlessAny(k storage.SigningKey) func([]storage.SigningKey) ([]storage.SigningKey, error) {
+	return func(existing []storage.SigningKey) ([]storage.SigningKey, error) {
+		if len(existing) > 0 {
+			return nil, nil
+		}
+		return []storage.SigningKey{k}, nil
+	}
+}
+
+func testKeyCreateIf(t *testing.T, f *fixture) {
+	saml := samlKey("k-saml", at(0))
+	mustOK(t, f.s.CreateSigningKey(f.ctx, saml), "CreateSigningKey saml")
+
+	// Another use's keys are not passed to decide.
+	k := newSigningKey("k-1", storage.KeyUseOIDC, at(time.Hour))
+	got, err := f.s.CreateSigningKeysIf(f.ctx, storage.KeyUseOIDC, createUnlessAny(k))
+	mustOK(t, err, "CreateSigningKeysIf on no OIDC keys")
+	if len(got) != 1 || got[0].ID != k.ID {
+		t.Errorf("CreateSigningKeysIf returned %d keys, want [%s]", len(got), k.ID)
+	}
+	var seen []storage.SigningKey
+	got, err = f.s.CreateSigningKeysIf(f.ctx, storage.KeyUseOIDC, func(ex []storage.SigningKey) ([]storage.SigningKey, error) {
+		seen = ex
+		return nil, nil
+	})
+	mustOK(t, err, "CreateSigningKeysIf storing nothing")
+	if len(got) != 0 {
+		t.Errorf("CreateSigningKeysIf storing nothing returned %d keys", len(got))
+	}
+	if len(seen) != 1 || seen[0].ID != k.ID {
+		t.Fatalf("decide saw %d keys, want [%s]", len(seen), k.ID)
+	}
+	checkEqual(t, "key passed to decide", k, seen[0])
+
+	// decide's error is returned and nothing is stored.
+	errDecide := errors.New("decided against")
+	_, err = f.s.CreateSigningKeysIf(f.ctx, storage.KeyUseOIDC, func([]storage.SigningKey) ([]storage.SigningKey, error) {
+		return []storage.SigningKey{newSigningKey("k-2", storage.KeyUseOIDC, at(2*time.Hour))}, errDecide
+	})
+	if !errors.Is(err, errDecide) {
+		t.Errorf("CreateSigningKeysIf with a failing decide: err = %v, want it", err)
+	}
+	// A key of another use is refused, and the whole call with it.
+	_, err = f.s.CreateSigningKeysIf(f.ctx, storage.KeyUseOIDC, func([]storage.SigningKey) ([]storage.SigningKey, error) {
+		return []storage.SigningKey{newSigningKey("k-3", storage.KeyUseOIDC, at(3*time.Hour)), samlKey("k-4", at(3*time.Hour))}, nil
+	})
+	if err == nil {
+		t.Errorf("CreateSigningKeysIf storing a SAML key under the OIDC use: no error")
+	}
+	if keys := f.listKeys(t, storage.KeyUseOIDC); len(keys) != 1 {
+		t.Errorf("%d OIDC keys after the refused calls, want 1", len(keys))
+	}
+	if keys := f.listKeys(t, storage.KeyUseSAML); len(keys) != 1 {
+		t.Errorf("%d SAML keys, want 1", len(keys))
+	}
+}
+
+// N instances starting on an empty database each create the first keys
+// unless there are some: one set results.
+func testKeyCreateIfRace(t *testing.T, f *fixture) {
+	stored := make([][]storage.SigningKey, concurrency)
+	errs := make([]error, concurrency)
+	race(concurrency, func(i int) {
+		k := newSigningKey(fmt.Sprintf("k-%02d", i), storage.KeyUseOIDC, at(0))
+		stored[i], errs[i] = f.s.CreateSigningKeysIf(f.ctx, storage.KeyUseOIDC, createUnlessAny(k))
+	})
+	winners := 0
+	for i := range errs {
+		if !checkOK(t, errs[i], "concurrent CreateSigningKeysIf") {
+			continue
+		}
+		winners += len(stored[i])
+	}
+	keys := f.listKeys(t, storage.KeyUseOIDC)
+	if len(keys) != 1 || winners != 1 {
+		t.Errorf("%d concurrent CreateSigningKeysIf(unless any): %d keys stored, %d reported; want 1 and 1",
+			concurrency, len(keys), winners)
+	}
 }

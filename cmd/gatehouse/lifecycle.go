@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/gatehouse-idp/gatehouse/idp/instance"
+)
+
+// userCommand runs one admin action on the user --email names.
+func userCommand(ctx context.Context, c *cmdEnv, act func(*instance.Instance) (string, error)) error {
+	if c.email == "" {
+		return fmt.Errorf("%w: --email is required", errUsage)
+	}
+	inst, err := c.openInstance(ctx)
+	if err != nil {
+		return err
+	}
+	defer inst.Close()
+	msg, err := act(inst)
+	if err != nil {
+		return inputOrErr(err)
+	}
+	fmt.Fprintln(c.io.out, msg)
+	return nil
+}
+
+func runUsersSetPassword(ctx context.Context, c *cmdEnv) error {
+	if !c.passwordStdin {
+		return fmt.Errorf("%w: --password-stdin is required: the password is read from standard input only, never from an argument", errUsage)
+	}
+	pw, err := readPassword(c.io.in)
+	if err != nil {
+		return err
+	}
+	return userCommand(ctx, c, func(inst *instance.Instance) (string, error) {
+		u, err := inst.Admin.SetPassword(ctx, actor(), c.email, pw)
+		return fmt.Sprintf("set the password of %s (%s, state %s); their sessions and tokens are revoked", u.Email, u.ID, u.State), err
+	})
+}
+
+func runUsersEnable(ctx context.Context, c *cmdEnv) error {
+	return userCommand(ctx, c, func(inst *instance.Instance) (string, error) {
+		u, err := inst.Admin.EnableUser(ctx, actor(), c.email)
+		return fmt.Sprintf("enabled user %s (%s, state %s)", u.Email, u.ID, u.State), err
+	})
+}
+
+func runUsersDelete(ctx context.Context, c *cmdEnv) error {
+	return userCommand(ctx, c, func(inst *instance.Instance) (string, error) {
+		u, err := inst.Admin.DeleteUser(ctx, actor(), c.email)
+		return fmt.Sprintf("deleted user %s (%s) with their sessions and tokens", u.Email, u.ID), err
+	})
+}
+
+func runOrgsDelete(ctx context.Context, c *cmdEnv) error {
+	if c.name == "" {
+		return fmt.Errorf("%w: --name is required", errUsage)
+	}
+	inst, err := c.openInstance(ctx)
+	if err != nil {
+		return err
+	}
+	defer inst.Close()
+	o, err := inst.Admin.DeleteOrg(ctx, actor(), c.name)
+	if err != nil {
+		return inputOrErr(err)
+	}
+	fmt.Fprintf(c.io.out, "deleted organization %s (%s)\n", o.Name, o.ID)
+	return nil
+}
