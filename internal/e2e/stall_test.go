@@ -23,7 +23,8 @@ import (
 const stallTimeout = 500 * time.Millisecond
 
 // A database that stops answering, without refusing (a PostgreSQL server
-// stopped with SIGSTOP), must make requests answer 503 with Retry-After
+// stopped with SIGSTOP), must make requests (/authorize, /login, the token
+// endpoint) answer 503 with Retry-After
 // within the query timeout instead of hanging, and the instance must work
 // again once the database answers.
 func TestStalledDatabaseAnswers503(t *testing.T) {
@@ -39,8 +40,13 @@ func TestStalledDatabaseAnswers503(t *testing.T) {
 		secret := h.client("web", nil)
 		b := h.browser()
 		verifier, challenge := pkce()
-		form := b.get(h.authURL("web", url.Values{"code_challenge": {challenge}, "code_challenge_method": {"S256"}}))
+		authURL := h.authURL("web", url.Values{"code_challenge": {challenge}, "code_challenge_method": {"S256"}})
 
+		proxy.Freeze()
+		bounded(t, proxy, "GET /authorize", func() *http.Response { return b.get(authURL).resp })
+		proxy.Thaw()
+
+		form := b.get(authURL)
 		proxy.Freeze()
 		bounded(t, proxy, "POST /login", func() *http.Response { return b.login(form, "alice@example.com", alicePW).resp })
 		proxy.Thaw()
