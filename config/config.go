@@ -88,6 +88,9 @@ type Storage struct {
 	// connection string for postgres (required).
 	DSN     Secret `yaml:"dsn" secret:"dsn_file"`
 	DSNFile string `yaml:"dsn_file"`
+	// QueryTimeout bounds every storage call; a database that does not
+	// answer within it makes the request answer 503.
+	QueryTimeout time.Duration `yaml:"query_timeout"`
 }
 
 // Password configures local passwords.
@@ -126,7 +129,7 @@ func Default() Config {
 			ReadHeaderTimeout: 10 * time.Second,
 		},
 		Log:     Log{Level: "info", Format: LogFormatJSON},
-		Storage: Storage{Type: StorageSQLite},
+		Storage: Storage{Type: StorageSQLite, QueryTimeout: 5 * time.Second},
 		Password: Password{
 			MinLength: 8,
 			Argon2: Argon2{

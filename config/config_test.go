@@ -378,6 +378,25 @@ func TestLoadAccepts(t *testing.T) {
 			},
 		},
 		{
+			name: "storage.query_timeout from the file and the environment",
+			yaml: minimal + "storage:\n  query_timeout: 3s\n",
+			check: func(t *testing.T, c Config) {
+				if c.Storage.QueryTimeout != 3*time.Second {
+					t.Errorf("storage.query_timeout = %v, want the file's 3s", c.Storage.QueryTimeout)
+				}
+			},
+		},
+		{
+			name: "GATEHOUSE_STORAGE_QUERY_TIMEOUT",
+			yaml: minimal + "storage:\n  query_timeout: 3s\n",
+			env:  []string{"GATEHOUSE_STORAGE_QUERY_TIMEOUT=1500ms"},
+			check: func(t *testing.T, c Config) {
+				if c.Storage.QueryTimeout != 1500*time.Millisecond {
+					t.Errorf("storage.query_timeout = %v, want the environment's 1.5s", c.Storage.QueryTimeout)
+				}
+			},
+		},
+		{
 			name: "empty file",
 			yaml: "# nothing but a comment\n",
 			env:  []string{"GATEHOUSE_DEV=1"},
@@ -598,7 +617,7 @@ func fullConfig() Config {
 	c := Default()
 	c.Issuer = "https://id.example.com"
 	c.MasterKey = Secret(testKey)
-	c.Storage = Storage{Type: StoragePostgres, DSN: Secret(testDSN)}
+	c.Storage.Type, c.Storage.DSN = StoragePostgres, Secret(testDSN)
 	return c
 }
 
@@ -671,6 +690,7 @@ func TestEnvNames(t *testing.T) {
 		"GATEHOUSE_SERVER_TRUSTED_PROXIES",
 		"GATEHOUSE_STORAGE_DSN",
 		"GATEHOUSE_STORAGE_DSN_FILE",
+		"GATEHOUSE_STORAGE_QUERY_TIMEOUT",
 		"GATEHOUSE_STORAGE_TYPE",
 	}
 	got := EnvNames()
@@ -736,6 +756,11 @@ func TestValidate(t *testing.T) {
 		{"both secrets inline and by file", func(c *Config) { c.MasterKeyFile = "/x"; c.Storage.DSNFile = "/y" },
 			[]string{"master_key: master_key and master_key_file are both set", "storage.dsn: storage.dsn and storage.dsn_file are both set"}},
 		{"postgres dsn by unread file is fine", func(c *Config) { c.Storage.DSN, c.Storage.DSNFile = "", "/run/secrets/dsn" }, nil},
+		{"query timeout of a minute", func(c *Config) { c.Storage.QueryTimeout = time.Minute }, nil},
+		{"zero query timeout", func(c *Config) { c.Storage.QueryTimeout = 0 }, []string{"storage.query_timeout: must be greater than 0, got 0s"}},
+		{"negative query timeout", func(c *Config) { c.Storage.QueryTimeout = -time.Second }, []string{"storage.query_timeout: must be greater than 0, got -1s"}},
+		{"query timeout over a minute", func(c *Config) { c.Storage.QueryTimeout = time.Minute + time.Second },
+			[]string{"storage.query_timeout: must be at most 1m0s, got 1m1s"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -770,6 +795,9 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("DevDefault is invalid: %v", err)
 	}
 	c := Default()
+	if c.Storage.QueryTimeout != 5*time.Second {
+		t.Errorf("storage.query_timeout default = %v, want 5s", c.Storage.QueryTimeout)
+	}
 	if err := c.Validate(); err == nil || len(flatten(err)) != 2 {
 		t.Errorf("Default should lack exactly issuer and master_key, got %v", err)
 	}

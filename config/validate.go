@@ -58,6 +58,11 @@ var rules = []rule{
 		}
 		return nil
 	}},
+	// Beyond a minute a frozen database holds requests (and their
+	// connections) far longer than any client waits.
+	{"storage.query_timeout", func(c *Config) error {
+		return errors.Join(positive(c.Storage.QueryTimeout), atMost(c.Storage.QueryTimeout, time.Minute))
+	}},
 
 	{"password.min_length", func(c *Config) error { return between(c.Password.MinLength, 8, 128) }},
 	// 1 MiB is far below any sane setting; 4 GiB per hash is a typo.
@@ -137,6 +142,13 @@ func between[T cmp.Ordered](v, lo, hi T) error {
 func atLeast[T cmp.Ordered](v, lo T) error {
 	if v < lo {
 		return fmt.Errorf("must be at least %v, got %v", lo, v)
+	}
+	return nil
+}
+
+func atMost[T cmp.Ordered](v, hi T) error {
+	if v > hi {
+		return fmt.Errorf("must be at most %v, got %v", hi, v)
 	}
 	return nil
 }

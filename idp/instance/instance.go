@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 	"github.com/gatehouse-idp/gatehouse/idp/storage/postgres"
 	"github.com/gatehouse-idp/gatehouse/idp/storage/sqlite"
+	"github.com/gatehouse-idp/gatehouse/idp/storage/sqlstore"
 )
 
 // Store is what the instance needs of a backend: the contract plus
@@ -38,13 +39,13 @@ var (
 func OpenStore(ctx context.Context, cfg config.Config) (Store, error) {
 	switch cfg.Storage.Type {
 	case config.StorageSQLite:
-		s, err := sqlite.Open(ctx, cfg.SQLitePath())
+		s, err := sqlite.Open(ctx, cfg.SQLitePath(), sqlstore.QueryTimeout(cfg.Storage.QueryTimeout))
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite %s: %w", cfg.SQLitePath(), err)
 		}
 		return s, nil
 	case config.StoragePostgres:
-		s, err := postgres.Open(ctx, cfg.Storage.DSN.Reveal())
+		s, err := postgres.Open(ctx, cfg.Storage.DSN.Reveal(), sqlstore.QueryTimeout(cfg.Storage.QueryTimeout))
 		if err != nil {
 			// The DSN may carry a password: never echo it.
 			return nil, fmt.Errorf("open postgres: %w", err)

@@ -105,7 +105,7 @@ func newConfig(tb testing.TB, backend string) (config.Config, net.Listener) {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		cfg.Storage = config.Storage{Type: config.StoragePostgres, DSN: config.Secret(testenv.Postgres(tb))}
+		cfg.Storage.Type, cfg.Storage.DSN = config.StoragePostgres, config.Secret(testenv.Postgres(tb))
 		cfg.MasterKey = config.Secret(key)
 	}
 	if err := cfg.Validate(); err != nil {

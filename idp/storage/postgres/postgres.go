@@ -28,8 +28,10 @@ var _ storage.Storage = (*Store)(nil)
 
 // Open creates a connection pool for dsn (URL or key=value form, with
 // pgxpool's pool_* settings). Connections are made lazily, so Open succeeds
-// while the server is down and Ping reports it.
-func Open(ctx context.Context, dsn string) (*Store, error) {
+// while the server is down and Ping reports it. Every storage call is
+// bounded by the query timeout in opts (sqlstore.QueryTimeout), and so is
+// making a connection unless the DSN sets connect_timeout.
+func Open(ctx context.Context, dsn string, opts ...sqlstore.Option) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse DSN: %w", err)
@@ -37,11 +39,17 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if cfg.ConnConfig.DefaultQueryExecMode == pgx.QueryExecModeSimpleProtocol {
 		return nil, errors.New("postgres: default_query_exec_mode=simple_protocol is not allowed: it interpolates arguments on the client")
 	}
+	// A server that accepts the TCP connection and then stops answering
+	// would otherwise hold a dial (the pool's background ones too) for as
+	// long as the kernel keeps the socket.
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = sqlstore.QueryTimeoutOf(opts...)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: create pool: %w", err)
 	}
-	return &Store{Store: sqlstore.New(&db{pool: pool, querier: querier{pool}}), pool: pool}, nil
+	return &Store{Store: sqlstore.New(&db{pool: pool, querier: querier{pool}}, opts...), pool: pool}, nil
 }
 
 // migrationLock is the advisory lock key held while migrating ("gatehous"

@@ -29,8 +29,10 @@ var _ storage.Storage = (*Store)(nil)
 
 // Open opens (creating if needed) the database file at path. The directory
 // is created 0700 and the file 0600: it holds password hashes and sealed
-// keys. Open does not migrate.
-func Open(ctx context.Context, path string) (*Store, error) {
+// keys. Open does not migrate. Every storage call is bounded by the query
+// timeout in opts (sqlstore.QueryTimeout), beside the busy timeout that
+// bounds waiting for the write lock.
+func Open(ctx context.Context, path string, opts ...sqlstore.Option) (*Store, error) {
 	if path == "" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") || strings.HasPrefix(path, ":memory:") {
 		return nil, fmt.Errorf("sqlite: path %q must be a plain file path", path)
 	}
@@ -41,7 +43,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{Store: sqlstore.New(d), db: d}, nil
+	return &Store{Store: sqlstore.New(d, opts...), db: d}, nil
 }
 
 func createFile(path string) error {

@@ -9,6 +9,13 @@
 // nanoseconds, lists and maps JSON text. Empty and nil lists and maps both
 // read back as nil.
 //
+// Every call into the Driver runs under the query timeout (QueryTimeout,
+// config storage.query_timeout), derived from the caller's context: a
+// statement, a whole transaction with its retries, a ping. A database that
+// stops answering, rather than refusing, then fails a call with
+// storage.ErrUnavailable wrapping context.DeadlineExceeded instead of
+// holding the request; a caller's own cancellation stays context.Canceled.
+//
 // It must not import a driver, read the clock (every time comes from the
 // caller or the rows), or open connections itself.
 package sqlstore

@@ -16,8 +16,11 @@ type Store struct {
 
 var _ storage.Storage = (*Store)(nil)
 
-// New returns a Store over d. The schema must already be migrated.
-func New(d Driver) *Store { return &Store{d: d} }
+// New returns a Store over d. The schema must already be migrated. Every
+// call into d is bounded by the query timeout (see QueryTimeout).
+func New(d Driver, opts ...Option) *Store {
+	return &Store{d: deadlineDriver{d: d, timeout: QueryTimeoutOf(opts...)}}
+}
 
 // Ping reports whether the database answers. Any failure wraps
 // ErrUnavailable: not answering is exactly what Ping reports.
