@@ -17,7 +17,8 @@ type Store struct {
 var _ storage.Storage = (*Store)(nil)
 
 // New returns a Store over d. The schema must already be migrated.
-func New(d Driver) *Store { return &Store{d: d} }
+// Every statement goes through guard (guard.go).
+func New(d Driver) *Store { return &Store{d: guard{d}} }
 
 // Ping reports whether the database answers. Any failure wraps
 // ErrUnavailable: not answering is exactly what Ping reports.
