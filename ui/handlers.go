@@ -189,7 +189,6 @@ func boundInput(in authflow.Input) bool {
 	return refused
 }
 
-
 // show renders an outcome of the flow. email is what the user typed, for
 // the form shown again after a failure; status is the form's.
 func (h *Handlers) show(w http.ResponseWriter, r *http.Request, status int, out authflow.Outcome, email string) {

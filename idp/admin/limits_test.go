@@ -164,4 +164,3 @@ func TestServiceBadKeys(t *testing.T) {
 		}
 	})
 }
-
