@@ -65,8 +65,8 @@ func plain[T any](p *T) func() (any, error) {
 // storableText encodes a text column, refusing what a backend cannot store.
 func storableText(name string, p *string) func() (any, error) {
 	return func() (any, error) {
-		if err := checkText(name, *p); err != nil {
-			return nil, err
+		if !storage.Storable(*p) {
+			return nil, fmt.Errorf("%s: %w", name, storage.ErrInvalid)
 		}
 		return *p, nil
 	}
@@ -89,8 +89,8 @@ func (f *fields) ref(name string, p *string) {
 		if *p == "" {
 			return nil, nil
 		}
-		if err := checkText(name, *p); err != nil {
-			return nil, err
+		if !storage.Storable(*p) {
+			return nil, fmt.Errorf("%s: %w", name, storage.ErrInvalid)
 		}
 		return *p, nil
 	}, &v, func() error {
