@@ -12,7 +12,7 @@ import (
 type recorder struct{ calls int }
 
 func (r *recorder) Exec(context.Context, string, ...any) (int64, error) { r.calls++; return 1, nil }
-func (r *recorder) QueryRow(context.Context, string, ...any) Row       { r.calls++; return fakeRow{} }
+func (r *recorder) QueryRow(context.Context, string, ...any) Row        { r.calls++; return fakeRow{} }
 func (r *recorder) Query(context.Context, string, ...any) (Rows, error) {
 	r.calls++
 	return emptyRows{}, nil
