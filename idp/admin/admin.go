@@ -264,7 +264,7 @@ func (s *Service) ListUsers(ctx context.Context, org string, afterEmail string, 
 func (s *Service) DisableUser(ctx context.Context, actor, email string) (storage.User, error) {
 	u, err := s.Store.GetUserByEmail(ctx, storage.NormalizeEmail(email))
 	if errors.Is(err, storage.ErrNotFound) {
-		return storage.User{}, inputErr("no user with email %q", shorten(email))
+		return storage.User{}, inputErr("no user with email %q", email)
 	} else if err != nil {
 		return storage.User{}, fmt.Errorf("disable user: %w", err)
 	}
