@@ -120,7 +120,7 @@ func (h *Handlers) loginPage(w http.ResponseWriter, r *http.Request) {
 		h.flowError(w, r, err)
 		return
 	}
-	h.show(w, r, out, "")
+	h.show(w, r, http.StatusOK, out, "")
 }
 
 func (h *Handlers) loginSubmit(w http.ResponseWriter, r *http.Request) {
@@ -148,6 +148,7 @@ func (h *Handlers) loginSubmit(w http.ResponseWriter, r *http.Request) {
 			in[k] = v[0]
 		}
 	}
+	refused := boundInput(in)
 	out, err := h.Flow.Submit(r.Context(), id, b, method, in)
 	switch {
 	case errors.Is(err, authflow.ErrOutOfTurn):
@@ -155,14 +156,58 @@ func (h *Handlers) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, LoginURL(id), http.StatusSeeOther)
 	case err != nil:
 		h.flowError(w, r, err)
+	case refused && out.Action == authflow.Challenge && out.Failure != nil:
+		// The generic answer, as a 400: the form was not one a person
+		// could have typed.
+		h.show(w, r, http.StatusBadRequest, out, in[passwordlogin.FieldEmail])
 	default:
-		h.show(w, r, out, in[passwordlogin.FieldEmail])
+		h.show(w, r, http.StatusOK, out, in[passwordlogin.FieldEmail])
 	}
 }
 
+// Limits of the login form's fields (README.md, "Limits").
+const (
+	// MaxEmail is the longest email address accepted (RFC 3696's 64 + 1
+	// + 255, rounded down to the 320 of its erratum), in bytes.
+	MaxEmail = 320
+	// MaxPassword bounds what a login sends to the password hash, in
+	// bytes. idp/password accepts new passwords of up to 1,024
+	// characters after NFKC, which is at most 4,096 bytes of UTF-8.
+	MaxPassword = 4096
+	// maxField bounds every other field of a method's form.
+	maxField = 4096
+)
+
+// boundInput blanks the fields of a login form that no account can match:
+// an email over MaxEmail or with bytes storage cannot hold (NUL, invalid
+// UTF-8), a password over MaxPassword, any other field over maxField.
+// The attempt still goes through the flow, so it is answered, audited and
+// counted like any wrong password, at the cost of one ordinary hash, and
+// the blanked value is never echoed. It reports whether it blanked any.
+func boundInput(in authflow.Input) bool {
+	refused := false
+	for k, v := range in {
+		limit := maxField
+		switch k {
+		case passwordlogin.FieldEmail:
+			limit = MaxEmail
+			if !storage.Storable(v) {
+				limit = -1
+			}
+		case passwordlogin.FieldPassword:
+			limit = MaxPassword
+		}
+		if len(v) > limit {
+			in[k] = ""
+			refused = true
+		}
+	}
+	return refused
+}
+
 // show renders an outcome of the flow. email is what the user typed, for
-// the form shown again after a failure.
-func (h *Handlers) show(w http.ResponseWriter, r *http.Request, out authflow.Outcome, email string) {
+// the form shown again after a failure; status is the form's.
+func (h *Handlers) show(w http.ResponseWriter, r *http.Request, status int, out authflow.Outcome, email string) {
 	door, ok := h.door(out.Request)
 	if !ok {
 		h.fail(w, r, http.StatusInternalServerError, msgUnavailable, fmt.Errorf("no ui door for protocol %q", out.Request.Protocol))
@@ -170,7 +215,7 @@ func (h *Handlers) show(w http.ResponseWriter, r *http.Request, out authflow.Out
 	}
 	switch out.Action {
 	case authflow.Challenge:
-		h.challenge(w, r, door, out, email)
+		h.challenge(w, r, status, door, out, email)
 	case authflow.NoMethod:
 		h.fail(w, r, http.StatusForbidden, msgMFA, errors.New("mfa required but no method is available"))
 	case authflow.Continue:
@@ -189,7 +234,7 @@ func (h *Handlers) show(w http.ResponseWriter, r *http.Request, out authflow.Out
 }
 
 // challenge renders a method's form.
-func (h *Handlers) challenge(w http.ResponseWriter, r *http.Request, door Door, out authflow.Outcome, email string) {
+func (h *Handlers) challenge(w http.ResponseWriter, r *http.Request, status int, door Door, out authflow.Outcome, email string) {
 	if out.Method != passwordlogin.Name {
 		h.fail(w, r, http.StatusInternalServerError, msgUnavailable, fmt.Errorf("no page for method %q", out.Method))
 		return
@@ -211,7 +256,7 @@ func (h *Handlers) challenge(w http.ResponseWriter, r *http.Request, door Door, 
 	if data.ClientName == "" {
 		data.ClientName = req.ClientID
 	}
-	if err := h.Render.RenderLogin(w, http.StatusOK, data); err != nil {
+	if err := h.Render.RenderLogin(w, status, data); err != nil {
 		h.Logger.ErrorContext(r.Context(), "render login", "err", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gatehouse-idp/gatehouse/idp/audit"
 	"github.com/gatehouse-idp/gatehouse/idp/password"
@@ -62,6 +63,37 @@ type Service struct {
 	Policy password.Policy
 }
 
+// Limits of what an operator may store (README.md, "Limits"). Lengths of
+// names are in characters; a domain is ASCII, so its bytes.
+const (
+	MaxDisplayName = 200
+	MaxDomains     = 100
+	MaxDomainLen   = 253
+	MaxUserName    = 200
+)
+
+// checkText refuses a free-text field that storage cannot hold (NUL,
+// invalid UTF-8) or that is longer than max characters. The value is never
+// echoed: it may be megabytes.
+func checkText(field, v string, max int) error {
+	if !storage.Storable(v) {
+		return inputErr("%s contains a NUL byte or invalid UTF-8", field)
+	}
+	if n := utf8.RuneCountInString(v); n > max {
+		return inputErr("%s is %d characters long; the limit is %d", field, n, max)
+	}
+	return nil
+}
+
+// shorten bounds an operator's input quoted back in an error message.
+func shorten(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return s
+	}
+	return strings.ToValidUTF8(s[:max], "") + "…"
+}
+
 var orgNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
 // domainRE accepts lower-case DNS names; IDNs must arrive in punycode.
@@ -78,7 +110,10 @@ type CreateOrgInput struct {
 func (s *Service) CreateOrg(ctx context.Context, actor string, in CreateOrgInput) (storage.Organization, error) {
 	name := strings.TrimSpace(in.Name)
 	if !orgNameRE.MatchString(name) {
-		return storage.Organization{}, inputErr("organization name %q: use 1-63 lower-case letters, digits and hyphens", in.Name)
+		return storage.Organization{}, inputErr("organization name %q: use 1-63 lower-case letters, digits and hyphens", shorten(in.Name))
+	}
+	if err := checkText("display_name", in.DisplayName, MaxDisplayName); err != nil {
+		return storage.Organization{}, err
 	}
 	domains, err := normalizeDomains(in.Domains)
 	if err != nil {
@@ -103,11 +138,14 @@ func (s *Service) CreateOrg(ctx context.Context, actor string, in CreateOrgInput
 }
 
 func normalizeDomains(in []string) ([]string, error) {
+	if len(in) > MaxDomains {
+		return nil, inputErr("%d domains; an organization has at most %d", len(in), MaxDomains)
+	}
 	var out []string
 	for _, d := range in {
 		d = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(d)), ".")
-		if !domainRE.MatchString(d) || len(d) > 253 {
-			return nil, inputErr("domain %q is not a valid DNS name", d)
+		if len(d) > MaxDomainLen || !domainRE.MatchString(d) {
+			return nil, inputErr("domain %q is not a valid DNS name of at most %d characters", shorten(d), MaxDomainLen)
 		}
 		if !slices.Contains(out, d) {
 			out = append(out, d)
@@ -142,9 +180,12 @@ func (s *Service) CreateUser(ctx context.Context, actor string, in CreateUserInp
 	if err != nil {
 		return storage.User{}, err
 	}
+	if err := checkText("name", strings.TrimSpace(in.Name), MaxUserName); err != nil {
+		return storage.User{}, err
+	}
 	org, err := s.Store.GetOrganizationByName(ctx, in.Org)
 	if errors.Is(err, storage.ErrNotFound) {
-		return storage.User{}, inputErr("organization %q does not exist", in.Org)
+		return storage.User{}, inputErr("organization %q does not exist", shorten(in.Org))
 	} else if err != nil {
 		return storage.User{}, fmt.Errorf("create user: %w", err)
 	}
@@ -185,10 +226,15 @@ func (s *Service) CreateUser(ctx context.Context, actor string, in CreateUserInp
 // ValidateEmail returns the normalised form of a plain address (no display
 // name), or an InputError.
 func ValidateEmail(email string) (string, error) {
+	// Checked before normalising: strings.ToLower turns invalid UTF-8
+	// into U+FFFD, which would store an address nobody typed.
 	e := storage.NormalizeEmail(email)
+	if !storage.Storable(email) || len(e) > 254 {
+		return "", inputErr("%q is not a valid email address", shorten(email))
+	}
 	a, err := mail.ParseAddress(e)
-	if err != nil || a.Address != e || a.Name != "" || len(e) > 254 {
-		return "", inputErr("%q is not a valid email address", email)
+	if err != nil || a.Address != e || a.Name != "" {
+		return "", inputErr("%q is not a valid email address", shorten(email))
 	}
 	return e, nil
 }
@@ -199,7 +245,7 @@ func (s *Service) ListUsers(ctx context.Context, org string, afterEmail string, 
 	if org != "" {
 		o, err := s.Store.GetOrganizationByName(ctx, org)
 		if errors.Is(err, storage.ErrNotFound) {
-			return nil, inputErr("organization %q does not exist", org)
+			return nil, inputErr("organization %q does not exist", shorten(org))
 		} else if err != nil {
 			return nil, fmt.Errorf("list users: %w", err)
 		}

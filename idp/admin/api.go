@@ -173,6 +173,9 @@ func (a *API) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusNotFound, "not_found", "not found")
 	case errors.Is(err, storage.ErrConflict):
 		writeError(w, http.StatusConflict, "conflict", "already exists")
+	case errors.Is(err, storage.ErrInvalid):
+		// Text storage cannot hold that no check before it caught.
+		writeError(w, http.StatusBadRequest, "invalid_request", "a value contains a NUL byte or invalid UTF-8")
 	case errors.Is(err, storage.ErrUnavailable):
 		a.logger().ErrorContext(r.Context(), "admin API: storage unavailable", "path", r.URL.Path, "err", err)
 		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the service is temporarily unavailable")
@@ -426,7 +429,7 @@ func (a *API) disableUser(w http.ResponseWriter, r *http.Request, p Principal) e
 	// look it up first so that the API can answer 404.
 	if _, err := a.Service.Store.GetUserByEmail(r.Context(), storage.NormalizeEmail(email)); err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
-			return &InputError{Msg: fmt.Sprintf("no user with email %q", email), Err: storage.ErrNotFound}
+			return &InputError{Msg: fmt.Sprintf("no user with email %q", shorten(email)), Err: storage.ErrNotFound}
 		}
 		return fmt.Errorf("disable user: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Sentinel errors. Backends wrap driver errors into these so that callers can
@@ -28,7 +29,19 @@ var (
 	// ErrUnavailable: the database cannot be reached. Callers turn this
 	// into 503 and must never turn it into "wrong password" or a lockout.
 	ErrUnavailable = errors.New("storage: unavailable")
+	// ErrInvalid: a write carried text that no backend may store: a NUL
+	// byte or invalid UTF-8 (PostgreSQL's text refuses both). Callers
+	// treat it as bad input (400), never as an outage. A lookup, delete
+	// or update keyed by such text is ErrNotFound instead, since no
+	// stored row can have that key; a list filtered by it is empty.
+	ErrInvalid = errors.New("storage: the value cannot be stored: NUL or invalid UTF-8")
 )
+
+// Storable reports whether s is text every backend stores as is: valid
+// UTF-8 without NUL bytes. Writes of anything else give ErrInvalid.
+func Storable(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
+}
 
 // Storage is the one contract every backend implements: every role (see
 // roles.go). Every method is safe for concurrent use by many goroutines and

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
 
 // fields maps one entity onto its columns, both ways: an entity's fields
@@ -59,7 +62,17 @@ func plain[T any](p *T) func() (any, error) {
 	return func() (any, error) { return *p, nil }
 }
 
-func (f *fields) text(name string, p *string)  { f.add(name, plain(p), p, nil) }
+// storableText encodes a text column, refusing what a backend cannot store.
+func storableText(name string, p *string) func() (any, error) {
+	return func() (any, error) {
+		if !storage.Storable(*p) {
+			return nil, fmt.Errorf("%s: %w", name, storage.ErrInvalid)
+		}
+		return *p, nil
+	}
+}
+
+func (f *fields) text(name string, p *string)  { f.add(name, storableText(name, p), p, nil) }
 func (f *fields) boolean(name string, p *bool) { f.add(name, plain(p), p, nil) }
 func (f *fields) bytes(name string, p *[]byte) { f.add(name, plain(p), p, nil) }
 func (f *fields) int64(name string, p *int64)  { f.add(name, plain(p), p, nil) }
@@ -75,6 +88,9 @@ func (f *fields) ref(name string, p *string) {
 	f.add(name, func() (any, error) {
 		if *p == "" {
 			return nil, nil
+		}
+		if !storage.Storable(*p) {
+			return nil, fmt.Errorf("%s: %w", name, storage.ErrInvalid)
 		}
 		return *p, nil
 	}, &v, func() error {
@@ -134,8 +150,8 @@ func (f *fields) jsonBytes(name string, p *[]byte) {
 		if len(*p) == 0 {
 			return "", nil
 		}
-		if !json.Valid(*p) {
-			return nil, fmt.Errorf("%s is not valid JSON", name)
+		if !json.Valid(*p) || !utf8.Valid(*p) {
+			return nil, fmt.Errorf("%s is not valid JSON in UTF-8: %w", name, storage.ErrInvalid)
 		}
 		return string(*p), nil
 	}, &v, func() error {
@@ -152,6 +168,10 @@ func (f *fields) jsonBytes(name string, p *[]byte) {
 func (f *fields) jsonText(name string, p any, normalize func()) {
 	var v string
 	f.add(name, func() (any, error) {
+		// json.Marshal would silently turn invalid UTF-8 into U+FFFD.
+		if err := checkText(name, p); err != nil {
+			return nil, err
+		}
 		b, err := json.Marshal(p)
 		return string(b), err
 	}, &v, func() error {

@@ -28,6 +28,9 @@ func init() {
 			return rows.Err()
 		},
 		store: func(ctx context.Context, q Querier, o *storage.Organization) error {
+			if err := checkText("domains", o.Domains); err != nil {
+				return err
+			}
 			for i, d := range o.Domains {
 				if _, err := q.Exec(ctx, `INSERT INTO org_domains (domain, org_id, ord) VALUES ($1, $2, $3)`, d, o.ID, i); err != nil {
 					return err

@@ -17,9 +17,11 @@ type Store struct {
 var _ storage.Storage = (*Store)(nil)
 
 // New returns a Store over d. The schema must already be migrated. Every
-// call into d is bounded by the query timeout (see QueryTimeout).
+// statement goes through guard (guard.go: text no backend can store never
+// reaches the driver), and every call into d is bounded by the query
+// timeout (see QueryTimeout).
 func New(d Driver, opts ...Option) *Store {
-	return &Store{d: deadlineDriver{d: d, timeout: QueryTimeoutOf(opts...)}}
+	return &Store{d: guard{deadlineDriver{d: d, timeout: QueryTimeoutOf(opts...)}}}
 }
 
 // Ping reports whether the database answers. Any failure wraps

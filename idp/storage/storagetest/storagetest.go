@@ -53,6 +53,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Storage) {
 		{"DeleteExpired", deleteExpiredTests},
 		{"Races", raceTests},
 		{"Unavailable", unavailableTests},
+		{"BadText", badTextTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

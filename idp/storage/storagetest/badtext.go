@@ -1,0 +1,275 @@
+package storagetest
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-idp/gatehouse/idp/storage"
+)
+
+// Text no backend may store: PostgreSQL's text refuses NUL and invalid
+// UTF-8, SQLite takes both. Outside input (a URL's id, a form's email, an
+// admin API path) reaches storage as keys and as values, so every backend
+// must answer it alike: a lookup by such a key is ErrNotFound, a list
+// filtered by it is empty, a write of it is ErrInvalid, and nothing is a
+// driver error.
+var badTextTests = []testCase{
+	{"LookupsAreNotFound", testBadTextLookups},
+	{"ListsAreEmpty", testBadTextLists},
+	{"WritesAreInvalid", testBadTextWrites},
+	{"UpdateToBadTextIsInvalid", testBadTextUpdate},
+}
+
+// badTexts are keys and values no backend may store.
+var badTexts = map[string]string{
+	"NUL":           "alice\x00@acme.example",
+	"LoneNUL":       "\x00",
+	"InvalidByte":   "alice\xff@acme.example",
+	"TruncatedRune": "caf\xc3",
+	"Surrogate":     "\xed\xa0\x80",
+}
+
+func testBadTextLookups(t *testing.T, f *fixture) {
+	b := f.base(t)
+	now := at(0)
+	for label, bad := range badTexts {
+		lookups := map[string]func() error{
+			"GetOrganization":         func() error { _, err := f.s.GetOrganization(f.ctx, bad); return err },
+			"GetOrganizationByName":   func() error { _, err := f.s.GetOrganizationByName(f.ctx, bad); return err },
+			"GetOrganizationByDomain": func() error { _, err := f.s.GetOrganizationByDomain(f.ctx, bad); return err },
+			"UpdateOrganization": func() error {
+				_, err := f.s.UpdateOrganization(f.ctx, bad, func(o storage.Organization) (storage.Organization, error) { return o, nil })
+				return err
+			},
+			"DeleteOrganization": func() error { return f.s.DeleteOrganization(f.ctx, bad) },
+			"GetUser":            func() error { _, err := f.s.GetUser(f.ctx, bad); return err },
+			"GetUserByEmail":     func() error { _, err := f.s.GetUserByEmail(f.ctx, bad); return err },
+			"UpdateUser": func() error {
+				_, err := f.s.UpdateUser(f.ctx, bad, func(u storage.User) (storage.User, error) { return u, nil })
+				return err
+			},
+			"DeleteUser": func() error { return f.s.DeleteUser(f.ctx, bad) },
+			"GetClient":  func() error { _, err := f.s.GetClient(f.ctx, bad); return err },
+			"UpdateClient": func() error {
+				_, err := f.s.UpdateClient(f.ctx, bad, func(c storage.Client) (storage.Client, error) { return c, nil })
+				return err
+			},
+			"DeleteClient":      func() error { return f.s.DeleteClient(f.ctx, bad) },
+			"GetAuthRequest":    func() error { _, err := f.s.GetAuthRequest(f.ctx, bad); return err },
+			"DeleteAuthRequest": func() error { return f.s.DeleteAuthRequest(f.ctx, bad) },
+			"UpdateAuthRequest": func() error {
+				_, err := f.s.UpdateAuthRequest(f.ctx, bad, func(r storage.AuthRequest) (storage.AuthRequest, error) { return r, nil })
+				return err
+			},
+			"GetAuthCode":     func() error { _, err := f.s.GetAuthCode(f.ctx, bad); return err },
+			"ConsumeAuthCode": func() error { _, err := f.s.ConsumeAuthCode(f.ctx, bad, now); return err },
+			"RedeemAuthCode": func() error {
+				_, err := f.s.RedeemAuthCode(f.ctx, bad, newAccessToken(h("at-redeem"), "", b.client.ID, b.user.ID), nil, now)
+				return err
+			},
+			"GetRefreshToken": func() error { _, err := f.s.GetRefreshToken(f.ctx, bad); return err },
+			"RotateRefreshToken": func() error {
+				_, err := f.s.RotateRefreshToken(f.ctx, bad, newRefreshToken(h("rt-next"), "", b.client.ID, b.user.ID, ""), nil, now)
+				return err
+			},
+			"GetAccessToken":    func() error { _, err := f.s.GetAccessToken(f.ctx, bad); return err },
+			"RevokeAccessToken": func() error { return f.s.RevokeAccessToken(f.ctx, bad, now) },
+			"GetSession":        func() error { _, err := f.s.GetSession(f.ctx, bad); return err },
+			"UpdateSession": func() error {
+				_, err := f.s.UpdateSession(f.ctx, bad, func(s storage.Session) (storage.Session, error) { return s, nil })
+				return err
+			},
+			"DeleteSession":                 func() error { return f.s.DeleteSession(f.ctx, bad) },
+			"GetOneTimeToken":               func() error { _, err := f.s.GetOneTimeToken(f.ctx, storage.PurposePasswordReset, bad); return err },
+			"GetOneTimeTokenBadPurpose":     func() error { _, err := f.s.GetOneTimeToken(f.ctx, bad, h("x")); return err },
+			"ConsumeOneTimeToken":           func() error { _, err := f.s.ConsumeOneTimeToken(f.ctx, storage.PurposeInvite, bad, now); return err },
+			"ConsumeOneTimeTokenBadPurpose": func() error { _, err := f.s.ConsumeOneTimeToken(f.ctx, bad, h("x"), now); return err },
+			"UpdateSigningKey": func() error {
+				_, err := f.s.UpdateSigningKey(f.ctx, bad, func(k storage.SigningKey) (storage.SigningKey, error) { return k, nil })
+				return err
+			},
+			"DeleteSigningKey": func() error { return f.s.DeleteSigningKey(f.ctx, bad) },
+		}
+		for op, fn := range lookups {
+			checkErr(t, fn(), storage.ErrNotFound, fmt.Sprintf("%s(%s)", op, label))
+		}
+		counts := map[string]func() (int, error){
+			"RevokeFamily":       func() (int, error) { return f.s.RevokeFamily(f.ctx, bad, now) },
+			"RevokeUserTokens":   func() (int, error) { return f.s.RevokeUserTokens(f.ctx, bad, now) },
+			"DeleteUserSessions": func() (int, error) { return f.s.DeleteUserSessions(f.ctx, bad) },
+		}
+		for op, fn := range counts {
+			if n, err := fn(); err != nil || n != 0 {
+				t.Errorf("%s(%s) = %d, %v; want 0, nil", op, label, n, err)
+			}
+		}
+	}
+	// The rows that exist are untouched.
+	_, err := f.s.GetUser(f.ctx, b.user.ID)
+	checkOK(t, err, "GetUser after the bad lookups")
+}
+
+func testBadTextLists(t *testing.T, f *fixture) {
+	b := f.base(t)
+	mustOK(t, f.s.AppendAuditEvent(f.ctx, auditEvent(1, "login.succeeded", b.org.ID, b.user.ID)), "AppendAuditEvent")
+	for label, bad := range badTexts {
+		for name, q := range map[string]storage.UserQuery{
+			"OrgID":      {OrgID: bad},
+			"AfterEmail": {AfterEmail: bad},
+		} {
+			got, err := f.s.ListUsers(f.ctx, q)
+			if err != nil || len(got) != 0 {
+				t.Errorf("ListUsers(%s=%s) = %d users, %v; want none, nil", name, label, len(got), err)
+			}
+		}
+		for name, q := range map[string]storage.AuditQuery{
+			"UserID": {UserID: bad},
+			"OrgID":  {OrgID: bad},
+			"Type":   {Type: bad},
+		} {
+			got, err := f.s.ListAuditEvents(f.ctx, q)
+			if err != nil || len(got) != 0 {
+				t.Errorf("ListAuditEvents(%s=%s) = %d events, %v; want none, nil", name, label, len(got), err)
+			}
+		}
+		got, err := f.s.ListSigningKeys(f.ctx, bad)
+		if err != nil || len(got) != 0 {
+			t.Errorf("ListSigningKeys(%s) = %d keys, %v; want none, nil", label, len(got), err)
+		}
+	}
+}
+
+func testBadTextWrites(t *testing.T, f *fixture) {
+	b := f.base(t)
+	for label, bad := range badTexts {
+		writes := map[string]func() error{
+			"CreateOrganization.ID": func() error {
+				return f.s.CreateOrganization(f.ctx, newOrg(bad, "other"))
+			},
+			"CreateOrganization.Name": func() error {
+				return f.s.CreateOrganization(f.ctx, newOrg("org-bad", bad))
+			},
+			"CreateOrganization.DisplayName": func() error {
+				o := newOrg("org-bad", "other")
+				o.DisplayName = bad
+				return f.s.CreateOrganization(f.ctx, o)
+			},
+			"CreateOrganization.Domains": func() error {
+				return f.s.CreateOrganization(f.ctx, newOrg("org-bad", "other", "other.example", bad))
+			},
+			"CreateOrganization.MFA": func() error {
+				o := newOrg("org-bad", "other")
+				o.MFA.AllowedMethods = []string{"totp", bad}
+				return f.s.CreateOrganization(f.ctx, o)
+			},
+			"CreateUser.Email": func() error {
+				return f.s.CreateUser(f.ctx, newUser("user-bad", b.org.ID, bad))
+			},
+			"CreateUser.Name": func() error {
+				u := newUser("user-bad", b.org.ID, "bad@acme.example")
+				u.Name = bad
+				return f.s.CreateUser(f.ctx, u)
+			},
+			"CreateUser.OrgID": func() error {
+				return f.s.CreateUser(f.ctx, newUser("user-bad", bad, "bad@acme.example"))
+			},
+			"CreateUser.Roles": func() error {
+				u := newUser("user-bad", b.org.ID, "bad@acme.example")
+				u.Roles = []string{bad}
+				return f.s.CreateUser(f.ctx, u)
+			},
+			"CreateClient.RedirectURIs": func() error {
+				c := newClient("client-bad", b.org.ID)
+				c.RedirectURIs = []string{"https://rp.example/cb", bad}
+				return f.s.CreateClient(f.ctx, c)
+			},
+			"CreateClient.Name": func() error {
+				c := newClient("client-bad", b.org.ID)
+				c.Name = bad
+				return f.s.CreateClient(f.ctx, c)
+			},
+			"CreateAuthRequest.State": func() error {
+				r := newAuthRequest("ar-bad", b.client.ID)
+				r.OIDC = &storage.OIDCParams{RedirectURI: "https://rp.example/cb", State: bad}
+				return f.s.CreateAuthRequest(f.ctx, r)
+			},
+			"CreateAuthRequest.LoginHint": func() error {
+				r := newAuthRequest("ar-bad", b.client.ID)
+				r.LoginHint = bad
+				return f.s.CreateAuthRequest(f.ctx, r)
+			},
+			"CreateAuthRequest.DoorData": func() error {
+				r := newAuthRequest("ar-bad", b.client.ID)
+				r.DoorData = []byte(fmt.Sprintf("{\"v\":\"%s\"}", bad))
+				return f.s.CreateAuthRequest(f.ctx, r)
+			},
+			"CreateSession.UserAgent": func() error {
+				s := newSession(h("sess-bad"), b.user.ID)
+				s.UserAgent = bad
+				return f.s.CreateSession(f.ctx, s)
+			},
+			"CreateOneTimeToken.Purpose": func() error {
+				return f.s.CreateOneTimeToken(f.ctx, newOneTimeToken(h("ott-bad"), bad, b.user.ID))
+			},
+			"AppendAuditEvent.UserAgent": func() error {
+				e := auditEvent(1, "login.failed", b.org.ID, "")
+				e.UserAgent = bad
+				return f.s.AppendAuditEvent(f.ctx, e)
+			},
+			"AppendAuditEvent.Details": func() error {
+				e := auditEvent(2, "login.failed", b.org.ID, "")
+				e.Details = map[string]string{"email": bad}
+				return f.s.AppendAuditEvent(f.ctx, e)
+			},
+			"AppendAuditEvent.DetailsKey": func() error {
+				e := auditEvent(3, "login.failed", b.org.ID, "")
+				e.Details = map[string]string{bad: "x"}
+				return f.s.AppendAuditEvent(f.ctx, e)
+			},
+		}
+		for op, fn := range writes {
+			checkErr(t, fn(), storage.ErrInvalid, fmt.Sprintf("%s(%s)", op, label))
+		}
+	}
+	// Nothing of the refused writes was stored.
+	if _, err := f.s.GetOrganization(f.ctx, "org-bad"); !errorIs(err, storage.ErrNotFound) {
+		t.Errorf("GetOrganization(org-bad) after refused creates: %v, want ErrNotFound", err)
+	}
+	if _, err := f.s.GetOrganizationByDomain(f.ctx, "other.example"); !errorIs(err, storage.ErrNotFound) {
+		t.Errorf("the domain of a refused organization was stored: %v", err)
+	}
+	if _, err := f.s.GetUser(f.ctx, "user-bad"); !errorIs(err, storage.ErrNotFound) {
+		t.Errorf("GetUser(user-bad) after refused creates: %v, want ErrNotFound", err)
+	}
+	events, err := f.s.ListAuditEvents(f.ctx, storage.AuditQuery{})
+	if checkOK(t, err, "ListAuditEvents") && len(events) != 0 {
+		t.Errorf("%d audit events stored by refused appends", len(events))
+	}
+}
+
+// An update function that returns bad text is refused and the row is kept.
+func testBadTextUpdate(t *testing.T, f *fixture) {
+	b := f.base(t)
+	for label, bad := range badTexts {
+		_, err := f.s.UpdateUser(f.ctx, b.user.ID, func(u storage.User) (storage.User, error) {
+			u.Name = bad
+			u.UpdatedAt = at(time.Hour)
+			return u, nil
+		})
+		checkErr(t, err, storage.ErrInvalid, "UpdateUser to name "+label)
+		_, err = f.s.UpdateOrganization(f.ctx, b.org.ID, func(o storage.Organization) (storage.Organization, error) {
+			o.Domains = append(o.Domains, bad)
+			return o, nil
+		})
+		checkErr(t, err, storage.ErrInvalid, "UpdateOrganization adding domain "+label)
+	}
+	u, err := f.s.GetUser(f.ctx, b.user.ID)
+	if checkOK(t, err, "GetUser") {
+		checkEqual(t, "user after refused updates", b.user, u)
+	}
+	o, err := f.s.GetOrganization(f.ctx, b.org.ID)
+	if checkOK(t, err, "GetOrganization") {
+		checkEqual(t, "organization after refused updates", b.org, o)
+	}
+}
