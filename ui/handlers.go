@@ -54,6 +54,9 @@ type Handlers struct {
 	DiscoveryURL string
 }
 
+// RetryAfter is the Retry-After of the pages' 503 answers, in seconds.
+const RetryAfter = "5"
+
 // Paths of the pages.
 const (
 	PathLogin  = "/login"
@@ -287,6 +290,11 @@ func (h *Handlers) flowError(w http.ResponseWriter, r *http.Request, err error) 
 // Error renders the generic error page; doors use it for their own
 // user-facing failures.
 func (h *Handlers) Error(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	if status == http.StatusServiceUnavailable {
+		// Every 503 here is an outage (storage unavailable or too slow):
+		// say when to try again, as the protocol endpoints do.
+		w.Header().Set("Retry-After", RetryAfter)
+	}
 	data := ErrorData{Title: http.StatusText(status), Message: msg, Lang: "en"}
 	if h.RequestID != nil {
 		data.RequestID = h.RequestID(r.Context())
