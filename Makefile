@@ -1,6 +1,6 @@
 GO ?= go
 
-.PHONY: test build vet fmt check race bench
+.PHONY: test build vet fmt check race bench fuzz
 
 # The one test command (README, CI). PostgreSQL suites run when
 # GATEHOUSE_TEST_POSTGRES names a server; otherwise they are skipped, and
@@ -28,3 +28,9 @@ check: fmt vet
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The HTTP surface's fuzz target, for a bounded time (CI runs it against
+# PostgreSQL, which refuses NUL and invalid UTF-8 where SQLite stores them).
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzHTTPSurface$$' -fuzztime $(FUZZTIME) -parallel 2 ./internal/e2e/
