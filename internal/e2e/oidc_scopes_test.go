@@ -117,7 +117,11 @@ func TestPrivilegedScopeClientCredentials(t *testing.T) {
 		}
 		for _, format := range []string{clients.AccessTokenOpaque, clients.AccessTokenJWT} {
 			reg := "svc-reg-" + format
-			regSecret := h.client(reg, func(in *clients.Input) { cc(in); in.Scopes = []string{oidcop.ScopeAdmin}; in.AccessTokenFormat = format })
+			regSecret := h.client(reg, func(in *clients.Input) {
+				cc(in)
+				in.Scopes = []string{oidcop.ScopeAdmin}
+				in.AccessTokenFormat = format
+			})
 			st, tok := h.tokenRequest(reg, regSecret, url.Values{"grant_type": {"client_credentials"}, "scope": {oidcop.ScopeAdmin}})
 			if st != http.StatusOK {
 				t.Fatalf("%s: client_credentials: %d %v", reg, st, tok)
