@@ -12,6 +12,11 @@ func userCommand(ctx context.Context, c *cmdEnv, act func(*instance.Instance) (s
 	if c.email == "" {
 		return fmt.Errorf("%w: --email is required", errUsage)
 	}
+	return withInstance(ctx, c, act)
+}
+
+// withInstance opens the instance, runs act and prints what it says.
+func withInstance(ctx context.Context, c *cmdEnv, act func(*instance.Instance) (string, error)) error {
 	inst, err := c.openInstance(ctx)
 	if err != nil {
 		return err
@@ -57,15 +62,8 @@ func runOrgsDelete(ctx context.Context, c *cmdEnv) error {
 	if c.name == "" {
 		return fmt.Errorf("%w: --name is required", errUsage)
 	}
-	inst, err := c.openInstance(ctx)
-	if err != nil {
-		return err
-	}
-	defer inst.Close()
-	o, err := inst.Admin.DeleteOrg(ctx, actor(), c.name)
-	if err != nil {
-		return inputOrErr(err)
-	}
-	fmt.Fprintf(c.io.out, "deleted organization %s (%s)\n", o.Name, o.ID)
-	return nil
+	return withInstance(ctx, c, func(inst *instance.Instance) (string, error) {
+		o, err := inst.Admin.DeleteOrg(ctx, actor(), c.name)
+		return fmt.Sprintf("deleted organization %s (%s)", o.Name, o.ID), err
+	})
 }

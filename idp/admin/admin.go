@@ -267,20 +267,7 @@ func (s *Service) DisableUser(ctx context.Context, actor, email string) (storage
 	if err != nil {
 		return u, err
 	}
-	now := s.Now()
-	u, err = s.Store.UpdateUser(ctx, u.ID, func(u storage.User) (storage.User, error) {
-		u.State = storage.UserDisabled
-		u.UpdatedAt = now
-		return u, nil
-	})
-	if err != nil {
-		return storage.User{}, fmt.Errorf("%s: %w", op, err)
-	}
-	details, err := s.endAccess(ctx, op, u)
-	if err != nil {
-		return u, err
-	}
-	return u, s.Audit.Record(ctx, storage.AuditEvent{Type: audit.UserDisabled, OrgID: u.OrgID, ActorID: actor, UserID: u.ID, Details: details})
+	return s.changeEndingAccess(ctx, actor, op, u.ID, audit.UserDisabled, func(u *storage.User) { u.State = storage.UserDisabled })
 }
 
 // BootstrapResult says what Bootstrap did. AdminPassword is set only when

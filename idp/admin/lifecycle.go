@@ -21,18 +21,29 @@ func (s *Service) userByEmail(ctx context.Context, op, email string) (storage.Us
 	return u, nil
 }
 
-// endAccess ends a user's sessions and revokes their tokens, and returns
-// the counts for the audit record.
-func (s *Service) endAccess(ctx context.Context, op string, u storage.User) (map[string]string, error) {
+// changeEndingAccess applies change to user id, then ends the user's
+// sessions and revokes their tokens, and records typ with the counts: what
+// disabling a user and setting their password have in common.
+func (s *Service) changeEndingAccess(ctx context.Context, actor, op, id, typ string, change func(*storage.User)) (storage.User, error) {
+	now := s.Now()
+	u, err := s.Store.UpdateUser(ctx, id, func(u storage.User) (storage.User, error) {
+		change(&u)
+		u.UpdatedAt = now
+		return u, nil
+	})
+	if err != nil {
+		return storage.User{}, fmt.Errorf("%s: %w", op, err)
+	}
 	sessions, err := s.Store.DeleteUserSessions(ctx, u.ID)
 	if err != nil {
-		return nil, fmt.Errorf("%s: end sessions: %w", op, err)
+		return u, fmt.Errorf("%s: end sessions: %w", op, err)
 	}
-	tokens, err := s.Store.RevokeUserTokens(ctx, u.ID, s.Now())
+	tokens, err := s.Store.RevokeUserTokens(ctx, u.ID, now)
 	if err != nil {
-		return nil, fmt.Errorf("%s: revoke tokens: %w", op, err)
+		return u, fmt.Errorf("%s: revoke tokens: %w", op, err)
 	}
-	return map[string]string{"sessions_ended": fmt.Sprint(sessions), "tokens_revoked": fmt.Sprint(tokens)}, nil
+	return u, s.Audit.Record(ctx, storage.AuditEvent{Type: typ, OrgID: u.OrgID, ActorID: actor, UserID: u.ID,
+		Details: map[string]string{"sessions_ended": fmt.Sprint(sessions), "tokens_revoked": fmt.Sprint(tokens)}})
 }
 
 // SetPassword gives a user a new password under their organization's
@@ -60,21 +71,12 @@ func (s *Service) SetPassword(ctx context.Context, actor, email, pw string) (sto
 		return storage.User{}, fmt.Errorf("%s: %w", op, err)
 	}
 	now := s.Now()
-	u, err = s.Store.UpdateUser(ctx, u.ID, func(u storage.User) (storage.User, error) {
-		u.PasswordHash, u.PasswordChangedAt, u.UpdatedAt = hash, now, now
+	return s.changeEndingAccess(ctx, actor, op, u.ID, audit.UserPasswordSet, func(u *storage.User) {
+		u.PasswordHash, u.PasswordChangedAt = hash, now
 		if u.State == storage.UserInvited {
 			u.State = storage.UserActive
 		}
-		return u, nil
 	})
-	if err != nil {
-		return storage.User{}, fmt.Errorf("%s: %w", op, err)
-	}
-	details, err := s.endAccess(ctx, op, u)
-	if err != nil {
-		return u, err
-	}
-	return u, s.Audit.Record(ctx, storage.AuditEvent{Type: audit.UserPasswordSet, OrgID: u.OrgID, ActorID: actor, UserID: u.ID, Details: details})
 }
 
 // EnableUser lets a disabled or temporarily locked user sign in again: a
