@@ -15,8 +15,11 @@ test:
 race:
 	$(GO) test -count=1 -race -timeout 9m ./idp/storage/... ./idp/httpserver/ ./migrations/
 
+# The version is stamped from git when there is one (go's own VCS stamp
+# is off where GOFLAGS has -buildvcs=false); 'gatehouse version' prints it.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 build:
-	$(GO) build -o bin/gatehouse ./cmd/gatehouse
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o bin/gatehouse ./cmd/gatehouse
 
 vet:
 	$(GO) vet ./...
