@@ -82,6 +82,9 @@ func (h *Hasher) Hash(ctx context.Context, pw string) (string, error) {
 // replaced by a new hash because its parameters are weaker than the
 // current ones.
 func (h *Hasher) Verify(ctx context.Context, encoded, pw string) (ok, rehash bool, err error) {
+	if isBcrypt(encoded) {
+		return h.verifyBcrypt(ctx, encoded, pw)
+	}
 	p, salt, want, err := decode(encoded)
 	if err != nil {
 		return false, false, err

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/gatehouse-idp/gatehouse/internal/testenv"
 
 	"github.com/gatehouse-idp/gatehouse/idp/audit"
@@ -154,8 +156,8 @@ func TestVerifyFailures(t *testing.T) {
 			func(u *storage.User) {
 				u.PasswordHash = "$argon2id$v=19$m=99999999,t=1,p=1$c2FsdHNhbHRzYWx0$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5"
 			}, "hash_error"},
-		{"stored hash of another algorithm", "alice@example.com", goodPW,
-			func(u *storage.User) { u.PasswordHash = "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy" }, "hash_error"},
+		{"stored hash of an unsupported algorithm (md5crypt; bcrypt verifies)", "alice@example.com", goodPW,
+			func(u *storage.User) { u.PasswordHash = "$1$saltsalt$qjXMvbEw8oaL.CzflDugX/" }, "hash_error"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -284,16 +286,23 @@ func TestVerifyRehash(t *testing.T) {
 	tests := []struct {
 		name   string
 		params password.Params
+		bcrypt bool // an imported bcrypt hash instead
 		rehash bool
 	}{
-		{"weaker memory", password.Params{MemoryKiB: 32, Iterations: 1, Parallelism: 1}, true},
-		{"different iterations", password.Params{MemoryKiB: 64, Iterations: 2, Parallelism: 1}, true},
-		{"current parameters", cheap, false},
+		{"weaker memory", password.Params{MemoryKiB: 32, Iterations: 1, Parallelism: 1}, false, true},
+		{"different iterations", password.Params{MemoryKiB: 64, Iterations: 2, Parallelism: 1}, false, true},
+		{"imported bcrypt", cheap, true, true},
+		{"current parameters", cheap, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
 			old, err := password.NewHasher(tt.params, 0).Hash(e.ctx, goodPW)
+			if tt.bcrypt {
+				var b []byte
+				b, err = bcrypt.GenerateFromPassword([]byte(goodPW), bcrypt.MinCost)
+				old = "$2y$" + string(b)[4:]
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
