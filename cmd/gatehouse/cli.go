@@ -55,6 +55,7 @@ type cmdEnv struct {
 	emailVerified                 bool
 	addr                          string
 	alg                           string
+	file                          string
 	clients                       clientFlags
 	// set names the flags the command line gave, for commands that
 	// change only what was asked (clients update).
@@ -97,6 +98,11 @@ func commands() []command {
 		{name: "users disable", summary: "disable a user and end their sessions and tokens", usage: "--email EMAIL",
 			run: runUsersDisable, flags: func(fs *flag.FlagSet, c *cmdEnv) {
 				fs.StringVar(&c.email, "email", "", "the user's email address (required)")
+			}},
+		{name: "users import", summary: "create users from another IdP, keeping their password hashes", usage: "--file USERS.jsonl [--org ORG]",
+			run: runUsersImport, flags: func(fs *flag.FlagSet, c *cmdEnv) {
+				fs.StringVar(&c.file, "file", "", `JSON lines: {"email", "name", "org", "email_verified", "password_hash"} (argon2id PHC or bcrypt; "-" reads standard input)`)
+				fs.StringVar(&c.org, "org", "", "organization of entries that name none (default: bootstrap.organization)")
 			}},
 		{name: "users set-password", summary: "set a user's password (ends their sessions and tokens)", usage: "--email EMAIL --password-stdin",
 			run: runUsersSetPassword, flags: func(fs *flag.FlagSet, c *cmdEnv) {

@@ -231,3 +231,59 @@ func TestUserLifecycleCommands(t *testing.T) {
 		}
 	}
 }
+
+func TestUsersImportCommand(t *testing.T) {
+	dir := t.TempDir()
+	d := []string{"--data-dir", filepath.Join(dir, "data")}
+	if r := runCLI(t, "", append([]string{"migrate"}, d...)...); r.code != 0 {
+		t.Fatalf("migrate: %s", r.errOut)
+	}
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	const bc = "$2y$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"
+	for _, s := range []struct {
+		name, file, stdin string
+		code              int
+		want              string
+	}{
+		{"no --file", "", "", 2, "--file is required"},
+		{"missing file", filepath.Join(dir, "nope.jsonl"), "", 1, "no such file"},
+		{"not JSON", write("a.jsonl", "{\"email\":\"a@b.example\"}\nnot json\n"), "", 1, "line 2"},
+		{"unknown field", write("b.jsonl", `{"email":"a@b.example","password":"plain"}`+"\n"), "", 1, `unknown field "password"`},
+		{"empty line in the middle", write("c.jsonl", "{\"email\":\"a@b.example\"}\n\n{\"email\":\"c@b.example\"}\n"), "", 1, "line 2 is empty"},
+		{"a bad entry imports nothing", write("d.jsonl", `{"email":"a@b.example"}`+"\n"+`{"email":"x@b.example","password_hash":"plain"}`+"\n"), "", 1, "entry 2: password_hash"},
+		{"nothing was imported", "", "", 0, ""},
+		{"import", write("e.jsonl", `{"email":"Alice@B.example","name":"Alice","email_verified":true,"password_hash":"`+bc+`"}`+"\r\n"+`{"email":"bob@b.example"}`+"\n"), "", 0, "imported 2 users"},
+		{"from standard input", "-", `{"email":"carol@b.example"}` + "\n", 0, "imported 1 users"},
+	} {
+		if s.name == "nothing was imported" {
+			if r := runCLI(t, "", append([]string{"users", "list"}, d...)...); strings.Contains(r.out, "a@b.example") {
+				t.Fatalf("a refused file created users:\n%s", r.out)
+			}
+			continue
+		}
+		args := []string{"users", "import"}
+		if s.file != "" {
+			args = append(args, "--file", s.file)
+		}
+		r := runCLI(t, s.stdin, append(args, d...)...)
+		got := r.out
+		if s.code != 0 {
+			got = r.errOut
+		}
+		if r.code != s.code || !strings.Contains(got, s.want) {
+			t.Fatalf("%s: exit %d (want %d)\nstdout: %s\nstderr: %s\nwant %q", s.name, r.code, s.code, r.out, r.errOut, s.want)
+		}
+	}
+	r := runCLI(t, "", append([]string{"users", "list"}, d...)...)
+	for _, want := range []string{"alice@b.example", "bob@b.example", "carol@b.example"} {
+		if !strings.Contains(r.out, want) {
+			t.Fatalf("users list lacks %s:\n%s", want, r.out)
+		}
+	}
+}

@@ -166,12 +166,24 @@ func (s *Service) ListOrgs(ctx context.Context) ([]storage.Organization, error) 
 // CreateUserInput describes a new user. An empty Password creates an
 // invited user who cannot log in until they set one through an invite.
 type CreateUserInput struct {
-	Email         string
-	Name          string
-	Org           string // organization name
-	Password      string
+	Email    string
+	Name     string
+	Org      string // organization name
+	Password string
+	// PasswordHash is an existing hash to keep (an import from another
+	// IdP): an argon2id PHC string or bcrypt. It excludes Password.
+	PasswordHash  string
 	Admin         bool
 	EmailVerified bool
+}
+
+// CheckImportedHash is an InputError unless h is a hash Gatehouse can
+// verify: an argon2id PHC string or bcrypt ($2a$, $2b$, $2y$).
+func CheckImportedHash(h string) error {
+	if password.CheckImported(h) != nil {
+		return inputErr("password_hash is neither an argon2id PHC string nor a bcrypt hash with a cost of at most 14")
+	}
+	return nil
 }
 
 // CreateUser creates a user in an organization.
@@ -197,6 +209,15 @@ func (s *Service) CreateUser(ctx context.Context, actor string, in CreateUserInp
 	if in.Admin {
 		u.Roles = []string{storage.RoleAdmin}
 	}
+	if in.PasswordHash != "" {
+		if in.Password != "" {
+			return storage.User{}, inputErr("give a password or a password hash, not both")
+		}
+		if err := CheckImportedHash(in.PasswordHash); err != nil {
+			return storage.User{}, err
+		}
+		u.PasswordHash, u.State, u.PasswordChangedAt = in.PasswordHash, storage.UserActive, now
+	}
 	if in.Password != "" {
 		policy := s.Policy
 		policy.MinLength = max(policy.MinLength, org.PasswordPolicy.MinLength)
@@ -217,6 +238,9 @@ func (s *Service) CreateUser(ctx context.Context, actor string, in CreateUserInp
 	}
 	ev := storage.AuditEvent{Type: audit.UserCreated, OrgID: org.ID, ActorID: actor, UserID: u.ID,
 		Details: map[string]string{"state": string(u.State)}}
+	if in.PasswordHash != "" {
+		ev.Details["password"] = "imported hash"
+	}
 	if in.Admin {
 		ev.Details["roles"] = storage.RoleAdmin
 	}

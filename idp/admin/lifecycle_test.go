@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/gatehouse-idp/gatehouse/idp/audit"
 	"github.com/gatehouse-idp/gatehouse/idp/clients"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
@@ -211,5 +213,80 @@ func TestUpdateClient(t *testing.T) {
 	}
 	if _, err := s.UpdateClient(ctx, "test", "cfg", func(in *clients.Input) { in.Name = "x" }); !errors.As(err, &ie) {
 		t.Fatalf("a config client = %v; want an InputError", err)
+	}
+}
+
+// TestImportUsers: a file of users from another IdP is checked whole
+// before anything is created; a good one keeps every hash, so the users
+// sign in with their old passwords.
+func TestImportUsers(t *testing.T) {
+	ctx := context.Background()
+	s := newService(t)
+	if _, err := s.Bootstrap(ctx, "default", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateUser(ctx, "test", CreateUserInput{Email: "taken@example.com", Org: "default"}); err != nil {
+		t.Fatal(err)
+	}
+	bc, err := bcrypt.GenerateFromPassword([]byte("old bcrypt password"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	argon, err := s.Hasher.Hash(ctx, "old argon2 password")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	bad := []ImportUser{
+		{Email: "ok@example.com", PasswordHash: string(bc)},
+		{Email: "not an email"},
+		{Email: "OK@example.com"},
+		{Email: "taken@example.com"},
+		{Email: "lost@example.com", Org: "nowhere"},
+		{Email: "md5@example.com", PasswordHash: "$1$saltsalt$qjXMvbEw8oaL.CzflDugX/"},
+		{Email: "long@example.com", Name: strings.Repeat("n", MaxUserName+1)},
+	}
+	_, err = s.ImportUsers(ctx, "test", "default", bad)
+	var ie *InputError
+	if !errors.As(err, &ie) {
+		t.Fatalf("ImportUsers of a bad file = %v; want an InputError", err)
+	}
+	for _, want := range []string{"nothing was imported", "entry 2: ", "entry 3: ok@example.com is already entry 1", "entry 4: a user with email",
+		`entry 5: organization "nowhere"`, "entry 6: password_hash", "entry 7: "} {
+		if !strings.Contains(ie.Msg, want) {
+			t.Errorf("report lacks %q:\n%s", want, ie.Msg)
+		}
+	}
+	if _, err := s.Store.GetUserByEmail(ctx, "ok@example.com"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("a bad file created the good entry: %v", err)
+	}
+
+	good := []ImportUser{
+		{Email: "Bob@Example.com", Name: "Bob", EmailVerified: true, PasswordHash: "$2y$" + string(bc)[4:]},
+		{Email: "carol@example.com", PasswordHash: argon},
+		{Email: "dave@example.com"},
+	}
+	got, err := s.ImportUsers(ctx, "test", "default", good)
+	if err != nil || len(got) != 3 {
+		t.Fatalf("ImportUsers = %d users, %v", len(got), err)
+	}
+	for _, tc := range []struct {
+		email, pw string
+		state     storage.UserState
+	}{
+		{"bob@example.com", "old bcrypt password", storage.UserActive},
+		{"carol@example.com", "old argon2 password", storage.UserActive},
+		{"dave@example.com", "", storage.UserInvited},
+	} {
+		u, err := s.Store.GetUserByEmail(ctx, tc.email)
+		if err != nil || u.State != tc.state {
+			t.Fatalf("%s: %+v, %v", tc.email, u, err)
+		}
+		if tc.pw == "" {
+			continue
+		}
+		if ok, _, err := s.Hasher.Verify(ctx, u.PasswordHash, tc.pw); !ok || err != nil {
+			t.Fatalf("%s: the imported hash does not verify the old password: %v, %v", tc.email, ok, err)
+		}
 	}
 }
