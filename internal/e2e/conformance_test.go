@@ -272,6 +272,63 @@ var (
 	scriptRE = regexp.MustCompile(`(?is)<script([^>]*)>(.*?)</script>`)
 )
 
+var eventHandlerRE = regexp.MustCompile(`(?i)\son\w+=`)
+
+// checkFormPostPage checks that p is Gatehouse's auto-post page posting to
+// action, under a CSP that lets it post to the action's origin only, frames
+// it nowhere and runs no inline script, without event handlers and never
+// cached; it returns every hidden field, repeated ones included.
+func checkFormPostPage(t *testing.T, p page, action string) url.Values {
+	t.Helper()
+	if p.resp.StatusCode != http.StatusOK || p.resp.Header.Get("Location") != "" {
+		t.Fatalf("form_post: %d Location=%q\n%.300s", p.resp.StatusCode, p.resp.Header.Get("Location"), p.body)
+	}
+	if ct := p.resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+		t.Fatalf("Content-Type %q", ct)
+	}
+	if m := formRE.FindStringSubmatch(p.body); m == nil || html.UnescapeString(m[1]) != action {
+		t.Fatalf("form action %v; want %s\n%s", m, action, p.body)
+	}
+	csp := p.resp.Header.Get("Content-Security-Policy")
+	directives := map[string][]string{}
+	for _, d := range strings.Split(csp, ";") {
+		if f := strings.Fields(d); len(f) > 0 {
+			directives[f[0]] = f[1:]
+		}
+	}
+	if fa := directives["form-action"]; !slices.Equal(fa, []string{"https://" + rpHost}) {
+		t.Fatalf("CSP form-action %v; want only https://%s (CSP %q)", fa, rpHost, csp)
+	}
+	if !slices.Equal(directives["frame-ancestors"], []string{"'none'"}) {
+		t.Fatalf("CSP %q lacks frame-ancestors 'none'", csp)
+	}
+	script := directives["script-src"]
+	if script == nil {
+		script = directives["default-src"]
+	}
+	for _, s := range script {
+		if s == "'unsafe-inline'" || s == "*" || strings.HasPrefix(s, "'nonce-") || strings.HasPrefix(s, "'sha") {
+			t.Fatalf("CSP allows inline script: %q", csp)
+		}
+	}
+	for _, s := range scriptRE.FindAllStringSubmatch(p.body, -1) {
+		if strings.TrimSpace(s[2]) != "" || !strings.Contains(s[1], "src=") {
+			t.Fatalf("inline script in the form_post page: %s", s[0])
+		}
+	}
+	if eventHandlerRE.MatchString(p.body) {
+		t.Fatalf("event handler in the form_post page:\n%s", p.body)
+	}
+	if cc := p.resp.Header.Get("Cache-Control"); !strings.Contains(cc, "no-store") {
+		t.Fatalf("Cache-Control %q", cc)
+	}
+	f := url.Values{}
+	for _, m := range hiddenRE.FindAllStringSubmatch(p.body, -1) {
+		f.Add(m[1], html.UnescapeString(m[2]))
+	}
+	return f
+}
+
 // TestFormPostConformance (Form Post plan): response_mode=form_post answers
 // with a page that posts code, state and iss to the redirect_uri, under a
 // CSP that allows posting to the client's origin only and no inline
@@ -284,51 +341,10 @@ func TestFormPostConformance(t *testing.T) {
 
 		check := func(t *testing.T, p page) url.Values {
 			t.Helper()
-			if p.resp.StatusCode != http.StatusOK || p.resp.Header.Get("Location") != "" {
-				t.Fatalf("form_post: %d Location=%q", p.resp.StatusCode, p.resp.Header.Get("Location"))
+			f := checkFormPostPage(t, p, redirectURI("web"))
+			if strings.Contains(p.body, "<script>alert(1)") {
+				t.Fatalf("the page reflects markup:\n%s", p.body)
 			}
-			if ct := p.resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
-				t.Fatalf("Content-Type %q", ct)
-			}
-			m := formRE.FindStringSubmatch(p.body)
-			if m == nil || html.UnescapeString(m[1]) != redirectURI("web") {
-				t.Fatalf("form action %v; want %s\n%s", m, redirectURI("web"), p.body)
-			}
-			csp := p.resp.Header.Get("Content-Security-Policy")
-			directives := map[string][]string{}
-			for _, d := range strings.Split(csp, ";") {
-				f := strings.Fields(d)
-				if len(f) > 0 {
-					directives[f[0]] = f[1:]
-				}
-			}
-			if fa := directives["form-action"]; !slices.Equal(fa, []string{"https://" + rpHost}) {
-				t.Fatalf("CSP form-action %v; want only https://%s (CSP %q)", fa, rpHost, csp)
-			}
-			if !slices.Equal(directives["frame-ancestors"], []string{"'none'"}) {
-				t.Fatalf("CSP %q lacks frame-ancestors 'none'", csp)
-			}
-			script := directives["script-src"]
-			if script == nil {
-				script = directives["default-src"]
-			}
-			for _, s := range script {
-				if s == "'unsafe-inline'" || s == "*" || strings.HasPrefix(s, "'nonce-") || strings.HasPrefix(s, "'sha") {
-					t.Fatalf("CSP allows inline script: %q", csp)
-				}
-			}
-			for _, s := range scriptRE.FindAllStringSubmatch(p.body, -1) {
-				if strings.TrimSpace(s[2]) != "" || !strings.Contains(s[1], "src=") {
-					t.Fatalf("inline script in the form_post page: %s", s[0])
-				}
-			}
-			if strings.Contains(p.body, "<script>alert(1)") || regexp.MustCompile(`(?i)\son\w+=`).MatchString(p.body) {
-				t.Fatalf("the page reflects markup or has event handlers:\n%s", p.body)
-			}
-			if cc := p.resp.Header.Get("Cache-Control"); !strings.Contains(cc, "no-store") {
-				t.Fatalf("Cache-Control %q", cc)
-			}
-			f := p.hidden()
 			if f.Get("state") != state || f.Get("iss") != h.issuer {
 				t.Fatalf("hidden fields %v", f)
 			}
