@@ -30,11 +30,6 @@ const (
 func (p *Provider) callback(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	id := r.URL.Query().Get("id")
-	if !validText(id) || len(id) > maxParamValue {
-		// No auth request has such an id; PostgreSQL would fail the lookup.
-		p.fail(w, r, "callback: malformed id", nil, http.StatusBadRequest, msgLinkExpired)
-		return
-	}
 	b, err := p.opts.Sessions.Browser(r)
 	if err != nil {
 		p.fail(w, r, "callback: session", err, http.StatusServiceUnavailable, msgUnavailable)

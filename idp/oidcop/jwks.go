@@ -16,18 +16,17 @@ import (
 type lastKeys struct{ set atomic.Pointer[[]PublicKey] }
 
 // publicKeys is Keys.PublicKeys with the last good answer as a fallback.
-// stale reports that the fallback was used (err is then nil).
-func (p *Provider) publicKeys(ctx context.Context) (keys []PublicKey, stale bool, err error) {
-	keys, err = p.opts.Keys.PublicKeys(ctx)
+func (p *Provider) publicKeys(ctx context.Context) ([]PublicKey, error) {
+	keys, err := p.opts.Keys.PublicKeys(ctx)
 	if err == nil {
 		p.lastKeys.set.Store(&keys)
-		return keys, false, nil
+		return keys, nil
 	}
 	if last := p.lastKeys.set.Load(); last != nil {
 		p.opts.Logger.WarnContext(ctx, "key set unavailable; using the last one loaded", "error", err)
-		return *last, true, nil
+		return *last, nil
 	}
-	return nil, false, err
+	return nil, err
 }
 
 // jwksDocument is the JWKS JSON, byte for byte what the library's
@@ -51,7 +50,7 @@ func jwksDocument(keys []PublicKey) ([]byte, error) {
 // loaded the answer is a generic 503.
 func (p *Provider) keys(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	keys, _, err := p.publicKeys(ctx)
+	keys, err := p.publicKeys(ctx)
 	var doc []byte
 	if err == nil {
 		doc, err = jwksDocument(keys)

@@ -101,7 +101,7 @@ func (s *opStorage) SigningKey(ctx context.Context) (op.SigningKey, error) {
 // KeySet verifies id_token_hint (JWKS is Gatehouse's: jwks.go), from the
 // last key set loaded while storage is unavailable.
 func (s *opStorage) KeySet(ctx context.Context) ([]op.Key, error) {
-	pubs, _, err := s.p.publicKeys(ctx)
+	pubs, err := s.p.publicKeys(ctx)
 	if err != nil {
 		return nil, err
 	}

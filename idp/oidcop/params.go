@@ -3,8 +3,8 @@ package oidcop
 import (
 	"fmt"
 	"net/url"
-	"strings"
-	"unicode/utf8"
+
+	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
 
 // Limits on parameter values at the OIDC edge (README.md lists them). Each
@@ -32,17 +32,12 @@ var authorizeLimits = map[string]int{"login_hint": maxLoginHint, "scope": maxSco
 // endSessionLimits are end_session's own limits.
 var endSessionLimits = map[string]int{"state": maxLogoutState, "id_token_hint": maxIDTokenHint}
 
-// validText reports whether s can be stored as text on every backend:
-// valid UTF-8 without NUL (PostgreSQL refuses both; SQLite would keep them).
-func validText(s string) bool {
-	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
-}
-
-// checkParams checks every name and value of v: valid text, and no longer
+// checkParams checks every name and value of v: storable text
+// (storage.Storable: PostgreSQL refuses NUL and invalid UTF-8), and no longer
 // than limits[name] (or maxParamValue). It returns what is wrong, or "".
 func checkParams(v url.Values, limits map[string]int) string {
 	for name, vals := range v {
-		if !validText(name) {
+		if !storage.Storable(name) {
 			return "a parameter name is not valid UTF-8 or holds NUL"
 		}
 		limit, ok := limits[name]
@@ -50,7 +45,7 @@ func checkParams(v url.Values, limits map[string]int) string {
 			limit = maxParamValue
 		}
 		for _, val := range vals {
-			if !validText(val) {
+			if !storage.Storable(val) {
 				return fmt.Sprintf("parameter %.64q is not valid UTF-8 or holds NUL", name)
 			}
 			if len(val) > limit {

@@ -91,11 +91,6 @@ func (p *Provider) authenticateClient(r *http.Request) (storage.Client, *oauthEr
 	if id == "" {
 		return storage.Client{}, invalidClient(errors.New("no client_id"))
 	}
-	if !validText(id) || !validText(secret) {
-		// No client can have registered such an id: refused before the
-		// lookup, which PostgreSQL would fail.
-		return storage.Client{}, invalidClient(errors.New("client_id or client_secret is not valid UTF-8 or holds NUL"))
-	}
 	c, err := p.opts.Store.GetClient(r.Context(), id)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
@@ -127,7 +122,7 @@ func (p *Provider) formClient(w http.ResponseWriter, r *http.Request) (c storage
 			if name == "client_id" || name == "client_secret" {
 				continue // invalid_client, from authenticateClient
 			}
-			if !validText(name) || !validText(v) {
+			if !storage.Storable(name) || !storage.Storable(v) {
 				p.writeError(w, r, invalidRequest("a parameter is not valid UTF-8 or holds NUL"))
 				return c, false
 			}
