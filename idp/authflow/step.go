@@ -52,9 +52,3 @@ func StepOf(r storage.AuthRequest) Step {
 // Issued reports whether the door has issued r's response: the token
 // endpoint accepts a code only for an issued request.
 func Issued(r storage.AuthRequest) bool { return StepOf(r) == StepIssued }
-
-// Finished reports whether r has been proved (done or issued).
-func Finished(r storage.AuthRequest) bool {
-	s := StepOf(r)
-	return s == StepDone || s == StepIssued
-}

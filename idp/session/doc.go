@@ -9,9 +9,11 @@
 // is gone the cookie is worthless.
 //
 // Rules it enforces:
-//   - every login (Start) issues a new id and deletes the row of whatever
-//     id the browser presented before (session fixation defence; step-up
-//     calls Start again for the same reason);
+//   - every login (Create, which idp/authflow calls when a login is done;
+//     the page then sets the cookie with SetCookie) issues a new id and
+//     deletes the row of whatever id the browser presented before
+//     (session fixation defence; a step-up creates one again for the
+//     same reason);
 //   - an idle expiry that moves with activity (Touch, written at most once
 //     a minute) and an absolute expiry that never moves; a session past
 //     either is deleted on sight;

@@ -341,21 +341,6 @@ func (m *Manager) SetCookie(w http.ResponseWriter, r *http.Request, st Started) 
 	return nil
 }
 
-// Start is Create and SetCookie at once, for callers outside the login
-// flow (tests, tools); logins get their session from idp/authflow.
-func (m *Manager) Start(ctx context.Context, w http.ResponseWriter, r *http.Request, userID string, amr []string, authTime time.Time) (storage.Session, error) {
-	b := Browser{ip: m.clientIP(ctx, r), userAgent: clean(r.UserAgent(), maxUserAgent)}
-	b.presented, _ = m.readCookie(r)
-	st, err := m.Create(ctx, b, userID, amr, authTime)
-	if err != nil {
-		return storage.Session{}, err
-	}
-	if err := m.SetCookie(w, r, st); err != nil {
-		return storage.Session{}, err
-	}
-	return st.Session, nil
-}
-
 func (m *Manager) clientIP(ctx context.Context, r *http.Request) string {
 	if m.ip != nil {
 		return clean(m.ip(ctx), 64)

@@ -115,7 +115,7 @@ func (e *env) login(t *testing.T, userID string, cookies ...*http.Cookie) (stora
 		r.AddCookie(c)
 	}
 	w := httptest.NewRecorder()
-	s, err := e.m.Start(r.Context(), w, r, userID, []string{"pwd"}, e.now)
+	s, err := start(e.m, w, r, userID, []string{"pwd"}, e.now)
 	if err != nil {
 		t.Fatalf("Start(%s): %v", userID, err)
 	}
@@ -191,7 +191,7 @@ func TestCookieAttributes(t *testing.T) {
 			}
 			r := httptest.NewRequest(http.MethodPost, "/login", nil)
 			w := httptest.NewRecorder()
-			if _, err := e.m.Start(r.Context(), w, r, "alice", []string{"pwd"}, t0); err != nil {
+			if _, err := start(e.m, w, r, "alice", []string{"pwd"}, t0); err != nil {
 				t.Fatal(err)
 			}
 			raw := w.Header().Get("Set-Cookie")
@@ -342,7 +342,7 @@ func TestTamperedCookie(t *testing.T) {
 	}
 	r := httptest.NewRequest(http.MethodPost, "/", nil)
 	w := httptest.NewRecorder()
-	if _, err := otherKey.Start(r.Context(), w, r, "alice", nil, t0); err != nil {
+	if _, err := start(otherKey, w, r, "alice", nil, t0); err != nil {
 		t.Fatal(err)
 	}
 	otherKeyCookie := onlyCookie(t, w, CookieNameSecure)
@@ -529,13 +529,13 @@ func TestStorageErrorsSurface(t *testing.T) {
 			r := httptest.NewRequest(http.MethodPost, "/", nil)
 			r.AddCookie(c)
 			w := httptest.NewRecorder()
-			_, err := e.m.Start(r.Context(), w, r, "alice", nil, t0)
+			_, err := start(e.m, w, r, "alice", nil, t0)
 			return w, err
 		}},
 		{"Start: create", func(f *faultStore) { f.createErr = down }, func(e *env, c *http.Cookie) (*httptest.ResponseRecorder, error) {
 			r := httptest.NewRequest(http.MethodPost, "/", nil)
 			w := httptest.NewRecorder()
-			_, err := e.m.Start(r.Context(), w, r, "alice", nil, t0)
+			_, err := start(e.m, w, r, "alice", nil, t0)
 			return w, err
 		}},
 		{"End: get", func(f *faultStore) { f.getErr = down }, func(e *env, c *http.Cookie) (*httptest.ResponseRecorder, error) {
@@ -624,4 +624,18 @@ func TestCleanUserAgent(t *testing.T) {
 			t.Errorf("clean(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
+}
+
+// start is what the login flow does with a Manager when a login is done
+// (idp/authflow: Browser, Create) and the page then (SetCookie).
+func start(m *Manager, w http.ResponseWriter, r *http.Request, userID string, amr []string, authTime time.Time) (storage.Session, error) {
+	b, err := m.Browser(r)
+	if err != nil {
+		return storage.Session{}, err
+	}
+	st, err := m.Create(r.Context(), b, userID, amr, authTime)
+	if err != nil {
+		return storage.Session{}, err
+	}
+	return st.Session, m.SetCookie(w, r, st)
 }
