@@ -154,8 +154,8 @@ func (p *Provider) clientName(ctx context.Context, id string) string {
 	if id == "" {
 		return ""
 	}
-	if c, err := p.opts.Store.GetClient(ctx, id); err == nil && c.Name != "" {
-		return c.Name
+	if party, err := p.Party(ctx, id); err == nil {
+		return party.Name
 	}
 	return id
 }
