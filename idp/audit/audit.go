@@ -31,6 +31,15 @@ const (
 	ClientUpdated       = "client.updated"
 	ClientDeleted       = "client.deleted"
 	ClientSecretRotated = "client.secret_rotated"
+
+	PasswordResetRequested = "password.reset_requested"
+	PasswordResetRefused   = "password.reset_refused"
+	PasswordReset          = "password.reset"
+	PasswordChanged        = "password.changed"
+	PasswordChangeFailed   = "password.change_failed"
+	InviteSent             = "invite.sent"
+	InviteAccepted         = "invite.accepted"
+	MailFailed             = "mail.failed"
 )
 
 // Appender is the part of storage the recorder needs: the append half of

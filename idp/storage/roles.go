@@ -139,6 +139,10 @@ type Sessions interface {
 	UpdateSession(ctx context.Context, hash string, fn func(Session) (Session, error)) (Session, error)
 	DeleteSession(ctx context.Context, hash string) error
 	DeleteUserSessions(ctx context.Context, userID string) (int, error)
+	// DeleteOtherUserSessions deletes every session of userID but the one
+	// keepHash names: a password change signs out the user's other
+	// browsers and keeps the one that changed it.
+	DeleteOtherUserSessions(ctx context.Context, userID, keepHash string) (int, error)
 }
 
 // OneTimeTokens stores reset, invite and verification links.

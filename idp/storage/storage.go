@@ -327,8 +327,11 @@ type Session struct {
 // Purposes of one-time tokens.
 const (
 	PurposePasswordReset = "password_reset"
-	PurposeInvite        = "invite"
-	PurposeEmailVerify   = "email_verify"
+	// PurposeAdminReset is a reset link an administrator sent; unlike the
+	// user's own it is not held back by the minimum password age.
+	PurposeAdminReset  = "password_reset_admin"
+	PurposeInvite      = "invite"
+	PurposeEmailVerify = "email_verify"
 )
 
 // OneTimeToken is a reset link, invite link or similar, stored by hash.

@@ -25,3 +25,7 @@ func (s *Store) DeleteSession(ctx context.Context, hash string) error {
 func (s *Store) DeleteUserSessions(ctx context.Context, userID string) (int, error) {
 	return s.exec(ctx, "delete user sessions", `DELETE FROM sessions WHERE user_id = $1`, userID)
 }
+
+func (s *Store) DeleteOtherUserSessions(ctx context.Context, userID, keepHash string) (int, error) {
+	return s.exec(ctx, "delete other user sessions", `DELETE FROM sessions WHERE user_id = $1 AND hash <> $2`, userID, keepHash)
+}

@@ -15,6 +15,7 @@ var sessionTests = []testCase{
 	{"Delete", testSessionDelete},
 	{"DeleteReferencedSession", testSessionDeleteReferenced},
 	{"DeleteUserSessions", testSessionDeleteUserSessions},
+	{"DeleteOtherUserSessions", testSessionDeleteOtherUserSessions},
 }
 
 func testSessionRoundTrip(t *testing.T, f *fixture) {
@@ -133,5 +134,33 @@ func testSessionDeleteUserSessions(t *testing.T, f *fixture) {
 	n, err = f.s.DeleteUserSessions(f.ctx, "user-missing")
 	if checkOK(t, err, "DeleteUserSessions of an unknown user") && n != 0 {
 		t.Errorf("DeleteUserSessions of an unknown user = %d, want 0", n)
+	}
+}
+
+func testSessionDeleteOtherUserSessions(t *testing.T, f *fixture) {
+	b := f.base(t)
+	bob := f.createUser(t, newUser("user-2", b.org.ID, "bob@acme.example"))
+	for _, name := range []string{"a1", "a2", "a3"} {
+		f.createSession(t, newSession(h(name), b.user.ID))
+	}
+	other := f.createSession(t, newSession(h("b1"), bob.ID))
+
+	n, err := f.s.DeleteOtherUserSessions(f.ctx, b.user.ID, h("a2"))
+	mustOK(t, err, "DeleteOtherUserSessions")
+	if n != 2 {
+		t.Errorf("DeleteOtherUserSessions = %d, want 2", n)
+	}
+	for _, name := range []string{"a1", "a3"} {
+		_, err := f.s.GetSession(f.ctx, h(name))
+		checkErr(t, err, storage.ErrNotFound, "GetSession "+name+" after DeleteOtherUserSessions")
+	}
+	for _, hash := range []string{h("a2"), other.Hash} {
+		_, err := f.s.GetSession(f.ctx, hash)
+		checkOK(t, err, "GetSession of a kept session")
+	}
+	// A hash of another user's session keeps nothing of this user's.
+	n, err = f.s.DeleteOtherUserSessions(f.ctx, bob.ID, h("a2"))
+	if checkOK(t, err, "DeleteOtherUserSessions with another user's hash") && n != 1 {
+		t.Errorf("DeleteOtherUserSessions with another user's hash = %d, want 1", n)
 	}
 }
