@@ -52,6 +52,14 @@ type Handlers struct {
 	RequestID func(context.Context) string
 	// DiscoveryURL is linked from the home page for developers.
 	DiscoveryURL string
+	// Self serves the password pages (forgot, reset, invite, change);
+	// nil leaves them out, and the login page has no "Forgot password?".
+	Self SelfService
+	// ClientIP is the request's client address (rate limits, lockout).
+	ClientIP func(context.Context) string
+	// MinLength is the policy's minimum password length for u, for the
+	// forms' hint (nil or 0: the default).
+	MinLength func(ctx context.Context, u storage.User) int
 }
 
 // RetryAfter is the Retry-After of the pages' 503 answers, in seconds.
@@ -71,6 +79,8 @@ func (h *Handlers) Mount(handle func(pattern string, handler http.Handler)) {
 	handle("GET "+PathLogout, http.HandlerFunc(h.logoutPage))
 	handle("POST "+PathLogout, http.HandlerFunc(h.logoutSubmit))
 	handle("GET /static/", h.Render.StaticHandler())
+	handle("GET "+PathAccountContinue, http.HandlerFunc(h.accountContinue))
+	h.mountPasswords(handle)
 }
 
 // CheckDoors fails unless every door registered with the flow can also
@@ -255,6 +265,11 @@ func (h *Handlers) challenge(w http.ResponseWriter, r *http.Request, status int,
 	}
 	if out.Failure != nil {
 		data.Email, data.Error = email, msgBadCreds
+	} else if r.URL.Query().Get("notice") == noticePasswordSet {
+		data.Notice = "Your password is set. Sign in with it to continue."
+	}
+	if h.Self != nil {
+		data.ForgotPasswordURL = forgotURL(req.ID)
 	}
 	if data.ClientName == "" {
 		data.ClientName = req.ClientID

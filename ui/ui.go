@@ -30,9 +30,13 @@ const (
 	pageLoggedOut     = "logged_out"
 	pageAutoPost      = "autopost"
 	pageHome          = "home"
+	pageForgot        = "forgot"
+	pageSetPassword   = "set_password"
+	pageNotice        = "notice"
 )
 
-var requiredPages = []string{pageLogin, pageError, pageLogoutConfirm, pageLoggedOut, pageAutoPost, pageHome}
+var requiredPages = []string{pageLogin, pageError, pageLogoutConfirm, pageLoggedOut, pageAutoPost, pageHome,
+	pageForgot, pageSetPassword, pageNotice}
 
 // baseCSP is httpserver.DefaultCSP without its form-action directive,
 // which the renderer writes per page (a test keeps the two in step).
@@ -131,6 +135,12 @@ func zeroData(page string) any {
 		return AutoPostData{}
 	case pageHome:
 		return HomeData{}
+	case pageForgot:
+		return ForgotData{}
+	case pageSetPassword:
+		return SetPasswordData{}
+	case pageNotice:
+		return NoticeData{Renew: &RenewForm{}}
 	default:
 		return LoggedOutData{}
 	}
@@ -187,6 +197,9 @@ type LoginData struct {
 	Error string
 	// ClientName is the application the user is signing in to.
 	ClientName string
+	// Notice is a non-error message above the form ("Your password is
+	// set").
+	Notice string
 	// ForgotPasswordURL adds a "Forgot password?" link when set.
 	ForgotPasswordURL string
 	// Lang is ui_locales (space-separated BCP 47 tags); "" means English.
@@ -261,6 +274,77 @@ type HomeData struct {
 	// DiscoveryURL links the OpenID Connect configuration for developers.
 	DiscoveryURL string
 	Lang         string
+}
+
+// ForgotData is the "forgot password" form.
+type ForgotData struct {
+	PostURL   string
+	CSRFToken string
+	// AuthRequestID is the login the user came from ("" for none), sent
+	// back in the hidden field "id" so the reset can return to it.
+	AuthRequestID string
+	Email         string
+	// Error is shown above the form (a send that failed, too many tries).
+	Error string
+	// BackURL leads back to the login ("" for none).
+	BackURL string
+	Lang    string
+}
+
+// RenderForgot renders the forgot-password form with status.
+func (r *Renderer) RenderForgot(w http.ResponseWriter, status int, d ForgotData) error {
+	return r.render(w, status, pageForgot, d.Lang, d, nil)
+}
+
+// SetPasswordData is the form that sets a password: from a reset or
+// invite link (Token set) or a change by a signed-in user (AskCurrent).
+type SetPasswordData struct {
+	Heading, Lead string
+	PostURL       string
+	CSRFToken     string
+	Token         string
+	// Email goes in a hidden username field, so a password manager
+	// files the new password under the right account.
+	Email      string
+	AskCurrent bool
+	MinLength  int
+	Submit     string
+	// Error names the rule the last attempt broke, in plain words.
+	Error string
+	Lang  string
+}
+
+// RenderSetPassword renders the set-password form with status.
+func (r *Renderer) RenderSetPassword(w http.ResponseWriter, status int, d SetPasswordData) error {
+	if d.MinLength <= 0 {
+		d.MinLength = 8
+	}
+	if d.Submit == "" {
+		d.Submit = "Set password"
+	}
+	return r.render(w, status, pageSetPassword, d.Lang, d, nil)
+}
+
+// NoticeData is a page that tells something and offers one way on: "check
+// your email", "link expired", "password changed".
+type NoticeData struct {
+	Title      string
+	Paragraphs []string
+	// Renew adds the one-click "Send me a new link" form.
+	Renew *RenewForm
+	// LinkURL and LinkLabel add a button-styled link.
+	LinkURL, LinkLabel string
+	Lang               string
+}
+
+// RenewForm posts an expired link's token back for a new link.
+type RenewForm struct {
+	PostURL, CSRFToken, Token, Kind string
+}
+
+// RenderNotice renders a notice page with status.
+func (r *Renderer) RenderNotice(w http.ResponseWriter, status int, d NoticeData) error {
+	return r.render(w, status, pageNotice, d.Lang, d, nil)
 }
 
 // RenderHome renders the page at / (200).

@@ -93,6 +93,20 @@ func renderAll(t *testing.T, r *Renderer, evil string) map[string]*httptest.Resp
 		return r.RenderAutoPost(w, AutoPostData{Action: "https://rp.example/cb?x=1", Heading: "Signing you in" + evil,
 			Fields: []Field{{"code", "c" + evil}, {"state", "s" + evil}}})
 	})
+	run("forgot", func(w http.ResponseWriter) error {
+		return r.RenderForgot(w, http.StatusOK, ForgotData{PostURL: "/password/forgot", CSRFToken: "tok" + evil, AuthRequestID: "req-1" + evil,
+			Email: "a@b.example" + evil, Error: "Could not send." + evil, BackURL: "/login?id=req-1"})
+	})
+	run("set_password", func(w http.ResponseWriter) error {
+		return r.RenderSetPassword(w, http.StatusOK, SetPasswordData{Heading: "Choose a new password" + evil, Lead: "Lead" + evil,
+			PostURL: "/password/reset", CSRFToken: "tok" + evil, Token: "t" + evil, Email: "a@b.example" + evil, AskCurrent: true,
+			MinLength: 12, Error: "Too short." + evil})
+	})
+	run("notice", func(w http.ResponseWriter) error {
+		return r.RenderNotice(w, http.StatusGone, NoticeData{Title: "This link has expired" + evil, Paragraphs: []string{"P" + evil},
+			Renew: &RenewForm{PostURL: "/password/renew", CSRFToken: "tok" + evil, Token: "t" + evil, Kind: "invite"},
+			LinkURL: "/password/forgot", LinkLabel: "Enter my email" + evil})
+	})
 	return out
 }
 
@@ -115,6 +129,9 @@ func TestEveryPageRenders(t *testing.T) {
 		"logged_out":     {200, "signed out"},
 		"autopost":       {200, "Continue"},
 		"home":           {200, "open the application you want to use"},
+		"forgot":         {200, "Send the link"},
+		"set_password":   {200, "At least 12 characters"},
+		"notice":         {410, "Send me a new link"},
 	}
 	pages := renderAll(t, r, "")
 	if len(pages) != len(requiredPages) {
