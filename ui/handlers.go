@@ -248,6 +248,10 @@ func (h *Handlers) show(w http.ResponseWriter, r *http.Request, status int, out 
 
 // challenge renders a method's form.
 func (h *Handlers) challenge(w http.ResponseWriter, r *http.Request, status int, door Door, out authflow.Outcome, email string) {
+	if out.Method == passwordlogin.RenewName {
+		h.renewForm(w, r, status, door, out)
+		return
+	}
 	if out.Method != passwordlogin.Name {
 		h.fail(w, r, http.StatusInternalServerError, msgUnavailable, fmt.Errorf("no page for method %q", out.Method))
 		return
@@ -276,6 +280,29 @@ func (h *Handlers) challenge(w http.ResponseWriter, r *http.Request, status int,
 	}
 	if err := h.Render.RenderLogin(w, status, data); err != nil {
 		h.Logger.ErrorContext(r.Context(), "render login", "err", err)
+	}
+}
+
+// renewForm asks for a new password in place of an expired one, as a step
+// of the login.
+func (h *Handlers) renewForm(w http.ResponseWriter, r *http.Request, status int, door Door, out authflow.Outcome) {
+	req := out.Request
+	d := SetPasswordData{Heading: "Your password has expired",
+		Lead:    "Your organization asks you to choose a new password before you continue.",
+		PostURL: PathLogin, CSRFToken: h.CSRF.Token(w, r, req.ID), AuthRequestID: req.ID, Method: out.Method,
+		MinLength: h.minLength(r.Context(), storage.User{ID: req.UserID, OrgID: req.OrgID}), Submit: "Set password and continue", Lang: "en",
+		FormActionOrigins: door.ResponseOrigins(req)}
+	if out.Failure != nil {
+		d.Error = out.Failure.Error()
+		if errors.Is(out.Failure, authflow.ErrInvalidCredentials) {
+			d.Error = msgBadCreds
+		}
+		if status == http.StatusOK {
+			status = http.StatusUnprocessableEntity
+		}
+	}
+	if err := h.Render.RenderSetPassword(w, status, d); err != nil {
+		h.Logger.ErrorContext(r.Context(), "render new password", "err", err)
 	}
 }
 

@@ -303,6 +303,12 @@ type SetPasswordData struct {
 	PostURL       string
 	CSRFToken     string
 	Token         string
+	// AuthRequestID and Method are sent back in hidden fields when the
+	// form is a step of a login (an expired password).
+	AuthRequestID, Method string
+	// FormActionOrigins: as LoginData's, for a form that ends at the
+	// relying party.
+	FormActionOrigins []string
 	// Email goes in a hidden username field, so a password manager
 	// files the new password under the right account.
 	Email      string
@@ -322,7 +328,7 @@ func (r *Renderer) RenderSetPassword(w http.ResponseWriter, status int, d SetPas
 	if d.Submit == "" {
 		d.Submit = "Set password"
 	}
-	return r.render(w, status, pageSetPassword, d.Lang, d, nil)
+	return r.render(w, status, pageSetPassword, d.Lang, d, d.FormActionOrigins)
 }
 
 // NoticeData is a page that tells something and offers one way on: "check

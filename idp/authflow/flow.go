@@ -92,6 +92,12 @@ type Sessions interface {
 	Touch(ctx context.Context, s storage.Session) (storage.Session, error)
 }
 
+// Expiry says whether a user's password has expired under their
+// organization's policy (idp/password's maximum age).
+type Expiry interface {
+	Expired(ctx context.Context, u storage.User) (bool, error)
+}
+
 // Flow runs logins. Register its doors and methods before serving; after
 // that it is safe for concurrent use.
 type Flow struct {
@@ -100,6 +106,9 @@ type Flow struct {
 	Audit    *audit.Recorder
 	Now      func() time.Time
 	TTL      time.Duration
+	// Expiry, when set, sends a login whose password has expired to
+	// StepNewPassword before anything else.
+	Expiry Expiry
 
 	doors   map[string]Door
 	methods map[string]Method

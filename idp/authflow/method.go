@@ -69,6 +69,10 @@ var ErrNoLink = errors.New("authflow: upstream identity is not linked to a local
 type Failure struct {
 	User   storage.User // zero when the user is unknown
 	Reason string       // "unknown_user", "wrong_password", ...
+	// Show, when set, is what the user is told instead of the generic
+	// answer: for a failure that reveals nothing (a new password that
+	// breaks a rule, from a user the request already names).
+	Show error
 }
 
 func (e *Failure) Error() string { return "authflow: proof failed: " + e.Reason }
@@ -114,7 +118,11 @@ func (f *Flow) refused(ctx context.Context, r storage.AuthRequest, p Party, m Me
 		return Outcome{}, err
 	}
 	f.record(ctx, audit.LoginFailed, r, fail.User, map[string]string{"reason": fail.Reason, "step": r.Step, "method": m.Name()})
-	return Outcome{Action: Challenge, Request: r, Party: p, Method: m.Name(), Failure: ErrInvalidCredentials}, nil
+	show := error(ErrInvalidCredentials)
+	if fail.Show != nil && StepOf(r) != StepLogin {
+		show = fail.Show
+	}
+	return Outcome{Action: Challenge, Request: r, Party: p, Method: m.Name(), Failure: show}, nil
 }
 
 // proved loads the user a proof names and checks that they may sign in:
@@ -136,7 +144,7 @@ func (f *Flow) proved(ctx context.Context, r storage.AuthRequest, proof Proof) (
 		return u, &Failure{User: u, Reason: "state_" + string(u.State)}
 	case !u.MaySignIn(f.Now()):
 		return u, &Failure{User: u, Reason: "locked"}
-	case StepOf(r) == StepMFA && u.ID != r.UserID:
+	case StepOf(r) != StepLogin && u.ID != r.UserID:
 		return u, &Failure{User: u, Reason: "other_user"}
 	}
 	return u, nil
@@ -150,12 +158,33 @@ func (f *Flow) accept(ctx context.Context, r storage.AuthRequest, b session.Brow
 		return Outcome{Action: LoginRequired, Request: r, Party: p}, nil
 	}
 	amr := slices.Clone(proof.AMR)
-	if from == StepMFA {
+	authTime := now
+	switch from {
+	case StepMFA:
 		amr = union(r.AMR, proof.AMR, []string{AMRMFA})
+	case StepNewPassword:
+		// Setting a new password proves nothing more: the login stands
+		// on the password it began with.
+		amr, authTime = r.AMR, r.AuthTime
 	}
-	out, err := f.advance(ctx, r, b, p, from, func(r *storage.AuthRequest) {
-		r.UserID, r.OrgID, r.AuthTime, r.AMR = u.ID, u.OrgID, now, amr
-	})
+	set := func(r *storage.AuthRequest) {
+		r.UserID, r.OrgID, r.AuthTime, r.AMR = u.ID, u.OrgID, authTime, amr
+	}
+	var out Outcome
+	var err error
+	if expired, xerr := f.expired(ctx, from, amr, u); xerr != nil {
+		return Outcome{}, xerr
+	} else if expired {
+		var next storage.AuthRequest
+		next, err = f.update(ctx, r.ID, from, func(r *storage.AuthRequest) error {
+			set(r)
+			r.Step = StepNewPassword.name
+			return nil
+		})
+		out = f.view(next, p)
+	} else {
+		out, err = f.advance(ctx, r, b, p, from, set)
+	}
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -177,6 +206,19 @@ func (f *Flow) accept(ctx context.Context, r storage.AuthRequest, b session.Brow
 		}
 	}
 	return out, nil
+}
+
+// expired: a first-factor password proof whose password has expired
+// under the policy must be replaced before the login goes on.
+func (f *Flow) expired(ctx context.Context, from Step, amr []string, u storage.User) (bool, error) {
+	if f.Expiry == nil || from != StepLogin || !slices.Contains(amr, AMRPassword) {
+		return false, nil
+	}
+	x, err := f.Expiry.Expired(ctx, u)
+	if err != nil {
+		return false, fmt.Errorf("authflow: password expiry: %w", err)
+	}
+	return x, nil
 }
 
 // advance is the authenticate transition: it records who was proved (set)

@@ -82,7 +82,7 @@ func (f *Flow) Next(ctx context.Context, id string, b session.Browser) (Outcome,
 			}
 		}
 		return f.view(r, p), nil
-	case StepMFA:
+	case StepNewPassword, StepMFA:
 		return f.view(r, p), nil
 	case StepDone:
 		return Outcome{Action: Continue, Request: r, Party: p}, nil
@@ -100,6 +100,11 @@ func (f *Flow) view(r storage.AuthRequest, p Party) Outcome {
 		out.Action = LoginRequired
 	case StepOf(r) == StepLogin:
 		out.Action, out.Method = Challenge, f.firstFactor()
+	case StepOf(r) == StepNewPassword:
+		out.Action = NoMethod
+		if m := f.methodsFor(StepNewPassword); len(m) > 0 {
+			out.Action, out.Method = Challenge, m[0]
+		}
 	default:
 		out.Action = NoMethod
 		if m := f.secondFactors(); len(m) > 0 {
@@ -121,10 +126,12 @@ func (f *Flow) firstFactor() string {
 	return ""
 }
 
-func (f *Flow) secondFactors() []string {
+func (f *Flow) secondFactors() []string { return f.methodsFor(StepMFA) }
+
+func (f *Flow) methodsFor(step Step) []string {
 	var out []string
 	for _, n := range f.methodNames() {
-		if f.methods[n].Step() == StepMFA {
+		if f.methods[n].Step() == step {
 			out = append(out, n)
 		}
 	}

@@ -18,6 +18,10 @@ var (
 	// StepLogin: identify and prove a first factor (a password, a live
 	// browser session, later an upstream identity).
 	StepLogin = Step{"login"}
+	// StepNewPassword: the password proved the user but has expired
+	// under the organization's policy; a new one is needed before the
+	// login goes on.
+	StepNewPassword = Step{"new_password"}
 	// StepMFA: the user is known; a second factor is required and not
 	// yet given.
 	StepMFA = Step{"mfa"}
@@ -28,7 +32,7 @@ var (
 	StepIssued = Step{"issued"}
 )
 
-var steps = []Step{StepLogin, StepMFA, StepDone, StepIssued}
+var steps = []Step{StepLogin, StepNewPassword, StepMFA, StepDone, StepIssued}
 
 func (s Step) String() string { return s.name }
 
