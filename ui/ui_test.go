@@ -104,7 +104,7 @@ func renderAll(t *testing.T, r *Renderer, evil string) map[string]*httptest.Resp
 	})
 	run("notice", func(w http.ResponseWriter) error {
 		return r.RenderNotice(w, http.StatusGone, NoticeData{Title: "This link has expired" + evil, Paragraphs: []string{"P" + evil},
-			Renew: &RenewForm{PostURL: "/password/renew", CSRFToken: "tok" + evil, Token: "t" + evil, Kind: "invite"},
+			Renew:   &RenewForm{PostURL: "/password/renew", CSRFToken: "tok" + evil, Token: "t" + evil, Kind: "invite"},
 			LinkURL: "/password/forgot", LinkLabel: "Enter my email" + evil})
 	})
 	return out
