@@ -51,6 +51,8 @@ type Config struct {
 	Storage   Storage   `yaml:"storage"`
 	Password  Password  `yaml:"password"`
 	Bootstrap Bootstrap `yaml:"bootstrap"`
+	Invite    Invite    `yaml:"invite"`
+	Reset     Reset     `yaml:"reset"`
 	// Clients are the OIDC clients declared in the file (see Client).
 	Clients []Client `yaml:"clients"`
 }
@@ -116,6 +118,28 @@ type Bootstrap struct {
 	AdminEmail   string `yaml:"admin_email"`
 }
 
+// Invite configures welcome emails (users create --invite).
+type Invite struct {
+	// TTL bounds the set-password link of a welcome email.
+	TTL time.Duration `yaml:"ttl"`
+}
+
+// Reset configures "forgot password" and its emails.
+type Reset struct {
+	// Enabled shows "Forgot password?" and serves the reset pages. Outside
+	// dev mode it needs smtp.host.
+	Enabled bool `yaml:"enabled"`
+	// TTL bounds a reset link (and a set-password link an invited user
+	// asks for with the same form).
+	TTL time.Duration `yaml:"ttl"`
+	// AddressLimit and IPLimit cap link requests per email address and
+	// per client IP within LimitWindow. They count every request, for any
+	// address, so they reveal nothing about accounts.
+	AddressLimit int           `yaml:"address_limit"`
+	IPLimit      int           `yaml:"ip_limit"`
+	LimitWindow  time.Duration `yaml:"limit_window"`
+}
+
 // Default returns the production defaults. Issuer and master_key have no
 // default and must be configured.
 func Default() Config {
@@ -139,6 +163,8 @@ func Default() Config {
 			},
 		},
 		Bootstrap: Bootstrap{Organization: "default", AdminEmail: "admin@localhost"},
+		Invite:    Invite{TTL: 72 * time.Hour},
+		Reset:     Reset{Enabled: true, TTL: time.Hour, AddressLimit: 5, IPLimit: 20, LimitWindow: time.Hour},
 	}
 }
 

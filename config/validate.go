@@ -75,6 +75,20 @@ var rules = []rule{
 	{"bootstrap.organization", func(c *Config) error { return required(c.Bootstrap.Organization) }},
 	{"bootstrap.admin_email", func(c *Config) error { return email(c.Bootstrap.AdminEmail) }},
 
+	// A welcome link lives at least an hour (time to read the email) and
+	// at most 30 days; a reset link between 5 minutes and a day.
+	{"invite.ttl", func(c *Config) error {
+		return errors.Join(atLeast(c.Invite.TTL, time.Hour), atMost(c.Invite.TTL, 30*24*time.Hour))
+	}},
+	{"reset.ttl", func(c *Config) error {
+		return errors.Join(atLeast(c.Reset.TTL, 5*time.Minute), atMost(c.Reset.TTL, 24*time.Hour))
+	}},
+	{"reset.address_limit", func(c *Config) error { return between(c.Reset.AddressLimit, 1, 1000) }},
+	{"reset.ip_limit", func(c *Config) error { return between(c.Reset.IPLimit, 1, 100000) }},
+	{"reset.limit_window", func(c *Config) error {
+		return errors.Join(atLeast(c.Reset.LimitWindow, time.Minute), atMost(c.Reset.LimitWindow, 24*time.Hour))
+	}},
+
 	{"clients", checkClients},
 }
 

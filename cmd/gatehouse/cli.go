@@ -52,7 +52,7 @@ type cmdEnv struct {
 	email, org, name, displayName string
 	domains                       multiFlag
 	passwordStdin, admin, asJSON  bool
-	emailVerified                 bool
+	emailVerified, invite         bool
 	addr                          string
 	alg                           string
 	file                          string
@@ -81,7 +81,7 @@ func commands() []command {
 			}},
 		{name: "migrate", summary: "apply pending database migrations", run: runMigrate},
 		{name: "version", summary: "print the version", run: runVersion, noStore: true},
-		{name: "users create", summary: "create a user", usage: "--email EMAIL [--org ORG] [--name NAME] [--admin] [--password-stdin]",
+		{name: "users create", summary: "create a user", usage: "--email EMAIL [--org ORG] [--name NAME] [--admin] [--password-stdin | --invite]",
 			run: runUsersCreate, flags: func(fs *flag.FlagSet, c *cmdEnv) {
 				fs.StringVar(&c.email, "email", "", "the user's email address (required)")
 				fs.StringVar(&c.org, "org", "", "organization name (default: bootstrap.organization)")
@@ -89,6 +89,15 @@ func commands() []command {
 				fs.BoolVar(&c.admin, "admin", false, "grant the admin role")
 				fs.BoolVar(&c.emailVerified, "email-verified", false, "mark the email as verified")
 				fs.BoolVar(&c.passwordStdin, "password-stdin", false, "read the password from standard input; without it the user is created invited, with no password")
+				fs.BoolVar(&c.invite, "invite", false, "email the user a welcome link to set their password (invite.ttl, default 72h)")
+			}},
+		{name: "users resend-invite", summary: "email an invited user a new welcome link (voids the old one)", usage: "--email EMAIL",
+			run: runUsersResendInvite, flags: func(fs *flag.FlagSet, c *cmdEnv) {
+				fs.StringVar(&c.email, "email", "", "the user's email address (required)")
+			}},
+		{name: "users send-reset", summary: "email a user a password-reset link (not held back by the minimum password age)", usage: "--email EMAIL",
+			run: runUsersSendReset, flags: func(fs *flag.FlagSet, c *cmdEnv) {
+				fs.StringVar(&c.email, "email", "", "the user's email address (required)")
 			}},
 		{name: "users list", summary: "list users", usage: "[--org ORG] [--json]", run: runUsersList,
 			flags: func(fs *flag.FlagSet, c *cmdEnv) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/gatehouse-idp/gatehouse/idp/instance"
+	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
 
 // userCommand runs one admin action on the user --email names.
@@ -65,5 +66,28 @@ func runOrgsDelete(ctx context.Context, c *cmdEnv) error {
 	return withInstance(ctx, c, func(inst *instance.Instance) (string, error) {
 		o, err := inst.Admin.DeleteOrg(ctx, actor(), c.name)
 		return fmt.Sprintf("deleted organization %s (%s)", o.Name, o.ID), err
+	})
+}
+
+func runUsersResendInvite(ctx context.Context, c *cmdEnv) error {
+	return userCommand(ctx, c, func(inst *instance.Instance) (string, error) {
+		u, err := inst.Admin.SendInvite(ctx, actor(), c.email)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("sent a new welcome email to %s (older links no longer work); its link is valid for %s", u.Email, inst.Config.Invite.TTL), nil
+	})
+}
+
+func runUsersSendReset(ctx context.Context, c *cmdEnv) error {
+	return userCommand(ctx, c, func(inst *instance.Instance) (string, error) {
+		u, err := inst.Admin.SendReset(ctx, actor(), c.email)
+		if err != nil {
+			return "", err
+		}
+		if u.State == storage.UserInvited {
+			return fmt.Sprintf("%s has not set a password yet: sent a new welcome email instead", u.Email), nil
+		}
+		return fmt.Sprintf("sent a password-reset link to %s; it is valid for %s", u.Email, inst.Config.Reset.TTL), nil
 	})
 }

@@ -40,6 +40,9 @@ func runUsersCreate(ctx context.Context, c *cmdEnv) error {
 	if c.email == "" {
 		return fmt.Errorf("%w: --email is required", errUsage)
 	}
+	if c.invite && c.passwordStdin {
+		return fmt.Errorf("%w: --invite and --password-stdin exclude each other: an invited user sets their own password", errUsage)
+	}
 	var pw string
 	if c.passwordStdin {
 		var err error
@@ -63,8 +66,15 @@ func runUsersCreate(ctx context.Context, c *cmdEnv) error {
 		return inputOrErr(err)
 	}
 	fmt.Fprintf(c.io.out, "created user %s (%s) in organization %s, state %s\n", u.Email, u.ID, org, u.State)
+	if c.invite {
+		if _, err := inst.Admin.SendInvite(ctx, actor(), u.Email); err != nil {
+			return fmt.Errorf("the user was created, but the invite was not sent (send it again with users resend-invite): %w", inputOrErr(err))
+		}
+		fmt.Fprintf(c.io.out, "sent a welcome email to %s; its link is valid for %s\n", u.Email, inst.Config.Invite.TTL)
+		return nil
+	}
 	if u.State == storage.UserInvited {
-		fmt.Fprintln(c.io.out, "no password was set: the user cannot sign in until one is set (use --password-stdin)")
+		fmt.Fprintln(c.io.out, "no password was set: the user cannot sign in until one is set (use --invite, users resend-invite or --password-stdin)")
 	}
 	return nil
 }

@@ -61,6 +61,9 @@ type Service struct {
 	// Policy is the server-wide password floor; an organization's policy
 	// can only raise it.
 	Policy password.Policy
+	// Links sends invites and reset links; nil when email is not
+	// configured (those actions then fail with ErrNoMail).
+	Links Links
 }
 
 // Limits of what an operator may store (README.md, "Limits"). Lengths of

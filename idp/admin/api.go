@@ -65,7 +65,10 @@ func (a *API) Mount(mux interface{ Handle(string, http.Handler) }) {
 		{http.MethodDelete, "clients/{id}", a.deleteClient},
 		{http.MethodPost, "clients/{id}/rotate-secret", a.rotateSecret},
 		{http.MethodGet, "users", a.listUsers},
+		{http.MethodPost, "users", a.createUser},
 		{http.MethodPost, "users/{email}/disable", a.disableUser},
+		{http.MethodPost, "users/{email}/resend-invite", a.userLink(a.Service.SendInvite)},
+		{http.MethodPost, "users/{email}/send-reset", a.userLink(a.Service.SendReset)},
 		{http.MethodGet, "orgs", a.listOrgs},
 		{http.MethodPost, "orgs", a.createOrg},
 	}
