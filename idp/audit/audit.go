@@ -31,6 +31,10 @@ const (
 	ClientUpdated       = "client.updated"
 	ClientDeleted       = "client.deleted"
 	ClientSecretRotated = "client.secret_rotated"
+
+	// OrgPasswordPolicyChanged's details map each changed setting to
+	// "old -> new" ("default" when the organization inherits it).
+	OrgPasswordPolicyChanged = "org.password_policy_changed"
 )
 
 // Appender is the part of storage the recorder needs: the append half of
