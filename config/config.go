@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"path/filepath"
 	"time"
+
+	"github.com/gatehouse-idp/gatehouse/idp/password"
 )
 
 // Storage types.
@@ -95,10 +97,37 @@ type Storage struct {
 	QueryTimeout time.Duration `yaml:"query_timeout"`
 }
 
-// Password configures local passwords.
+// Password configures local passwords. MinLength, MaxAge, MinAge and
+// BreachCheck.Enabled are the server-wide default policy; an organization
+// may override each (gatehouse orgs set-password-policy).
 type Password struct {
-	MinLength int    `yaml:"min_length"`
-	Argon2    Argon2 `yaml:"argon2"`
+	// MinLength is in characters, from 8 to 1024.
+	MinLength int `yaml:"min_length"`
+	// MaxAge > 0 makes a password older than this be replaced at the next
+	// login; 0: passwords do not expire.
+	MaxAge time.Duration `yaml:"max_age"`
+	// MinAge > 0 refuses a self-service change or reset within this time
+	// of the last change; 0: no minimum age.
+	MinAge      time.Duration `yaml:"min_age"`
+	BreachCheck BreachCheck   `yaml:"breach_check"`
+	Argon2      Argon2        `yaml:"argon2"`
+}
+
+// BreachCheck configures the Have I Been Pwned range API lookup. URL and
+// Timeout apply whenever a policy asks for the check, including an
+// organization's that turns it on while Enabled (the default) is off.
+type BreachCheck struct {
+	Enabled bool `yaml:"enabled"`
+	// URL is the API's base: the lookup is GET URL/range/{5 hex}.
+	URL string `yaml:"url"`
+	// Timeout bounds one lookup; beyond it the password is accepted
+	// without the check and a warning is logged.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Policy is the server-wide default password policy.
+func (p Password) Policy() password.Policy {
+	return password.Policy{MinLength: p.MinLength, BreachCheck: p.BreachCheck.Enabled, MaxAge: p.MaxAge, MinAge: p.MinAge}
 }
 
 // Argon2 holds argon2id parameters. They are ints here so that validation
@@ -156,6 +185,8 @@ func Default() Config {
 		Storage: Storage{Type: StorageSQLite, QueryTimeout: 5 * time.Second},
 		Password: Password{
 			MinLength: 8,
+			// pwned.DefaultBaseURL and pwned.DefaultTimeout.
+			BreachCheck: BreachCheck{URL: "https://api.pwnedpasswords.com", Timeout: 2 * time.Second},
 			Argon2: Argon2{
 				MemoryKiB:   19456, // OWASP's argon2id recommendation
 				Iterations:  2,

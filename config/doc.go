@@ -18,7 +18,8 @@
 // by *_file settings: it does not create the data directory, generate the
 // dev master key, open databases or listen. It must not import idp/*,
 // federation/* or ui: dependencies point from config outwards, never back.
-// The one exception is idp/clients, a leaf that imports only idp/storage
-// and the standard library: it owns the client rules that Validate applies
-// to the clients section, which would otherwise be written twice.
+// The exceptions are two leaves that import only idp/storage and the
+// standard library (and golang.org/x): idp/clients owns the client rules
+// that Validate applies to the clients section, and idp/password the
+// bounds of the password policy, which would otherwise be written twice.
 package config

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-idp/gatehouse/idp/password"
 )
 
 // FieldError is one configuration problem. Key says where: a key path
@@ -64,7 +66,13 @@ var rules = []rule{
 		return errors.Join(positive(c.Storage.QueryTimeout), atMost(c.Storage.QueryTimeout, time.Minute))
 	}},
 
-	{"password.min_length", func(c *Config) error { return between(c.Password.MinLength, 8, 128) }},
+	// min_length, max_age, min_age: idp/password owns their bounds.
+	{"password", checkPasswordPolicy},
+	{"password.breach_check.url", func(c *Config) error { return checkBreachURL(c.Password.BreachCheck.URL) }},
+	// A password change waits for the lookup.
+	{"password.breach_check.timeout", func(c *Config) error {
+		return errors.Join(positive(c.Password.BreachCheck.Timeout), atMost(c.Password.BreachCheck.Timeout, 30*time.Second))
+	}},
 	// 1 MiB is far below any sane setting; 4 GiB per hash is a typo.
 	{"password.argon2.memory_kib", func(c *Config) error { return between(c.Password.Argon2.MemoryKiB, 1024, 4<<20) }},
 	// argon2 iterations are not PBKDF2 iterations: 600000 would hang logins.
@@ -283,4 +291,37 @@ func checkSecretPairs(c *Config) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkPasswordPolicy reports the policy settings out of range below
+// "password", as idp/password's Policy.Validate finds them.
+func checkPasswordPolicy(c *Config) error {
+	var errs []error
+	for _, err := range flatten(c.Password.Policy().Validate()) {
+		var se *password.SettingError
+		if errors.As(err, &se) {
+			err = at(se.Setting, errors.New(se.Msg))
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// checkBreachURL: an absolute URL without user info, query or fragment;
+// https, except on loopback (a local mirror, tests).
+func checkBreachURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return fmt.Errorf("%q must be an absolute https URL, e.g. https://api.pwnedpasswords.com", s)
+	}
+	shown := u.Redacted()
+	switch {
+	case u.User != nil:
+		return fmt.Errorf("%q must not contain user info", shown)
+	case u.RawQuery != "" || u.Fragment != "":
+		return fmt.Errorf("%q must not have a query or fragment", shown)
+	case u.Scheme == "http" && !isLoopbackName(u.Hostname()):
+		return fmt.Errorf("%q must use https (http is allowed only for localhost, 127.0.0.1 or [::1])", shown)
+	}
+	return nil
 }

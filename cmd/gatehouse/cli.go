@@ -57,6 +57,7 @@ type cmdEnv struct {
 	alg                           string
 	file                          string
 	clients                       clientFlags
+	policy                        policyFlags
 	// set names the flags the command line gave, for commands that
 	// change only what was asked (clients update).
 	set map[string]bool
@@ -136,6 +137,12 @@ func commands() []command {
 			flags: func(fs *flag.FlagSet, c *cmdEnv) {
 				fs.BoolVar(&c.asJSON, "json", false, "print JSON lines")
 			}},
+		{name: "orgs show", summary: "show an organization and its effective password policy", usage: "--name NAME",
+			run: runOrgsShow, flags: func(fs *flag.FlagSet, c *cmdEnv) {
+				fs.StringVar(&c.name, "name", "", "organization name (required)")
+			}},
+		{name: "orgs set-password-policy", summary: "change an organization's password policy (each flag given changes one setting)",
+			usage: setPolicyUsage, run: runOrgsSetPasswordPolicy, flags: setPolicyFlags},
 		{name: "orgs delete", summary: "delete an organization that has no users", usage: "--name NAME",
 			run: runOrgsDelete, flags: func(fs *flag.FlagSet, c *cmdEnv) {
 				fs.StringVar(&c.name, "name", "", "organization name (required)")
@@ -231,7 +238,7 @@ func printOverview(w io.Writer) {
 	fmt.Fprintln(w, "Gatehouse: an OpenID Connect identity provider.")
 	fmt.Fprintln(w, "\nUsage: gatehouse <noun> <verb> [flags]\n\nCommands:")
 	for _, cmd := range commands() {
-		fmt.Fprintf(w, "  %-22s %s\n", cmd.name, cmd.summary)
+		fmt.Fprintf(w, "  %-25s %s\n", cmd.name, cmd.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'gatehouse <command> --help' for a command's flags.")
 	fmt.Fprintln(w, "Start locally with: gatehouse serve --dev")

@@ -58,12 +58,16 @@ type Service struct {
 	Hasher *password.Hasher
 	Audit  *audit.Recorder
 	Now    func() time.Time
-	// Policy is the server-wide password floor; an organization's policy
-	// can only raise it.
+	// Policy is the server-wide default password policy (config
+	// "password:"); an organization's stored settings override it
+	// (password.Policy.WithOrg).
 	Policy password.Policy
 	// Links sends invites and reset links; nil when email is not
 	// configured (those actions then fail with ErrNoMail).
 	Links Links
+	// Checker judges a password an administrator sets; nil checks length
+	// and the common-password list, with no breach service.
+	Checker *password.Checker
 }
 
 // Limits of what an operator may store (README.md, "Limits"). Lengths of
@@ -222,10 +226,8 @@ func (s *Service) CreateUser(ctx context.Context, actor string, in CreateUserInp
 		u.PasswordHash, u.State, u.PasswordChangedAt = in.PasswordHash, storage.UserActive, now
 	}
 	if in.Password != "" {
-		policy := s.Policy
-		policy.MinLength = max(policy.MinLength, org.PasswordPolicy.MinLength)
-		if err := policy.Check(in.Password); err != nil {
-			return storage.User{}, inputErr("%s", err.Error())
+		if err := s.checkPassword(ctx, org, in.Password); err != nil {
+			return storage.User{}, fmt.Errorf("create user: %w", err)
 		}
 		if u.PasswordHash, err = s.Hasher.Hash(ctx, in.Password); err != nil {
 			return storage.User{}, fmt.Errorf("create user: %w", err)

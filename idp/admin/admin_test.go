@@ -172,7 +172,7 @@ func TestCreateUserInputErrors(t *testing.T) {
 	if _, err := s.Bootstrap(ctx, "default", ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.UpdateOrgMinLength(ctx, "default", 12); err != nil {
+	if _, err := s.SetPasswordPolicy(ctx, "test", "default", PasswordPolicyChange{MinLength: ptr(12)}); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -185,6 +185,7 @@ func TestCreateUserInputErrors(t *testing.T) {
 		{"display name form", CreateUserInput{Email: "A <a@example.com>", Org: "default"}, false, true},
 		{"unknown org", CreateUserInput{Email: "a@example.com", Org: "missing"}, false, true},
 		{"org policy raises the floor", CreateUserInput{Email: "a@example.com", Org: "default", Password: "elevenchars"}, false, true},
+		{"common password", CreateUserInput{Email: "a@example.com", Org: "default", Password: "password1234"}, false, true},
 		{"ok", CreateUserInput{Email: "a@example.com", Org: "default", Password: "twelve chars"}, false, false},
 		{"duplicate", CreateUserInput{Email: "A@EXAMPLE.COM", Org: "default"}, true, true},
 	}
@@ -197,16 +198,4 @@ func TestCreateUserInputErrors(t *testing.T) {
 			}
 		})
 	}
-}
-
-// UpdateOrgMinLength is a test helper until the org policy commands exist.
-func (s *Service) UpdateOrgMinLength(ctx context.Context, org string, n int) (storage.Organization, error) {
-	o, err := s.Store.GetOrganizationByName(ctx, org)
-	if err != nil {
-		return o, err
-	}
-	return s.Store.UpdateOrganization(ctx, o.ID, func(o storage.Organization) (storage.Organization, error) {
-		o.PasswordPolicy.MinLength = n
-		return o, nil
-	})
 }

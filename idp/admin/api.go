@@ -71,6 +71,8 @@ func (a *API) Mount(mux interface{ Handle(string, http.Handler) }) {
 		{http.MethodPost, "users/{email}/send-reset", a.userLink(a.Service.SendReset)},
 		{http.MethodGet, "orgs", a.listOrgs},
 		{http.MethodPost, "orgs", a.createOrg},
+		{http.MethodGet, "orgs/{name}/password-policy", a.getPasswordPolicy},
+		{http.MethodPost, "orgs/{name}/password-policy", a.setPasswordPolicy},
 	}
 	allowed := map[string][]string{}
 	for _, rt := range routes {

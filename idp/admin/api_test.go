@@ -104,6 +104,7 @@ func TestAPIAuth(t *testing.T) {
 		{"DELETE", "/admin/api/v1/clients/x"}, {"POST", "/admin/api/v1/clients/x/rotate-secret"},
 		{"GET", "/admin/api/v1/users"}, {"POST", "/admin/api/v1/users/a@b.example/disable"},
 		{"GET", "/admin/api/v1/orgs"}, {"POST", "/admin/api/v1/orgs"}, {"GET", "/admin/api/v1/nonexistent"},
+		{"GET", "/admin/api/v1/orgs/default/password-policy"}, {"POST", "/admin/api/v1/orgs/default/password-policy"},
 	}
 	for _, rt := range routes {
 		for _, tc := range []struct {

@@ -47,7 +47,8 @@ func (s *Service) changeEndingAccess(ctx context.Context, actor, op, id, typ str
 }
 
 // SetPassword gives a user a new password under their organization's
-// policy (the bootstrap admin's first task). An invited user becomes
+// policy (the bootstrap admin's first task). The minimum age does not
+// apply: an administrator's action overrides it. An invited user becomes
 // active; a disabled one stays disabled. Existing sessions and tokens end,
 // since a password set by an administrator usually answers a lost or
 // leaked one.
@@ -61,10 +62,8 @@ func (s *Service) SetPassword(ctx context.Context, actor, email, pw string) (sto
 	if err != nil {
 		return storage.User{}, fmt.Errorf("%s: %w", op, err)
 	}
-	policy := s.Policy
-	policy.MinLength = max(policy.MinLength, org.PasswordPolicy.MinLength)
-	if err := policy.Check(pw); err != nil {
-		return storage.User{}, inputErr("%s", err.Error())
+	if err := s.checkPassword(ctx, org, pw); err != nil {
+		return storage.User{}, fmt.Errorf("%s: %w", op, err)
 	}
 	hash, err := s.Hasher.Hash(ctx, pw)
 	if err != nil {

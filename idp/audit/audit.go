@@ -40,6 +40,9 @@ const (
 	InviteSent             = "invite.sent"
 	InviteAccepted         = "invite.accepted"
 	MailFailed             = "mail.failed"
+	// OrgPasswordPolicyChanged's details map each changed setting to
+	// "old -> new" ("default" when the organization inherits it).
+	OrgPasswordPolicyChanged = "org.password_policy_changed"
 )
 
 // Appender is the part of storage the recorder needs: the append half of

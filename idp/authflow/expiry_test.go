@@ -23,7 +23,7 @@ type minLength struct{}
 
 func (minLength) Check(_ context.Context, _ storage.User, pw string, _ bool) error {
 	if len(pw) < 12 {
-		return &password.PolicyError{Reason: "Use at least 12 characters."}
+		return &password.PolicyError{Rule: "test", Message: "Use at least 12 characters."}
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse-idp/gatehouse/idp/keys"
 	"github.com/gatehouse-idp/gatehouse/idp/masterkey"
 	"github.com/gatehouse-idp/gatehouse/idp/password"
+	"github.com/gatehouse-idp/gatehouse/idp/password/pwned"
 	"github.com/gatehouse-idp/gatehouse/idp/passwordlogin"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 	"github.com/gatehouse-idp/gatehouse/idp/storage/postgres"
@@ -68,6 +69,13 @@ type Instance struct {
 	Admin  *admin.Service
 	Flow   *authflow.Flow
 	Keys   *keys.Manager
+
+	// Checker judges new passwords; Passwords resolves an
+	// organization's effective policy (the config's defaults with the
+	// organization's overrides).
+	Checker   *password.Checker
+	Passwords *password.Policies
+
 	// masterRaw is the master key's bytes, from which per-purpose keys
 	// are derived (see derive).
 	masterRaw []byte
@@ -113,9 +121,17 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Instance, erro
 	// Validate bounds these, so the conversions cannot overflow.
 	inst.Hasher = password.NewHasher(password.Params{MemoryKiB: uint32(a.MemoryKiB), Iterations: uint32(a.Iterations),
 		Parallelism: uint8(a.Parallelism)}, a.MaxConcurrent)
+	// The breach client exists even when the default policy leaves the
+	// check off: an organization may turn it on.
+	bc := cfg.Password.BreachCheck
+	if inst.Checker, err = password.NewChecker(&pwned.Client{BaseURL: bc.URL, Timeout: bc.Timeout}, inst.Logger); err != nil {
+		inst.Store.Close()
+		return nil, err
+	}
+	inst.Passwords = &password.Policies{Orgs: inst.Store, Defaults: cfg.Password.Policy()}
 	inst.Audit = &audit.Recorder{Store: inst.Store, Logger: inst.Logger, Now: inst.Now, Meta: requestMeta}
 	inst.Admin = &admin.Service{Store: inst.Store, Hasher: inst.Hasher, Audit: inst.Audit, Now: inst.Now,
-		Policy: password.Policy{MinLength: cfg.Password.MinLength}}
+		Policy: cfg.Password.Policy(), Checker: inst.Checker}
 	// The flow's sessions and front doors are wired with the web side
 	// (NewServer); its back doors are known now.
 	inst.Flow = &authflow.Flow{Store: inst.Store, Audit: inst.Audit, Now: inst.Now}

@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/text/unicode/norm"
@@ -179,38 +178,6 @@ func decode(s string) (Params, []byte, []byte, error) {
 		return Params{}, nil, nil, fmt.Errorf("%w: key", ErrMalformedHash)
 	}
 	return p, salt, key, nil
-}
-
-// Policy is the rule a new password must meet.
-type Policy struct {
-	MinLength int // in characters (runes, after normalisation)
-}
-
-// MaxLength bounds a password (in characters) so that a megabyte "password"
-// cannot be used to burn CPU. 1024 is far above any passphrase a person or a
-// password manager uses, so nothing real is truncated or refused.
-const MaxLength = 1024
-
-// PolicyError says why a password was refused; its message is safe to show
-// to the user who typed it.
-type PolicyError struct{ Reason string }
-
-func (e *PolicyError) Error() string { return e.Reason }
-
-// Check returns a *PolicyError when pw does not meet the policy.
-func (p Policy) Check(pw string) error {
-	if !utf8.ValidString(pw) {
-		return &PolicyError{Reason: "The password contains invalid characters."}
-	}
-	n := utf8.RuneCountInString(Normalize(pw))
-	minLen := max(p.MinLength, 8)
-	switch {
-	case n < minLen:
-		return &PolicyError{Reason: fmt.Sprintf("The password must be at least %d characters long.", minLen)}
-	case n > MaxLength:
-		return &PolicyError{Reason: fmt.Sprintf("The password must be at most %d characters long.", MaxLength)}
-	}
-	return nil
 }
 
 // Generate returns a random password of n characters from an alphabet

@@ -123,39 +123,6 @@ func TestVerifyDummyNeverMatches(t *testing.T) {
 	}
 }
 
-func TestPolicy(t *testing.T) {
-	tests := []struct {
-		name   string
-		policy Policy
-		pw     string
-		reason string // "" means accepted
-	}{
-		{"too short", Policy{MinLength: 12}, "short-pass", "at least 12"},
-		{"min floor is 8", Policy{MinLength: 4}, "abc1234", "at least 8"},
-		{"exactly min", Policy{MinLength: 8}, "abcd1234", ""},
-		{"64 chars", Policy{}, strings.Repeat("a1", 32), ""},
-		{"200 chars", Policy{}, strings.Repeat("abcd", 50), ""},
-		{"unicode counts characters", Policy{MinLength: 8}, "пароль-ok", ""},
-		{"too long", Policy{}, strings.Repeat("a", MaxLength+1), "at most"},
-		{"invalid utf8", Policy{}, "abcdefgh\xff", "invalid"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := tt.policy.Check(tt.pw)
-			if tt.reason == "" {
-				if err != nil {
-					t.Fatalf("Check = %v; want nil", err)
-				}
-				return
-			}
-			var pe *PolicyError
-			if !errors.As(err, &pe) || !strings.Contains(pe.Reason, tt.reason) {
-				t.Fatalf("Check = %v; want PolicyError containing %q", err, tt.reason)
-			}
-		})
-	}
-}
-
 func TestGenerate(t *testing.T) {
 	seen := map[string]bool{}
 	for range 50 {

@@ -90,9 +90,18 @@ type MFAPolicy struct {
 	AllowSkip bool `json:"allow_skip,omitempty"`
 }
 
-// PasswordPolicy is the organization's password rule set.
+// PasswordPolicy is what an organization overrides of the server's default
+// password policy (config "password:"). An unset setting inherits the
+// default: MinLength 0, or a nil pointer. A set one replaces it, so a
+// pointer to 0 (MaxAge, MinAge) or false (BreachCheck) turns a rule off
+// for the organization even when the default has it on. It is stored as
+// JSON, so rows written before a setting existed read as "inherit".
 type PasswordPolicy struct {
 	MinLength int `json:"min_length,omitempty"`
+	// MaxAge and MinAge are in nanoseconds in the JSON.
+	MaxAge      *time.Duration `json:"max_age,omitempty"`
+	MinAge      *time.Duration `json:"min_age,omitempty"`
+	BreachCheck *bool          `json:"breach_check,omitempty"`
 }
 
 // UserState is the long-lived state of an account. A temporary lockout is

@@ -141,7 +141,8 @@ func testOrganizationUpdateReplacesDomains(t *testing.T, f *fixture) {
 	want.DisplayName = "Acme Renamed"
 	want.Domains = []string{"b.example", "c.example"}
 	want.MFA = storage.MFAPolicy{Required: false}
-	want.PasswordPolicy.MinLength = 15
+	maxAge, off := 90*24*time.Hour, false
+	want.PasswordPolicy = storage.PasswordPolicy{MinLength: 15, MaxAge: &maxAge, BreachCheck: &off}
 	want.UpdatedAt = at(time.Second)
 	got, err := f.s.UpdateOrganization(f.ctx, o.ID, func(cur storage.Organization) (storage.Organization, error) {
 		checkEqual(t, "row seen by the update function", o, cur)
