@@ -52,6 +52,7 @@ type Config struct {
 	Log       Log       `yaml:"log"`
 	Storage   Storage   `yaml:"storage"`
 	Password  Password  `yaml:"password"`
+	Lockout   Lockout   `yaml:"lockout"`
 	Bootstrap Bootstrap `yaml:"bootstrap"`
 	// Clients are the OIDC clients declared in the file (see Client).
 	Clients []Client `yaml:"clients"`
@@ -139,6 +140,20 @@ type Argon2 struct {
 	MaxConcurrent int `yaml:"max_concurrent"`
 }
 
+// Lockout limits guesses at secrets (passwords, later second-factor
+// codes): per account a temporary lock, per client network a sliding
+// window that slows spraying without locking anyone.
+type Lockout struct {
+	// MaxFailures consecutive failures lock the account for Duration,
+	// counted from the failure that reached the limit; it ends by itself.
+	MaxFailures int           `yaml:"max_failures"`
+	Duration    time.Duration `yaml:"duration"`
+	// IPMaxFailures failures per IPWindow from one network (an IPv4
+	// address, an IPv6 /64) throttle it.
+	IPMaxFailures int           `yaml:"ip_max_failures"`
+	IPWindow      time.Duration `yaml:"ip_window"`
+}
+
 // Bootstrap names what is created on first start.
 type Bootstrap struct {
 	Organization string `yaml:"organization"`
@@ -169,6 +184,8 @@ func Default() Config {
 				Parallelism: 1,
 			},
 		},
+		// The defaults of idp/lockout.
+		Lockout:   Lockout{MaxFailures: 10, Duration: 10 * time.Minute, IPMaxFailures: 100, IPWindow: 10 * time.Minute},
 		Bootstrap: Bootstrap{Organization: "default", AdminEmail: "admin@localhost"},
 	}
 }

@@ -114,6 +114,10 @@ func commands() []command {
 			run: runUsersEnable, flags: func(fs *flag.FlagSet, c *cmdEnv) {
 				fs.StringVar(&c.email, "email", "", "the user's email address (required)")
 			}},
+		{name: "users unlock", summary: "lift a temporary lock after failed sign-ins and reset the count", usage: "--email EMAIL",
+			run: runUsersUnlock, flags: func(fs *flag.FlagSet, c *cmdEnv) {
+				fs.StringVar(&c.email, "email", "", "the user's email address (required)")
+			}},
 		{name: "users delete", summary: "delete a user with their sessions and tokens", usage: "--email EMAIL",
 			run: runUsersDelete, flags: func(fs *flag.FlagSet, c *cmdEnv) {
 				fs.StringVar(&c.email, "email", "", "the user's email address (required)")

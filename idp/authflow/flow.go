@@ -100,6 +100,9 @@ type Flow struct {
 	Audit    *audit.Recorder
 	Now      func() time.Time
 	TTL      time.Duration
+	// Lockout counts guesses at the secrets of Guarded methods; nil
+	// counts nothing.
+	Lockout Lockout
 
 	doors   map[string]Door
 	methods map[string]Method

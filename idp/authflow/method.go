@@ -95,14 +95,22 @@ func (f *Flow) Submit(ctx context.Context, id string, b session.Browser, method 
 	if err != nil {
 		return Outcome{}, err
 	}
+	// A guess at a secret is counted before it is checked (guard.go).
+	att, err := f.guard(ctx, r, b, m, in)
+	if err != nil {
+		return f.refused(ctx, r, p, m, err)
+	}
 	proof, err := m.Verify(ctx, r, in)
 	if err != nil {
+		settleVerify(ctx, att, err)
 		return f.refused(ctx, r, p, m, err)
 	}
 	u, err := f.proved(ctx, r, proof)
 	if err != nil {
+		settleProved(ctx, att, err)
 		return f.refused(ctx, r, p, m, err)
 	}
+	att.Succeeded(ctx)
 	return f.accept(ctx, r, b, p, m, proof, u)
 }
 
@@ -114,7 +122,11 @@ func (f *Flow) refused(ctx context.Context, r storage.AuthRequest, p Party, m Me
 		return Outcome{}, err
 	}
 	f.record(ctx, audit.LoginFailed, r, fail.User, map[string]string{"reason": fail.Reason, "step": r.Step, "method": m.Name()})
-	return Outcome{Action: Challenge, Request: r, Party: p, Method: m.Name(), Failure: ErrInvalidCredentials}, nil
+	shown := ErrInvalidCredentials
+	if fail.Reason == ReasonThrottled {
+		shown = ErrThrottled // about the network, never the account
+	}
+	return Outcome{Action: Challenge, Request: r, Party: p, Method: m.Name(), Failure: shown}, nil
 }
 
 // proved loads the user a proof names and checks that they may sign in:

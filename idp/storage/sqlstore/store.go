@@ -151,6 +151,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 		// An unset idle expiry (0) means no idle timeout, not "expired".
 		`DELETE FROM sessions WHERE expires_at < $1 OR (idle_expires_at <> 0 AND idle_expires_at < $1)`,
 		`DELETE FROM one_time_tokens WHERE expires_at < $1`,
+		`DELETE FROM attempt_counters WHERE expires_at < $1`,
 	}
 	total := 0
 	for _, q := range stmts {
