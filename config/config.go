@@ -135,8 +135,8 @@ type Argon2 struct {
 	MemoryKiB   int `yaml:"memory_kib"`
 	Iterations  int `yaml:"iterations"`
 	Parallelism int `yaml:"parallelism"`
-	// MaxConcurrent bounds simultaneous hashes; 0 means 2*GOMAXPROCS,
-	// decided where it is used.
+	// MaxConcurrent bounds simultaneous hashes; 0 means one per CPU
+	// (password.DefaultMaxConcurrent), decided where it is used.
 	MaxConcurrent int `yaml:"max_concurrent"`
 }
 

@@ -94,6 +94,9 @@ type Instance struct {
 type Options struct {
 	Logger *slog.Logger
 	Now    func() time.Time
+	// WrapStore, when set, wraps the opened store before anything uses
+	// it (tests that observe what a request writes).
+	WrapStore func(Store) Store
 }
 
 // Open opens storage, applies pending migrations and loads the master key.
@@ -120,6 +123,9 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Instance, erro
 	if inst.Migrated, err = inst.Store.Migrate(ctx); err != nil {
 		inst.Store.Close()
 		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	if opts.WrapStore != nil {
+		inst.Store = opts.WrapStore(inst.Store)
 	}
 	a := cfg.Password.Argon2
 	// Validate bounds these, so the conversions cannot overflow.

@@ -156,7 +156,7 @@ func (h *harness) peer(t *testing.T) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	inst := startInstance(t, ctx, cfg, h.clock, logger)
+	inst := startInstance(t, ctx, cfg, h.clock, logger, nil)
 	web := serve(t, ctx, cancel, inst, ln, logger)
 	return &harness{t: t, ctx: ctx, inst: inst, web: web, issuer: cfg.Issuer, clock: h.clock}
 }

@@ -101,11 +101,12 @@ func update[T any](ctx context.Context, s *Store, t *table[T], op, key string, f
 		if err := t.loadChildren(ctx, q, &cur); err != nil {
 			return err
 		}
+		was := t.encoded(&cur)
 		next, err := fn(cur)
 		if err != nil {
 			return callerError{err}
 		}
-		if err := t.rewrite(ctx, q, &next, key); err != nil {
+		if err := t.rewrite(ctx, q, was, &next, key); err != nil {
 			return err
 		}
 		out = next
