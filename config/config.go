@@ -52,6 +52,7 @@ type Config struct {
 	Log       Log       `yaml:"log"`
 	Storage   Storage   `yaml:"storage"`
 	Password  Password  `yaml:"password"`
+	Lockout   Lockout   `yaml:"lockout"`
 	Bootstrap Bootstrap `yaml:"bootstrap"`
 	Invite    Invite    `yaml:"invite"`
 	Reset     Reset     `yaml:"reset"`
@@ -136,9 +137,23 @@ type Argon2 struct {
 	MemoryKiB   int `yaml:"memory_kib"`
 	Iterations  int `yaml:"iterations"`
 	Parallelism int `yaml:"parallelism"`
-	// MaxConcurrent bounds simultaneous hashes; 0 means 2*GOMAXPROCS,
-	// decided where it is used.
+	// MaxConcurrent bounds simultaneous hashes; 0 means one per CPU
+	// (password.DefaultMaxConcurrent), decided where it is used.
 	MaxConcurrent int `yaml:"max_concurrent"`
+}
+
+// Lockout limits guesses at secrets (passwords, later second-factor
+// codes): per account a temporary lock, per client network a sliding
+// window that slows spraying without locking anyone.
+type Lockout struct {
+	// MaxFailures consecutive failures lock the account for Duration,
+	// counted from the failure that reached the limit; it ends by itself.
+	MaxFailures int           `yaml:"max_failures"`
+	Duration    time.Duration `yaml:"duration"`
+	// IPMaxFailures failures per IPWindow from one network (an IPv4
+	// address, an IPv6 /64) throttle it.
+	IPMaxFailures int           `yaml:"ip_max_failures"`
+	IPWindow      time.Duration `yaml:"ip_window"`
 }
 
 // Bootstrap names what is created on first start.
@@ -193,6 +208,8 @@ func Default() Config {
 				Parallelism: 1,
 			},
 		},
+		// The defaults of idp/lockout.
+		Lockout:   Lockout{MaxFailures: 10, Duration: 10 * time.Minute, IPMaxFailures: 100, IPWindow: 10 * time.Minute},
 		Bootstrap: Bootstrap{Organization: "default", AdminEmail: "admin@localhost"},
 		Invite:    Invite{TTL: 72 * time.Hour},
 		Reset:     Reset{Enabled: true, TTL: time.Hour, AddressLimit: 5, IPLimit: 20, LimitWindow: time.Hour},

@@ -206,6 +206,11 @@ password:
     iterations: 600000
     parallelism: 0
     max_concurrent: -1
+lockout:
+  max_failures: 0
+  duration: 48h
+  ip_max_failures: -5
+  ip_window: 0s
 bootstrap:
   organization: ""
   admin_email: "Admin <admin@example.com>"
@@ -227,10 +232,14 @@ bootstrap:
 				"password.argon2.iterations: must be between 1 and 100, got 600000",
 				"password.argon2.parallelism: must be between 1 and 64, got 0",
 				"password.argon2.max_concurrent: must be at least 0, got -1",
+				"lockout.max_failures: must be between 1 and 1000, got 0",
+				"lockout.duration: must be between 1s and 24h0m0s, got 48h0m0s",
+				"lockout.ip_max_failures: must be between 1 and 1000000, got -5",
+				"lockout.ip_window: must be between 1s and 24h0m0s, got 0s",
 				"bootstrap.organization: required",
 				`bootstrap.admin_email: "Admin <admin@example.com>" is not an email address`,
 			},
-			n: 18,
+			n: 22,
 		},
 		{
 			name: "file, env and validation problems together",
@@ -674,6 +683,10 @@ func TestEnvNames(t *testing.T) {
 		"GATEHOUSE_DEV",
 		"GATEHOUSE_INVITE_TTL",
 		"GATEHOUSE_ISSUER",
+		"GATEHOUSE_LOCKOUT_DURATION",
+		"GATEHOUSE_LOCKOUT_IP_MAX_FAILURES",
+		"GATEHOUSE_LOCKOUT_IP_WINDOW",
+		"GATEHOUSE_LOCKOUT_MAX_FAILURES",
 		"GATEHOUSE_LOG_FORMAT",
 		"GATEHOUSE_LOG_LEVEL",
 		"GATEHOUSE_MASTER_KEY",

@@ -80,6 +80,13 @@ var rules = []rule{
 	{"password.argon2.parallelism", func(c *Config) error { return between(c.Password.Argon2.Parallelism, 1, 64) }},
 	{"password.argon2.max_concurrent", func(c *Config) error { return atLeast(c.Password.Argon2.MaxConcurrent, 0) }},
 
+	// A lock must end by itself: at most a day, so nobody can lock an
+	// account for good by configuration either.
+	{"lockout.max_failures", func(c *Config) error { return between(c.Lockout.MaxFailures, 1, 1000) }},
+	{"lockout.duration", func(c *Config) error { return between(c.Lockout.Duration, time.Second, 24*time.Hour) }},
+	{"lockout.ip_max_failures", func(c *Config) error { return between(c.Lockout.IPMaxFailures, 1, 1000000) }},
+	{"lockout.ip_window", func(c *Config) error { return between(c.Lockout.IPWindow, time.Second, 24*time.Hour) }},
+
 	{"bootstrap.organization", func(c *Config) error { return required(c.Bootstrap.Organization) }},
 	{"bootstrap.admin_email", func(c *Config) error { return email(c.Bootstrap.AdminEmail) }},
 

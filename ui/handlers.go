@@ -107,6 +107,7 @@ const (
 	msgBadCreds    = "Incorrect email or password."
 	msgMFA         = "Your organization requires a second sign-in step, which this server cannot offer yet. Please contact your administrator."
 	msgFormExpired = "This form has expired. Please go back and try again."
+	msgThrottled   = "Too many failed sign-ins from your network. Please try again in a few minutes."
 )
 
 // home says what this server is, to someone who opened it directly.
@@ -169,6 +170,10 @@ func (h *Handlers) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, LoginURL(id), http.StatusSeeOther)
 	case err != nil:
 		h.flowError(w, r, err)
+	case errors.Is(out.Failure, authflow.ErrThrottled):
+		// About the client's network, never the account: 429 says so to
+		// scripts as well.
+		h.show(w, r, http.StatusTooManyRequests, out, in[passwordlogin.FieldEmail])
 	case refused && out.Action == authflow.Challenge && out.Failure != nil:
 		// The generic answer, as a 400: the form was not one a person
 		// could have typed.
@@ -269,6 +274,9 @@ func (h *Handlers) challenge(w http.ResponseWriter, r *http.Request, status int,
 	}
 	if out.Failure != nil {
 		data.Email, data.Error = email, msgBadCreds
+		if errors.Is(out.Failure, authflow.ErrThrottled) {
+			data.Error = msgThrottled
+		}
 	} else if r.URL.Query().Get("notice") == noticePasswordSet {
 		data.Notice = "Your password is set. Sign in with it to continue."
 	}

@@ -58,6 +58,7 @@ type cmdEnv struct {
 	file                          string
 	clients                       clientFlags
 	policy                        policyFlags
+	bench                         benchFlags
 	// set names the flags the command line gave, for commands that
 	// change only what was asked (clients update).
 	set map[string]bool
@@ -75,7 +76,7 @@ func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 func commands() []command {
-	return []command{
+	return append([]command{
 		{name: "serve", summary: "run the identity provider", run: runServe,
 			flags: func(fs *flag.FlagSet, c *cmdEnv) {
 				fs.StringVar(&c.addr, "addr", "", "listen address, overrides server.addr (e.g. 127.0.0.1:8080)")
@@ -123,6 +124,10 @@ func commands() []command {
 			run: runUsersEnable, flags: func(fs *flag.FlagSet, c *cmdEnv) {
 				fs.StringVar(&c.email, "email", "", "the user's email address (required)")
 			}},
+		{name: "users unlock", summary: "lift a temporary lock after failed sign-ins and reset the count", usage: "--email EMAIL",
+			run: runUsersUnlock, flags: func(fs *flag.FlagSet, c *cmdEnv) {
+				fs.StringVar(&c.email, "email", "", "the user's email address (required)")
+			}},
 		{name: "users delete", summary: "delete a user with their sessions and tokens", usage: "--email EMAIL",
 			run: runUsersDelete, flags: func(fs *flag.FlagSet, c *cmdEnv) {
 				fs.StringVar(&c.email, "email", "", "the user's email address (required)")
@@ -160,7 +165,7 @@ func commands() []command {
 		{name: "clients delete", summary: "delete an OIDC client", usage: "--id ID", run: runClientsDelete, flags: clientsDeleteFlags},
 		{name: "clients rotate-secret", summary: "replace a client's secret", usage: "--id ID [--secret-stdin]",
 			run: runClientsRotateSecret, flags: clientsRotateFlags},
-	}
+	}, benchCommands()...)
 }
 
 func run(ctx context.Context, args []string, io stdio, environ []string) int {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/gatehouse-idp/gatehouse/idp/instance"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
@@ -49,6 +50,21 @@ func runUsersEnable(ctx context.Context, c *cmdEnv) error {
 	return userCommand(ctx, c, func(inst *instance.Instance) (string, error) {
 		u, err := inst.Admin.EnableUser(ctx, actor(), c.email)
 		return fmt.Sprintf("enabled user %s (%s, state %s)", u.Email, u.ID, u.State), err
+	})
+}
+
+func runUsersUnlock(ctx context.Context, c *cmdEnv) error {
+	return userCommand(ctx, c, func(inst *instance.Instance) (string, error) {
+		res, err := inst.Admin.UnlockUser(ctx, actor(), c.email)
+		u := res.User
+		if err != nil {
+			return "", err
+		}
+		was := "was not locked"
+		if !res.WasLockedUntil.IsZero() {
+			was = "was locked until " + res.WasLockedUntil.UTC().Format(time.RFC3339)
+		}
+		return fmt.Sprintf("unlocked user %s (%s, state %s): %s; %d failed sign-ins forgotten", u.Email, u.ID, u.State, was, res.Failures), nil
 	})
 }
 

@@ -68,6 +68,17 @@ type Service struct {
 	// Checker judges a password an administrator sets; nil checks length
 	// and the common-password list, with no breach service.
 	Checker *password.Checker
+	// Lockout lifts temporary locks (idp/lockout.Limiter); nil means no
+	// lockout is configured, and UnlockUser fails.
+	Lockout Locks
+}
+
+// Locks is what the Service needs of idp/lockout.
+type Locks interface {
+	// Unlock resets the user's failure count and ends their lock.
+	Unlock(ctx context.Context, userID string) error
+	// Status is the user's failure count and, when locked, its end.
+	Status(ctx context.Context, userID string) (failures int, lockedUntil time.Time, err error)
 }
 
 // Limits of what an operator may store (README.md, "Limits"). Lengths of

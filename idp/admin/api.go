@@ -69,6 +69,7 @@ func (a *API) Mount(mux interface{ Handle(string, http.Handler) }) {
 		{http.MethodPost, "users/{email}/disable", a.disableUser},
 		{http.MethodPost, "users/{email}/resend-invite", a.userLink(a.Service.SendInvite)},
 		{http.MethodPost, "users/{email}/send-reset", a.userLink(a.Service.SendReset)},
+		{http.MethodPost, "users/{email}/unlock", a.unlockUser},
 		{http.MethodGet, "orgs", a.listOrgs},
 		{http.MethodPost, "orgs", a.createOrg},
 		{http.MethodGet, "orgs/{name}/password-policy", a.getPasswordPolicy},
@@ -386,12 +387,20 @@ type userView struct {
 	State         storage.UserState `json:"state"`
 	Roles         []string          `json:"roles"`
 	HasPassword   bool              `json:"has_password"`
-	CreatedAt     time.Time         `json:"created_at"`
+	// LockedUntil is set while a temporary lock may be in force (it
+	// ends by itself at that time).
+	LockedUntil *time.Time `json:"locked_until,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
 }
 
 func viewUser(u storage.User) userView {
-	return userView{ID: u.ID, Email: u.Email, EmailVerified: u.EmailVerified, Name: u.Name, OrgID: u.OrgID,
+	v := userView{ID: u.ID, Email: u.Email, EmailVerified: u.EmailVerified, Name: u.Name, OrgID: u.OrgID,
 		State: u.State, Roles: nonNil(u.Roles), HasPassword: u.PasswordHash != "", CreatedAt: u.CreatedAt.UTC()}
+	if !u.LockedUntil.IsZero() {
+		t := u.LockedUntil.UTC()
+		v.LockedUntil = &t
+	}
+	return v
 }
 
 // maxUserPage bounds one page of GET /users.
@@ -443,6 +452,38 @@ func (a *API) disableUser(w http.ResponseWriter, r *http.Request, p Principal) e
 		return err
 	}
 	writeJSON(w, http.StatusOK, viewUser(u))
+	return nil
+}
+
+// unlockResponse is the user after an unlock, with what it reset.
+type unlockResponse struct {
+	userView
+	FailuresReset  int        `json:"failures_reset"`
+	WasLockedUntil *time.Time `json:"was_locked_until,omitempty"`
+}
+
+func (a *API) unlockUser(w http.ResponseWriter, r *http.Request, p Principal) error {
+	if err := decodeBody(w, r, &struct{}{}, true); err != nil {
+		return err
+	}
+	email := r.PathValue("email")
+	// As for disable: an unknown email is a 404 here.
+	if _, err := a.Service.Store.GetUserByEmail(r.Context(), storage.NormalizeEmail(email)); err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			return &InputError{Msg: fmt.Sprintf("no user with email %q", shorten(email)), Err: storage.ErrNotFound}
+		}
+		return fmt.Errorf("unlock user: %w", err)
+	}
+	res, err := a.Service.UnlockUser(r.Context(), actorOf(p), email)
+	if err != nil {
+		return err
+	}
+	out := unlockResponse{userView: viewUser(res.User), FailuresReset: res.Failures}
+	if !res.WasLockedUntil.IsZero() {
+		t := res.WasLockedUntil.UTC()
+		out.WasLockedUntil = &t
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

@@ -45,6 +45,17 @@ const (
 	OrgPasswordPolicyChanged = "org.password_policy_changed"
 )
 
+// Lockout events (idp/lockout, idp/admin). Each failed guess is a
+// LoginFailed.
+const (
+	// UserLocked: failed guesses at a user's secrets reached the limit;
+	// new logins are refused until the lock ends by itself.
+	UserLocked = "user.locked"
+	// UserUnlocked: an administrator lifted a temporary lock and reset
+	// the failure count.
+	UserUnlocked = "user.unlocked"
+)
+
 // Appender is the part of storage the recorder needs: the append half of
 // the storage.Audit role, since a recorder never reads events back.
 type Appender interface {

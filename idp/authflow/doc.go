@@ -20,6 +20,11 @@
 //     second factor required, is the login done. Upstream connectors
 //     report through the same Proof (its Upstream field is the federation
 //     issue's hook).
+//   - Guesses at secrets (methods that are Guarded) are counted by Lockout
+//     (idp/lockout) before the method checks them: a locked account gets
+//     the answer and the cost of a wrong secret, its secret unchecked; a
+//     throttled network gets ErrThrottled. What the check said settles the
+//     count (guard.go).
 //   - Pages call Next (what to show now) and Submit (a form for a method)
 //     and render the Outcome; they never look at the step.
 //   - Starting the browser session is part of the transition to done: the

@@ -105,8 +105,13 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvOn(t, testenv.SQLite(t))
+}
+
+// newEnvOn is newEnv over st, a fresh, migrated store.
+func newEnvOn(t *testing.T, st storage.Storage) *env {
+	t.Helper()
 	ctx := context.Background()
-	st := testenv.SQLite(t)
 	now := t0
 	clock := func() time.Time { return now }
 	discard := slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -109,6 +109,9 @@ type Flow struct {
 	// Expiry, when set, sends a login whose password has expired to
 	// StepNewPassword before anything else.
 	Expiry Expiry
+	// Lockout counts guesses at the secrets of Guarded methods; nil
+	// counts nothing.
+	Lockout Lockout
 
 	doors   map[string]Door
 	methods map[string]Method

@@ -99,14 +99,22 @@ func (f *Flow) Submit(ctx context.Context, id string, b session.Browser, method 
 	if err != nil {
 		return Outcome{}, err
 	}
+	// A guess at a secret is counted before it is checked (guard.go).
+	att, err := f.guard(ctx, r, b, m, in)
+	if err != nil {
+		return f.refused(ctx, r, p, m, err)
+	}
 	proof, err := m.Verify(ctx, r, in)
 	if err != nil {
+		settleVerify(ctx, att, err)
 		return f.refused(ctx, r, p, m, err)
 	}
 	u, err := f.proved(ctx, r, proof)
 	if err != nil {
+		settleProved(ctx, att, err)
 		return f.refused(ctx, r, p, m, err)
 	}
+	att.Succeeded(ctx)
 	return f.accept(ctx, r, b, p, m, proof, u)
 }
 
@@ -118,11 +126,14 @@ func (f *Flow) refused(ctx context.Context, r storage.AuthRequest, p Party, m Me
 		return Outcome{}, err
 	}
 	f.record(ctx, audit.LoginFailed, r, fail.User, map[string]string{"reason": fail.Reason, "step": r.Step, "method": m.Name()})
-	show := error(ErrInvalidCredentials)
-	if fail.Show != nil && StepOf(r) != StepLogin {
-		show = fail.Show
+	shown := error(ErrInvalidCredentials)
+	switch {
+	case fail.Reason == ReasonThrottled:
+		shown = ErrThrottled // about the network, never the account
+	case fail.Show != nil && StepOf(r) != StepLogin:
+		shown = fail.Show
 	}
-	return Outcome{Action: Challenge, Request: r, Party: p, Method: m.Name(), Failure: show}, nil
+	return Outcome{Action: Challenge, Request: r, Party: p, Method: m.Name(), Failure: shown}, nil
 }
 
 // proved loads the user a proof names and checks that they may sign in:

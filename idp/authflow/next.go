@@ -53,7 +53,8 @@ type Outcome struct {
 	// Method is the back door whose form to show (Challenge).
 	Method string
 	// Failure is set when the last submission failed: the one generic
-	// error (ErrInvalidCredentials) to show above the form.
+	// error (ErrInvalidCredentials) to show above the form, or
+	// ErrThrottled when the client's network is over its limit.
 	Failure error
 	// Session is the browser session the login started (Continue); the
 	// page sets its cookie. Nil when the browser's own session resumed.

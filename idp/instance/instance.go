@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse-idp/gatehouse/idp/authflow"
 	"github.com/gatehouse-idp/gatehouse/idp/httpserver"
 	"github.com/gatehouse-idp/gatehouse/idp/keys"
+	"github.com/gatehouse-idp/gatehouse/idp/lockout"
 	"github.com/gatehouse-idp/gatehouse/idp/masterkey"
 	"github.com/gatehouse-idp/gatehouse/idp/password"
 	"github.com/gatehouse-idp/gatehouse/idp/password/pwned"
@@ -76,6 +77,9 @@ type Instance struct {
 	Checker   *password.Checker
 	Passwords *password.Policies
 
+	// Lockout counts failed guesses at secrets; the flow consults it and
+	// the admin service lifts its locks.
+	Lockout *lockout.Limiter
 	// masterRaw is the master key's bytes, from which per-purpose keys
 	// are derived (see derive).
 	masterRaw []byte
@@ -90,6 +94,9 @@ type Instance struct {
 type Options struct {
 	Logger *slog.Logger
 	Now    func() time.Time
+	// WrapStore, when set, wraps the opened store before anything uses
+	// it (tests that observe what a request writes).
+	WrapStore func(Store) Store
 }
 
 // Open opens storage, applies pending migrations and loads the master key.
@@ -117,6 +124,9 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Instance, erro
 		inst.Store.Close()
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
+	if opts.WrapStore != nil {
+		inst.Store = opts.WrapStore(inst.Store)
+	}
 	a := cfg.Password.Argon2
 	// Validate bounds these, so the conversions cannot overflow.
 	inst.Hasher = password.NewHasher(password.Params{MemoryKiB: uint32(a.MemoryKiB), Iterations: uint32(a.Iterations),
@@ -130,11 +140,14 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Instance, erro
 	}
 	inst.Passwords = &password.Policies{Orgs: inst.Store, Defaults: cfg.Password.Policy()}
 	inst.Audit = &audit.Recorder{Store: inst.Store, Logger: inst.Logger, Now: inst.Now, Meta: requestMeta}
+	lo := cfg.Lockout
+	inst.Lockout = &lockout.Limiter{Store: inst.Store, Audit: inst.Audit, Now: inst.Now, Logger: inst.Logger,
+		MaxFailures: lo.MaxFailures, Duration: lo.Duration, IPMaxFailures: lo.IPMaxFailures, IPWindow: lo.IPWindow}
 	inst.Admin = &admin.Service{Store: inst.Store, Hasher: inst.Hasher, Audit: inst.Audit, Now: inst.Now,
-		Policy: cfg.Password.Policy(), Checker: inst.Checker}
+		Policy: cfg.Password.Policy(), Checker: inst.Checker, Lockout: inst.Lockout}
 	// The flow's sessions and front doors are wired with the web side
 	// (NewServer); its back doors are known now.
-	inst.Flow = &authflow.Flow{Store: inst.Store, Audit: inst.Audit, Now: inst.Now}
+	inst.Flow = &authflow.Flow{Store: inst.Store, Audit: inst.Audit, Now: inst.Now, Lockout: inst.Lockout}
 	inst.Flow.RegisterMethod(&passwordlogin.Method{Users: inst.Store, Hasher: inst.Hasher})
 	inst.Keys = &keys.Manager{Store: inst.Store, Sealer: inst.Key, Now: inst.Now, Logger: inst.Logger}
 	return inst, nil

@@ -92,3 +92,24 @@ func (m *Method) rehash(ctx context.Context, u storage.User, pw string) {
 		return cur, nil
 	})
 }
+
+var _ authflow.Guarded = (*Method)(nil)
+
+// Account names the account in[FieldEmail], checking nothing, so that the
+// flow can count the guess before Verify: "" for no such account.
+func (m *Method) Account(ctx context.Context, _ storage.AuthRequest, in authflow.Input) (string, error) {
+	u, err := m.Users.GetUserByEmail(ctx, storage.NormalizeEmail(in[FieldEmail]))
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("passwordlogin: %w", err)
+	}
+	return u.ID, nil
+}
+
+// Decoy costs what Verify costs, for a guess the flow refuses unchecked
+// (a locked account): one dummy verification of the typed password.
+func (m *Method) Decoy(ctx context.Context, in authflow.Input) {
+	m.Hasher.VerifyDummy(ctx, in[FieldPassword])
+}

@@ -254,6 +254,10 @@ type Browser struct {
 	userAgent string
 }
 
+// IP is the client address a new session would record; the login flow
+// keys a guess's network by it (idp/lockout).
+func (b Browser) IP() string { return b.ip }
+
 // Browser reads the request's session. err is non-nil only when storage
 // failed; callers answer 503 then, not a login page.
 func (m *Manager) Browser(r *http.Request) (Browser, error) {

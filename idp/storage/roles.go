@@ -22,8 +22,8 @@ type Maintenance interface {
 	Close() error
 
 	// DeleteExpired removes rows whose lifetime ended before now: auth
-	// requests, codes, tokens, sessions and one-time tokens. Audit events
-	// are kept.
+	// requests, codes, tokens, sessions, one-time tokens and attempt
+	// counters. Audit events are kept.
 	DeleteExpired(ctx context.Context, now time.Time) (int, error)
 }
 
@@ -185,4 +185,30 @@ type Audit interface {
 	AppendAuditEvent(ctx context.Context, e AuditEvent) error
 	// ListAuditEvents returns events newest first, by ID.
 	ListAuditEvents(ctx context.Context, q AuditQuery) ([]AuditEvent, error)
+}
+
+// Attempts counts attempts under a key, atomically across goroutines and
+// processes, for limits that must hold however many instances share the
+// database (suite group Attempts): failed guesses at a user's secrets and
+// failures per client network (idp/lockout). A key names what is counted;
+// its format is the caller's.
+type Attempts interface {
+	// ReserveAttempt counts one attempt under key unless the key is at its
+	// limit, as one atomic step: if the live counter (ExpiresAt after now)
+	// has Count >= limit, it returns ErrLimited with that counter and
+	// stores nothing (so a refused attempt never extends ExpiresAt);
+	// otherwise it adds one (to a fresh counter when there is none or it
+	// expired), sets ExpiresAt to now+ttl and returns the counter. Of any
+	// number of concurrent callers against limit n, at most n succeed. A
+	// limit <= 0 refuses everything.
+	ReserveAttempt(ctx context.Context, key string, limit int, ttl time.Duration, now time.Time) (AttemptCounter, error)
+	// ReleaseAttempt takes back one reservation of a live counter (the
+	// attempt could not be evaluated: an outage, not a guess). Nothing to
+	// take back is not an error.
+	ReleaseAttempt(ctx context.Context, key string, now time.Time) error
+	// ResetAttempts forgets key's counter; an unknown key is not an error.
+	ResetAttempts(ctx context.Context, key string) error
+	// GetAttempts returns key's live counter, or a zero Count (and zero
+	// ExpiresAt) when there is none or it expired.
+	GetAttempts(ctx context.Context, key string, now time.Time) (AttemptCounter, error)
 }

@@ -35,6 +35,9 @@ var (
 	// or update keyed by such text is ErrNotFound instead, since no
 	// stored row can have that key; a list filtered by it is empty.
 	ErrInvalid = errors.New("storage: the value cannot be stored: NUL or invalid UTF-8")
+	// ErrLimited: an attempt counter is at its limit; ReserveAttempt
+	// counted nothing.
+	ErrLimited = errors.New("storage: attempt limit reached")
 )
 
 // Storable reports whether s is text every backend stores as is: valid
@@ -63,6 +66,7 @@ type Storage interface {
 	OneTimeTokens
 	SigningKeys
 	Audit
+	Attempts
 }
 
 // Organization is a tenant: its users, policies and email domains.
@@ -357,6 +361,15 @@ type OneTimeToken struct {
 // Usable reports whether t may still be consumed at now.
 func (t OneTimeToken) Usable(now time.Time) bool {
 	return t.ConsumedAt.IsZero() && now.Before(t.ExpiresAt)
+}
+
+// AttemptCounter counts attempts under one key (a user's failed logins, an
+// IP's failures in one window) until ExpiresAt. An expired counter counts
+// nothing: the next reservation starts a fresh one.
+type AttemptCounter struct {
+	Key       string
+	Count     int
+	ExpiresAt time.Time
 }
 
 // Key uses.

@@ -131,6 +131,31 @@ func TestPagesDoNotReadSteps(t *testing.T) {
 	}
 }
 
+// TestOnlyTheFlowCountsGuesses: a guess at a secret is counted where the
+// login is decided, and nowhere else. Outside idp/authflow (and idp/lockout
+// itself) no production code reserves a guess, so no page or method can
+// skip, double or settle the count on its own; and only idp/lockout (over
+// the storage that implements them) touches the attempt counters, so no
+// other package can reset or forge a lock by writing them.
+func TestOnlyTheFlowCountsGuesses(t *testing.T) {
+	counters := map[string]bool{"ReserveAttempt": true, "ReleaseAttempt": true, "ResetAttempts": true, "GetAttempts": true}
+	for _, s := range parseModule(t) {
+		ast.Inspect(s.file, func(n ast.Node) bool {
+			sel, ok := n.(*ast.SelectorExpr)
+			if !ok {
+				return true
+			}
+			switch {
+			case sel.Sel.Name == "Reserve" && !under(s.path, "idp/authflow", "idp/lockout"):
+				t.Errorf("%s: Reserve is called outside idp/authflow; the flow alone counts guesses", s.fset.Position(sel.Pos()))
+			case counters[sel.Sel.Name] && !under(s.path, "idp/lockout", "idp/storage"):
+				t.Errorf("%s: %s is used outside idp/lockout", s.fset.Position(sel.Pos()), sel.Sel.Name)
+			}
+			return true
+		})
+	}
+}
+
 func typeName(e ast.Expr) string {
 	if sel, ok := e.(*ast.SelectorExpr); ok {
 		return identName(sel.X) + "." + sel.Sel.Name

@@ -84,7 +84,7 @@ func newBenchHarness(tb testing.TB, backend string) *benchHarness {
 	tb.Cleanup(func() { slog.SetDefault(prev); log.SetOutput(prevOut); log.SetFlags(prevFlags) })
 	var inst *instance.Instance
 	untimed(func() {
-		inst = startInstance(tb, ctx, cfg, clk, logger)
+		inst = startInstance(tb, ctx, cfg, clk, logger, nil)
 		if _, err := inst.Admin.CreateUser(ctx, "test", admin.CreateUserInput{Email: "alice@example.com",
 			Name: "Alice Example", Org: "default", Password: alicePW, EmailVerified: true}); err != nil {
 			tb.Fatal(err)

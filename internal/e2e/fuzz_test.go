@@ -38,7 +38,7 @@ func newFuzzSurface(f *testing.F) *fuzzSurface {
 	f.Cleanup(cancel)
 	cfg, ln := newConfig(f, backend)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	inst := startInstance(f, ctx, cfg, &clock{t: time.Now().UTC().Truncate(time.Second)}, logger)
+	inst := startInstance(f, ctx, cfg, &clock{t: time.Now().UTC().Truncate(time.Second)}, logger, nil)
 	serve(f, ctx, cancel, inst, ln, logger)
 	s := &fuzzSurface{issuer: cfg.Issuer, hc: &http.Client{Timeout: 30 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}

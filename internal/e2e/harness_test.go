@@ -116,6 +116,13 @@ func newConfig(tb testing.TB, backend string) (config.Config, net.Listener) {
 
 func newHarness(t *testing.T, backend string) *harness {
 	t.Helper()
+	return newWrappedHarness(t, backend, nil)
+}
+
+// newWrappedHarness is newHarness with the instance's store wrapped by wrap
+// (nil: not wrapped).
+func newWrappedHarness(t *testing.T, backend string, wrap func(instance.Store) instance.Store) *harness {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	cfg, ln := newConfig(t, backend)
@@ -125,7 +132,7 @@ func newHarness(t *testing.T, backend string) *harness {
 	if os.Getenv("GATEHOUSE_TEST_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	inst := startInstance(t, ctx, cfg, clk, logger)
+	inst := startInstance(t, ctx, cfg, clk, logger, wrap)
 	web := serve(t, ctx, cancel, inst, ln, logger)
 	return &harness{t: t, ctx: ctx, inst: inst, web: web, issuer: issuer, clock: clk}
 }
@@ -133,9 +140,11 @@ func newHarness(t *testing.T, backend string) *harness {
 // startInstance opens the instance of cfg on clk's time, starts it (keys,
 // config clients) and creates the default organization. It closes when the
 // test ends.
-func startInstance(tb testing.TB, ctx context.Context, cfg config.Config, clk *clock, logger *slog.Logger) *instance.Instance {
+func startInstance(tb testing.TB, ctx context.Context, cfg config.Config, clk *clock, logger *slog.Logger,
+	wrap func(instance.Store) instance.Store,
+) *instance.Instance {
 	tb.Helper()
-	inst, err := instance.Open(ctx, cfg, instance.Options{Now: clk.Now, Logger: logger})
+	inst, err := instance.Open(ctx, cfg, instance.Options{Now: clk.Now, Logger: logger, WrapStore: wrap})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -114,7 +114,7 @@ func newStallHarness(t *testing.T) (*harness, *storagetest.Proxy) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	// Cleanups run last first: the server and the instance stop before
 	// the proxy closes.
-	inst := startInstance(t, ctx, cfg, clk, logger)
+	inst := startInstance(t, ctx, cfg, clk, logger, nil)
 	web := serve(t, ctx, cancel, inst, ln, logger)
 	return &harness{t: t, ctx: ctx, inst: inst, web: web, issuer: cfg.Issuer, clock: clk}, proxy
 }

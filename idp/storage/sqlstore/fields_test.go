@@ -1,7 +1,9 @@
 package sqlstore
 
 import (
+	"context"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -162,5 +164,69 @@ func TestTableSQL(t *testing.T) {
 	}
 	if got, want := authCodes.byKey(" FOR UPDATE"), "SELECT hash, auth_request_id, client_id, grant_id, created_at, expires_at, consumed_at FROM auth_codes WHERE hash = $1 FOR UPDATE"; got != want {
 		t.Errorf("byKey = %q\nwant %q", got, want)
+	}
+}
+
+// execLog is a Querier that keeps the statements Exec gets.
+type execLog struct {
+	queries []string
+	args    [][]any
+}
+
+func (l *execLog) Exec(_ context.Context, q string, args ...any) (int64, error) {
+	l.queries, l.args = append(l.queries, q), append(l.args, args)
+	return 1, nil
+}
+func (l *execLog) QueryRow(context.Context, string, ...any) Row        { return fakeRow{} }
+func (l *execLog) Query(context.Context, string, ...any) (Rows, error) { return emptyRows{}, nil }
+
+// An update writes only the columns it changed (so SQLite rewrites only
+// their index entries and the WAL carries less), and nothing when nothing
+// changed.
+func TestRewriteChangedColumnsOnly(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	cur := storage.User{ID: "u1", OrgID: "o1", Email: "a@example.com", Name: "A", PasswordHash: "h",
+		State: storage.UserActive, Roles: []string{"admin"}, CreatedAt: now}
+	tests := []struct {
+		name     string
+		change   func(*storage.User)
+		wantSQL  string
+		wantArgs []any
+	}{
+		{"one column", func(u *storage.User) { u.LastLoginAt = now.Add(time.Hour) },
+			"UPDATE users SET last_login_at = $1 WHERE id = $2", []any{now.Add(time.Hour).UnixMicro(), "u1"}},
+		{"two columns", func(u *storage.User) { u.Name, u.Roles = "B", nil },
+			"UPDATE users SET name = $1, roles = $2 WHERE id = $3", []any{"B", "null", "u1"}},
+		{"the key cannot move", func(u *storage.User) { u.ID = "u2" }, "", nil},
+		{"nothing", func(*storage.User) {}, "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := cur
+			c.Roles = slices.Clone(cur.Roles)
+			was := users.encoded(&c)
+			next := c
+			tt.change(&next)
+			var l execLog
+			if err := users.rewrite(context.Background(), &l, was, &next, "u1"); err != nil {
+				t.Fatal(err)
+			}
+			if tt.wantSQL == "" {
+				if len(l.queries) != 0 {
+					t.Fatalf("wrote %q for an unchanged row", l.queries)
+				}
+				return
+			}
+			if len(l.queries) != 1 || l.queries[0] != tt.wantSQL || !slices.Equal(l.args[0], tt.wantArgs) {
+				t.Fatalf("got %q %v\nwant %q %v", l.queries, l.args, tt.wantSQL, tt.wantArgs)
+			}
+		})
+	}
+	// Without the old values (they could not be encoded) every column is
+	// written.
+	var l execLog
+	next := cur
+	if err := users.rewrite(context.Background(), &l, nil, &next, "u1"); err != nil || len(l.args) != 1 || len(l.args[0]) != len(users.names)+1 {
+		t.Fatalf("full rewrite: %v %q", err, l.queries)
 	}
 }

@@ -101,11 +101,12 @@ func update[T any](ctx context.Context, s *Store, t *table[T], op, key string, f
 		if err := t.loadChildren(ctx, q, &cur); err != nil {
 			return err
 		}
+		was := t.encoded(&cur)
 		next, err := fn(cur)
 		if err != nil {
 			return callerError{err}
 		}
-		if err := t.rewrite(ctx, q, &next, key); err != nil {
+		if err := t.rewrite(ctx, q, was, &next, key); err != nil {
 			return err
 		}
 		out = next
@@ -151,6 +152,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 		// An unset idle expiry (0) means no idle timeout, not "expired".
 		`DELETE FROM sessions WHERE expires_at < $1 OR (idle_expires_at <> 0 AND idle_expires_at < $1)`,
 		`DELETE FROM one_time_tokens WHERE expires_at < $1`,
+		`DELETE FROM attempt_counters WHERE expires_at < $1`,
 	}
 	total := 0
 	for _, q := range stmts {

@@ -1,8 +1,10 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
@@ -16,9 +18,9 @@ type table[T any] struct {
 	keyOf  func(*T) *string
 	fields func(*T) *fields
 
+	names  []string // the columns, in order
 	cols   string
 	insert string
-	update string // sets every column; the key is the last argument
 
 	// kids, when set, stores rows of other tables that belong to the
 	// entity (an organization's domains).
@@ -61,16 +63,14 @@ func newTable[T any](name, key string, keyOf func(*T) *string, fn func(*T) *fiel
 	var zero T
 	f := fn(&zero)
 	marks := make([]string, len(f.names))
-	sets := make([]string, len(f.names))
-	for i, n := range f.names {
+	for i := range f.names {
 		marks[i] = fmt.Sprintf("$%d", i+1)
-		sets[i] = fmt.Sprintf("%s = %s", n, marks[i])
 	}
 	return &table[T]{
 		name: name, key: key, keyOf: keyOf, fields: fn,
+		names:  f.names,
 		cols:   f.columns(),
 		insert: fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", name, f.columns(), strings.Join(marks, ", ")),
-		update: fmt.Sprintf("UPDATE %s SET %s WHERE %s = $%d", name, strings.Join(sets, ", "), key, len(f.names)+1),
 	}
 }
 
@@ -93,19 +93,61 @@ func (t *table[T]) put(ctx context.Context, q Querier, v *T) error {
 	return err
 }
 
-// rewrite stores v over the row keyed key. v's key is forced to key first:
-// an update function cannot move a row to another key.
-func (t *table[T]) rewrite(ctx context.Context, q Querier, v *T, key string) error {
+// encoded is v's column values as rewrite compares them: taken before an
+// update function runs, since the function may change slices it shares
+// with v. An encoding error (a value stored by other means) gives nil, and
+// rewrite then writes every column.
+func (t *table[T]) encoded(v *T) []any {
+	args, err := t.fields(v).args()
+	if err != nil {
+		return nil
+	}
+	return args
+}
+
+// rewrite stores v over the row keyed key, whose columns were was
+// (encoded): it sets only the columns whose value differs, so an update
+// that moves one field rewrites one column (and only the index entries on
+// it), and an update that changes nothing writes nothing. v's key is
+// forced to key first: an update function cannot move a row to another
+// key.
+func (t *table[T]) rewrite(ctx context.Context, q Querier, was []any, v *T, key string) error {
 	*t.keyOf(v) = key
 	args, err := t.fields(v).args()
 	if err != nil {
 		return err
 	}
-	n, err := q.Exec(ctx, t.update, append(args, key)...)
+	sets := make([]string, 0, len(args))
+	changed := make([]any, 0, len(args)+1)
+	for i, a := range args {
+		if was != nil && sameArg(was[i], a) {
+			continue
+		}
+		changed = append(changed, a)
+		sets = append(sets, t.names[i]+" = $"+strconv.Itoa(len(changed)))
+	}
+	if len(sets) == 0 {
+		return nil
+	}
+	query := "UPDATE " + t.name + " SET " + strings.Join(sets, ", ") + " WHERE " + t.key + " = $" + strconv.Itoa(len(changed)+1)
+	n, err := q.Exec(ctx, query, append(changed, key)...)
 	if err == nil && n == 0 {
 		return storage.ErrNotFound
 	}
 	return err
+}
+
+// sameArg reports whether two encoded column values are equal. Encoded
+// values are nil, strings, booleans, int64s or byte slices.
+func sameArg(a, b any) bool {
+	if ab, ok := a.([]byte); ok {
+		bb, ok := b.([]byte)
+		return ok && bytes.Equal(ab, bb)
+	}
+	if _, ok := b.([]byte); ok {
+		return false
+	}
+	return a == b
 }
 
 // one runs a query expected to return a row of T.

@@ -49,6 +49,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Storage) {
 		{"OneTimeTokens", oneTimeTokenTests},
 		{"SigningKeys", signingKeyTests},
 		{"AuditEvents", auditEventTests},
+		{"Attempts", attemptTests},
 		{"UpdateByFunction", updateByFunctionTests},
 		{"DeleteExpired", deleteExpiredTests},
 		{"Races", raceTests},
