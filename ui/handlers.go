@@ -52,9 +52,12 @@ type Handlers struct {
 	RequestID func(context.Context) string
 	// DiscoveryURL is linked from the home page for developers.
 	DiscoveryURL string
-	// Self serves the password pages (forgot, reset, invite, change);
-	// nil leaves them out, and the login page has no "Forgot password?".
+	// Self serves the password pages (reset and invite links, change);
+	// nil leaves them out.
 	Self SelfService
+	// Forgot adds "Forgot password?" to the login page, with the form it
+	// leads to and the one-click "send me a new link" of a dead link.
+	Forgot bool
 	// ClientIP is the request's client address (rate limits, lockout).
 	ClientIP func(context.Context) string
 	// MinLength is the policy's minimum password length for u, for the
@@ -280,7 +283,7 @@ func (h *Handlers) challenge(w http.ResponseWriter, r *http.Request, status int,
 	} else if r.URL.Query().Get("notice") == noticePasswordSet {
 		data.Notice = "Your password is set. Sign in with it to continue."
 	}
-	if h.Self != nil {
+	if h.Self != nil && h.Forgot {
 		data.ForgotPasswordURL = forgotURL(req.ID)
 	}
 	if data.ClientName == "" {

@@ -37,13 +37,15 @@ func (h *Handlers) mountPasswords(handle func(pattern string, handler http.Handl
 	if h.Self == nil {
 		return
 	}
-	handle("GET "+selfservice.PathForgot, http.HandlerFunc(h.forgotPage))
-	handle("POST "+selfservice.PathForgot, http.HandlerFunc(h.forgotSubmit))
+	if h.Forgot {
+		handle("GET "+selfservice.PathForgot, http.HandlerFunc(h.forgotPage))
+		handle("POST "+selfservice.PathForgot, http.HandlerFunc(h.forgotSubmit))
+		handle("POST "+selfservice.PathRenew, http.HandlerFunc(h.renewSubmit))
+	}
 	handle("GET "+selfservice.PathReset, h.linkPage(selfservice.KindReset))
 	handle("POST "+selfservice.PathReset, h.linkSubmit(selfservice.KindReset))
 	handle("GET "+selfservice.PathInvite, h.linkPage(selfservice.KindInvite))
 	handle("POST "+selfservice.PathInvite, h.linkSubmit(selfservice.KindInvite))
-	handle("POST "+selfservice.PathRenew, http.HandlerFunc(h.renewSubmit))
 	handle("GET "+selfservice.PathChange, http.HandlerFunc(h.changePage))
 	handle("POST "+selfservice.PathChange, http.HandlerFunc(h.changeSubmit))
 }
@@ -205,7 +207,13 @@ func (h *Handlers) linkForm(w http.ResponseWriter, r *http.Request, status int, 
 func (h *Handlers) linkDead(w http.ResponseWriter, r *http.Request, kind selfservice.Kind, token string) {
 	d := NoticeData{Title: "This link has expired", Lang: "en", Paragraphs: []string{
 		"The link you followed has expired or was already used. For your security, each link works once and for a limited time.",
-	}, LinkURL: selfservice.PathForgot, LinkLabel: "Enter my email instead"}
+	}}
+	if !h.Forgot {
+		d.Paragraphs = append(d.Paragraphs, "Ask your administrator to send you a new link.")
+		h.notice(w, r, http.StatusGone, d)
+		return
+	}
+	d.LinkURL, d.LinkLabel = selfservice.PathForgot, "Enter my email instead"
 	if token != "" && len(token) <= selfservice.MaxToken && storage.Storable(token) {
 		d.Renew = &RenewForm{PostURL: selfservice.PathRenew, CSRFToken: h.CSRF.Token(w, r, bindRenew), Token: token, Kind: kindName(kind)}
 	}

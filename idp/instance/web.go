@@ -102,7 +102,10 @@ func (i *Instance) newWeb(secure bool) (*Web, error) {
 		return nil, err
 	}
 	pages := &ui.Handlers{Flow: i.Flow, Sessions: sessions, Render: render, Logger: i.Logger, RequestID: httpserver.RequestID,
-		DiscoveryURL: i.Config.Issuer + oidcop.PathDiscovery}
+		DiscoveryURL: i.Config.Issuer + oidcop.PathDiscovery, ClientIP: httpserver.ClientIP, MinLength: i.rules.MinLength}
+	if i.SelfService != nil {
+		pages.Self, pages.Forgot = i.SelfService, i.Config.Reset.Enabled
+	}
 	prot, err := csrf.New(csrf.Options{Secret: csrfSecret, Secure: secure, AllowedOrigins: []string{i.Config.Issuer},
 		Logger: i.Logger, Reject: func(w http.ResponseWriter, r *http.Request, status int) {
 			pages.Error(w, r, status, "This form has expired. Please go back and try again.")
@@ -123,6 +126,7 @@ func (i *Instance) newWeb(secure bool) (*Web, error) {
 	}
 	i.Flow.Sessions = sessions
 	i.Flow.RegisterDoor(oidcop.Protocol, provider)
+	i.Flow.RegisterDoor(ui.AccountProtocol, pages.AccountDoor())
 	if err := pages.CheckDoors(); err != nil {
 		return nil, err
 	}
