@@ -51,6 +51,8 @@ type Config struct {
 	Storage   Storage   `yaml:"storage"`
 	Password  Password  `yaml:"password"`
 	Bootstrap Bootstrap `yaml:"bootstrap"`
+	SMTP      SMTP      `yaml:"smtp"`
+	Mail      Mail      `yaml:"mail"`
 	// Clients are the OIDC clients declared in the file (see Client).
 	Clients []Client `yaml:"clients"`
 }
@@ -139,6 +141,7 @@ func Default() Config {
 			},
 		},
 		Bootstrap: Bootstrap{Organization: "default", AdminEmail: "admin@localhost"},
+		SMTP:      SMTP{TLS: SMTPTLSStartTLS, Timeout: DefaultSMTPTimeout},
 	}
 }
 
