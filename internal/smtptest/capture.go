@@ -70,6 +70,11 @@ func FirstLink(text, prefix string) (string, bool) {
 	return rest, true
 }
 
+// Parse parses a raw message as the server does its captures (envelope
+// fields left empty): for messages that did not come over SMTP, such as
+// the .eml files of a dev mail sink.
+func Parse(raw []byte) Captured { return parse(raw) }
+
 func parse(raw []byte) Captured {
 	m := Captured{Data: raw}
 	msg, err := mail.ReadMessage(bytes.NewReader(raw))

@@ -79,6 +79,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	srv      *smtp.Server // nil while stopped
+	listener net.Listener
 	served   chan struct{}
 	messages []Captured
 	seen     []bool        // by message index: returned by Wait
@@ -146,13 +147,16 @@ func (s *Server) FailTemporarily(on bool) { s.mu.Lock(); s.tempfail = on; s.mu.U
 // captured stay. Stopping a stopped server does nothing.
 func (s *Server) Stop() {
 	s.mu.Lock()
-	srv, served := s.srv, s.served
+	srv, l, served := s.srv, s.listener, s.served
 	s.srv = nil
 	s.mu.Unlock()
 	if srv == nil {
 		return
 	}
 	_ = srv.Close()
+	// Also here: Close misses a listener that Serve has not registered
+	// yet, and Serve would then accept forever.
+	_ = l.Close()
 	<-served
 }
 
@@ -191,7 +195,7 @@ func (s *Server) serve(l net.Listener) {
 	}
 	served := make(chan struct{})
 	s.mu.Lock()
-	s.srv, s.served = srv, served
+	s.srv, s.listener, s.served = srv, l, served
 	s.mu.Unlock()
 	go func() {
 		defer close(served)

@@ -205,3 +205,14 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
+
+// TestStopAtOnce: a server stopped before anything connects still stops
+// (Serve may not have registered its listener yet).
+func TestStopAtOnce(t *testing.T) {
+	for range 20 {
+		srv := smtptest.Start(t)
+		srv.Stop()
+		srv.Restart()
+		srv.Stop()
+	}
+}
