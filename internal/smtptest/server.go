@@ -111,6 +111,9 @@ func Start(t testing.TB, opts ...Option) *Server {
 	return s
 }
 
+// Security is how clients must connect, as chosen at Start.
+func (s *Server) Security() Security { return s.opts.security }
+
 // Addr is host:port, e.g. 127.0.0.1:40123.
 func (s *Server) Addr() string { return s.addr }
 
