@@ -54,6 +54,8 @@ type Config struct {
 	Password  Password  `yaml:"password"`
 	Lockout   Lockout   `yaml:"lockout"`
 	Bootstrap Bootstrap `yaml:"bootstrap"`
+	SMTP      SMTP      `yaml:"smtp"`
+	Mail      Mail      `yaml:"mail"`
 	// Clients are the OIDC clients declared in the file (see Client).
 	Clients []Client `yaml:"clients"`
 }
@@ -187,6 +189,7 @@ func Default() Config {
 		// The defaults of idp/lockout.
 		Lockout:   Lockout{MaxFailures: 10, Duration: 10 * time.Minute, IPMaxFailures: 100, IPWindow: 10 * time.Minute},
 		Bootstrap: Bootstrap{Organization: "default", AdminEmail: "admin@localhost"},
+		SMTP:      SMTP{TLS: SMTPTLSStartTLS, Timeout: DefaultSMTPTimeout},
 	}
 }
 

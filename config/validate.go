@@ -90,6 +90,8 @@ var rules = []rule{
 	{"bootstrap.organization", func(c *Config) error { return required(c.Bootstrap.Organization) }},
 	{"bootstrap.admin_email", func(c *Config) error { return email(c.Bootstrap.AdminEmail) }},
 
+	{"smtp", checkSMTP},
+
 	{"clients", checkClients},
 }
 
