@@ -56,6 +56,8 @@ type Config struct {
 	Bootstrap Bootstrap `yaml:"bootstrap"`
 	Invite    Invite    `yaml:"invite"`
 	Reset     Reset     `yaml:"reset"`
+	SMTP      SMTP      `yaml:"smtp"`
+	Mail      Mail      `yaml:"mail"`
 	// Clients are the OIDC clients declared in the file (see Client).
 	Clients []Client `yaml:"clients"`
 }
@@ -213,6 +215,7 @@ func Default() Config {
 		Bootstrap: Bootstrap{Organization: "default", AdminEmail: "admin@localhost"},
 		Invite:    Invite{TTL: 72 * time.Hour},
 		Reset:     Reset{Enabled: true, TTL: time.Hour, AddressLimit: 5, IPLimit: 20, LimitWindow: time.Hour},
+		SMTP:      SMTP{TLS: SMTPTLSStartTLS, Timeout: DefaultSMTPTimeout},
 	}
 }
 

@@ -689,6 +689,7 @@ func TestEnvNames(t *testing.T) {
 		"GATEHOUSE_LOCKOUT_MAX_FAILURES",
 		"GATEHOUSE_LOG_FORMAT",
 		"GATEHOUSE_LOG_LEVEL",
+		"GATEHOUSE_MAIL_TEMPLATES_DIR",
 		"GATEHOUSE_MASTER_KEY",
 		"GATEHOUSE_MASTER_KEY_FILE",
 		"GATEHOUSE_PASSWORD_ARGON2_ITERATIONS",
@@ -712,6 +713,14 @@ func TestEnvNames(t *testing.T) {
 		"GATEHOUSE_SERVER_READ_HEADER_TIMEOUT",
 		"GATEHOUSE_SERVER_SHUTDOWN_TIMEOUT",
 		"GATEHOUSE_SERVER_TRUSTED_PROXIES",
+		"GATEHOUSE_SMTP_FROM",
+		"GATEHOUSE_SMTP_HOST",
+		"GATEHOUSE_SMTP_PASSWORD",
+		"GATEHOUSE_SMTP_PASSWORD_FILE",
+		"GATEHOUSE_SMTP_PORT",
+		"GATEHOUSE_SMTP_TIMEOUT",
+		"GATEHOUSE_SMTP_TLS",
+		"GATEHOUSE_SMTP_USERNAME",
 		"GATEHOUSE_STORAGE_DSN",
 		"GATEHOUSE_STORAGE_DSN_FILE",
 		"GATEHOUSE_STORAGE_QUERY_TIMEOUT",
@@ -749,7 +758,7 @@ func TestStructTags(t *testing.T) {
 	for _, p := range secretPairs(reflect.ValueOf(&c).Elem()) {
 		keys = append(keys, p.key+"/"+p.fileKey)
 	}
-	if want := []string{"master_key/master_key_file", "storage.dsn/storage.dsn_file"}; !slices.Equal(keys, want) {
+	if want := []string{"master_key/master_key_file", "storage.dsn/storage.dsn_file", "smtp.password/smtp.password_file"}; !slices.Equal(keys, want) {
 		t.Errorf("secret pairs = %q, want %q", keys, want)
 	}
 }

@@ -103,6 +103,7 @@ var rules = []rule{
 	{"reset.limit_window", func(c *Config) error {
 		return errors.Join(atLeast(c.Reset.LimitWindow, time.Minute), atMost(c.Reset.LimitWindow, 24*time.Hour))
 	}},
+	{"smtp", checkSMTP},
 
 	{"clients", checkClients},
 }

@@ -165,6 +165,8 @@ func commands() []command {
 		{name: "clients delete", summary: "delete an OIDC client", usage: "--id ID", run: runClientsDelete, flags: clientsDeleteFlags},
 		{name: "clients rotate-secret", summary: "replace a client's secret", usage: "--id ID [--secret-stdin]",
 			run: runClientsRotateSecret, flags: clientsRotateFlags},
+		{name: "mail test", summary: "send a test email with the configured settings and print the server's answer", usage: mailTestUsage,
+			run: runMailTest, flags: mailTestFlags},
 	}, benchCommands()...)
 }
 

@@ -208,7 +208,9 @@ func TestServeMetricsListener(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfgPath := filepath.Join(t.TempDir(), "gatehouse.yaml")
-	cfg := fmt.Sprintf("issuer: https://id.example.com\nmaster_key: %s\nlog:\n  format: text\n", key)
+	// Without SMTP, forgot-password must be off outside dev mode
+	// (TestServeResetNeedsMail).
+	cfg := fmt.Sprintf("issuer: https://id.example.com\nmaster_key: %s\nlog:\n  format: text\nreset:\n  enabled: false\n", key)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -232,6 +234,25 @@ func TestServeMetricsListener(t *testing.T) {
 		t.Errorf("/metrics on %s = %d, want 200 counting the main listener's requests", m[1], resp.StatusCode)
 	}
 	p.stop(t)
+}
+
+// TestServeResetNeedsMail: outside dev mode, forgot-password without SMTP
+// would fail every user who tries it, so serve refuses to start and says
+// which setting needs email and what to change.
+func TestServeResetNeedsMail(t *testing.T) {
+	key, err := masterkey.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(t.TempDir(), "gatehouse.yaml")
+	cfg := fmt.Sprintf("issuer: https://id.example.com\nmaster_key: %s\nserver:\n  metrics_addr: \"\"\n", key)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, "", "serve", "--config", cfgPath, "--addr", "127.0.0.1:0", "--data-dir", t.TempDir())
+	if r.code != 1 || !strings.Contains(r.errOut, "reset.enabled") || !strings.Contains(r.errOut, "smtp.host") {
+		t.Fatalf("serve without SMTP and with reset on: exit %d\n%s", r.code, r.errOut)
+	}
 }
 
 func TestServeTwoInstancesOnPostgres(t *testing.T) {

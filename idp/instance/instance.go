@@ -16,9 +16,11 @@ import (
 	"github.com/gatehouse-idp/gatehouse/idp/keys"
 	"github.com/gatehouse-idp/gatehouse/idp/lockout"
 	"github.com/gatehouse-idp/gatehouse/idp/masterkey"
+	"github.com/gatehouse-idp/gatehouse/idp/notify"
 	"github.com/gatehouse-idp/gatehouse/idp/password"
 	"github.com/gatehouse-idp/gatehouse/idp/password/pwned"
 	"github.com/gatehouse-idp/gatehouse/idp/passwordlogin"
+	"github.com/gatehouse-idp/gatehouse/idp/selfservice"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 	"github.com/gatehouse-idp/gatehouse/idp/storage/postgres"
 	"github.com/gatehouse-idp/gatehouse/idp/storage/sqlite"
@@ -80,6 +82,14 @@ type Instance struct {
 	// Lockout counts failed guesses at secrets; the flow consults it and
 	// the admin service lifts its locks.
 	Lockout *lockout.Limiter
+	// Mail sends email (SMTP, the dev sink, or notify.NotConfigured);
+	// Templates are its messages.
+	Mail      notify.Notifier
+	Templates *notify.Templates
+	// SelfService issues and honours set-password links and password
+	// changes.
+	SelfService *selfservice.Service
+	rules       passwordRules
 	// masterRaw is the master key's bytes, from which per-purpose keys
 	// are derived (see derive).
 	masterRaw []byte
@@ -145,12 +155,30 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Instance, erro
 		MaxFailures: lo.MaxFailures, Duration: lo.Duration, IPMaxFailures: lo.IPMaxFailures, IPWindow: lo.IPWindow}
 	inst.Admin = &admin.Service{Store: inst.Store, Hasher: inst.Hasher, Audit: inst.Audit, Now: inst.Now,
 		Policy: cfg.Password.Policy(), Checker: inst.Checker, Lockout: inst.Lockout}
+	inst.rules = passwordRules{policies: inst.Passwords, checker: inst.Checker, now: inst.Now}
+	// Templates load now, so a broken override directory stops start-up.
+	if inst.Mail, inst.Templates, err = notify.FromConfigWith(cfg, notify.Options{Logger: inst.Logger, Now: inst.Now}); err != nil {
+		inst.Store.Close()
+		return nil, err
+	}
+	inst.SelfService = inst.newSelfService()
+	if inst.MailConfigured() {
+		inst.Admin.Links = inst.SelfService
+	}
 	// The flow's sessions and front doors are wired with the web side
 	// (NewServer); its back doors are known now.
-	inst.Flow = &authflow.Flow{Store: inst.Store, Audit: inst.Audit, Now: inst.Now, Lockout: inst.Lockout}
+	inst.Flow = &authflow.Flow{Store: inst.Store, Audit: inst.Audit, Now: inst.Now, Lockout: inst.Lockout, Expiry: inst.rules}
 	inst.Flow.RegisterMethod(&passwordlogin.Method{Users: inst.Store, Hasher: inst.Hasher})
+	inst.Flow.RegisterMethod(&passwordlogin.Renewal{Users: inst.Store, Hasher: inst.Hasher, Rules: inst.rules, Now: inst.Now})
 	inst.Keys = &keys.Manager{Store: inst.Store, Sealer: inst.Key, Now: inst.Now, Logger: inst.Logger}
 	return inst, nil
+}
+
+// MailConfigured reports whether email can be sent: SMTP, or the dev
+// sink.
+func (i *Instance) MailConfigured() bool {
+	_, off := i.Mail.(notify.NotConfigured)
+	return !off
 }
 
 // MasterKeyFile is where dev mode keeps its generated key.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-idp/gatehouse/idp/lockout"
+	"github.com/gatehouse-idp/gatehouse/idp/notify"
 	"github.com/gatehouse-idp/gatehouse/idp/password"
 	"github.com/gatehouse-idp/gatehouse/idp/selfservice"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
@@ -68,4 +69,46 @@ func (g guard) Reserve(ctx context.Context, userID, ip string) (selfservice.Atte
 		return nil, err
 	}
 	return a, nil
+}
+
+// AnswerFloor is the least time a request for a link takes, for every
+// address alike: above a send to a mail server that answers promptly, so
+// the timing of the answer does not tell whether the address has an
+// account.
+const AnswerFloor = 750 * time.Millisecond
+
+func (i *Instance) newSelfService() *selfservice.Service {
+	c := i.Config
+	window := func(limit int) *lockout.Window {
+		return &lockout.Window{Store: i.Store, Limit: limit, Window: c.Reset.LimitWindow, Now: i.Now}
+	}
+	return &selfservice.Service{Store: i.Store, Hasher: i.Hasher, Rules: i.rules, Mail: mailer{n: i.Mail, t: i.Templates, issuer: c.Issuer},
+		Audit: i.Audit, Logger: i.Logger, Now: i.Now, Issuer: c.Issuer, ResetTTL: c.Reset.TTL, InviteTTL: c.Invite.TTL,
+		AddressLimit: window(c.Reset.AddressLimit), IPLimit: window(c.Reset.IPLimit), Guard: guard{i.Lockout},
+		AnswerFloor: AnswerFloor}
+}
+
+// mailer renders idp/notify's templates and sends them.
+type mailer struct {
+	n      notify.Notifier
+	t      *notify.Templates
+	issuer string
+}
+
+func (m mailer) Mail(ctx context.Context, template, to string, d selfservice.MailData) error {
+	msg, err := m.t.Message(template, to, notify.Data{Org: d.Org, User: d.User, Email: d.Email, Link: d.Link,
+		Issuer: m.issuer, Expires: d.Expires})
+	if err != nil {
+		return fmt.Errorf("render %s: %w", template, err)
+	}
+	return m.n.Send(ctx, msg)
+}
+
+// Probe checks the mail server as a send would, without sending; a
+// notifier that cannot probe (the dev sink) always answers.
+func (m mailer) Probe(ctx context.Context) error {
+	if p, ok := m.n.(selfservice.Prober); ok {
+		return p.Probe(ctx)
+	}
+	return nil
 }

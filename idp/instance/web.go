@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hkdf"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -54,12 +55,21 @@ type Web struct {
 }
 
 // NewServer builds the HTTP server with every route mounted.
+// ErrResetNeedsMail: forgot-password is on but no email can be sent.
+var ErrResetNeedsMail = errors.New(`"forgot password" (reset.enabled, on by default) sends email, and no email is configured: ` +
+	"set smtp.host and smtp.from (see README, Email), or set reset.enabled: false")
+
 func (i *Instance) NewServer(hopts httpserver.Options) (*httpserver.Server, *Web, error) {
 	if hopts.Logger == nil {
 		hopts.Logger = i.Logger
 	}
 	if hopts.Ready == nil {
 		hopts.Ready = i.Store.Ping
+	}
+	if i.Config.Reset.Enabled && !i.MailConfigured() {
+		// The login page would offer "Forgot password?" and every use of
+		// it would fail: refuse now, and say what to change.
+		return nil, nil, ErrResetNeedsMail
 	}
 	secure := strings.HasPrefix(i.Config.Issuer, "https://")
 	hopts.IssuerHTTPS = secure
@@ -103,9 +113,7 @@ func (i *Instance) newWeb(secure bool) (*Web, error) {
 	}
 	pages := &ui.Handlers{Flow: i.Flow, Sessions: sessions, Render: render, Logger: i.Logger, RequestID: httpserver.RequestID,
 		DiscoveryURL: i.Config.Issuer + oidcop.PathDiscovery, ClientIP: httpserver.ClientIP, MinLength: i.rules.MinLength}
-	if i.SelfService != nil {
-		pages.Self, pages.Forgot = i.SelfService, i.Config.Reset.Enabled
-	}
+	pages.Self, pages.Forgot = i.SelfService, i.Config.Reset.Enabled
 	prot, err := csrf.New(csrf.Options{Secret: csrfSecret, Secure: secure, AllowedOrigins: []string{i.Config.Issuer},
 		Logger: i.Logger, Reject: func(w http.ResponseWriter, r *http.Request, status int) {
 			pages.Error(w, r, status, "This form has expired. Please go back and try again.")
