@@ -1,6 +1,7 @@
 package instance
 
 import (
+	"crypto/x509"
 	"context"
 	"errors"
 	"fmt"
@@ -107,6 +108,12 @@ type Options struct {
 	// WrapStore, when set, wraps the opened store before anything uses
 	// it (tests that observe what a request writes).
 	WrapStore func(Store) Store
+	// MailRootCAs, when set, are the roots the SMTP client trusts (tests
+	// with a private test certificate); nil means the system's.
+	MailRootCAs *x509.CertPool
+	// AnswerFloor overrides the least time a link request takes
+	// (selfservice.Service.AnswerFloor; tests shorten it). 0: the default.
+	AnswerFloor time.Duration
 }
 
 // Open opens storage, applies pending migrations and loads the master key.
@@ -157,11 +164,11 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Instance, erro
 		Policy: cfg.Password.Policy(), Checker: inst.Checker, Lockout: inst.Lockout}
 	inst.rules = passwordRules{policies: inst.Passwords, checker: inst.Checker, now: inst.Now}
 	// Templates load now, so a broken override directory stops start-up.
-	if inst.Mail, inst.Templates, err = notify.FromConfigWith(cfg, notify.Options{Logger: inst.Logger, Now: inst.Now}); err != nil {
+	if inst.Mail, inst.Templates, err = notify.FromConfigWith(cfg, notify.Options{Logger: inst.Logger, Now: inst.Now, RootCAs: opts.MailRootCAs}); err != nil {
 		inst.Store.Close()
 		return nil, err
 	}
-	inst.SelfService = inst.newSelfService()
+	inst.SelfService = inst.newSelfService(opts.AnswerFloor)
 	if inst.MailConfigured() {
 		inst.Admin.Links = inst.SelfService
 	}

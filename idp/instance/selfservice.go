@@ -77,7 +77,10 @@ func (g guard) Reserve(ctx context.Context, userID, ip string) (selfservice.Atte
 // account.
 const AnswerFloor = 750 * time.Millisecond
 
-func (i *Instance) newSelfService() *selfservice.Service {
+func (i *Instance) newSelfService(floor time.Duration) *selfservice.Service {
+	if floor <= 0 {
+		floor = AnswerFloor
+	}
 	c := i.Config
 	window := func(limit int) *lockout.Window {
 		return &lockout.Window{Store: i.Store, Limit: limit, Window: c.Reset.LimitWindow, Now: i.Now}
@@ -85,7 +88,7 @@ func (i *Instance) newSelfService() *selfservice.Service {
 	return &selfservice.Service{Store: i.Store, Hasher: i.Hasher, Rules: i.rules, Mail: mailer{n: i.Mail, t: i.Templates, issuer: c.Issuer},
 		Audit: i.Audit, Logger: i.Logger, Now: i.Now, Issuer: c.Issuer, ResetTTL: c.Reset.TTL, InviteTTL: c.Invite.TTL,
 		AddressLimit: window(c.Reset.AddressLimit), IPLimit: window(c.Reset.IPLimit), Guard: guard{i.Lockout},
-		AnswerFloor: AnswerFloor}
+		AnswerFloor: floor}
 }
 
 // mailer renders idp/notify's templates and sends them.

@@ -123,16 +123,40 @@ func newHarness(t *testing.T, backend string) *harness {
 // (nil: not wrapped).
 func newWrappedHarness(t *testing.T, backend string, wrap func(instance.Store) instance.Store) *harness {
 	t.Helper()
+	return newHarnessWith(t, backend, harnessOptions{wrap: wrap})
+}
+
+// harnessOptions change what newHarnessWith starts.
+type harnessOptions struct {
+	wrap func(instance.Store) instance.Store
+	// config edits the configuration before the instance opens.
+	config func(*config.Config)
+	// opts edits the instance's options.
+	opts func(*instance.Options)
+}
+
+func newHarnessWith(t *testing.T, backend string, ho harnessOptions) *harness {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	cfg, ln := newConfig(t, backend)
+	if ho.config != nil {
+		ho.config(&cfg)
+		if err := cfg.Validate(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	issuer := cfg.Issuer
 	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if os.Getenv("GATEHOUSE_TEST_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	inst := startInstance(t, ctx, cfg, clk, logger, wrap)
+	o := instance.Options{Now: clk.Now, Logger: logger, WrapStore: ho.wrap}
+	if ho.opts != nil {
+		ho.opts(&o)
+	}
+	inst := startInstanceWith(t, ctx, cfg, o)
 	web := serve(t, ctx, cancel, inst, ln, logger)
 	return &harness{t: t, ctx: ctx, inst: inst, web: web, issuer: issuer, clock: clk}
 }
@@ -144,7 +168,13 @@ func startInstance(tb testing.TB, ctx context.Context, cfg config.Config, clk *c
 	wrap func(instance.Store) instance.Store,
 ) *instance.Instance {
 	tb.Helper()
-	inst, err := instance.Open(ctx, cfg, instance.Options{Now: clk.Now, Logger: logger, WrapStore: wrap})
+	return startInstanceWith(tb, ctx, cfg, instance.Options{Now: clk.Now, Logger: logger, WrapStore: wrap})
+}
+
+// startInstanceWith is startInstance with the instance's options.
+func startInstanceWith(tb testing.TB, ctx context.Context, cfg config.Config, opts instance.Options) *instance.Instance {
+	tb.Helper()
+	inst, err := instance.Open(ctx, cfg, opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
