@@ -1,8 +1,8 @@
 package instance
 
 import (
-	"crypto/x509"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
