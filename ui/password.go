@@ -249,22 +249,12 @@ func (h *Handlers) linkSubmit(kind selfservice.Kind) http.Handler {
 		}
 		pw, confirm := r.PostForm.Get("password"), r.PostForm.Get("confirm")
 		if len(pw) > MaxPassword || len(confirm) > MaxPassword {
-			l, err := h.Self.Open(r.Context(), kind, token)
-			if err != nil {
-				h.linkDead(w, r, kind, token)
-				return
-			}
-			h.linkForm(w, r, http.StatusUnprocessableEntity, kind, token, l.User, msgTooLong)
+			h.linkAgain(w, r, kind, token, msgTooLong)
 			return
 		}
 		set, err := h.Self.SetPassword(r.Context(), kind, token, pw, confirm)
 		if msg, ok := selfservice.UserMessage(err); ok {
-			l, oerr := h.Self.Open(r.Context(), kind, token)
-			if oerr != nil {
-				h.linkDead(w, r, kind, token)
-				return
-			}
-			h.linkForm(w, r, http.StatusUnprocessableEntity, kind, token, l.User, msg)
+			h.linkAgain(w, r, kind, token, msg)
 			return
 		}
 		switch {
@@ -277,6 +267,18 @@ func (h *Handlers) linkSubmit(kind selfservice.Kind) http.Handler {
 		}
 		h.passwordSet(w, r, set)
 	})
+}
+
+// linkAgain shows a link's form again with what was wrong with the
+// password; the link is still usable (a refused password consumes
+// nothing), unless it died meanwhile.
+func (h *Handlers) linkAgain(w http.ResponseWriter, r *http.Request, kind selfservice.Kind, token, msg string) {
+	l, err := h.Self.Open(r.Context(), kind, token)
+	if err != nil {
+		h.linkDead(w, r, kind, token)
+		return
+	}
+	h.linkForm(w, r, http.StatusUnprocessableEntity, kind, token, l.User, msg)
 }
 
 // passwordSet takes the user back into the login they started, when it is

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -34,17 +33,6 @@ func TestBrowserInviteAndReset(t *testing.T) {
 	}
 	_, invite := m.link(t, email, "/invite")
 
-	run := func(ctx context.Context, problems func() []string) func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		return func(what string, actions ...chromedp.Action[chromedp.Void]) {
-			t.Helper()
-			sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-			defer cancel()
-			if err := chromedp.Do(sctx, actions...); err != nil {
-				loc, _ := chromedp.Run(ctx, chromedp.Location())
-				t.Fatalf("%s: %v (at %s; console: %v)", what, err, loc, problems())
-			}
-		}
-	}
 	text := func(ctx context.Context, sel string) string {
 		t.Helper()
 		got, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
@@ -66,7 +54,7 @@ func TestBrowserInviteAndReset(t *testing.T) {
 	// The invite.
 	ctx := newChromium(t, chromium)
 	problems := watchConsole(ctx)
-	step := run(ctx, problems)
+	step := stepper(t, ctx, problems)
 	step("open the invite link", chromedp.Navigate(invite), chromedp.WaitVisible(chromedp.ID("password")))
 	step("choose a password", chromedp.SendKeys(chromedp.ID("password"), first),
 		chromedp.SendKeys(chromedp.ID("confirm"), first+kb.Enter), chromedp.WaitVisible(chromedp.CSS("h1")))
@@ -79,7 +67,7 @@ func TestBrowserInviteAndReset(t *testing.T) {
 	// Forgot, from a fresh browser.
 	ctx = newChromium(t, chromium)
 	problems = watchConsole(ctx)
-	step = run(ctx, problems)
+	step = stepper(t, ctx, problems)
 	step("open the relying party", chromedp.Navigate(rp.url+"/start?mode=query"), chromedp.WaitVisible(chromedp.ID("email")))
 	step("follow Forgot password?", chromedp.Click(chromedp.CSS(`a[href^="/password/forgot"]`)), chromedp.WaitVisible(chromedp.ID("email")))
 	step("ask for a link", chromedp.SendKeys(chromedp.ID("email"), email+kb.Enter), chromedp.WaitVisible(chromedp.CSS("h1")))

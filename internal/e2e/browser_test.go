@@ -55,15 +55,7 @@ func TestBrowserLogin(t *testing.T) {
 					}
 				}
 				problems := watchConsole(ctx)
-				step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-					t.Helper()
-					sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-					defer cancel()
-					if err := chromedp.Do(sctx, actions...); err != nil {
-						loc, _ := chromedp.Run(ctx, chromedp.Location())
-						t.Fatalf("%s: %v (at %s; console: %v)", what, err, loc, problems())
-					}
-				}
+				step := stepper(t, ctx, problems)
 				step("open the relying party", chromedp.Navigate(rp.url+"/start?mode="+tc.mode),
 					chromedp.WaitVisible(chromedp.ID("email")))
 				for sel, want := range map[string]string{"#email": "username", "#password": "current-password"} {
@@ -97,6 +89,21 @@ func TestBrowserLogin(t *testing.T) {
 			})
 		}
 	})
+}
+
+// stepper returns a function that runs one step of a browser test within
+// 15 seconds, failing the test with where the browser was and what its
+// console said.
+func stepper(t *testing.T, ctx context.Context, problems func() []string) func(what string, actions ...chromedp.Action[chromedp.Void]) {
+	return func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, actions...); err != nil {
+			loc, _ := chromedp.Run(ctx, chromedp.Location())
+			t.Fatalf("%s: %v (at %s; console: %v)", what, err, loc, problems())
+		}
+	}
 }
 
 // chromiumPath finds the browser: GATEHOUSE_TEST_CHROMIUM, else Debian's
