@@ -2,7 +2,7 @@
 // Every login, whatever front door started it (OIDC now; SAML, the console
 // next) and whatever back door proved it (a password now; second factors
 // and upstream connectors next), is one storage.AuthRequest that moves
-// login → mfa → done → issued. The flow alone decides the next step, from
+// login → (new_password) → mfa → done → issued. The flow alone decides the next step, from
 // the stored row, and each transition is one conditional write that checks
 // the step it leaves, so no URL parameter, Back button, front door or
 // federation path can skip a step. It is the one place where the second
@@ -25,6 +25,10 @@
 //     the answer and the cost of a wrong secret, its secret unchecked; a
 //     throttled network gets ErrThrottled. What the check said settles the
 //     count (guard.go).
+//   - A password that has expired under its organization's policy
+//     (Expiry) sends the login to new_password, whose back door
+//     (passwordlogin.Renewal) sets a new one; then the login goes on as it
+//     would have. Reaching done never skips it.
 //   - Pages call Next (what to show now) and Submit (a form for a method)
 //     and render the Outcome; they never look at the step.
 //   - Starting the browser session is part of the transition to done: the
