@@ -20,7 +20,10 @@
 // their own endpoints. It must not decide anything: it never reads a
 // request's step, starts a session (it sets the cookie of the one the flow
 // started), touches storage, or tells an unknown account from a wrong
-// password. internal/archtest checks the first two. Later pages (MFA,
-// enrolment, reset, invite, profile, admin console) are added the same
-// way: a template, a render function, and a case for their method.
+// password. internal/archtest checks the first two. The password pages
+// (forgot, reset and invite links, /me/password) render what
+// idp/selfservice answers; the account pages sign in through the flow like
+// any application, by their own front door (AccountDoor). Later pages
+// (MFA, enrolment, profile, admin console) are added the same way: a
+// template, a render function, and a case for their method.
 package ui
