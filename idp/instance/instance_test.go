@@ -40,6 +40,7 @@ func TestReadyzWhenDatabaseGone(t *testing.T) {
 	cfg.Storage.DSN = config.Secret(dsn)
 	cfg.MasterKey = config.Secret(key)
 	cfg.DataDir = t.TempDir()
+	cfg.Reset.Enabled = false // no SMTP outside dev mode
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
