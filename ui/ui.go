@@ -113,7 +113,7 @@ func New(opts Options) (*Renderer, error) {
 	// Execute every page once now, so a template that fails on data
 	// (a wrong field name) stops start-up too.
 	for name, t := range r.pages {
-		if err := t.ExecuteTemplate(io.Discard, "layout", r.view("", zeroData(name))); err != nil {
+		if err := t.ExecuteTemplate(io.Discard, "layout", r.view(name, "", zeroData(name))); err != nil {
 			errs = append(errs, fmt.Errorf("ui: page %s: %w", name, err))
 		}
 	}
@@ -173,11 +173,14 @@ type view struct {
 	// ScriptURL is the one script a page loads ("" for none: every page
 	// but the auto-post page works without script).
 	ScriptURL string
-	Page      any
+	// Name is the page's name (data-page on <main>), so that tests and
+	// stylesheets can tell one page from another.
+	Name string
+	Page any
 }
 
-func (r *Renderer) view(lang string, data any) view {
-	return view{Lang: pickLang(lang), Product: r.product, CSSURL: r.cssURL, IconURL: r.iconURL, Page: data}
+func (r *Renderer) view(name, lang string, data any) view {
+	return view{Name: name, Lang: pickLang(lang), Product: r.product, CSSURL: r.cssURL, IconURL: r.iconURL, Page: data}
 }
 
 // LoginData is the password login page.
@@ -379,7 +382,7 @@ func (r *Renderer) RenderAutoPost(w http.ResponseWriter, d AutoPostData) error {
 		return fmt.Errorf("ui: auto-post action %q is not an http(s) URL", d.Action)
 	}
 	t := r.pages[pageAutoPost]
-	v := r.view(d.Lang, d)
+	v := r.view(pageAutoPost, d.Lang, d)
 	v.ScriptURL = r.postURL
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
@@ -433,7 +436,7 @@ func (r *Renderer) render(w http.ResponseWriter, status int, page, lang string, 
 		return fmt.Errorf("ui: unknown page %q", page)
 	}
 	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout", r.view(lang, data)); err != nil {
+	if err := t.ExecuteTemplate(&buf, "layout", r.view(page, lang, data)); err != nil {
 		return fmt.Errorf("ui: render %s: %w", page, err)
 	}
 	if status < 100 || status > 599 {

@@ -43,7 +43,7 @@ func TestBrowserInviteAndReset(t *testing.T) {
 	}
 	signedIn := func(ctx context.Context, step func(string, ...chromedp.Action[chromedp.Void]), pw string) {
 		t.Helper()
-		step("type and submit", chromedp.WaitVisible(chromedp.ID("email")), chromedp.SendKeys(chromedp.ID("email"), email),
+		step("type and submit", chromedp.WaitVisible(chromedp.CSS(`main[data-page="login"] #email`)), chromedp.SendKeys(chromedp.ID("email"), email),
 			chromedp.SendKeys(chromedp.ID("password"), pw+kb.Enter))
 		step("arrive signed in", chromedp.WaitVisible(chromedp.ID("result")))
 		if got := text(ctx, "#result"); got != "Signed in as "+email {
@@ -55,9 +55,9 @@ func TestBrowserInviteAndReset(t *testing.T) {
 	ctx := newChromium(t, chromium)
 	problems := watchConsole(ctx)
 	step := stepper(t, ctx, problems)
-	step("open the invite link", chromedp.Navigate(invite), chromedp.WaitVisible(chromedp.ID("password")))
+	step("open the invite link", chromedp.Navigate(invite), chromedp.WaitVisible(chromedp.CSS(`main[data-page="set_password"] #password`)))
 	step("choose a password", chromedp.SendKeys(chromedp.ID("password"), first),
-		chromedp.SendKeys(chromedp.ID("confirm"), first+kb.Enter), chromedp.WaitVisible(chromedp.CSS("h1")))
+		chromedp.SendKeys(chromedp.ID("confirm"), first+kb.Enter), chromedp.WaitVisible(chromedp.CSS(`main[data-page="notice"] h1`)))
 	if got := text(ctx, "h1"); got != "Your password is set" {
 		t.Fatalf("after accepting the invite the page says %q", got)
 	}
@@ -69,15 +69,16 @@ func TestBrowserInviteAndReset(t *testing.T) {
 	problems = watchConsole(ctx)
 	step = stepper(t, ctx, problems)
 	step("open the relying party", chromedp.Navigate(rp.url+"/start?mode=query"), chromedp.WaitVisible(chromedp.ID("email")))
-	step("follow Forgot password?", chromedp.Click(chromedp.CSS(`a[href^="/password/forgot"]`)), chromedp.WaitVisible(chromedp.ID("email")))
-	step("ask for a link", chromedp.SendKeys(chromedp.ID("email"), email+kb.Enter), chromedp.WaitVisible(chromedp.CSS("h1")))
+	step("follow Forgot password?", chromedp.Click(chromedp.CSS(`a[href^="/password/forgot"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`main[data-page="forgot"] #email`)))
+	step("ask for a link", chromedp.SendKeys(chromedp.ID("email"), email+kb.Enter), chromedp.WaitVisible(chromedp.CSS(`main[data-page="notice"] h1`)))
 	if got := text(ctx, "h1"); got != "Check your email" {
 		t.Fatalf("after asking for a link the page says %q", got)
 	}
 	_, reset := m.link(t, email, "/password/reset")
-	step("open the reset link", chromedp.Navigate(reset), chromedp.WaitVisible(chromedp.ID("password")))
+	step("open the reset link", chromedp.Navigate(reset), chromedp.WaitVisible(chromedp.CSS(`main[data-page="set_password"] #password`)))
 	step("choose a new password", chromedp.SendKeys(chromedp.ID("password"), second),
-		chromedp.SendKeys(chromedp.ID("confirm"), second+kb.Enter), chromedp.WaitVisible(chromedp.CSS(`[role="status"]`)))
+		chromedp.SendKeys(chromedp.ID("confirm"), second+kb.Enter), chromedp.WaitVisible(chromedp.CSS(`main[data-page="login"] [role="status"]`)))
 	if got := text(ctx, `[role="status"]`); !strings.Contains(got, "Your password is set") {
 		t.Fatalf("the login after the reset says %q", got)
 	}
