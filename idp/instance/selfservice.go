@@ -60,6 +60,8 @@ func (p passwordRules) MinLength(ctx context.Context, u storage.User) int {
 // check of /me/password counts toward the same lockout as a login.
 type guard struct{ l *lockout.Limiter }
 
+func (g guard) Unlock(ctx context.Context, userID string) error { return g.l.Unlock(ctx, userID) }
+
 func (g guard) Reserve(ctx context.Context, userID, ip string) (selfservice.Attempt, error) {
 	a, err := g.l.Reserve(ctx, userID, ip)
 	if errors.Is(err, lockout.ErrLocked) || errors.Is(err, lockout.ErrThrottled) {

@@ -99,8 +99,8 @@ type Set struct {
 // link's account, and consumes the link, only when the password meets the
 // policy: a refused password leaves the link usable. It verifies the
 // email (the link reached it), makes an invited account active, ends
-// every session, revokes every token and sends a notice. It signs nobody
-// in.
+// every session, revokes every token, ends a temporary lock (Unlocker)
+// and sends a notice. It signs nobody in.
 func (s *Service) SetPassword(ctx context.Context, kind Kind, raw, pw, confirm string) (Set, error) {
 	l, err := s.Open(ctx, kind, raw)
 	if err != nil {
@@ -148,6 +148,11 @@ func (s *Service) SetPassword(ctx context.Context, kind Kind, raw, pw, confirm s
 		return Set{}, err
 	}
 	sessions, tokens := s.endAccess(ctx, u, "")
+	if ul, ok := s.Guard.(Unlocker); ok {
+		if err := ul.Unlock(ctx, u.ID); err != nil {
+			s.log().WarnContext(ctx, "selfservice: ending the lock after a reset failed", "user_id", u.ID, "err", err)
+		}
+	}
 	typ := audit.PasswordReset
 	if invited {
 		typ = audit.InviteAccepted

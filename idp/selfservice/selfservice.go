@@ -136,6 +136,13 @@ type Guard interface {
 	Reserve(ctx context.Context, userID, ip string) (Attempt, error)
 }
 
+// Unlocker is a Guard that can end an account's temporary lock: a reset
+// from the account's own mailbox ends it (whoever locked the account by
+// guessing cannot read that mailbox; whoever can could reset anyway).
+type Unlocker interface {
+	Unlock(ctx context.Context, userID string) error
+}
+
 // Attempt is one admitted attempt.
 type Attempt interface {
 	Failed(ctx context.Context)

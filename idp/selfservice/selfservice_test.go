@@ -220,6 +220,7 @@ func TestResetLinkLifecycle(t *testing.T) {
 		t.Fatalf("mismatch: %v", err)
 	}
 	e.now = e.now.Add(time.Minute)
+	e.guard.failures = 3 // locked by someone guessing
 	set, err := e.svc.SetPassword(e.ctx, selfservice.KindReset, raw, "new-password-1", "new-password-1")
 	if err != nil {
 		t.Fatal(err)
@@ -233,6 +234,9 @@ func TestResetLinkLifecycle(t *testing.T) {
 	}
 	if e.hasSession("sess-1") {
 		t.Error("the reset left a session alive")
+	}
+	if e.guard.failures != 0 {
+		t.Error("the reset left the account locked")
 	}
 	if m := e.mail.last(t); m.template != selfservice.TemplatePasswordChanged {
 		t.Errorf("last mail %q, want the password-changed notice", m.template)
@@ -485,6 +489,13 @@ func (a attempt) Succeeded(context.Context) {
 	a.g.mu.Unlock()
 }
 func (a attempt) Released(context.Context) {}
+
+func (g *guard) Unlock(context.Context, string) error {
+	g.mu.Lock()
+	g.failures = 0
+	g.mu.Unlock()
+	return nil
+}
 
 func TestChangePassword(t *testing.T) {
 	e := newEnv(t)

@@ -353,3 +353,27 @@ func TestChangePassword(t *testing.T) {
 		t.Fatal("a login succeeded while the account was locked by password-change failures")
 	}
 }
+
+// TestResetEndsLock: an account locked by someone guessing its password
+// is unlocked by a reset from its own mailbox, at once.
+func TestResetEndsLock(t *testing.T) {
+	m := newMailHarness(t, config.StorageSQLite, func(c *config.Config) { c.Lockout.MaxFailures = 3 })
+	h := m.harness
+	h.client("web", nil)
+	h.user(aliceEmail, alicePW)
+	b := h.browser()
+	for range 3 {
+		b.login(b.get(h.authURL("web", nil)), aliceEmail, "a wrong guess")
+	}
+	if r := b.login(b.get(h.authURL("web", nil)), aliceEmail, alicePW); r.resp.StatusCode == http.StatusFound {
+		t.Fatal("the account is not locked after 3 failures")
+	}
+	fp := b.get(h.issuer + "/password/forgot")
+	b.submit(fp, "/password/forgot", map[string]string{"email": aliceEmail})
+	_, reset := m.link(t, aliceEmail, "/password/reset")
+	const pw = "unlocked by my mailbox"
+	wantPage(t, "reset", b.submit(b.get(reset), "/password/reset", map[string]string{"password": pw, "confirm": pw}), http.StatusOK, "Your password is set")
+	if cb := b.login(b.get(h.authURL("web", nil)), aliceEmail, pw).callback(t); cb.Get("code") == "" {
+		t.Fatalf("login after the reset: %v", cb)
+	}
+}
