@@ -14,7 +14,21 @@ import (
 // conditional write, only for the browser whose session finished the
 // login, and audits the successful login. A second call, a call before
 // the login is done, or one from another browser changes nothing.
+//
+// The move and its audit event are one transaction; a door that calls
+// Complete inside its own unit of work (storage.Atomically, to store its
+// response with it) makes them part of that one.
 func (f *Flow) Complete(ctx context.Context, id string, b session.Browser) (storage.AuthRequest, error) {
+	var r storage.AuthRequest
+	err := storage.Atomically(ctx, f.Store, func(ctx context.Context) error {
+		var err error
+		r, err = f.complete(ctx, id, b)
+		return err
+	})
+	return r, err
+}
+
+func (f *Flow) complete(ctx context.Context, id string, b session.Browser) (storage.AuthRequest, error) {
 	now := f.Now()
 	r, err := f.Store.UpdateAuthRequest(ctx, id, func(r storage.AuthRequest) (storage.AuthRequest, error) {
 		switch {

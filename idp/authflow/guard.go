@@ -57,7 +57,14 @@ func (f *Flow) guard(ctx context.Context, r storage.AuthRequest, b session.Brows
 	if err != nil {
 		return nil, fmt.Errorf("authflow: %s: name the account: %w", m.Name(), err)
 	}
-	a, err := f.Lockout.Reserve(ctx, id, b.IP())
+	// The account's and the network's reservations are one transaction.
+	var a *lockout.Attempt
+	if uerr := storage.Atomically(ctx, f.Store, func(ctx context.Context) error {
+		a, err = f.Lockout.Reserve(ctx, id, b.IP())
+		return nil // a refusal is an answer, and what Reserve wrote stays
+	}); uerr != nil {
+		err = uerr
+	}
 	switch {
 	case errors.Is(err, lockout.ErrLocked):
 		g.Decoy(ctx, in)

@@ -114,8 +114,27 @@ func (f *Flow) Submit(ctx context.Context, id string, b session.Browser, method 
 		settleProved(ctx, att, err)
 		return f.refused(ctx, r, p, m, err)
 	}
-	att.Succeeded(ctx)
-	return f.accept(ctx, r, b, p, m, proof, u)
+	// What a successful proof writes (the count reset, the session, the
+	// request's move, the audit event, the last login) is one
+	// transaction. If it fails, the reservation stays counted: a login
+	// that did not complete counts as a guess, on the safe side.
+	var out Outcome
+	var then func(context.Context)
+	err = storage.Atomically(ctx, f.Store, func(ctx context.Context) error {
+		att.Succeeded(ctx)
+		var err error
+		out, then, err = f.accept(ctx, r, b, p, m, proof, u)
+		return err
+	})
+	if err != nil {
+		return Outcome{}, err
+	}
+	// After the commit: a follow-up (a rehash) is best effort, and must
+	// not hold the transaction while it hashes.
+	if then != nil {
+		then(ctx)
+	}
+	return out, nil
 }
 
 // refused turns a failed proof into the method's form again, audited; any
@@ -161,12 +180,14 @@ func (f *Flow) proved(ctx context.Context, r storage.AuthRequest, proof Proof) (
 	return u, nil
 }
 
-// accept records an accepted proof and moves the request on.
-func (f *Flow) accept(ctx context.Context, r storage.AuthRequest, b session.Browser, p Party, m Method, proof Proof, u storage.User) (Outcome, error) {
+// accept records an accepted proof and moves the request on. then is the
+// proof's follow-up, to run once the move is committed (nil when the
+// request did not move).
+func (f *Flow) accept(ctx context.Context, r storage.AuthRequest, b session.Browser, p Party, m Method, proof Proof, u storage.User) (out Outcome, then func(context.Context), err error) {
 	now := f.Now()
 	from := StepOf(r)
 	if from == StepLogin && r.SubjectHint != "" && r.SubjectHint != u.ID && Prompted(r, "none") {
-		return Outcome{Action: LoginRequired, Request: r, Party: p}, nil
+		return Outcome{Action: LoginRequired, Request: r, Party: p}, nil, nil
 	}
 	amr := slices.Clone(proof.AMR)
 	authTime := now
@@ -181,10 +202,8 @@ func (f *Flow) accept(ctx context.Context, r storage.AuthRequest, b session.Brow
 	set := func(r *storage.AuthRequest) {
 		r.UserID, r.OrgID, r.AuthTime, r.AMR = u.ID, u.OrgID, authTime, amr
 	}
-	var out Outcome
-	var err error
 	if expired, xerr := f.expired(ctx, from, amr, u); xerr != nil {
-		return Outcome{}, xerr
+		return Outcome{}, nil, xerr
 	} else if expired {
 		var next storage.AuthRequest
 		next, err = f.update(ctx, r.ID, from, func(r *storage.AuthRequest) error {
@@ -197,18 +216,15 @@ func (f *Flow) accept(ctx context.Context, r storage.AuthRequest, b session.Brow
 		out, err = f.advance(ctx, r, b, p, from, set)
 	}
 	if err != nil {
-		return Outcome{}, err
+		return Outcome{}, nil, err
 	}
 	if proof.Event != "" {
 		f.record(ctx, proof.Event, out.Request, u, map[string]string{"method": m.Name()})
 	}
-	if proof.Then != nil {
-		proof.Then(ctx)
-	}
 	if from == StepLogin {
-		// Bookkeeping after the transition: the request has moved and, at
-		// done, holds a session only this outcome can hand the browser,
-		// so a failure here is logged and must not fail the login.
+		// Bookkeeping in the same transaction as the move. A failure of
+		// the call itself (not of the database, which fails the unit) is
+		// logged and must not fail the login.
 		if _, err := f.Store.UpdateUser(ctx, u.ID, func(u storage.User) (storage.User, error) {
 			u.LastLoginAt = now
 			return u, nil
@@ -216,7 +232,7 @@ func (f *Flow) accept(ctx context.Context, r storage.AuthRequest, b session.Brow
 			f.Audit.Logger.WarnContext(ctx, "authflow: recording the last login failed", "user_id", u.ID, "err", err)
 		}
 	}
-	return out, nil
+	return out, proof.Then, nil
 }
 
 // expired: a first-factor password proof whose password has expired

@@ -1,6 +1,7 @@
 package oidcop
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -35,8 +36,32 @@ func (p *Provider) callback(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, "callback: session", err, http.StatusServiceUnavailable, msgUnavailable)
 		return
 	}
-	req, err := p.opts.Flow.Complete(ctx, id, b)
+	// Completing the request and storing its code are one transaction: a
+	// code that could not be stored leaves the request done, not issued
+	// without a code.
+	code := "gh_ac_" + randomToken()
+	var req storage.AuthRequest
+	var codeErr error
+	err = storage.Atomically(ctx, p.opts.Store, func(ctx context.Context) error {
+		var err error
+		if req, err = p.opts.Flow.Complete(ctx, id, b); err != nil {
+			return err
+		}
+		now := p.now()
+		codeErr = p.opts.Store.CreateAuthCode(ctx, storage.AuthCode{
+			Hash: storage.HashSecret(code), AuthRequestID: req.ID, ClientID: req.ClientID,
+			GrantID: storage.NewID(), CreatedAt: now, ExpiresAt: now.Add(p.codeTTL()),
+		})
+		return codeErr
+	})
 	switch {
+	case codeErr != nil:
+		status, msg := http.StatusServiceUnavailable, msgUnavailable
+		if errors.Is(codeErr, storage.ErrConflict) { // the client was deleted meanwhile
+			status, msg = http.StatusBadRequest, msgLinkExpired
+		}
+		p.fail(w, r, "callback: save code", codeErr, status, msg)
+		return
 	case errors.Is(err, authflow.ErrIncomplete):
 		// Reached before the login finished: tell the client, at its
 		// validated redirect URI, that the user must interact.
@@ -57,19 +82,6 @@ func (p *Provider) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	case err != nil:
 		p.fail(w, r, "callback: complete", err, http.StatusServiceUnavailable, msgUnavailable)
-		return
-	}
-	code := "gh_ac_" + randomToken()
-	now := p.now()
-	if err := p.opts.Store.CreateAuthCode(ctx, storage.AuthCode{
-		Hash: storage.HashSecret(code), AuthRequestID: req.ID, ClientID: req.ClientID,
-		GrantID: storage.NewID(), CreatedAt: now, ExpiresAt: now.Add(p.codeTTL()),
-	}); err != nil {
-		status, msg := http.StatusServiceUnavailable, msgUnavailable
-		if errors.Is(err, storage.ErrConflict) { // the client was deleted meanwhile
-			status, msg = http.StatusBadRequest, msgLinkExpired
-		}
-		p.fail(w, r, "callback: save code", err, status, msg)
 		return
 	}
 	p.redirectResponse(w, r, req, url.Values{"code": {code}})

@@ -212,3 +212,27 @@ type Attempts interface {
 	// ExpiresAt) when there is none or it expired.
 	GetAttempts(ctx context.Context, key string, now time.Time) (AttemptCounter, error)
 }
+
+// Units makes several calls one transaction.
+type Units interface {
+	// Atomically runs fn with a context in which every call on this
+	// storage is part of one write transaction, committed when fn returns
+	// nil and rolled back otherwise, or when a statement inside failed
+	// even though fn went on. What fn returns is returned as is. fn may
+	// run more than once (after a transient conflict) and must have no
+	// effect outside storage; calls made with another context are not
+	// part of the unit, and a nested Atomically joins the outer one. Keep
+	// units short: on SQLite a unit holds the one writer.
+	Atomically(ctx context.Context, fn func(ctx context.Context) error) error
+}
+
+// Atomically runs fn as one unit of work of s when s has units (Units),
+// and as it is otherwise (a test double without them). Consumers call
+// this rather than assert the role themselves, so that an interface of
+// the roles they use stays small.
+func Atomically(ctx context.Context, s any, fn func(ctx context.Context) error) error {
+	if u, ok := s.(Units); ok {
+		return u.Atomically(ctx, fn)
+	}
+	return fn(ctx)
+}

@@ -67,6 +67,7 @@ type Storage interface {
 	SigningKeys
 	Audit
 	Attempts
+	Units
 }
 
 // Organization is a tenant: its users, policies and email domains.

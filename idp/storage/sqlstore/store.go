@@ -21,7 +21,9 @@ var _ storage.Storage = (*Store)(nil)
 // reaches the driver), and every call into d is bounded by the query
 // timeout (see QueryTimeout).
 func New(d Driver, opts ...Option) *Store {
-	return &Store{d: guard{deadlineDriver{d: d, timeout: QueryTimeoutOf(opts...)}}}
+	s := &Store{}
+	s.d = unitAware{Driver: guard{deadlineDriver{d: d, timeout: QueryTimeoutOf(opts...)}}, s: s}
+	return s
 }
 
 // Ping reports whether the database answers. Any failure wraps
