@@ -125,12 +125,15 @@ func (a *Attempt) Succeeded(ctx context.Context) {
 		return
 	}
 	ctx = context.WithoutCancel(ctx)
+	// The network first, then the account, as Reserve takes them: in one
+	// transaction with a reservation (a unit of work), the same order
+	// never deadlocks.
+	a.releaseNetwork(ctx)
 	if a.userID != "" {
 		if err := a.l.Store.ResetAttempts(ctx, UserKey(a.userID)); err != nil {
 			a.l.logger().WarnContext(ctx, "lockout: reset after a success failed", "user_id", a.userID, "err", err)
 		}
 	}
-	a.releaseNetwork(ctx)
 }
 
 // Released settles an attempt whose secret could not be evaluated, or was
@@ -140,12 +143,12 @@ func (a *Attempt) Released(ctx context.Context) {
 		return
 	}
 	ctx = context.WithoutCancel(ctx)
+	a.releaseNetwork(ctx) // the network first, as in Succeeded
 	if a.userID != "" {
 		if err := a.l.Store.ReleaseAttempt(ctx, UserKey(a.userID), a.l.now()); err != nil {
 			a.l.logger().WarnContext(ctx, "lockout: release failed", "user_id", a.userID, "err", err)
 		}
 	}
-	a.releaseNetwork(ctx)
 }
 
 // settle reports whether a may be settled now: once, and not when nil.

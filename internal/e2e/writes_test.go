@@ -278,7 +278,7 @@ var _ storage.Storage = (*countingStore)(nil)
 //
 //	GET  /authorize           CreateAuthRequest            the login in progress
 //	POST /login               unit: ReserveAttempt ip, user  the guess counted before the hash
-//	                          unit: ResetAttempts, ReleaseAttempt, CreateSession,
+//	                          unit: ReleaseAttempt, ResetAttempts, CreateSession,
 //	                                UpdateAuthRequest → done, login.password_ok, last_login_at
 //	GET  /authorize/callback  unit: UpdateAuthRequest → issued, login.succeeded, CreateAuthCode
 //	POST /oauth/token         RedeemAuthCode               code consumed, access token stored
