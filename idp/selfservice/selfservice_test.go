@@ -181,9 +181,30 @@ func (e *env) events(typ string) []storage.AuditEvent {
 	return out
 }
 
+// refreshToken stores a live refresh token of u for a client.
+func (e *env) refreshToken(hash, userID string) {
+	e.t.Helper()
+	_, err := e.st.GetClient(e.ctx, "rp")
+	if errors.Is(err, storage.ErrNotFound) {
+		must(e.t, e.st.CreateClient(e.ctx, storage.Client{ID: "rp", OrgID: e.org.ID, Name: "RP", RedirectURIs: []string{"https://rp.example/cb"},
+			GrantTypes: []string{"authorization_code", "refresh_token"}, Scopes: []string{"openid", "offline_access"},
+			AccessTokenTTL: time.Hour, IDTokenTTL: time.Hour, RefreshTokenTTL: time.Hour, CreatedAt: e.now, UpdatedAt: e.now}))
+	}
+	must(e.t, e.st.CreateRefreshToken(e.ctx, storage.RefreshToken{Hash: hash, FamilyID: "fam-" + hash, ClientID: "rp", UserID: userID,
+		Scopes: []string{"openid"}, AuthTime: e.now, CreatedAt: e.now, ExpiresAt: e.now.Add(time.Hour)}))
+}
+
+func (e *env) tokenRevoked(hash string) bool {
+	e.t.Helper()
+	rt, err := e.st.GetRefreshToken(e.ctx, hash)
+	must(e.t, err)
+	return !rt.RevokedAt.IsZero()
+}
+
 func TestResetLinkLifecycle(t *testing.T) {
 	e := newEnv(t)
 	e.session("sess-1", e.alice.ID)
+	e.refreshToken("rt-1", e.alice.ID)
 	must(t, e.svc.RequestReset(e.ctx, " Alice@ACME.example ", "192.0.2.1", "ar-1"))
 	m := e.mail.last(t)
 	if m.template != selfservice.TemplateReset || m.to != e.alice.Email || m.d.Org != "Acme Corp" || m.d.Expires != time.Hour {
@@ -234,6 +255,9 @@ func TestResetLinkLifecycle(t *testing.T) {
 	}
 	if e.hasSession("sess-1") {
 		t.Error("the reset left a session alive")
+	}
+	if !e.tokenRevoked("rt-1") {
+		t.Error("the reset left a refresh token alive")
 	}
 	if e.guard.failures != 0 {
 		t.Error("the reset left the account locked")
@@ -501,6 +525,7 @@ func TestChangePassword(t *testing.T) {
 	e := newEnv(t)
 	e.session("here", e.alice.ID)
 	e.session("elsewhere", e.alice.ID)
+	e.refreshToken("rt-1", e.alice.ID)
 	change := selfservice.Change{UserID: e.alice.ID, SessionHash: "here", IP: "192.0.2.1",
 		Current: "old-password-1", New: "new-password-1", Confirm: "new-password-1"}
 
@@ -527,6 +552,9 @@ func TestChangePassword(t *testing.T) {
 	}
 	if !e.hasSession("here") || e.hasSession("elsewhere") {
 		t.Errorf("sessions after a change: here=%v elsewhere=%v, want only here", e.hasSession("here"), e.hasSession("elsewhere"))
+	}
+	if !e.tokenRevoked("rt-1") {
+		t.Error("the change left a refresh token alive")
 	}
 	if m := e.mail.last(t); m.template != selfservice.TemplatePasswordChanged {
 		t.Errorf("no notice: %+v", m)
