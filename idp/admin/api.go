@@ -434,18 +434,26 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request, _ Principal) err
 	return nil
 }
 
+// knownUser is a 404 for an email that names no user. The service's
+// actions report one as a plain InputError (400); an API path that names
+// a missing resource is a 404.
+func (a *API) knownUser(r *http.Request, op, email string) error {
+	if _, err := a.Service.Store.GetUserByEmail(r.Context(), storage.NormalizeEmail(email)); err != nil {
+		if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrInvalid) {
+			return &InputError{Msg: fmt.Sprintf("no user with email %q", shorten(email)), Err: storage.ErrNotFound}
+		}
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
+}
+
 func (a *API) disableUser(w http.ResponseWriter, r *http.Request, p Principal) error {
 	if err := decodeBody(w, r, &struct{}{}, true); err != nil {
 		return err
 	}
 	email := r.PathValue("email")
-	// DisableUser reports an unknown email as a plain InputError (400);
-	// look it up first so that the API can answer 404.
-	if _, err := a.Service.Store.GetUserByEmail(r.Context(), storage.NormalizeEmail(email)); err != nil {
-		if errors.Is(err, storage.ErrNotFound) {
-			return &InputError{Msg: fmt.Sprintf("no user with email %q", shorten(email)), Err: storage.ErrNotFound}
-		}
-		return fmt.Errorf("disable user: %w", err)
+	if err := a.knownUser(r, "disable user", email); err != nil {
+		return err
 	}
 	u, err := a.Service.DisableUser(r.Context(), actorOf(p), email)
 	if err != nil {
@@ -467,12 +475,8 @@ func (a *API) unlockUser(w http.ResponseWriter, r *http.Request, p Principal) er
 		return err
 	}
 	email := r.PathValue("email")
-	// As for disable: an unknown email is a 404 here.
-	if _, err := a.Service.Store.GetUserByEmail(r.Context(), storage.NormalizeEmail(email)); err != nil {
-		if errors.Is(err, storage.ErrNotFound) {
-			return &InputError{Msg: fmt.Sprintf("no user with email %q", shorten(email)), Err: storage.ErrNotFound}
-		}
-		return fmt.Errorf("unlock user: %w", err)
+	if err := a.knownUser(r, "unlock user", email); err != nil {
+		return err
 	}
 	res, err := a.Service.UnlockUser(r.Context(), actorOf(p), email)
 	if err != nil {

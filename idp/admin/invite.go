@@ -130,11 +130,8 @@ func (a *API) userLink(send func(ctx context.Context, actor, email string) (stor
 			return err
 		}
 		email := r.PathValue("email")
-		if _, err := a.Service.Store.GetUserByEmail(r.Context(), storage.NormalizeEmail(email)); err != nil {
-			if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrInvalid) {
-				return &InputError{Msg: fmt.Sprintf("no user with email %q", shorten(email)), Err: storage.ErrNotFound}
-			}
-			return fmt.Errorf("send link: %w", err)
+		if err := a.knownUser(r, "send link", email); err != nil {
+			return err
 		}
 		u, err := send(r.Context(), actorOf(p), email)
 		if ae, ok := mailStatus(err); ok {
