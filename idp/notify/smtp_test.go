@@ -334,6 +334,8 @@ func TestNoCleartextCredentials(t *testing.T) {
 	}
 }
 
+var callerBudgetRE = regexp.MustCompile(`no answer within (100|[89][0-9])ms`)
+
 // TestStalledServer: a server that accepts and never answers costs one
 // timeout, not a hung request.
 func TestStalledServer(t *testing.T) {
@@ -361,7 +363,10 @@ func TestStalledServer(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	se := asSendError(t, s.Send(ctx, sample))
-	if took := time.Since(start); took > 3*time.Second || !se.Temporary() || !strings.Contains(se.Error(), "no answer within 100ms") {
+	// The message names the time the send really had: the caller's
+	// deadline less what passed before the send began (a few ms on a
+	// loaded machine), so 100ms or just under.
+	if took := time.Since(start); took > 3*time.Second || !se.Temporary() || !callerBudgetRE.MatchString(se.Error()) {
 		t.Errorf("send under a 100ms caller deadline: %v after %v", se, took)
 	}
 	ctx, cancel = context.WithCancel(context.Background())
