@@ -128,20 +128,27 @@ func (s *SMTP) Deliver(ctx context.Context, m Message) (Receipt, error) {
 	if err != nil {
 		return Receipt{}, err
 	}
+	budget := s.budget(ctx)
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	// The budget is the nearer of smtp.timeout and the caller's deadline,
-	// so a timeout error names the time it really waited.
-	budget := s.timeout
-	if dl, ok := ctx.Deadline(); ok {
-		budget = time.Until(dl).Round(time.Millisecond)
-	}
 	reply, err := s.transact(ctx, b, budget)
 	if err != nil {
 		return Receipt{}, err
 	}
 	s.opts.Logger.Info("mail sent", "to", b.to, "message_id", b.messageID, "smtp", s.addr, "reply", reply)
 	return Receipt{MessageID: b.messageID, Reply: reply}, nil
+}
+
+// budget is the nearer of smtp.timeout and the caller's deadline, so a
+// timeout error names the time the send really had: smtp.timeout exactly
+// when that is the nearer.
+func (s *SMTP) budget(ctx context.Context) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		if left := time.Until(dl); left < s.timeout {
+			return left.Round(time.Millisecond)
+		}
+	}
+	return s.timeout
 }
 
 // transact runs one SMTP session that delivers b.
@@ -168,12 +175,9 @@ func (s *SMTP) transact(ctx context.Context, b built, budget time.Duration) (str
 // asked for an address without an account) fails in the same way, at
 // about the same cost, when the server is down.
 func (s *SMTP) Probe(ctx context.Context) error {
+	budget := s.budget(ctx)
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	budget := s.timeout
-	if dl, ok := ctx.Deadline(); ok {
-		budget = time.Until(dl).Round(time.Millisecond)
-	}
 	_, err := s.session(ctx, budget, func(c *smtp.Client, fail func(string, error) error) (string, error) {
 		// MAIL FROM checks the sender as a send does; RSET ends the
 		// transaction before any recipient.
