@@ -119,45 +119,57 @@ func (s *Service) SetPassword(ctx context.Context, kind Kind, raw, pw, confirm s
 		return Set{}, fmt.Errorf("selfservice: hash: %w", err)
 	}
 	now := s.now()
-	t, err := s.Store.ConsumeOneTimeToken(ctx, l.Token.Purpose, l.Token.Hash, now)
-	switch {
-	case errors.Is(err, storage.ErrAlreadyUsed), errors.Is(err, storage.ErrExpired), errors.Is(err, storage.ErrNotFound):
-		return Set{}, ErrLinkInvalid // a concurrent POST won, or it expired meanwhile
-	case err != nil:
-		return Set{}, fmt.Errorf("selfservice: consume link: %w", err)
-	}
-	invited := false
-	u, err := s.Store.UpdateUser(ctx, t.UserID, func(u storage.User) (storage.User, error) {
-		if !linkFits(t.Purpose, u) {
-			return u, ErrLinkInvalid // disabled meanwhile
+	// Consuming the link, storing the password, ending the account's
+	// sessions, tokens and lock and the audit event are one transaction:
+	// if any of it fails, the link is still usable and nothing changed.
+	var (
+		t                storage.OneTimeToken
+		u                storage.User
+		invited          bool
+		sessions, tokens int
+	)
+	err = storage.Atomically(ctx, s.Store, func(ctx context.Context) error {
+		var err error
+		t, err = s.Store.ConsumeOneTimeToken(ctx, l.Token.Purpose, l.Token.Hash, now)
+		switch {
+		case errors.Is(err, storage.ErrAlreadyUsed), errors.Is(err, storage.ErrExpired), errors.Is(err, storage.ErrNotFound):
+			return ErrLinkInvalid // a concurrent POST won, or it expired meanwhile
+		case err != nil:
+			return fmt.Errorf("selfservice: consume link: %w", err)
 		}
-		invited = u.State == storage.UserInvited
-		u.PasswordHash, u.PasswordChangedAt = hash, now
-		u.EmailVerified = true
-		u.State = storage.UserActive
-		return u, nil
+		u, err = s.Store.UpdateUser(ctx, t.UserID, func(u storage.User) (storage.User, error) {
+			if !linkFits(t.Purpose, u) {
+				return u, ErrLinkInvalid // disabled meanwhile
+			}
+			invited = u.State == storage.UserInvited
+			u.PasswordHash, u.PasswordChangedAt = hash, now
+			u.EmailVerified = true
+			u.State = storage.UserActive
+			return u, nil
+		})
+		if err != nil {
+			if errors.Is(err, ErrLinkInvalid) {
+				return ErrLinkInvalid
+			}
+			return fmt.Errorf("selfservice: set password: %w", err)
+		}
+		sessions, tokens = s.endAccess(ctx, u, "")
+		if ul, ok := s.Guard.(Unlocker); ok {
+			if err := ul.Unlock(ctx, u.ID); err != nil {
+				s.log().WarnContext(ctx, "selfservice: ending the lock after a reset failed", "user_id", u.ID, "err", err)
+			}
+		}
+		typ := audit.PasswordReset
+		if invited {
+			typ = audit.InviteAccepted
+		}
+		s.record(ctx, typ, "", u, map[string]string{"purpose": t.Purpose, "sessions_ended": fmt.Sprint(sessions), "tokens_revoked": fmt.Sprint(tokens)})
+		return nil
 	})
 	if err != nil {
-		if !errors.Is(err, ErrLinkInvalid) {
-			// The link is spent and the password not set: the user asks
-			// for a new link. Rare (an outage between two writes); the
-			// log says what happened.
-			s.log().ErrorContext(ctx, "selfservice: link consumed but the password was not stored", "user_id", t.UserID, "err", err)
-			err = fmt.Errorf("selfservice: set password: %w", err)
-		}
 		return Set{}, err
 	}
-	sessions, tokens := s.endAccess(ctx, u, "")
-	if ul, ok := s.Guard.(Unlocker); ok {
-		if err := ul.Unlock(ctx, u.ID); err != nil {
-			s.log().WarnContext(ctx, "selfservice: ending the lock after a reset failed", "user_id", u.ID, "err", err)
-		}
-	}
-	typ := audit.PasswordReset
-	if invited {
-		typ = audit.InviteAccepted
-	}
-	s.record(ctx, typ, "", u, map[string]string{"purpose": t.Purpose, "sessions_ended": fmt.Sprint(sessions), "tokens_revoked": fmt.Sprint(tokens)})
+	// After the commit: the notice is an email, not part of the change.
 	if !invited {
 		s.notice(ctx, u)
 	}

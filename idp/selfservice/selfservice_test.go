@@ -3,6 +3,7 @@ package selfservice_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"sync"
@@ -579,5 +580,28 @@ func TestBadTokens(t *testing.T) {
 		if _, err := e.svc.SetPassword(e.ctx, selfservice.KindInvite, raw, "new-password-1", "new-password-1"); !errors.Is(err, selfservice.ErrLinkInvalid) {
 			t.Errorf("SetPassword(%q): %v", raw, err)
 		}
+	}
+}
+
+// failingUsers fails UpdateUser as an outage would.
+type failingUsers struct{ storage.Storage }
+
+func (failingUsers) UpdateUser(context.Context, string, func(storage.User) (storage.User, error)) (storage.User, error) {
+	return storage.User{}, fmt.Errorf("update user: %w", storage.ErrUnavailable)
+}
+
+// An outage while the password is stored leaves the link usable: the
+// consumption is rolled back with it.
+func TestOutageKeepsTheLink(t *testing.T) {
+	e := newEnv(t)
+	must(t, e.svc.RequestReset(e.ctx, e.alice.Email, "", ""))
+	raw := token(t, e.mail.last(t))
+	e.svc.Store = failingUsers{e.st}
+	if _, err := e.svc.SetPassword(e.ctx, selfservice.KindReset, raw, "new-password-1", "new-password-1"); !errors.Is(err, storage.ErrUnavailable) {
+		t.Fatalf("SetPassword during an outage: %v", err)
+	}
+	e.svc.Store = e.st
+	if _, err := e.svc.SetPassword(e.ctx, selfservice.KindReset, raw, "new-password-1", "new-password-1"); err != nil {
+		t.Fatalf("the link after the outage: %v", err)
 	}
 }
