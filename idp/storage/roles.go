@@ -22,8 +22,9 @@ type Maintenance interface {
 	Close() error
 
 	// DeleteExpired removes rows whose lifetime ended before now: auth
-	// requests, codes, tokens, sessions, one-time tokens and attempt
-	// counters. Audit events are kept.
+	// requests, codes, tokens, sessions, one-time tokens, attempt
+	// counters and unconfirmed factors whose enrolment expired. Audit
+	// events are kept.
 	DeleteExpired(ctx context.Context, now time.Time) (int, error)
 }
 
@@ -52,7 +53,7 @@ type Users interface {
 	ListUsers(ctx context.Context, q UserQuery) ([]User, error)
 	UpdateUser(ctx context.Context, id string, fn func(User) (User, error)) (User, error)
 	// DeleteUser also deletes the user's sessions, refresh and access
-	// tokens and one-time tokens. Audit events about the user are kept.
+	// tokens, one-time tokens and factors. Audit events about the user are kept.
 	DeleteUser(ctx context.Context, id string) error
 	// CountUsers counts all users; bootstrap uses it to tell a first start.
 	CountUsers(ctx context.Context) (int, error)
@@ -211,6 +212,62 @@ type Attempts interface {
 	// GetAttempts returns key's live counter, or a zero Count (and zero
 	// ExpiresAt) when there is none or it expired.
 	GetAttempts(ctx context.Context, key string, now time.Time) (AttemptCounter, error)
+}
+
+// Factors stores users' second factors, one row per authenticator app,
+// email address, recovery code and later phone or security key (suite
+// group Factors). The single-use rules (a TOTP step, a recovery code) are
+// atomic here, so that they hold across goroutines and instances.
+//
+// A factor is usable once confirmed. An unconfirmed one is an enrolment
+// in progress: it ends at its ExpiresAt (zero: no end), after which it is
+// treated as gone, and DeleteExpired purges it.
+type Factors interface {
+	// CreateFactor stores f. ErrConflict when the id is taken or the user
+	// does not exist.
+	CreateFactor(ctx context.Context, f Factor) error
+	// GetFactor returns the factor as stored, confirmed, expired or not.
+	GetFactor(ctx context.Context, id string) (Factor, error)
+	// ListFactors returns the user's factors, confirmed and not, oldest
+	// first (by CreatedAt, then ID). Unconfirmed ones expired at now are
+	// left out. (now is a parameter because storage never reads the
+	// clock.)
+	ListFactors(ctx context.Context, userID string, now time.Time) ([]Factor, error)
+	// ConfirmFactor marks an unconfirmed, unexpired factor confirmed
+	// (ConfirmedAt now, ExpiresAt zero) and, in the same transaction,
+	// deletes the user's factors listed in replace: a TOTP reset replaces
+	// the old secret only once the new one is confirmed, so an abandoned
+	// reset leaves the old one working. Ids in replace that are not the
+	// user's, or gone, are ignored. ErrNotFound when the factor is gone or
+	// expired; ErrAlreadyUsed when it was confirmed before. It returns the
+	// confirmed factor.
+	ConfirmFactor(ctx context.Context, id string, now time.Time, replace ...string) (Factor, error)
+	// UseFactorStep records step as used for a confirmed factor with
+	// steps (TOTP), atomically: only when step > LastStep, setting
+	// LastStep to step and LastUsedAt to now; otherwise ErrAlreadyUsed. Of
+	// concurrent submissions of one code exactly one wins. ErrNotFound
+	// when no confirmed factor has the id.
+	UseFactorStep(ctx context.Context, id string, step int64, now time.Time) (Factor, error)
+	// ConsumeRecoveryCode consumes the user's confirmed recovery factor
+	// whose Secret equals hash, atomically, by setting LastUsedAt to now
+	// (the row is kept so that a used code is told apart from a wrong
+	// one). Exactly one of concurrent callers wins; others get
+	// ErrAlreadyUsed. ErrNotFound when the user has no such code (another
+	// user's code is not found).
+	ConsumeRecoveryCode(ctx context.Context, userID string, hash []byte, now time.Time) (Factor, error)
+	// ReplaceRecoveryCodes deletes the user's recovery factors, used or
+	// not, and stores codes, in one transaction: a new set voids the old
+	// one, also against a concurrent replacement. Each code is stored with
+	// UserID userID and Kind FactorRecovery; it must be confirmed (a code
+	// is usable once the user has seen it) and carry a Secret.
+	ReplaceRecoveryCodes(ctx context.Context, userID string, codes []Factor) error
+	// TouchFactor sets LastUsedAt (email codes, later WebAuthn).
+	// ErrNotFound when there is no such factor.
+	TouchFactor(ctx context.Context, id string, now time.Time) error
+	DeleteFactor(ctx context.Context, id string) error
+	// DeleteUserFactors removes every factor of the user (an admin's MFA
+	// reset) and returns how many.
+	DeleteUserFactors(ctx context.Context, userID string) (int, error)
 }
 
 // Units makes several calls one transaction.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"log/slog"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -67,6 +68,7 @@ type Storage interface {
 	SigningKeys
 	Audit
 	Attempts
+	Factors
 	Units
 }
 
@@ -371,6 +373,58 @@ type AttemptCounter struct {
 	Key       string
 	Count     int
 	ExpiresAt time.Time
+}
+
+// Factor kinds.
+const (
+	FactorTOTP     = "totp"
+	FactorEmail    = "email"
+	FactorRecovery = "recovery"
+)
+
+// Factor is one second factor of a user: an authenticator app, an email
+// address, a recovery code, later a phone or a security key. All methods
+// share one row shape so that listing, resetting and deleting a user's
+// factors is one query whatever the method; what only one method needs is
+// in Data.
+type Factor struct {
+	ID     string
+	UserID string
+	Kind   string
+	// Label is what the user calls it ("Phone", the address).
+	Label string
+	// Secret is sealed with the master key (a TOTP seed) or a hash (a
+	// recovery code); never the clear secret.
+	Secret []byte
+	// Address is the email factor's address (later a phone number).
+	Address string
+	// Data is JSON: a method's own fields (a WebAuthn credential later).
+	Data []byte
+	// ConfirmedAt is when enrolment was confirmed; zero: not confirmed,
+	// not usable.
+	ConfirmedAt time.Time
+	// LastStep is, for TOTP, the last accepted time step: a code is
+	// accepted once.
+	LastStep int64
+	// LastUsedAt is when the factor last proved a login; for a recovery
+	// code, when it was consumed (zero: unused).
+	LastUsedAt time.Time
+	CreatedAt  time.Time
+	// ExpiresAt ends an unconfirmed factor, so that an abandoned
+	// enrolment dies (zero: no end); ConfirmFactor clears it.
+	ExpiresAt time.Time
+}
+
+// Pending reports whether f is an enrolment still waiting for its
+// confirmation at now: unconfirmed and not expired.
+func (f Factor) Pending(now time.Time) bool {
+	return f.ConfirmedAt.IsZero() && (f.ExpiresAt.IsZero() || now.Before(f.ExpiresAt))
+}
+
+// LogValue redacts the secret, so a factor can be logged whole.
+func (f Factor) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("id", f.ID), slog.String("user_id", f.UserID), slog.String("kind", f.Kind),
+		slog.Bool("confirmed", !f.ConfirmedAt.IsZero()))
 }
 
 // Key uses.

@@ -247,3 +247,23 @@ func auditColumns(f *fields, e *storage.AuditEvent) {
 	f.text("request_id", &e.RequestID)
 	f.dict("details", &e.Details)
 }
+
+// factors is migrations/*/0005_factors.sql.
+var factors = newTable("factors", "id",
+	func(f *storage.Factor) *string { return &f.ID },
+	func(v *storage.Factor) *fields {
+		f := new(fields)
+		f.text("id", &v.ID)
+		f.text("user_id", &v.UserID) // not ref: no factor is without a user, "" fails the key
+		f.text("kind", &v.Kind)
+		f.text("label", &v.Label)
+		f.bytes("secret", &v.Secret)
+		f.text("address", &v.Address)
+		f.jsonBytes("data", &v.Data)
+		f.time("confirmed_at", &v.ConfirmedAt)
+		f.int64("last_step", &v.LastStep)
+		f.time("last_used_at", &v.LastUsedAt)
+		f.time("created_at", &v.CreatedAt)
+		f.time("expires_at", &v.ExpiresAt)
+		return f
+	})

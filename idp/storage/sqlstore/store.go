@@ -155,6 +155,8 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 		`DELETE FROM sessions WHERE expires_at < $1 OR (idle_expires_at <> 0 AND idle_expires_at < $1)`,
 		`DELETE FROM one_time_tokens WHERE expires_at < $1`,
 		`DELETE FROM attempt_counters WHERE expires_at < $1`,
+		// Only abandoned enrolments expire; a confirmed factor has no end.
+		`DELETE FROM factors WHERE confirmed_at = 0 AND expires_at <> 0 AND expires_at < $1`,
 	}
 	total := 0
 	for _, q := range stmts {

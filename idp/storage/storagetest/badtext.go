@@ -90,6 +90,15 @@ func testBadTextLookups(t *testing.T, f *fixture) {
 				return err
 			},
 			"DeleteSigningKey": func() error { return f.s.DeleteSigningKey(f.ctx, bad) },
+			"GetFactor":        func() error { _, err := f.s.GetFactor(f.ctx, bad); return err },
+			"ConfirmFactor":    func() error { _, err := f.s.ConfirmFactor(f.ctx, bad, now); return err },
+			"UseFactorStep":    func() error { _, err := f.s.UseFactorStep(f.ctx, bad, 1, now); return err },
+			"ConsumeRecoveryCode": func() error {
+				_, err := f.s.ConsumeRecoveryCode(f.ctx, bad, []byte(h("code")), now)
+				return err
+			},
+			"TouchFactor":  func() error { return f.s.TouchFactor(f.ctx, bad, now) },
+			"DeleteFactor": func() error { return f.s.DeleteFactor(f.ctx, bad) },
 		}
 		for op, fn := range lookups {
 			checkErr(t, fn(), storage.ErrNotFound, fmt.Sprintf("%s(%s)", op, label))
@@ -98,6 +107,7 @@ func testBadTextLookups(t *testing.T, f *fixture) {
 			"RevokeFamily":       func() (int, error) { return f.s.RevokeFamily(f.ctx, bad, now) },
 			"RevokeUserTokens":   func() (int, error) { return f.s.RevokeUserTokens(f.ctx, bad, now) },
 			"DeleteUserSessions": func() (int, error) { return f.s.DeleteUserSessions(f.ctx, bad) },
+			"DeleteUserFactors":  func() (int, error) { return f.s.DeleteUserFactors(f.ctx, bad) },
 		}
 		for op, fn := range counts {
 			if n, err := fn(); err != nil || n != 0 {
@@ -136,6 +146,10 @@ func testBadTextLists(t *testing.T, f *fixture) {
 		got, err := f.s.ListSigningKeys(f.ctx, bad)
 		if err != nil || len(got) != 0 {
 			t.Errorf("ListSigningKeys(%s) = %d keys, %v; want none, nil", label, len(got), err)
+		}
+		factors, err := f.s.ListFactors(f.ctx, bad, at(0))
+		if err != nil || len(factors) != 0 {
+			t.Errorf("ListFactors(%s) = %d factors, %v; want none, nil", label, len(factors), err)
 		}
 	}
 }
@@ -212,6 +226,35 @@ func testBadTextWrites(t *testing.T, f *fixture) {
 			"CreateOneTimeToken.Purpose": func() error {
 				return f.s.CreateOneTimeToken(f.ctx, newOneTimeToken(h("ott-bad"), bad, b.user.ID))
 			},
+			"CreateFactor.ID": func() error {
+				return f.s.CreateFactor(f.ctx, newFactor(bad, b.user.ID))
+			},
+			"CreateFactor.UserID": func() error {
+				return f.s.CreateFactor(f.ctx, newFactor("f-bad", bad))
+			},
+			"CreateFactor.Label": func() error {
+				v := newFactor("f-bad", b.user.ID)
+				v.Label = bad
+				return f.s.CreateFactor(f.ctx, v)
+			},
+			"CreateFactor.Address": func() error {
+				v := newFactor("f-bad", b.user.ID)
+				v.Address = bad
+				return f.s.CreateFactor(f.ctx, v)
+			},
+			"CreateFactor.Data": func() error {
+				v := newFactor("f-bad", b.user.ID)
+				v.Data = []byte(fmt.Sprintf("{\"v\":\"%s\"}", bad))
+				return f.s.CreateFactor(f.ctx, v)
+			},
+			"ReplaceRecoveryCodes.Label": func() error {
+				c := recoveryCode("rc-bad", b.user.ID, "code")
+				c.Label = bad
+				return f.s.ReplaceRecoveryCodes(f.ctx, b.user.ID, []storage.Factor{c})
+			},
+			"ReplaceRecoveryCodes.UserID": func() error {
+				return f.s.ReplaceRecoveryCodes(f.ctx, bad, []storage.Factor{recoveryCode("rc-bad", bad, "code")})
+			},
 			"AppendAuditEvent.UserAgent": func() error {
 				e := auditEvent(1, "login.failed", b.org.ID, "")
 				e.UserAgent = bad
@@ -241,6 +284,12 @@ func testBadTextWrites(t *testing.T, f *fixture) {
 	}
 	if _, err := f.s.GetUser(f.ctx, "user-bad"); !errorIs(err, storage.ErrNotFound) {
 		t.Errorf("GetUser(user-bad) after refused creates: %v, want ErrNotFound", err)
+	}
+	if _, err := f.s.GetFactor(f.ctx, "f-bad"); !errorIs(err, storage.ErrNotFound) {
+		t.Errorf("GetFactor(f-bad) after refused creates: %v, want ErrNotFound", err)
+	}
+	if _, err := f.s.GetFactor(f.ctx, "rc-bad"); !errorIs(err, storage.ErrNotFound) {
+		t.Errorf("GetFactor(rc-bad) after refused replacements: %v, want ErrNotFound", err)
 	}
 	events, err := f.s.ListAuditEvents(f.ctx, storage.AuditQuery{})
 	if checkOK(t, err, "ListAuditEvents") && len(events) != 0 {

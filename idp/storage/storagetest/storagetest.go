@@ -50,6 +50,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Storage) {
 		{"SigningKeys", signingKeyTests},
 		{"AuditEvents", auditEventTests},
 		{"Attempts", attemptTests},
+		{"Factors", factorTests},
 		{"Units", unitTests},
 		{"UpdateByFunction", updateByFunctionTests},
 		{"DeleteExpired", deleteExpiredTests},

@@ -22,6 +22,7 @@ func Upgrades(t *testing.T, newStore func(t *testing.T) (s storage.Storage, migr
 	}{
 		{"0002ClientCascade", 1, testUpgradeClientCascade},
 		{"0003AuthRequestDoors", 2, testUpgradeAuthRequestDoors},
+		{"0005Factors", 4, testUpgradeFactors},
 	} {
 		t.Run(u.name, func(t *testing.T) {
 			s, migrateTo, exec := newStore(t)
@@ -127,6 +128,18 @@ func testUpgradeAuthRequestDoors(t *testing.T, f *fixture, exec Exec, migrate fu
 	n := newAuthRequest("ar-new", "rp")
 	n.SubjectHint, n.DoorData = "user-3", []byte(`{"a":1}`)
 	f.createAuthRequest(t, n)
+}
+
+// testUpgradeFactors: 0005 adds the factors table to a database with
+// users; their factors then round-trip and die with them.
+func testUpgradeFactors(t *testing.T, f *fixture, _ Exec, migrate func() error) {
+	b := f.base(t)
+	mustOK(t, migrate(), "migrate")
+	v := f.createFactor(t, newFactor("f-1", b.user.ID))
+	checkEqual(t, "factor after upgrade", v, f.factor(t, v.ID))
+	mustOK(t, f.s.DeleteUser(f.ctx, b.user.ID), "DeleteUser after upgrade")
+	_, err := f.s.GetFactor(f.ctx, v.ID)
+	checkErr(t, err, storage.ErrNotFound, "GetFactor of a deleted user's factor after upgrade")
 }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
