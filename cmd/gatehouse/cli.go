@@ -124,6 +124,11 @@ func commands() []command {
 			run: runUsersEnable, flags: func(fs *flag.FlagSet, c *cmdEnv) {
 				fs.StringVar(&c.email, "email", "", "the user's email address (required)")
 			}},
+		{name: "users show", summary: "show a user: state, roles, factors, lockout, last sign-in", usage: "--email EMAIL [--json]",
+			run: runUsersShow, flags: func(fs *flag.FlagSet, c *cmdEnv) {
+				fs.StringVar(&c.email, "email", "", "the user's email address (required)")
+				fs.BoolVar(&c.asJSON, "json", false, "print JSON")
+			}},
 		{name: "users unlock", summary: "lift a temporary lock after failed sign-ins and reset the count", usage: "--email EMAIL",
 			run: runUsersUnlock, flags: func(fs *flag.FlagSet, c *cmdEnv) {
 				fs.StringVar(&c.email, "email", "", "the user's email address (required)")

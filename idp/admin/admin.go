@@ -48,6 +48,8 @@ type Store interface {
 	DeleteUserSessions(ctx context.Context, userID string) (int, error)
 	// RevokeUserTokens is storage.Grants'.
 	RevokeUserTokens(ctx context.Context, userID string, now time.Time) (int, error)
+	// ListFactors is storage.Factors' (users show).
+	ListFactors(ctx context.Context, userID string, now time.Time) ([]storage.Factor, error)
 }
 
 var _ Store = storage.Storage(nil)

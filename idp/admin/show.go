@@ -1,0 +1,74 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/gatehouse-idp/gatehouse/idp/storage"
+)
+
+// FactorInfo is a second factor as an administrator sees it: what it is
+// and when it was used, never its secret.
+type FactorInfo struct {
+	ID, Kind, Label string
+	Confirmed       bool
+	CreatedAt       time.Time
+	LastUsedAt      time.Time
+}
+
+// UserInfo is what `users show` and the console show of a user.
+type UserInfo struct {
+	User storage.User
+	Org  string // the organization's name
+	// Factors are the user's second factors, recovery codes counted
+	// apart (RecoveryCodes left unused).
+	Factors       []FactorInfo
+	RecoveryCodes int
+	// Failures is the lockout's current count of failed guesses;
+	// LockedUntil, when in the future, is the end of a lock.
+	Failures    int
+	LockedUntil time.Time
+}
+
+// ShowUser gathers what an administrator needs to know of the user email
+// names: state, roles, factors (no secrets), the skip flag, the lockout
+// and the last login.
+func (s *Service) ShowUser(ctx context.Context, email string) (UserInfo, error) {
+	const op = "show user"
+	u, err := s.userByEmail(ctx, op, email)
+	if err != nil {
+		return UserInfo{}, err
+	}
+	info := UserInfo{User: u, LockedUntil: u.LockedUntil}
+	if o, err := s.Store.GetOrganization(ctx, u.OrgID); err == nil {
+		info.Org = o.Name
+	} else {
+		return UserInfo{}, fmt.Errorf("%s: organization: %w", op, err)
+	}
+	fs, err := s.Store.ListFactors(ctx, u.ID, s.Now())
+	if err != nil {
+		return UserInfo{}, fmt.Errorf("%s: factors: %w", op, err)
+	}
+	for _, f := range fs {
+		if f.Kind == storage.FactorRecovery {
+			if f.LastUsedAt.IsZero() && !f.ConfirmedAt.IsZero() {
+				info.RecoveryCodes++
+			}
+			continue
+		}
+		info.Factors = append(info.Factors, FactorInfo{ID: f.ID, Kind: f.Kind, Label: f.Label,
+			Confirmed: !f.ConfirmedAt.IsZero(), CreatedAt: f.CreatedAt, LastUsedAt: f.LastUsedAt})
+	}
+	if s.Lockout != nil {
+		n, until, err := s.Lockout.Status(ctx, u.ID)
+		if err != nil {
+			return UserInfo{}, fmt.Errorf("%s: lockout: %w", op, err)
+		}
+		info.Failures = n
+		if until.After(info.LockedUntil) {
+			info.LockedUntil = until
+		}
+	}
+	return info, nil
+}
