@@ -29,7 +29,7 @@ const (
 
 // accountReturns are the pages a login through the account door may
 // return to.
-var accountReturns = []string{selfservice.PathChange}
+var accountReturns = []string{selfservice.PathChange, PathMFA}
 
 type accountDoorData struct {
 	Return string `json:"return"`
@@ -68,8 +68,18 @@ func (d *AccountDoor) ResponseOrigins(storage.AuthRequest) []string { return nil
 
 // signIn begins a login that returns to page.
 func (h *Handlers) signIn(w http.ResponseWriter, r *http.Request, page string) {
+	h.signInFresh(w, r, page, false)
+}
+
+// signInFresh begins a login that returns to page; fresh asks for the
+// password again even with a live session (prompt=login).
+func (h *Handlers) signInFresh(w http.ResponseWriter, r *http.Request, page string, fresh bool) {
 	data, _ := json.Marshal(accountDoorData{Return: page})
-	req, err := h.Flow.Begin(r.Context(), storage.AuthRequest{Protocol: AccountProtocol, ClientID: accountParty, DoorData: data})
+	ar := storage.AuthRequest{Protocol: AccountProtocol, ClientID: accountParty, DoorData: data}
+	if fresh {
+		ar.Prompt = []string{"login"}
+	}
+	req, err := h.Flow.Begin(r.Context(), ar)
 	if err != nil {
 		h.flowError(w, r, err)
 		return

@@ -55,6 +55,9 @@ type Handlers struct {
 	// Self serves the password pages (reset and invite links, change);
 	// nil leaves them out.
 	Self SelfService
+	// Factors serves the two-step sign-in pages (/me/mfa); nil leaves
+	// them out.
+	Factors Factors
 	// Forgot adds "Forgot password?" to the login page, with the form it
 	// leads to and the one-click "send me a new link" of a dead link.
 	Forgot bool
@@ -84,6 +87,7 @@ func (h *Handlers) Mount(handle func(pattern string, handler http.Handler)) {
 	handle("GET /static/", h.Render.StaticHandler())
 	handle("GET "+PathAccountContinue, http.HandlerFunc(h.accountContinue))
 	h.mountPasswords(handle)
+	h.mountMFA(handle)
 }
 
 // CheckDoors fails unless every door registered with the flow can also
@@ -256,8 +260,12 @@ func (h *Handlers) show(w http.ResponseWriter, r *http.Request, status int, out 
 
 // challenge renders a method's form.
 func (h *Handlers) challenge(w http.ResponseWriter, r *http.Request, status int, door Door, out authflow.Outcome, email string) {
-	if out.Method == passwordlogin.RenewName {
+	switch out.Method {
+	case passwordlogin.RenewName:
 		h.renewForm(w, r, status, door, out)
+		return
+	case methodTOTP:
+		h.codeForm(w, r, status, door, out)
 		return
 	}
 	if out.Method != passwordlogin.Name {

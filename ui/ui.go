@@ -33,10 +33,13 @@ const (
 	pageForgot        = "forgot"
 	pageSetPassword   = "set_password"
 	pageNotice        = "notice"
+	pageMFACode       = "mfa_code"
+	pageTOTPEnrol     = "totp_enrol"
+	pageMeMFA         = "me_mfa"
 )
 
 var requiredPages = []string{pageLogin, pageError, pageLogoutConfirm, pageLoggedOut, pageAutoPost, pageHome,
-	pageForgot, pageSetPassword, pageNotice}
+	pageForgot, pageSetPassword, pageNotice, pageMFACode, pageTOTPEnrol, pageMeMFA}
 
 // baseCSP is httpserver.DefaultCSP without its form-action directive,
 // which the renderer writes per page (a test keeps the two in step).
@@ -141,6 +144,12 @@ func zeroData(page string) any {
 		return SetPasswordData{}
 	case pageNotice:
 		return NoticeData{Renew: &RenewForm{}}
+	case pageMFACode:
+		return MFACodeData{}
+	case pageTOTPEnrol:
+		return TOTPEnrolData{}
+	case pageMeMFA:
+		return MeMFAData{Factors: []FactorView{{}}}
 	default:
 		return LoggedOutData{}
 	}
@@ -354,6 +363,62 @@ type RenewForm struct {
 // RenderNotice renders a notice page with status.
 func (r *Renderer) RenderNotice(w http.ResponseWriter, status int, d NoticeData) error {
 	return r.render(w, status, pageNotice, d.Lang, d, nil)
+}
+
+// MFACodeData is the form for a code from an authenticator app: the
+// login's second step.
+type MFACodeData struct {
+	PostURL, CSRFToken    string
+	AuthRequestID, Method string
+	FactorID              string
+	ClientName            string
+	Error                 string
+	Submit                string
+	FormActionOrigins     []string
+	Lang                  string
+}
+
+// RenderMFACode renders the code form with status.
+func (r *Renderer) RenderMFACode(w http.ResponseWriter, status int, d MFACodeData) error {
+	if d.Submit == "" {
+		d.Submit = "Continue"
+	}
+	return r.render(w, status, pageMFACode, d.Lang, d, d.FormActionOrigins)
+}
+
+// TOTPEnrolData is the page that adds an authenticator app: its QR code
+// (an image Gatehouse serves at QRURL) and the key as text.
+type TOTPEnrolData struct {
+	PostURL, CSRFToken string
+	FactorID           string
+	QRURL              string
+	Grouped            string
+	Error              string
+	Lang               string
+}
+
+// RenderTOTPEnrol renders the enrolment page with status.
+func (r *Renderer) RenderTOTPEnrol(w http.ResponseWriter, status int, d TOTPEnrolData) error {
+	return r.render(w, status, pageTOTPEnrol, d.Lang, d, nil)
+}
+
+// FactorView is one factor as the user's list shows it.
+type FactorView struct {
+	ID, Label, Added, LastUsed string
+}
+
+// MeMFAData is the user's two-step sign-in page.
+type MeMFAData struct {
+	Factors           []FactorView
+	AddURL, RemoveURL string
+	CSRFToken         string
+	Notice, Error     string
+	Lang              string
+}
+
+// RenderMeMFA renders the user's two-step sign-in page with status.
+func (r *Renderer) RenderMeMFA(w http.ResponseWriter, status int, d MeMFAData) error {
+	return r.render(w, status, pageMeMFA, d.Lang, d, nil)
 }
 
 // RenderHome renders the page at / (200).

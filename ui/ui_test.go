@@ -107,6 +107,18 @@ func renderAll(t *testing.T, r *Renderer, evil string) map[string]*httptest.Resp
 			Renew:   &RenewForm{PostURL: "/password/renew", CSRFToken: "tok" + evil, Token: "t" + evil, Kind: "invite"},
 			LinkURL: "/password/forgot", LinkLabel: "Enter my email" + evil})
 	})
+	run("mfa_code", func(w http.ResponseWriter) error {
+		return r.RenderMFACode(w, http.StatusOK, MFACodeData{PostURL: "/login", CSRFToken: "tok" + evil, AuthRequestID: "req-1" + evil,
+			Method: "totp", ClientName: "Acme" + evil, Error: "Wrong code." + evil})
+	})
+	run("totp_enrol", func(w http.ResponseWriter) error {
+		return r.RenderTOTPEnrol(w, http.StatusOK, TOTPEnrolData{PostURL: "/me/mfa/totp/confirm", CSRFToken: "tok" + evil,
+			FactorID: "f" + evil, QRURL: "/me/mfa/totp/qr?factor=f", Grouped: "ABCD EFGH" + evil, Error: "Wrong." + evil})
+	})
+	run("me_mfa", func(w http.ResponseWriter) error {
+		return r.RenderMeMFA(w, http.StatusOK, MeMFAData{Factors: []FactorView{{ID: "f" + evil, Label: "App" + evil, Added: "1 Dec 2026"}},
+			AddURL: "/me/mfa/totp", RemoveURL: "/me/mfa/remove", CSRFToken: "tok" + evil, Notice: "On." + evil})
+	})
 	return out
 }
 
@@ -132,6 +144,9 @@ func TestEveryPageRenders(t *testing.T) {
 		"forgot":         {200, "Send the link"},
 		"set_password":   {200, "At least 12 characters"},
 		"notice":         {410, "Send me a new link"},
+		"mfa_code":       {200, "Enter your code"},
+		"totp_enrol":     {200, "ABCD EFGH"},
+		"me_mfa":         {200, "Remove App"},
 	}
 	pages := renderAll(t, r, "")
 	if len(pages) != len(requiredPages) {

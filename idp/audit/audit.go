@@ -40,6 +40,10 @@ const (
 	InviteSent             = "invite.sent"
 	InviteAccepted         = "invite.accepted"
 	MailFailed             = "mail.failed"
+
+	FactorAdded     = "mfa.factor_added"
+	FactorAddFailed = "mfa.factor_add_failed"
+	FactorRemoved   = "mfa.factor_removed"
 	// OrgPasswordPolicyChanged's details map each changed setting to
 	// "old -> new" ("default" when the organization inherits it).
 	OrgPasswordPolicyChanged = "org.password_policy_changed"

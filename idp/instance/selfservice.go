@@ -90,7 +90,7 @@ func (i *Instance) newSelfService(floor time.Duration) *selfservice.Service {
 	return &selfservice.Service{Store: i.Store, Hasher: i.Hasher, Rules: i.rules, Mail: mailer{n: i.Mail, t: i.Templates, issuer: c.Issuer},
 		Audit: i.Audit, Logger: i.Logger, Now: i.Now, Issuer: c.Issuer, ResetTTL: c.Reset.TTL, InviteTTL: c.Invite.TTL,
 		AddressLimit: window(c.Reset.AddressLimit), IPLimit: window(c.Reset.IPLimit), Guard: guard{i.Lockout},
-		AnswerFloor: floor}
+		AnswerFloor: floor, Sealer: i.Key}
 }
 
 // mailer renders idp/notify's templates and sends them.

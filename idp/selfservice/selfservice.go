@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-idp/gatehouse/idp/audit"
+	"github.com/gatehouse-idp/gatehouse/idp/mfa/totp"
 	"github.com/gatehouse-idp/gatehouse/idp/password"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
@@ -176,6 +177,8 @@ type Service struct {
 	AnswerFloor time.Duration
 	// Sleep waits d or until ctx ends (tests replace it; default a timer).
 	Sleep func(ctx context.Context, d time.Duration)
+	// Sealer seals second-factor secrets (the master key).
+	Sealer totp.Sealer
 }
 
 func (s *Service) now() time.Time {

@@ -81,6 +81,21 @@ func generate(r io.Reader, issuer, account string) (Enrolment, error) {
 	if _, err := io.ReadFull(r, secret); err != nil {
 		return Enrolment{}, fmt.Errorf("totp: random secret: %w", err)
 	}
+	return For(secret, issuer, account)
+}
+
+// For is the enrolment of an existing secret (a pending enrolment shown
+// again: the page reloaded, its QR image fetched).
+func For(secret []byte, issuer, account string) (Enrolment, error) {
+	if len(secret) < SecretBytes {
+		return Enrolment{}, ErrBadSecret
+	}
+	if err := checkLabel(issuer, MaxIssuer); err != nil {
+		return Enrolment{}, fmt.Errorf("issuer: %w", err)
+	}
+	if err := checkLabel(account, MaxAccount); err != nil {
+		return Enrolment{}, fmt.Errorf("account: %w", err)
+	}
 	enc := b32.EncodeToString(secret)
 	uri := keyURI(issuer, account, enc)
 	img, err := qrPNG(uri)
