@@ -22,6 +22,7 @@ const (
 	BootstrapAdminCreated = "bootstrap.admin_created"
 
 	LoginPassword  = "login.password_ok"
+	LoginTOTP      = "login.totp_ok"
 	LoginFailed    = "login.failed"
 	LoginSucceeded = "login.succeeded"
 	Logout         = "logout"

@@ -231,19 +231,30 @@ func (f *Flow) party(ctx context.Context, r storage.AuthRequest) (Party, error) 
 }
 
 // mfaRequired: the relying party asks for the MFA ACR or requires MFA, or
-// the user's organization does.
+// the user's organization does, or the user has a second factor they can
+// use (a registered StepMFA method that is Usable for them): a user who
+// turned one on is asked for it at every login.
 func (f *Flow) mfaRequired(ctx context.Context, r storage.AuthRequest, p Party) (bool, error) {
 	if p.RequireMFA || slices.Contains(r.ACRValues, ACRMFA) {
 		return true, nil
 	}
-	if r.OrgID == "" {
+	if r.OrgID != "" {
+		o, err := f.Store.GetOrganization(ctx, r.OrgID)
+		if err != nil {
+			return false, fmt.Errorf("authflow: organization policy: %w", err)
+		}
+		if o.MFA.Required {
+			return true, nil
+		}
+	}
+	if r.UserID == "" {
 		return false, nil
 	}
-	o, err := f.Store.GetOrganization(ctx, r.OrgID)
+	own, err := f.usableSecondFactors(ctx, r, false)
 	if err != nil {
-		return false, fmt.Errorf("authflow: organization policy: %w", err)
+		return false, err
 	}
-	return o.MFA.Required, nil
+	return len(own) > 0, nil
 }
 
 func (f *Flow) record(ctx context.Context, typ string, r storage.AuthRequest, u storage.User, details map[string]string) {

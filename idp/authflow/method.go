@@ -211,7 +211,9 @@ func (f *Flow) accept(ctx context.Context, r storage.AuthRequest, b session.Brow
 			r.Step = StepNewPassword.name
 			return nil
 		})
-		out = f.view(next, p)
+		if err == nil {
+			out, err = f.view(ctx, next, p)
+		}
 	} else {
 		out, err = f.advance(ctx, r, b, p, from, set)
 	}
@@ -270,7 +272,7 @@ func (f *Flow) advance(ctx context.Context, r storage.AuthRequest, b session.Bro
 		if err != nil {
 			return Outcome{}, err
 		}
-		return f.view(next, p), nil
+		return f.view(ctx, next, p)
 	}
 	var started *session.Started
 	if probe.SessionID == "" {

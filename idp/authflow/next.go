@@ -3,6 +3,7 @@ package authflow
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -82,9 +83,9 @@ func (f *Flow) Next(ctx context.Context, id string, b session.Browser) (Outcome,
 				return out, err
 			}
 		}
-		return f.view(r, p), nil
+		return f.view(ctx, r, p)
 	case StepNewPassword, StepMFA:
-		return f.view(r, p), nil
+		return f.view(ctx, r, p)
 	case StepDone:
 		return Outcome{Action: Continue, Request: r, Party: p}, nil
 	default: // issued, or a value no step has: nothing left to do here
@@ -92,8 +93,9 @@ func (f *Flow) Next(ctx context.Context, id string, b session.Browser) (Outcome,
 	}
 }
 
-// view is what a request at login or mfa shows, without a proof.
-func (f *Flow) view(r storage.AuthRequest, p Party) Outcome {
+// view is what a request at login or mfa shows, without a proof. At mfa
+// it offers the first second factor the request's user can use.
+func (f *Flow) view(ctx context.Context, r storage.AuthRequest, p Party) (Outcome, error) {
 	out := Outcome{Request: r, Party: p}
 	switch {
 	case Prompted(r, "none"):
@@ -108,11 +110,15 @@ func (f *Flow) view(r storage.AuthRequest, p Party) Outcome {
 		}
 	default:
 		out.Action = NoMethod
-		if m := f.secondFactors(); len(m) > 0 {
+		m, err := f.usableSecondFactors(ctx, r, true)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if len(m) > 0 {
 			out.Action, out.Method = Challenge, m[0]
 		}
 	}
-	return out
+	return out, nil
 }
 
 // firstFactor is the method that identifies users: the password (the only
@@ -127,7 +133,46 @@ func (f *Flow) firstFactor() string {
 	return ""
 }
 
-func (f *Flow) secondFactors() []string { return f.methodsFor(StepMFA) }
+// Usable is an optional interface of a second-factor method: whether u
+// can use it now (for TOTP: has a confirmed authenticator app). A user
+// who can use one is asked for a second factor at every login, whatever
+// the policy; a method that does not implement it is offered to anyone
+// (but does not make the second factor required).
+type Usable interface {
+	Usable(ctx context.Context, u storage.User) (bool, error)
+}
+
+// usableSecondFactors are the StepMFA methods r's user can use, in name
+// order. Methods that do not implement Usable count only when plain is
+// set. The user is loaded only when some method asks.
+func (f *Flow) usableSecondFactors(ctx context.Context, r storage.AuthRequest, plain bool) ([]string, error) {
+	var out []string
+	var u *storage.User
+	for _, n := range f.methodsFor(StepMFA) {
+		um, ok := f.methods[n].(Usable)
+		if !ok {
+			if plain {
+				out = append(out, n)
+			}
+			continue
+		}
+		if u == nil {
+			got, err := f.Store.GetUser(ctx, r.UserID)
+			if err != nil {
+				return nil, fmt.Errorf("authflow: load user for second factors: %w", err)
+			}
+			u = &got
+		}
+		can, err := um.Usable(ctx, *u)
+		if err != nil {
+			return nil, fmt.Errorf("authflow: %s: usable: %w", n, err)
+		}
+		if can {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
 
 func (f *Flow) methodsFor(step Step) []string {
 	var out []string
