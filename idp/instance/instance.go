@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse-idp/gatehouse/idp/keys"
 	"github.com/gatehouse-idp/gatehouse/idp/lockout"
 	"github.com/gatehouse-idp/gatehouse/idp/masterkey"
+	"github.com/gatehouse-idp/gatehouse/idp/mfa/totplogin"
 	"github.com/gatehouse-idp/gatehouse/idp/notify"
 	"github.com/gatehouse-idp/gatehouse/idp/password"
 	"github.com/gatehouse-idp/gatehouse/idp/password/pwned"
@@ -177,6 +178,7 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Instance, erro
 	inst.Flow = &authflow.Flow{Store: inst.Store, Audit: inst.Audit, Now: inst.Now, Lockout: inst.Lockout, Expiry: inst.rules}
 	inst.Flow.RegisterMethod(&passwordlogin.Method{Users: inst.Store, Hasher: inst.Hasher})
 	inst.Flow.RegisterMethod(&passwordlogin.Renewal{Users: inst.Store, Hasher: inst.Hasher, Rules: inst.rules, Now: inst.Now})
+	inst.Flow.RegisterMethod(&totplogin.Method{Factors: inst.Store, Sealer: inst.Key, Now: inst.Now, Logger: inst.Logger})
 	inst.Keys = &keys.Manager{Store: inst.Store, Sealer: inst.Key, Now: inst.Now, Logger: inst.Logger}
 	return inst, nil
 }
