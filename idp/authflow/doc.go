@@ -20,6 +20,11 @@
 //     second factor required, is the login done. Upstream connectors
 //     report through the same Proof (its Upstream field is the federation
 //     issue's hook).
+//   - A second-factor method may say whether a user can use it (Usable,
+//     such as idp/mfa/totplogin: a confirmed authenticator app). At mfa
+//     the flow offers the first one the user can use (NoMethod when none
+//     is), and a user who can use one is asked for a second factor at
+//     every login, whatever the organization and relying party require.
 //   - Guesses at secrets (methods that are Guarded) are counted by Lockout
 //     (idp/lockout) before the method checks them: a locked account gets
 //     the answer and the cost of a wrong secret, its secret unchecked; a
