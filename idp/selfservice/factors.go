@@ -42,7 +42,7 @@ type FactorStore interface {
 
 // Factors lists the user's factors (recovery codes left out).
 func (s *Service) Factors(ctx context.Context, userID string) ([]storage.Factor, error) {
-	all, err := s.factorStore().ListFactors(ctx, userID, s.now())
+	all, err := s.Store.ListFactors(ctx, userID, s.now())
 	if err != nil {
 		return nil, fmt.Errorf("selfservice: factors: %w", err)
 	}
@@ -53,13 +53,6 @@ func (s *Service) Factors(ctx context.Context, userID string) ([]storage.Factor,
 		}
 	}
 	return out, nil
-}
-
-func (s *Service) factorStore() FactorStore {
-	if fs, ok := s.Store.(FactorStore); ok {
-		return fs
-	}
-	return noFactors{}
 }
 
 // BeginTOTP starts adding an authenticator app: a new secret, sealed with
@@ -79,7 +72,7 @@ func (s *Service) BeginTOTP(ctx context.Context, userID string) (storage.Factor,
 	if f.Secret, err = totp.Seal(s.Sealer, e.Secret, f.ID, u.ID); err != nil {
 		return storage.Factor{}, fmt.Errorf("selfservice: seal TOTP secret: %w", err)
 	}
-	if err := s.factorStore().CreateFactor(ctx, f); err != nil {
+	if err := s.Store.CreateFactor(ctx, f); err != nil {
 		return storage.Factor{}, fmt.Errorf("selfservice: store enrolment: %w", err)
 	}
 	return f, nil
@@ -103,7 +96,7 @@ func (s *Service) pending(ctx context.Context, userID, id string) (storage.Facto
 	if id == "" || len(id) > MaxToken || !storage.Storable(id) {
 		return storage.Factor{}, storage.User{}, ErrNoFactor
 	}
-	f, err := s.factorStore().GetFactor(ctx, id)
+	f, err := s.Store.GetFactor(ctx, id)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		return f, storage.User{}, ErrNoFactor
@@ -150,10 +143,10 @@ func (s *Service) ConfirmTOTP(ctx context.Context, userID, id, code, ip string) 
 		return ErrWrongCode
 	}
 	err = storage.Atomically(ctx, s.Store, func(ctx context.Context) error {
-		if _, err := s.factorStore().ConfirmFactor(ctx, f.ID, now); err != nil {
+		if _, err := s.Store.ConfirmFactor(ctx, f.ID, now); err != nil {
 			return err
 		}
-		_, err := s.factorStore().UseFactorStep(ctx, f.ID, step, now)
+		_, err := s.Store.UseFactorStep(ctx, f.ID, step, now)
 		return err
 	})
 	if err != nil {
@@ -201,7 +194,7 @@ func (s *Service) RemoveFactor(ctx context.Context, userID, id string) error {
 			return ErrLastFactor
 		}
 	}
-	if err := s.factorStore().DeleteFactor(ctx, id); err != nil {
+	if err := s.Store.DeleteFactor(ctx, id); err != nil {
 		return fmt.Errorf("selfservice: remove factor: %w", err)
 	}
 	s.record(ctx, audit.FactorRemoved, u.ID, u, map[string]string{"kind": found.Kind, "factor_id": id})
@@ -216,23 +209,3 @@ func (s *Service) issuerName(ctx context.Context, u storage.User) string {
 	}
 	return "Gatehouse"
 }
-
-// noFactors is the FactorStore of a Store without factors (test doubles).
-type noFactors struct{}
-
-func (noFactors) CreateFactor(context.Context, storage.Factor) error { return errNoFactorStore }
-func (noFactors) GetFactor(context.Context, string) (storage.Factor, error) {
-	return storage.Factor{}, storage.ErrNotFound
-}
-func (noFactors) ListFactors(context.Context, string, time.Time) ([]storage.Factor, error) {
-	return nil, nil
-}
-func (noFactors) ConfirmFactor(context.Context, string, time.Time, ...string) (storage.Factor, error) {
-	return storage.Factor{}, storage.ErrNotFound
-}
-func (noFactors) UseFactorStep(context.Context, string, int64, time.Time) (storage.Factor, error) {
-	return storage.Factor{}, storage.ErrNotFound
-}
-func (noFactors) DeleteFactor(context.Context, string) error { return storage.ErrNotFound }
-
-var errNoFactorStore = errors.New("selfservice: this storage keeps no factors")

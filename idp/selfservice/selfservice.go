@@ -91,6 +91,7 @@ type Store interface {
 	DeleteUserSessions(ctx context.Context, userID string) (int, error)
 	DeleteOtherUserSessions(ctx context.Context, userID, keepHash string) (int, error)
 	RevokeUserTokens(ctx context.Context, userID string, now time.Time) (int, error)
+	FactorStore
 }
 
 var _ Store = storage.Storage(nil)
