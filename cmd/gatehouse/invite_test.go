@@ -9,19 +9,26 @@ import (
 	"github.com/gatehouse-idp/gatehouse/internal/smtptest"
 )
 
-// TestInviteCommands: users create --invite, resend-invite and send-reset
-// mail their links (here to the dev mail sink in <data_dir>/mail) and say
-// what they did; each refuses what it cannot do, in plain words.
-func TestInviteCommands(t *testing.T) {
+// migratedDataDir is a fresh, migrated data directory and a runner of
+// commands against it.
+func migratedDataDir(t *testing.T) (string, func(stdin string, args ...string) result) {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "data")
-	d := []string{"--data-dir", dir}
 	cli := func(stdin string, args ...string) result {
 		t.Helper()
-		return runCLI(t, stdin, append(args, d...)...)
+		return runCLI(t, stdin, append(args, "--data-dir", dir)...)
 	}
 	if r := cli("", "migrate"); r.code != 0 {
 		t.Fatalf("migrate: %s", r.errOut)
 	}
+	return dir, cli
+}
+
+// TestInviteCommands: users create --invite, resend-invite and send-reset
+// mail their links (here to the dev mail sink in <data_dir>/mail) and say
+// what they did; each refuses what it cannot do, in plain words.
+func TestInviteCommands(t *testing.T) {
+	dir, cli := migratedDataDir(t)
 	links := func() []string {
 		t.Helper()
 		files, _ := filepath.Glob(filepath.Join(dir, "mail", "*.eml"))

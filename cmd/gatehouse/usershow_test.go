@@ -13,15 +13,7 @@ import (
 )
 
 func TestUsersShow(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "data")
-	d := []string{"--data-dir", dir}
-	cli := func(stdin string, args ...string) result {
-		t.Helper()
-		return runCLI(t, stdin, append(args, d...)...)
-	}
-	if r := cli("", "migrate"); r.code != 0 {
-		t.Fatalf("migrate: %s", r.errOut)
-	}
+	dir, cli := migratedDataDir(t)
 	if r := cli("a long passphrase\n", "users", "create", "--email", "al@example.com", "--name", "Al", "--password-stdin"); r.code != 0 {
 		t.Fatalf("create: %s", r.errOut)
 	}
