@@ -95,6 +95,17 @@ type MFAPolicy struct {
 	AllowedMethods []string `json:"allowed_methods,omitempty"`
 	// AllowSkip offers "Skip for now", remembered until an admin reset.
 	AllowSkip bool `json:"allow_skip,omitempty"`
+	// OtherEmail lets a user send email codes to another address than
+	// the account's, confirmed by its first code.
+	OtherEmail bool `json:"other_email,omitempty"`
+	// Since starts the policy's generation: factors confirmed and skips
+	// chosen before it do not count. It is set when MFA is turned on
+	// again after having been turned off (DisabledAt), so that everyone
+	// enrols again; the first time MFA is turned on it stays zero, so
+	// that factors users added for themselves keep counting.
+	Since time.Time `json:"since,omitzero"`
+	// DisabledAt is when MFA was last turned off (zero: never).
+	DisabledAt time.Time `json:"disabled_at,omitzero"`
 }
 
 // PasswordPolicy is what an organization overrides of the server's default
@@ -139,8 +150,16 @@ type User struct {
 	State             UserState
 	Roles             []string
 	LockedUntil       time.Time
-	MFASkipped        bool
+	// MFASkipped: the user chose "Skip for now" at enrolment, at
+	// MFASkippedAt. A skip counts only while the organization's policy
+	// is of the generation it was made in (MFAPolicy.Since).
+	MFASkipped   bool
+	MFASkippedAt time.Time
+	// MFAEnrollRequired: an administrator reset the user's MFA; the next
+	// login enrols a factor, with no "Skip for now", and
+	// MFAEnrolMethod, when set, is the one method offered.
 	MFAEnrollRequired bool
+	MFAEnrolMethod    string
 	PasswordChangedAt time.Time
 	LastLoginAt       time.Time
 	CreatedAt         time.Time
@@ -246,6 +265,10 @@ type AuthRequest struct {
 	// DoorData is protocol data a door keeps as JSON (like Dex's
 	// ConnectorData); only that door reads it. Empty means none.
 	DoorData []byte
+	// FlowData is the login flow's own state as JSON (a second factor
+	// being enrolled, a code sent for this login); only idp/authflow
+	// reads or writes it. Empty means none.
+	FlowData []byte
 
 	Step      string
 	OrgID     string

@@ -42,6 +42,8 @@ var users = newTable("users", "id",
 		f.time("last_login_at", &u.LastLoginAt)
 		f.time("created_at", &u.CreatedAt)
 		f.time("updated_at", &u.UpdatedAt)
+		f.time("mfa_skipped_at", &u.MFASkippedAt)
+		f.text("mfa_enrol_method", &u.MFAEnrolMethod)
 		return f
 	})
 
@@ -107,6 +109,7 @@ var authRequests = newTable("auth_requests", "id",
 		f.time("created_at", &r.CreatedAt)
 		f.time("expires_at", &r.ExpiresAt)
 		f.text("subject_hint", &r.SubjectHint)
+		f.jsonBytes("flow_data", &r.FlowData)
 		f.dec = append(f.dec, func() error {
 			r.OIDC = nil
 			if !o.IsZero() {

@@ -28,6 +28,7 @@ func fullAuthRequest(id, clientID, orgID, userID, sessionID string) storage.Auth
 	r.UILocales = []string{"de-CH", "en"}
 	r.SubjectHint = "user-hinted"
 	r.DoorData = []byte(`{"saml_request_id":"_a1b2","relay_state":"x&y=<z>"}`)
+	r.FlowData = []byte(`{"enrol":{"method":"totp","factor":"f-1"}}`)
 	r.Step = "mfa_verify"
 	r.OrgID = orgID
 	r.UserID = userID

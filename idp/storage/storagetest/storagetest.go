@@ -2,6 +2,7 @@ package storagetest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -83,6 +84,10 @@ type testCase struct {
 type fixture struct {
 	s   storage.Storage
 	ctx context.Context
+	// v1Users, when set, inserts users with the columns of 0001_init.sql
+	// (upgrade tests: the store's own CreateUser writes the columns of
+	// the newest schema).
+	v1Users Exec
 }
 
 var pingTests = []testCase{
@@ -108,6 +113,9 @@ func newOrg(id, name string, domains ...string) storage.Organization {
 			Required:       true,
 			AllowedMethods: []string{"totp", "webauthn"},
 			AllowSkip:      true,
+			OtherEmail:     true,
+			Since:          at(-12 * time.Hour),
+			DisabledAt:     at(-13 * time.Hour),
 		},
 		PasswordPolicy: storage.PasswordPolicy{MinLength: 12},
 		CreatedAt:      at(-48 * time.Hour),
@@ -127,7 +135,9 @@ func newUser(id, orgID, email string) storage.User {
 		Roles:             []string{storage.RoleAdmin, "auditor"},
 		LockedUntil:       at(10 * time.Minute),
 		MFASkipped:        true,
+		MFASkippedAt:      at(-3 * time.Hour),
 		MFAEnrollRequired: true,
+		MFAEnrolMethod:    "email",
 		PasswordChangedAt: at(-36 * time.Hour),
 		LastLoginAt:       at(-time.Hour),
 		CreatedAt:         at(-47 * time.Hour),
@@ -277,13 +287,25 @@ func (f *fixture) base(t *testing.T) base {
 		client: newClient("client-1", "org-1"),
 	}
 	mustOK(t, f.s.CreateOrganization(f.ctx, b.org), "CreateOrganization")
-	mustOK(t, f.s.CreateUser(f.ctx, b.user), "CreateUser")
+	f.createUser(t, b.user)
 	mustOK(t, f.s.CreateClient(f.ctx, b.client), "CreateClient")
 	return b
 }
 
 func (f *fixture) createUser(t *testing.T, u storage.User) storage.User {
 	t.Helper()
+	if f.v1Users != nil {
+		// The columns every version has had since 0001; the ones added
+		// later take their defaults.
+		u.MFASkippedAt, u.MFAEnrolMethod = time.Time{}, ""
+		mustOK(t, f.v1Users(f.ctx, `INSERT INTO users (id, org_id, email, email_verified, name, password_hash, state, roles,
+			locked_until, mfa_skipped, mfa_enroll_required, password_changed_at, last_login_at, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+			u.ID, u.OrgID, u.Email, u.EmailVerified, u.Name, u.PasswordHash, string(u.State), jsonList(u.Roles),
+			micros0(u.LockedUntil), u.MFASkipped, u.MFAEnrollRequired, micros0(u.PasswordChangedAt), micros0(u.LastLoginAt),
+			micros0(u.CreatedAt), micros0(u.UpdatedAt)), "insert a version-1 user "+u.ID)
+		return u
+	}
 	mustOK(t, f.s.CreateUser(f.ctx, u), "CreateUser "+u.ID)
 	return u
 }
@@ -393,4 +415,20 @@ func tally(errs []error) outcome {
 func (o outcome) String() string {
 	return fmt.Sprintf("%d ok, %d ErrAlreadyUsed, %d ErrRevoked, %d ErrExpired, %d ErrNotFound, other errors %v",
 		o.ok, o.alreadyUsed, o.revoked, o.expired, o.notFound, o.other)
+}
+
+// micros0 is a time as the stores keep it: Unix microseconds, 0 for unset.
+func micros0(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func jsonList(v []string) string {
+	if v == nil {
+		v = []string{}
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
 }
