@@ -113,8 +113,13 @@ type Flow struct {
 	// counts nothing.
 	Lockout Lockout
 
+	// Recovery issues recovery codes after a user's first enrolment; nil
+	// issues none.
+	Recovery RecoveryCodes
+
 	doors   map[string]Door
 	methods map[string]Method
+	factors map[string]SecondFactor
 }
 
 // RegisterDoor makes protocol's requests belong to d.

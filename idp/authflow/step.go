@@ -25,6 +25,14 @@ var (
 	// StepMFA: the user is known; a second factor is required and not
 	// yet given.
 	StepMFA = Step{"mfa"}
+	// StepEnrol: a second factor is required and the user has none that
+	// counts: they choose a method (when several are allowed) and enrol
+	// it, or skip where the policy lets them.
+	StepEnrol = Step{"enrol"}
+	// StepNotice: the second factor is done, and the user acknowledges a
+	// page first (a factor enrolled, with recovery codes; a recovery code
+	// used) with Finish.
+	StepNotice = Step{"notice"}
 	// StepDone: proved, with a browser session; the front door may issue
 	// its response, once, through Complete.
 	StepDone = Step{"done"}
@@ -32,7 +40,7 @@ var (
 	StepIssued = Step{"issued"}
 )
 
-var steps = []Step{StepLogin, StepNewPassword, StepMFA, StepDone, StepIssued}
+var steps = []Step{StepLogin, StepNewPassword, StepMFA, StepEnrol, StepNotice, StepDone, StepIssued}
 
 func (s Step) String() string { return s.name }
 
