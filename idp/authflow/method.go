@@ -73,6 +73,9 @@ type Failure struct {
 	// answer: for a failure that reveals nothing (a new password that
 	// breaks a rule, from a user the request already names).
 	Show error
+	// State is a second factor's new state for this login after the
+	// failure (a miss counted, a code burnt); nil keeps the old one.
+	State []byte
 }
 
 func (e *Failure) Error() string { return "authflow: proof failed: " + e.Reason }
