@@ -83,6 +83,11 @@ type Store interface {
 	GetUser(ctx context.Context, id string) (storage.User, error)
 	UpdateUser(ctx context.Context, id string, fn func(storage.User) (storage.User, error)) (storage.User, error)
 	GetOrganization(ctx context.Context, id string) (storage.Organization, error)
+	// The user's factors, to know which count, and an enrolment's
+	// pending factor.
+	ListFactors(ctx context.Context, userID string, now time.Time) ([]storage.Factor, error)
+	GetFactor(ctx context.Context, id string) (storage.Factor, error)
+	DeleteFactor(ctx context.Context, id string) error
 }
 
 // Sessions starts browser sessions for finished logins (session.Manager).
@@ -233,33 +238,6 @@ func (f *Flow) party(ctx context.Context, r storage.AuthRequest) (Party, error) 
 		return Party{}, fmt.Errorf("authflow: relying party: %w", err)
 	}
 	return p, nil
-}
-
-// mfaRequired: the relying party asks for the MFA ACR or requires MFA, or
-// the user's organization does, or the user has a second factor they can
-// use (a registered StepMFA method that is Usable for them): a user who
-// turned one on is asked for it at every login.
-func (f *Flow) mfaRequired(ctx context.Context, r storage.AuthRequest, p Party) (bool, error) {
-	if p.RequireMFA || slices.Contains(r.ACRValues, ACRMFA) {
-		return true, nil
-	}
-	if r.OrgID != "" {
-		o, err := f.Store.GetOrganization(ctx, r.OrgID)
-		if err != nil {
-			return false, fmt.Errorf("authflow: organization policy: %w", err)
-		}
-		if o.MFA.Required {
-			return true, nil
-		}
-	}
-	if r.UserID == "" {
-		return false, nil
-	}
-	own, err := f.usableSecondFactors(ctx, r, false)
-	if err != nil {
-		return false, err
-	}
-	return len(own) > 0, nil
 }
 
 func (f *Flow) record(ctx context.Context, typ string, r storage.AuthRequest, u storage.User, details map[string]string) {
