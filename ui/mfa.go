@@ -182,4 +182,3 @@ func (h *Handlers) factorRemove(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, PathMFA+"?done=removed", http.StatusSeeOther)
 	}
 }
-

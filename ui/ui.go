@@ -1,9 +1,9 @@
 package ui
 
 import (
-	"encoding/base64"
 	"bytes"
 	"embed"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"html/template"

@@ -119,7 +119,7 @@ func renderAll(t *testing.T, r *Renderer, evil string) map[string]*httptest.Resp
 	run("mfa_choose", func(w http.ResponseWriter) error {
 		return r.RenderMFAChoose(w, http.StatusOK, MFAChooseData{PostURL: "/login", CSRFToken: "tok" + evil, AuthRequestID: "req" + evil,
 			Choices: []ChoiceView{{Method: "email" + evil, Label: "Email" + evil, AskAddress: true, Address: "a@b.example" + evil, Button: "Use" + evil}},
-			Skip: true, Error: "No." + evil})
+			Skip:    true, Error: "No." + evil})
 	})
 	run("mfa_notice", func(w http.ResponseWriter) error {
 		return r.RenderMFANotice(w, http.StatusOK, MFANoticeData{PostURL: "/login", CSRFToken: "tok" + evil, AuthRequestID: "req" + evil,
