@@ -97,6 +97,12 @@ type Sessions interface {
 	Touch(ctx context.Context, s storage.Session) (storage.Session, error)
 }
 
+// Notices sends a user a notice of a change to their second factors
+// (idp/selfservice, by email): best effort, after the change committed.
+type Notices interface {
+	FactorAdded(ctx context.Context, u storage.User, method string)
+}
+
 // Expiry says whether a user's password has expired under their
 // organization's policy (idp/password's maximum age).
 type Expiry interface {
@@ -121,6 +127,10 @@ type Flow struct {
 	// Recovery issues recovery codes after a user's first enrolment; nil
 	// issues none.
 	Recovery RecoveryCodes
+	// Notices tells users of changes to their factors made during a
+	// login (an enrolment), after the change is committed; nil tells no
+	// one.
+	Notices Notices
 
 	doors   map[string]Door
 	methods map[string]Method

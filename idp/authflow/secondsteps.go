@@ -240,6 +240,9 @@ func (f *Flow) submitSecond(ctx context.Context, r storage.AuthRequest, b sessio
 	if proof.Then != nil {
 		proof.Then(ctx)
 	}
+	if from == StepEnrol && f.Notices != nil {
+		f.Notices.FactorAdded(context.WithoutCancel(ctx), n.user, name)
+	}
 	return out, nil
 }
 
