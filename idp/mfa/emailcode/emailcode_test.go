@@ -118,6 +118,19 @@ func (e *env) login(u storage.User, factors ...storage.Factor) *login {
 		User: u, Policy: storage.MFAPolicy{Required: true, AllowedMethods: []string{"email"}}, Factors: factors}}
 }
 
+// sentCode is alice, her one address, and a login that was sent a code.
+func sentCode(t *testing.T) (*env, storage.User, storage.Factor, *login) {
+	t.Helper()
+	e := newEnv(t)
+	u := e.user("alice@example.com")
+	f := e.factor(u, "alice@example.com")
+	l := e.login(u, f)
+	if v := l.show(false); !v.Sent {
+		t.Fatalf("first showing: %+v", v)
+	}
+	return e, u, f, l
+}
+
 // show is a showing of the step (resend: the user asked for a new code).
 func (l *login) show(resend bool) authflow.View {
 	l.e.t.Helper()
@@ -230,10 +243,7 @@ func TestFirstShowingSendsOnce(t *testing.T) {
 }
 
 func TestResendVoidsOldCode(t *testing.T) {
-	e := newEnv(t)
-	u := e.user("alice@example.com")
-	l := e.login(u, e.factor(u, "alice@example.com"))
-	l.show(false)
+	e, u, _, l := sentCode(t)
 	old := e.code()
 	for e.code() == old { // one chance in 10^6 that a new code is the old one
 		if v := l.show(true); !v.Sent {
@@ -247,10 +257,7 @@ func TestResendVoidsOldCode(t *testing.T) {
 }
 
 func TestMissesBurnTheCode(t *testing.T) {
-	e := newEnv(t)
-	u := e.user("alice@example.com")
-	l := e.login(u, e.factor(u, "alice@example.com"))
-	l.show(false)
+	e, u, _, l := sentCode(t)
 	c := e.code()
 	for i := 1; i < emailcode.MaxMisses; i++ {
 		_, err := l.submit(otherCode(c))
@@ -342,11 +349,7 @@ func TestCodeBoundToItsLogin(t *testing.T) {
 }
 
 func TestSingleUse(t *testing.T) {
-	e := newEnv(t)
-	u := e.user("alice@example.com")
-	f := e.factor(u, "alice@example.com")
-	l := e.login(u, f)
-	l.show(false)
+	e, u, f, l := sentCode(t)
 	c, st := e.code(), l.t.State
 	p, err := l.submit(c)
 	accepted(t, "the code", u, p, err)
@@ -364,11 +367,7 @@ func TestSingleUse(t *testing.T) {
 }
 
 func TestRemovedFactor(t *testing.T) {
-	e := newEnv(t)
-	u := e.user("alice@example.com")
-	f := e.factor(u, "alice@example.com")
-	l := e.login(u, f)
-	l.show(false)
+	e, u, f, l := sentCode(t)
 	c := e.code()
 	// Removed meanwhile (or no longer counting): the flow hands it no
 	// more.
@@ -406,10 +405,7 @@ func TestPicksMostRecentlyUsed(t *testing.T) {
 }
 
 func TestMalformedCode(t *testing.T) {
-	e := newEnv(t)
-	u := e.user("alice@example.com")
-	l := e.login(u, e.factor(u, "alice@example.com"))
-	l.show(false)
+	e, u, _, l := sentCode(t)
 	st := l.t.State
 	for _, c := range []string{"", "12345", "1234567", "12a456", "１２３４５６", "123456\x00", "12-34-56", "\xff23456",
 		strings.Repeat("1", 100), strings.Repeat(" ", 100) + "123456"} {
@@ -427,11 +423,7 @@ func TestMalformedCode(t *testing.T) {
 }
 
 func TestSendCaps(t *testing.T) {
-	e := newEnv(t)
-	u := e.user("alice@example.com")
-	f := e.factor(u, "alice@example.com")
-	l := e.login(u, f)
-	l.show(false)
+	e, u, f, l := sentCode(t)
 	for range emailcode.DefaultAddressSends - 1 {
 		if v := l.show(true); !v.Sent {
 			t.Fatalf("resend within the cap: %+v", v)
@@ -550,10 +542,7 @@ type touchFails struct {
 func (s touchFails) TouchFactor(context.Context, string, time.Time) error { return s.err }
 
 func TestStorageOutageIsNoFailure(t *testing.T) {
-	e := newEnv(t)
-	u := e.user("alice@example.com")
-	l := e.login(u, e.factor(u, "alice@example.com"))
-	l.show(false)
+	e, _, _, l := sentCode(t)
 	down := errors.New("database is down")
 	e.m.Store = touchFails{e.st, down}
 	_, err := l.submit(e.code())
@@ -564,10 +553,7 @@ func TestStorageOutageIsNoFailure(t *testing.T) {
 }
 
 func TestLogsNoCode(t *testing.T) {
-	e := newEnv(t)
-	u := e.user("alice@example.com")
-	l := e.login(u, e.factor(u, "alice@example.com"))
-	l.show(false)
+	e, u, _, l := sentCode(t)
 	c := e.code()
 	for range emailcode.DefaultAddressSends {
 		l.show(true)

@@ -112,6 +112,21 @@ func (e *env) enrol(l *login, addr string) storage.Factor {
 	return f
 }
 
+// enrolling is alice enrolling another address, allowed by the policy,
+// in a login that was sent its first code.
+func enrolling(t *testing.T) (*env, storage.User, *login, storage.Factor) {
+	t.Helper()
+	e := newEnv(t)
+	u := e.user("alice@example.com")
+	l := e.login(u)
+	l.t.Policy = mfaOnOther
+	f := e.enrol(l, "alice@home.example")
+	if v := l.enrolView(f, false); !v.Sent {
+		t.Fatalf("EnrolView: %+v", v)
+	}
+	return e, u, l, f
+}
+
 func (l *login) enrolView(f storage.Factor, resend bool) authflow.View {
 	l.e.t.Helper()
 	l.t.Resend = resend
@@ -167,12 +182,7 @@ func TestConfirmEnrol(t *testing.T) {
 }
 
 func TestEnrolmentExpires(t *testing.T) {
-	e := newEnv(t)
-	u := e.user("alice@example.com")
-	l := e.login(u)
-	l.t.Policy = mfaOnOther
-	f := e.enrol(l, "alice@home.example")
-	l.enrolView(f, false)
+	e, u, l, f := enrolling(t)
 	c := e.code()
 	e.advance(emailcode.MaxTTL)
 	_, err := l.confirm(f, c)
@@ -192,12 +202,7 @@ func TestEnrolmentExpires(t *testing.T) {
 }
 
 func TestEnrolmentRechecksPolicy(t *testing.T) {
-	e := newEnv(t)
-	u := e.user("alice@example.com")
-	l := e.login(u)
-	l.t.Policy = mfaOnOther
-	f := e.enrol(l, "alice@home.example")
-	l.enrolView(f, false)
+	e, u, l, f := enrolling(t)
 	// The organization stops allowing other addresses meanwhile.
 	l.t.Policy = mfaOnEmail
 	_, err := l.confirm(f, e.code())
