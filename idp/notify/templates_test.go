@@ -11,7 +11,7 @@ import (
 )
 
 var data = notify.Data{Org: "Acme Inc", User: "Alice", Email: "alice@acme.example",
-	Link: "https://id.acme.example/reset/tok123", Issuer: "https://id.acme.example", Expires: 2 * time.Hour}
+	Link: "https://id.acme.example/reset/tok123", Issuer: "https://id.acme.example", Expires: 2 * time.Hour, Code: "042137"}
 
 func TestEmbeddedTemplates(t *testing.T) {
 	tpl, err := notify.LoadTemplates("")
@@ -27,6 +27,8 @@ func TestEmbeddedTemplates(t *testing.T) {
 		{notify.TemplateReset, "Reset your Acme Inc password", []string{data.Link, "2 hours", "If you did not ask for this, ignore this email"}},
 		{notify.TemplatePasswordChanged, "Your Acme Inc password was changed", []string{"alice@acme.example", "If this was not you, contact your administrator"}},
 		{notify.TemplateTest, "Test message from Acme Inc", []string{"gatehouse mail test", "alice@acme.example"}},
+		// The subject does not carry the code: it shows on lock screens.
+		{notify.TemplateMFACode, "Your sign-in code", []string{"Acme Inc", "042137", "2 hours", "If you did not try to sign in, change your password"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
