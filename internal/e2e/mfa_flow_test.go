@@ -69,6 +69,9 @@ func (h *harness) enrolTOTP(t *testing.T, b *browser, clientID, email string) ([
 	t.Helper()
 	q, _ := withPKCE(nil)
 	p := b.login(b.get(h.authURL(clientID, q)), email, alicePW)
+	if strings.Contains(p.body, `data-page="mfa_choose"`) {
+		p = b.press(p, `data-method="totp"`, nil)
+	}
 	wantPage(t, "enrolment", p, http.StatusOK, "Set up an authenticator app")
 	id := p.form(t, `name="code"`).Get("id")
 	secret := totpSecret(t, p)
@@ -242,8 +245,13 @@ func TestMFADemandedWithoutPolicy(t *testing.T) {
 		} {
 			b := h.browser()
 			q, _ := withPKCE(tc.extra)
+			// With MFA off, the user may protect the account with an app
+			// or with codes to another mailbox than the account's.
 			p := b.login(b.get(h.authURL(tc.client, q)), aliceEmail, alicePW)
-			wantPage(t, tc.name, p, http.StatusOK, "Set up an authenticator app")
+			wantPage(t, tc.name, p, http.StatusOK, "Set up two-step sign-in")
+			if !strings.Contains(p.body, `data-method="totp"`) || !strings.Contains(p.body, `name="address"`) {
+				t.Fatalf("%s: the choice lacks the app or the email address field:\n%s", tc.name, p.body)
+			}
 			if strings.Contains(p.body, "Skip for now") {
 				t.Fatalf("%s: Skip for now offered where the client demands MFA", tc.name)
 			}
