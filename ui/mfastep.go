@@ -217,4 +217,3 @@ func plural(n int, what string) string {
 func textDataURL(text string) template.URL {
 	return template.URL("data:text/plain;charset=utf-8;base64," + base64.StdEncoding.EncodeToString([]byte(text)))
 }
-
