@@ -22,11 +22,12 @@ const (
 	TemplatePasswordChanged = "password_changed" // notice after a change
 	TemplateTest            = "test"             // gatehouse mail test
 	TemplateMFACode         = "mfa_code"         // a second-factor code, Data.Code, valid Data.Expires
+	TemplateMFAChanged      = "mfa_changed"      // notice after a change to the second factors: Data.Change at Data.ChangedAt
 )
 
 // Names lists every template name.
 func Names() []string {
-	return []string{TemplateInvite, TemplateMFACode, TemplatePasswordChanged, TemplateReset, TemplateTest}
+	return []string{TemplateInvite, TemplateMFAChanged, TemplateMFACode, TemplatePasswordChanged, TemplateReset, TemplateTest}
 }
 
 // Each template is three files: NAME.subject and NAME.txt (text/template)
@@ -52,6 +53,20 @@ type Data struct {
 	// Code is a one-time code to type in (a second factor's), never a
 	// link: a mail scanner that opens links must not be able to use it.
 	Code string
+	// Change says, in one sentence, what changed on the account (a second
+	// factor added, reset or removed), for a notice; ChangedAt is when.
+	Change    string
+	ChangedAt time.Time
+}
+
+// When says ChangedAt in words, in UTC (the mail does not know the
+// reader's zone): "2 December 2026 at 10:00 UTC". Templates use it as
+// {{.When}}.
+func (d Data) When() string {
+	if d.ChangedAt.IsZero() {
+		return "just now"
+	}
+	return d.ChangedAt.UTC().Format("2 January 2006 at 15:04 UTC")
 }
 
 // ExpiresIn says Expires in words: "24 hours", "1 hour", "30 minutes",
@@ -119,7 +134,8 @@ func LoadTemplates(dir string) (*Templates, error) {
 	// Render every template once with sample data: a field that does not
 	// exist ({{.Nmae}}) parses fine and fails only when executed.
 	sample := Data{Org: "Example", User: "Alice", Email: "alice@example.com",
-		Link: "https://id.example.com/x", Issuer: "https://id.example.com", Expires: time.Hour, Code: "012345"}
+		Link: "https://id.example.com/x", Issuer: "https://id.example.com", Expires: time.Hour, Code: "012345",
+		Change: "An authenticator app was added.", ChangedAt: time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC)}
 	for _, name := range Names() {
 		if _, err := t.Message(name, "alice@example.com", sample); err != nil {
 			errs = append(errs, err)

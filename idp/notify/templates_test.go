@@ -11,7 +11,8 @@ import (
 )
 
 var data = notify.Data{Org: "Acme Inc", User: "Alice", Email: "alice@acme.example",
-	Link: "https://id.acme.example/reset/tok123", Issuer: "https://id.acme.example", Expires: 2 * time.Hour, Code: "042137"}
+	Link: "https://id.acme.example/reset/tok123", Issuer: "https://id.acme.example", Expires: 2 * time.Hour, Code: "042137",
+	Change: "An authenticator app was added to your account.", ChangedAt: time.Date(2026, 12, 2, 10, 5, 0, 0, time.FixedZone("CET", 3600))}
 
 func TestEmbeddedTemplates(t *testing.T) {
 	tpl, err := notify.LoadTemplates("")
@@ -29,6 +30,10 @@ func TestEmbeddedTemplates(t *testing.T) {
 		{notify.TemplateTest, "Test message from Acme Inc", []string{"gatehouse mail test", "alice@acme.example"}},
 		// The subject does not carry the code: it shows on lock screens.
 		{notify.TemplateMFACode, "Your sign-in code", []string{"Acme Inc", "042137", "2 hours", "If you did not try to sign in, change your password"}},
+		// What changed, when (in UTC: the mail does not know the reader's
+		// zone), and what to do if it was not the user.
+		{notify.TemplateMFAChanged, "Your Acme Inc sign-in methods changed", []string{"alice@acme.example", data.Change,
+			"2 December 2026 at 09:05 UTC", "If this was not you, reset your password and contact your administrator"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
