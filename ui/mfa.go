@@ -4,37 +4,55 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
 	"time"
 
-	"github.com/gatehouse-idp/gatehouse/idp/mfa/totp"
+	"github.com/gatehouse-idp/gatehouse/idp/mfa"
+	"github.com/gatehouse-idp/gatehouse/idp/mfa/recovery"
 	"github.com/gatehouse-idp/gatehouse/idp/selfservice"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
 
-// The user's two-step sign-in pages (/me/mfa) and the code form of the
-// login's mfa step.
+// The user's two-step sign-in pages (/me/mfa): the list of their factors
+// and every change to them (add, reset, remove, new recovery codes). Each
+// change is a POST with a CSRF token, after a sign-in of the last few
+// minutes; idp/selfservice decides what may change and does it.
 
 // Paths of the two-step sign-in pages.
 const (
-	PathMFA         = "/me/mfa"
-	PathTOTPAdd     = "/me/mfa/totp"
-	PathFactorDrop  = "/me/mfa/remove"
+	PathMFA          = "/me/mfa"
+	PathTOTPAdd      = "/me/mfa/totp"
+	PathTOTPConfirm  = "/me/mfa/totp/confirm"
+	PathTOTPReset    = "/me/mfa/totp/reset"
+	PathEmailAdd     = "/me/mfa/email"
+	PathEmailConfirm = "/me/mfa/email/confirm"
+	PathEmailResend  = "/me/mfa/email/resend"
+	PathFactorDrop   = "/me/mfa/remove"
+	PathRecoveryNew  = "/me/mfa/recovery"
+)
+
+const (
 	bindMFA         = "mfa:manage"
-	methodTOTP      = "totp"
 	recentAuth      = 5 * time.Minute
 	msgWrongCode    = "That code is not correct, or it was already used. Enter the code your app shows now."
+	msgEmailWrong   = "That code is not correct. Check the email and try again."
 	msgEnrolExpired = "This setup has expired. Start again."
 	msgLastFactor   = "Your organization requires two-step sign-in, so you cannot remove your last method."
+	msgNotAllowed   = "Your organization does not allow this method."
+	msgCodeUnsent   = "We could not send the code. Try again in a moment."
+	msgBadAddress   = "Enter one email address, like name@example.com."
 )
 
 // Factors is what the pages need of idp/selfservice for second factors.
 type Factors interface {
-	Factors(ctx context.Context, userID string) ([]storage.Factor, error)
-	BeginTOTP(ctx context.Context, userID string) (storage.Factor, error)
-	TOTPEnrolment(ctx context.Context, userID, id string) (totp.Enrolment, error)
-	ConfirmTOTP(ctx context.Context, userID, id, code, ip string) error
+	Overview(ctx context.Context, userID string) (selfservice.MFAOverview, error)
+	BeginTOTP(ctx context.Context, userID, replace string) (storage.Factor, error)
+	TOTPEnrolment(ctx context.Context, userID, id string) (selfservice.TOTPSetup, error)
+	ConfirmTOTP(ctx context.Context, userID, id, code, ip string) (selfservice.Confirmed, error)
+	BeginEmail(ctx context.Context, userID, address string) (selfservice.EmailCode, error)
+	EmailEnrolment(ctx context.Context, userID, id string, resend bool) (selfservice.EmailCode, error)
+	ConfirmEmail(ctx context.Context, userID, id, code, ip string) (selfservice.Confirmed, error)
 	RemoveFactor(ctx context.Context, userID, id string) error
+	RegenerateRecoveryCodes(ctx context.Context, userID string) (selfservice.RecoveryCodes, error)
 }
 
 var _ Factors = (*selfservice.Service)(nil)
@@ -45,9 +63,15 @@ func (h *Handlers) mountMFA(handle func(pattern string, handler http.Handler)) {
 	}
 	handle("GET "+PathMFA, http.HandlerFunc(h.mfaPage))
 	handle("POST "+PathTOTPAdd, http.HandlerFunc(h.totpBegin))
+	handle("POST "+PathTOTPReset, http.HandlerFunc(h.totpBegin))
 	handle("GET "+PathTOTPAdd, http.HandlerFunc(h.totpPage))
-	handle("POST "+PathTOTPAdd+"/confirm", http.HandlerFunc(h.totpConfirm))
+	handle("POST "+PathTOTPConfirm, http.HandlerFunc(h.totpConfirm))
+	handle("POST "+PathEmailAdd, http.HandlerFunc(h.emailBegin))
+	handle("GET "+PathEmailAdd, http.HandlerFunc(h.emailPage))
+	handle("POST "+PathEmailResend, http.HandlerFunc(h.emailResend))
+	handle("POST "+PathEmailConfirm, http.HandlerFunc(h.emailConfirm))
 	handle("POST "+PathFactorDrop, http.HandlerFunc(h.factorRemove))
+	handle("POST "+PathRecoveryNew, http.HandlerFunc(h.recoveryNew))
 }
 
 // recentSession is the browser's session when it proved a login within
@@ -67,118 +91,144 @@ func (h *Handlers) recentSession(w http.ResponseWriter, r *http.Request, page st
 	return b.Session
 }
 
+// mfaPost checks a change's form and sign-in; nil when it has answered.
+func (h *Handlers) mfaPost(w http.ResponseWriter, r *http.Request) *storage.Session {
+	if !h.parsePost(w, r, bindMFA) {
+		return nil
+	}
+	return h.recentSession(w, r, PathMFA)
+}
+
+// mfaNotices are what the list says after a change (?done=).
+var mfaNotices = map[string]string{
+	"added":   "Your authenticator app is on: each sign-in now asks for its code.",
+	"reset":   "Your authenticator app is reset: only the new app's codes work now.",
+	"email":   "Email codes are on: sign-ins can now ask for a code sent to your email.",
+	"removed": "The method was removed.",
+}
+
 func (h *Handlers) mfaPage(w http.ResponseWriter, r *http.Request) {
 	s := h.recentSession(w, r, PathMFA)
 	if s == nil {
 		return
 	}
-	h.renderMFA(w, r, http.StatusOK, s, r.URL.Query().Get("done"), "")
+	h.renderMFA(w, r, http.StatusOK, s, mfaNotices[r.URL.Query().Get("done")], "", "")
 }
 
-func (h *Handlers) renderMFA(w http.ResponseWriter, r *http.Request, status int, s *storage.Session, done, errMsg string) {
-	fs, err := h.Factors.Factors(r.Context(), s.UserID)
+// renderMFA shows the list with a notice or an error; typed is an address
+// the user typed, to show again in its field after a refusal.
+func (h *Handlers) renderMFA(w http.ResponseWriter, r *http.Request, status int, s *storage.Session, notice, errMsg, typed string) {
+	o, err := h.Factors.Overview(r.Context(), s.UserID)
 	if err != nil {
 		h.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
 		return
 	}
-	d := MeMFAData{AddURL: PathTOTPAdd, RemoveURL: PathFactorDrop, CSRFToken: h.CSRF.Token(w, r, bindMFA), Error: errMsg, Lang: "en"}
-	for _, f := range fs {
-		v := FactorView{ID: f.ID, Label: f.Label, Added: f.CreatedAt.UTC().Format("2 Jan 2006")}
+	d := MeMFAData{AddURL: PathTOTPAdd, ResetURL: PathTOTPReset, RemoveURL: PathFactorDrop, EmailURL: PathEmailAdd,
+		RecoveryURL: PathRecoveryNew, CSRFToken: h.CSRF.Token(w, r, bindMFA), CanAddTOTP: o.TOTP,
+		Notice: notice, Error: errMsg, Lang: "en"}
+	for _, f := range o.Factors {
+		v := FactorView{ID: f.ID, Kind: methodLabel(f.Kind), Label: f.Label, Added: f.CreatedAt.UTC().Format("2 Jan 2006"),
+			CanReset: f.Kind == mfa.TOTP && o.TOTP}
 		if !f.LastUsedAt.IsZero() {
 			v.LastUsed = f.LastUsedAt.UTC().Format("2 Jan 2006 15:04 UTC")
 		}
 		d.Factors = append(d.Factors, v)
 	}
-	switch done {
-	case "added":
-		d.Notice = "Your authenticator app is on: each sign-in now asks for its code."
-	case "removed":
-		d.Notice = "The method was removed."
+	if o.Recovery {
+		d.Recovery = &RecoveryView{Left: o.RecoveryLeft, Total: max(o.RecoveryTotal, recovery.Count)}
+	}
+	if o.EmailOwn || o.EmailOther {
+		e := &EmailOption{AskAddress: o.EmailOther, OwnRefused: !o.EmailOwn}
+		if o.EmailOwn {
+			e.Address = o.Email
+		}
+		if typed != "" && o.EmailOther {
+			e.Address = typed
+		}
+		d.Email = e
 	}
 	if err := h.Render.RenderMeMFA(w, status, d); err != nil {
 		h.Logger.ErrorContext(r.Context(), "render mfa", "err", err)
 	}
 }
 
-func (h *Handlers) totpBegin(w http.ResponseWriter, r *http.Request) {
-	if !h.parsePost(w, r, bindMFA) {
-		return
-	}
-	s := h.recentSession(w, r, PathMFA)
-	if s == nil {
-		return
-	}
-	f, err := h.Factors.BeginTOTP(r.Context(), s.UserID)
-	if err != nil {
-		h.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
-		return
-	}
-	http.Redirect(w, r, PathTOTPAdd+"?factor="+url.QueryEscape(f.ID), http.StatusSeeOther)
-}
-
-func (h *Handlers) totpForm(w http.ResponseWriter, r *http.Request, status int, s *storage.Session, id, msg string) {
-	e, err := h.Factors.TOTPEnrolment(r.Context(), s.UserID, id)
-	if errors.Is(err, selfservice.ErrNoFactor) {
-		h.renderMFA(w, r, http.StatusGone, s, "", msgEnrolExpired)
-		return
-	} else if err != nil {
-		h.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
-		return
-	}
-	d := TOTPEnrolData{PostURL: PathTOTPAdd + "/confirm", CSRFToken: h.CSRF.Token(w, r, bindMFA), FactorID: id,
-		QR: QRDataURL(e.QRPNG), Grouped: e.Grouped, Error: msg, Lang: "en"}
-	if err := h.Render.RenderTOTPEnrol(w, status, d); err != nil {
-		h.Logger.ErrorContext(r.Context(), "render totp enrolment", "err", err)
-	}
-}
-
-func (h *Handlers) totpPage(w http.ResponseWriter, r *http.Request) {
-	s := h.recentSession(w, r, PathMFA)
-	if s == nil {
-		return
-	}
-	h.totpForm(w, r, http.StatusOK, s, r.URL.Query().Get("factor"), "")
-}
-
-func (h *Handlers) totpConfirm(w http.ResponseWriter, r *http.Request) {
-	if !h.parsePost(w, r, bindMFA) {
-		return
-	}
-	s := h.recentSession(w, r, PathMFA)
-	if s == nil {
-		return
-	}
-	id := r.PostForm.Get("factor")
-	err := h.Factors.ConfirmTOTP(r.Context(), s.UserID, id, r.PostForm.Get("code"), h.clientIP(r.Context()))
+// changeFailed answers the errors every change shares: a factor that is
+// gone or expired, a method not allowed, an outage.
+func (h *Handlers) changeFailed(w http.ResponseWriter, r *http.Request, s *storage.Session, err error) {
 	switch {
-	case errors.Is(err, selfservice.ErrWrongCode):
-		h.totpForm(w, r, http.StatusUnprocessableEntity, s, id, msgWrongCode)
 	case errors.Is(err, selfservice.ErrNoFactor):
-		h.renderMFA(w, r, http.StatusGone, s, "", msgEnrolExpired)
-	case err != nil:
-		h.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
+		h.renderMFA(w, r, http.StatusGone, s, "", msgEnrolExpired, "")
+	case errors.Is(err, selfservice.ErrNotAllowed):
+		h.renderMFA(w, r, http.StatusForbidden, s, "", msgNotAllowed, "")
+	case errors.Is(err, selfservice.ErrSendFailed):
+		h.Logger.WarnContext(r.Context(), "mfa page: a code was not sent", "err", err)
+		h.renderMFA(w, r, http.StatusServiceUnavailable, s, "", msgCodeUnsent, "")
 	default:
-		http.Redirect(w, r, PathMFA+"?done=added", http.StatusSeeOther)
+		h.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
+	}
+}
+
+// refusalText is what the page says of a refused code or address: the
+// method's own plain words, else def.
+func refusalText(err error, def string) string {
+	var ref *selfservice.Refused
+	if errors.As(err, &ref) && ref.Show != nil {
+		return sentence(ref.Show.Error())
+	}
+	return def
+}
+
+// confirmed answers a confirmed factor: the list with done's notice, or,
+// when recovery codes came with it, the page that shows them once.
+func (h *Handlers) confirmed(w http.ResponseWriter, r *http.Request, c selfservice.Confirmed, done string) {
+	if c.Codes == nil {
+		http.Redirect(w, r, PathMFA+"?done="+done, http.StatusSeeOther)
+		return
+	}
+	h.codesPage(w, r, "Two-step sign-in is on", mfaNotices[done]+" Save your recovery codes now.", *c.Codes)
+}
+
+// codesPage shows new recovery codes, once: the answer to the POST that
+// made them, never stored (no-store) and never shown again.
+func (h *Handlers) codesPage(w http.ResponseWriter, r *http.Request, heading, lead string, rc selfservice.RecoveryCodes) {
+	d := MFANoticeData{Heading: heading, Lead: lead, Codes: rc.Codes, ContinueURL: PathMFA, Lang: "en",
+		Download: textDataURL(recovery.Text(rc.Codes, rc.Org, rc.Account, rc.At))}
+	if err := h.Render.RenderMFANotice(w, http.StatusOK, d); err != nil {
+		h.Logger.ErrorContext(r.Context(), "render recovery codes", "err", err)
 	}
 }
 
 func (h *Handlers) factorRemove(w http.ResponseWriter, r *http.Request) {
-	if !h.parsePost(w, r, bindMFA) {
-		return
-	}
-	s := h.recentSession(w, r, PathMFA)
+	s := h.mfaPost(w, r)
 	if s == nil {
 		return
 	}
 	err := h.Factors.RemoveFactor(r.Context(), s.UserID, r.PostForm.Get("factor"))
 	switch {
 	case errors.Is(err, selfservice.ErrLastFactor):
-		h.renderMFA(w, r, http.StatusConflict, s, "", msgLastFactor)
+		h.renderMFA(w, r, http.StatusConflict, s, "", msgLastFactor, "")
+	case errors.Is(err, selfservice.ErrNoFactor):
+		// Removed already (another tab): the list shows what is left.
+		http.Redirect(w, r, PathMFA, http.StatusSeeOther)
+	case err != nil:
+		h.changeFailed(w, r, s, err)
+	default:
+		http.Redirect(w, r, PathMFA+"?done=removed", http.StatusSeeOther)
+	}
+}
+
+func (h *Handlers) recoveryNew(w http.ResponseWriter, r *http.Request) {
+	s := h.mfaPost(w, r)
+	if s == nil {
+		return
+	}
+	rc, err := h.Factors.RegenerateRecoveryCodes(r.Context(), s.UserID)
+	switch {
 	case errors.Is(err, selfservice.ErrNoFactor):
 		http.Redirect(w, r, PathMFA, http.StatusSeeOther)
 	case err != nil:
-		h.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
+		h.changeFailed(w, r, s, err)
 	default:
-		http.Redirect(w, r, PathMFA+"?done=removed", http.StatusSeeOther)
+		h.codesPage(w, r, "Your new recovery codes", "Your old recovery codes no longer work. Save these now.", rc)
 	}
 }

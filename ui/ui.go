@@ -148,11 +148,12 @@ func zeroData(page string) any {
 	case pageNotice:
 		return NoticeData{Renew: &RenewForm{}}
 	case pageMFACode:
-		return MFACodeData{}
+		return MFACodeData{Resend: true}
 	case pageTOTPEnrol:
 		return TOTPEnrolData{}
 	case pageMeMFA:
-		return MeMFAData{Factors: []FactorView{{}}}
+		return MeMFAData{Factors: []FactorView{{CanReset: true}}, Recovery: &RecoveryView{}, CanAddTOTP: true,
+			Email: &EmailOption{AskAddress: true, OwnRefused: true}}
 	case pageMFAChoose:
 		return MFAChooseData{Choices: []ChoiceView{{AskAddress: true}}, Skip: true}
 	case pageMFANotice:
@@ -384,9 +385,13 @@ type MFACodeData struct {
 	// that arrives or is shown, "text" and "off" for a recovery code).
 	Heading, Lead, Label    string
 	InputMode, Autocomplete string
-	// Notice says where a code was sent; Resend offers a new one.
-	Notice string
-	Resend bool
+	// Notice says where a code was sent; Resend offers a new one, posted
+	// to ResendURL ("" is PostURL, with the login's id).
+	Notice    string
+	Resend    bool
+	ResendURL string
+	// BackURL adds a way out that changes nothing (/me).
+	BackURL string
 	// Others are the other methods the user may answer with.
 	Others []OtherMethod
 	// Skip offers "Skip for now" (an enrolment).
@@ -426,6 +431,10 @@ type TOTPEnrolData struct {
 	// ChooseAgain offers going back to the method choice; Skip offers
 	// "Skip for now".
 	ChooseAgain, Skip bool
+	// Reset: the new app replaces one, which works until it is confirmed
+	// (/me). BackURL adds a way out that changes nothing.
+	Reset             bool
+	BackURL           string
 	Error             string
 	FormActionOrigins []string
 	Lang              string
@@ -478,8 +487,11 @@ type MFANoticeData struct {
 	Heading, Lead                     string
 	Codes                             []string
 	// Download is the codes as a text file in a data: URL.
-	Download          template.URL
-	AccountURL        string
+	Download   template.URL
+	AccountURL string
+	// ContinueURL, outside a login (no AuthRequestID), is where Continue
+	// leads instead of the login's Finish.
+	ContinueURL       string
 	FormActionOrigins []string
 	Lang              string
 }
@@ -489,18 +501,42 @@ func (r *Renderer) RenderMFANotice(w http.ResponseWriter, status int, d MFANotic
 	return r.render(w, status, pageMFANotice, d.Lang, d, d.FormActionOrigins)
 }
 
-// FactorView is one factor as the user's list shows it.
+// FactorView is one factor as the user's list shows it: its kind in
+// words, the user's label for it, when it was added and last used.
 type FactorView struct {
-	ID, Label, Added, LastUsed string
+	ID, Kind, Label, Added, LastUsed string
+	// CanReset offers a new secret (an authenticator app).
+	CanReset bool
+}
+
+// RecoveryView is the user's recovery codes: Left of Total unused.
+type RecoveryView struct{ Left, Total int }
+
+// EmailOption is the form that adds email codes.
+type EmailOption struct {
+	// AskAddress shows an address field prefilled with Address; without
+	// it the codes go to Address, the account's own.
+	AskAddress bool
+	Address    string
+	// OwnRefused: the account's own address may not receive codes (the
+	// field's hint says so).
+	OwnRefused bool
 }
 
 // MeMFAData is the user's two-step sign-in page.
 type MeMFAData struct {
-	Factors           []FactorView
-	AddURL, RemoveURL string
-	CSRFToken         string
-	Notice, Error     string
-	Lang              string
+	Factors []FactorView
+	// Recovery shows the recovery codes' row ("" without a factor).
+	Recovery *RecoveryView
+	// CanAddTOTP offers adding an app; Email, when set, adding email
+	// codes.
+	CanAddTOTP bool
+	Email      *EmailOption
+	// The forms' targets.
+	AddURL, ResetURL, RemoveURL, EmailURL, RecoveryURL string
+	CSRFToken                                          string
+	Notice, Error                                      string
+	Lang                                               string
 }
 
 // RenderMeMFA renders the user's two-step sign-in page with status.

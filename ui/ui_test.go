@@ -504,3 +504,134 @@ func TestAutoPostAction(t *testing.T) {
 		})
 	}
 }
+
+// TestMeMFAPage: the user's two-step sign-in page offers what its data
+// says, every form posts with its CSRF token, and every field has a label.
+func TestMeMFAPage(t *testing.T) {
+	app := FactorView{ID: "f-1", Kind: "Authenticator app", Label: "Authenticator app", Added: "1 Dec 2026", CanReset: true}
+	mail := FactorView{ID: "f-2", Kind: "Email code", Label: "alice@home.example", Added: "1 Dec 2026", LastUsed: "2 Dec 2026 10:00 UTC"}
+	tests := []struct {
+		name     string
+		data     MeMFAData
+		want     []string
+		wantNot  []string
+		address  string // the address field's value; "-" for no field
+		describe bool   // the field is described by the hint
+	}{
+		{"nothing yet", MeMFAData{CanAddTOTP: true, Email: &EmailOption{AskAddress: true, OwnRefused: true}},
+			[]string{"Two-step sign-in is off", "Add an authenticator app", "Add email codes", "own address"},
+			[]string{"Recovery codes:", "Remove", "Reset"}, "", true},
+		{"factors and codes", MeMFAData{Factors: []FactorView{app, mail}, Recovery: &RecoveryView{Left: 7, Total: 10}, CanAddTOTP: true,
+			Email: &EmailOption{AskAddress: true, Address: "alice@acme.example"}},
+			[]string{"Reset Authenticator app", "Remove Authenticator app", "Remove alice@home.example", "Email code</strong>: alice@home.example",
+				"Recovery codes: 7 of 10 left", "Regenerate recovery codes", "not used yet", "last used 2 Dec 2026"},
+			[]string{"Two-step sign-in is off", "Reset alice@home.example"}, "alice@acme.example", false},
+		{"own address only", MeMFAData{Email: &EmailOption{Address: "alice@acme.example"}},
+			[]string{"at <strong>alice@acme.example</strong>", "Add email codes"}, []string{"Add an authenticator app"}, "-", false},
+		{"nothing to add", MeMFAData{Factors: []FactorView{app}}, nil, []string{"Add a method", "Add email codes", "Add an authenticator app"}, "-", false},
+	}
+	r := newRenderer(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := tt.data
+			d.AddURL, d.ResetURL, d.RemoveURL, d.EmailURL, d.RecoveryURL, d.CSRFToken = "/add", "/reset", "/remove", "/email", "/codes", "tok"
+			w := httptest.NewRecorder()
+			if err := r.RenderMeMFA(w, http.StatusOK, d); err != nil {
+				t.Fatal(err)
+			}
+			body := w.Body.String()
+			for _, s := range tt.want {
+				if !strings.Contains(body, s) {
+					t.Errorf("page lacks %q:\n%s", s, body)
+				}
+			}
+			for _, s := range tt.wantNot {
+				if strings.Contains(body, s) {
+					t.Errorf("page has %q:\n%s", s, body)
+				}
+			}
+			for _, f := range pageForms(body) {
+				if !strings.Contains(f, `method="post"`) || !strings.Contains(f, `name="csrf_token" value="tok"`) {
+					t.Errorf("a form without POST or its CSRF token: %s", f)
+				}
+			}
+			labels := map[string]bool{}
+			for _, l := range tags(body, "label") {
+				labels[l.attrs["for"]] = true
+			}
+			var field *tag
+			for _, in := range tags(body, "input") {
+				if in.attrs["type"] == "hidden" {
+					continue
+				}
+				if !labels[in.attrs["id"]] {
+					t.Errorf("input %q has no <label for>", in.attrs["name"])
+				}
+				if in.attrs["name"] == "address" {
+					field = &in
+				}
+			}
+			switch {
+			case tt.address == "-" && field != nil:
+				t.Errorf("an address field: %+v", field.attrs)
+			case tt.address != "-" && (field == nil || field.attrs["value"] != tt.address || field.attrs["autocomplete"] != "email" || field.attrs["type"] != "email"):
+				t.Errorf("address field %+v; want value %q", field, tt.address)
+			case field != nil && (field.attrs["aria-describedby"] == "address-hint") != tt.describe:
+				t.Errorf("address field described by %q", field.attrs["aria-describedby"])
+			}
+		})
+	}
+}
+
+var formRE = regexp.MustCompile(`(?s)<form[^>]*>.*?</form>`)
+
+func pageForms(body string) []string { return formRE.FindAllString(body, -1) }
+
+// TestAccountVariants: the pages the login shares with /me, as /me shows
+// them (no auth request): no login fields, /me's own targets instead.
+func TestAccountVariants(t *testing.T) {
+	r := newRenderer(t)
+	tests := []struct {
+		name    string
+		render  func(w http.ResponseWriter) error
+		want    []string
+		wantNot []string
+	}{
+		{"app reset", func(w http.ResponseWriter) error {
+			return r.RenderTOTPEnrol(w, http.StatusOK, TOTPEnrolData{PostURL: "/me/mfa/totp/confirm", CSRFToken: "tok", FactorID: "f-1",
+				QR: QRDataURL([]byte("png")), Grouped: "ABCD", Reset: true, BackURL: "/me/mfa"})
+		}, []string{"<h1>Reset your authenticator app</h1>", "current app keeps working", `name="factor" value="f-1"`, `href="/me/mfa"`},
+			[]string{`name="id"`, `name="method"`, "Skip for now"}},
+		{"email code", func(w http.ResponseWriter) error {
+			return r.RenderMFACode(w, http.StatusOK, MFACodeData{PostURL: "/me/mfa/email/confirm", CSRFToken: "tok", FactorID: "f-2",
+				Resend: true, ResendURL: "/me/mfa/email/resend", BackURL: "/me/mfa"})
+		}, []string{`action="/me/mfa/email/resend"`, `action="/me/mfa/email/confirm"`, "Send a new code", `href="/me/mfa"`},
+			[]string{`name="id"`, `name="action"`}},
+		{"codes shown once", func(w http.ResponseWriter) error {
+			return r.RenderMFANotice(w, http.StatusOK, MFANoticeData{Heading: "New codes", Codes: []string{"abcd-efgh"},
+				Download: textDataURL("abcd-efgh"), ContinueURL: "/me/mfa"})
+		}, []string{"abcd-efgh", "Download as text", `id="continue" href="/me/mfa"`}, []string{"<form", "Finish"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			if err := tt.render(w); err != nil {
+				t.Fatal(err)
+			}
+			body := w.Body.String()
+			for _, s := range tt.want {
+				if !strings.Contains(body, s) {
+					t.Errorf("page lacks %q:\n%s", s, body)
+				}
+			}
+			for _, s := range tt.wantNot {
+				if strings.Contains(body, s) {
+					t.Errorf("page has %q:\n%s", s, body)
+				}
+			}
+			if w.Header().Get("Cache-Control") != "no-store" {
+				t.Error("a page with secrets may be stored")
+			}
+		})
+	}
+}

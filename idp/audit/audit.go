@@ -49,6 +49,9 @@ const (
 	RecoveryCodesIssued = "mfa.recovery_codes_issued"
 	FactorAddFailed     = "mfa.factor_add_failed"
 	FactorRemoved       = "mfa.factor_removed"
+	// FactorReset: a user replaced an authenticator app's secret with a
+	// new one, confirmed by its code; the old one no longer works.
+	FactorReset = "mfa.factor_reset"
 	// OrgPasswordPolicyChanged's details map each changed setting to
 	// "old -> new" ("default" when the organization inherits it).
 	OrgPasswordPolicyChanged = "org.password_policy_changed"

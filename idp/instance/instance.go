@@ -180,10 +180,14 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Instance, erro
 	inst.Flow = &authflow.Flow{Store: inst.Store, Audit: inst.Audit, Now: inst.Now, Lockout: inst.Lockout, Expiry: inst.rules}
 	inst.Flow.RegisterMethod(&passwordlogin.Method{Users: inst.Store, Hasher: inst.Hasher})
 	inst.Flow.RegisterMethod(&passwordlogin.Renewal{Users: inst.Store, Hasher: inst.Hasher, Rules: inst.rules, Now: inst.Now})
-	inst.Flow.RegisterFactor(inst.totpMethod())
+	app := inst.totpMethod()
+	inst.Flow.RegisterFactor(app)
 	rec := &recovery.Method{Store: inst.Store, Now: inst.Now, Logger: inst.Logger}
 	inst.Flow.RegisterFactor(rec)
 	inst.Flow.Recovery = rec
+	// /me adds factors with the login's own methods: one place makes,
+	// seals, sends and caps.
+	inst.SelfService.TOTP, inst.SelfService.Recovery = app, rec
 	if inst.MailConfigured() {
 		// Email codes need a way to send them; without one, the method
 		// is not offered (an organization that allows only email then
@@ -194,6 +198,9 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Instance, erro
 			return nil, err
 		}
 		inst.Flow.RegisterFactor(em)
+		inst.SelfService.EmailCodes = em
+		// A factor enrolled at a login is mailed like one added at /me.
+		inst.Flow.Notices = inst.SelfService
 	}
 	inst.Keys = &keys.Manager{Store: inst.Store, Sealer: inst.Key, Now: inst.Now, Logger: inst.Logger}
 	return inst, nil

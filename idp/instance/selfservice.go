@@ -90,7 +90,7 @@ func (i *Instance) newSelfService(floor time.Duration) *selfservice.Service {
 	return &selfservice.Service{Store: i.Store, Hasher: i.Hasher, Rules: i.rules, Mail: mailer{n: i.Mail, t: i.Templates, issuer: c.Issuer},
 		Audit: i.Audit, Logger: i.Logger, Now: i.Now, Issuer: c.Issuer, ResetTTL: c.Reset.TTL, InviteTTL: c.Invite.TTL,
 		AddressLimit: window(c.Reset.AddressLimit), IPLimit: window(c.Reset.IPLimit), Guard: guard{i.Lockout},
-		AnswerFloor: floor, Sealer: i.Key}
+		AnswerFloor: floor}
 }
 
 // mailer renders idp/notify's templates and sends them.
@@ -102,7 +102,7 @@ type mailer struct {
 
 func (m mailer) Mail(ctx context.Context, template, to string, d selfservice.MailData) error {
 	msg, err := m.t.Message(template, to, notify.Data{Org: d.Org, User: d.User, Email: d.Email, Link: d.Link,
-		Issuer: m.issuer, Expires: d.Expires})
+		Issuer: m.issuer, Expires: d.Expires, Change: d.Change, ChangedAt: d.At})
 	if err != nil {
 		return fmt.Errorf("render %s: %w", template, err)
 	}

@@ -7,205 +7,361 @@ import (
 	"time"
 
 	"github.com/gatehouse-idp/gatehouse/idp/audit"
+	"github.com/gatehouse-idp/gatehouse/idp/authflow"
+	"github.com/gatehouse-idp/gatehouse/idp/mfa"
+	"github.com/gatehouse-idp/gatehouse/idp/mfa/emailcode"
 	"github.com/gatehouse-idp/gatehouse/idp/mfa/totp"
+	"github.com/gatehouse-idp/gatehouse/idp/mfa/totplogin"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
 
-// A user's own second factors, from /me: adding an authenticator app at
-// any time (even where the organization does not require MFA) and
-// removing one. A factor is usable only once its first code is confirmed;
-// an enrolment left unconfirmed expires (EnrolTTL) and is never usable.
-
-// EnrolTTL bounds an unconfirmed enrolment.
-const EnrolTTL = 10 * time.Minute
+// A user's own second factors, from /me: adding an authenticator app or
+// an email address at any time (even where the organization does not
+// require MFA), resetting an app, removing a factor and making new
+// recovery codes. A factor is usable only once its first code is
+// confirmed; an enrolment left unconfirmed expires and is never usable.
+// The methods themselves (idp/mfa/...) make, seal, send and check; this
+// file decides what a user may change and records it.
 
 var (
 	// ErrNoFactor: the factor is not one of the user's, or its enrolment
 	// expired.
 	ErrNoFactor = errors.New("selfservice: no such factor")
-	// ErrWrongCode: the code does not confirm the enrolment.
+	// ErrWrongCode: the code does not confirm the enrolment (a *Refused
+	// says what to tell the user).
 	ErrWrongCode = errors.New("selfservice: the code is not correct")
+	// ErrAddressRefused: the address cannot receive codes (malformed, or
+	// not allowed by the organization's policy); a *Refused says which.
+	ErrAddressRefused = errors.New("selfservice: the address cannot receive codes")
 	// ErrLastFactor: the organization requires MFA and this is the user's
-	// last factor.
+	// last factor that counts.
 	ErrLastFactor = errors.New("selfservice: the last second factor cannot be removed while MFA is required")
+	// ErrNotAllowed: the method is not configured here, or the
+	// organization's policy does not allow it.
+	ErrNotAllowed = errors.New("selfservice: the method is not allowed")
 )
 
-// FactorStore is the storage of factors the service uses.
+// Refused is a code or an address a method refused, with what the page
+// tells the user about it.
+type Refused struct {
+	// Err is ErrWrongCode or ErrAddressRefused.
+	Err error
+	// Show is the method's plain words ("This code has expired. Send a
+	// new code."); nil leaves the page its own generic message.
+	Show error
+}
+
+func (e *Refused) Error() string {
+	if e.Show != nil {
+		return e.Err.Error() + ": " + e.Show.Error()
+	}
+	return e.Err.Error()
+}
+
+func (e *Refused) Unwrap() error { return e.Err }
+
+// FactorStore is the storage of factors the service uses itself; the
+// methods write the rest (CreateFactor, ConfirmFactor, UseFactorStep).
 type FactorStore interface {
-	CreateFactor(ctx context.Context, f storage.Factor) error
 	GetFactor(ctx context.Context, id string) (storage.Factor, error)
 	ListFactors(ctx context.Context, userID string, now time.Time) ([]storage.Factor, error)
-	ConfirmFactor(ctx context.Context, id string, now time.Time, replace ...string) (storage.Factor, error)
-	UseFactorStep(ctx context.Context, id string, step int64, now time.Time) (storage.Factor, error)
+	SetFactorData(ctx context.Context, id string, data []byte, now time.Time) error
 	DeleteFactor(ctx context.Context, id string) error
+	ReplaceRecoveryCodes(ctx context.Context, userID string, codes []storage.Factor) error
 }
 
-// Factors lists the user's factors (recovery codes left out).
-func (s *Service) Factors(ctx context.Context, userID string) ([]storage.Factor, error) {
-	all, err := s.Store.ListFactors(ctx, userID, s.now())
+// TOTPEnroller makes, shows and confirms authenticator apps
+// (*totplogin.Method).
+type TOTPEnroller interface {
+	Begin(ctx context.Context, u storage.User, label string) (storage.Factor, error)
+	Enrolment(ctx context.Context, u storage.User, f storage.Factor) (totp.Enrolment, error)
+	Confirm(ctx context.Context, u storage.User, f storage.Factor, code string, replace ...string) (authflow.Proof, error)
+}
+
+// EmailEnroller adds email-code factors (*emailcode.Method).
+type EmailEnroller interface {
+	BeginEnrol(ctx context.Context, t authflow.Turn, in authflow.Input) (string, []byte, error)
+	EnrolView(ctx context.Context, t authflow.Turn, f storage.Factor) (authflow.View, []byte, error)
+	ConfirmEnrol(ctx context.Context, t authflow.Turn, f storage.Factor, in authflow.Input) (authflow.Proof, error)
+}
+
+// RecoveryIssuer makes a new set of recovery codes, voiding the old one
+// (*recovery.Method).
+type RecoveryIssuer interface {
+	Issue(ctx context.Context, userID string) ([]string, error)
+}
+
+var (
+	_ TOTPEnroller     = (*totplogin.Method)(nil)
+	_ EmailEnroller    = (*emailcode.Method)(nil)
+	_ FactorStore      = storage.Factors(nil)
+	_ authflow.Notices = (*Service)(nil)
+)
+
+// MFAOverview is what the user's two-step sign-in page shows.
+type MFAOverview struct {
+	// Factors are the confirmed factors, recovery codes left out, oldest
+	// first.
+	Factors []storage.Factor
+	// RecoveryLeft of RecoveryTotal recovery codes are unused.
+	RecoveryLeft, RecoveryTotal int
+	// TOTP: an authenticator app may be added (or reset).
+	TOTP bool
+	// EmailOwn: email codes may go to the account's address, Email;
+	// EmailOther: to another address.
+	EmailOwn, EmailOther bool
+	Email                string
+	// Recovery: recovery codes can be made (the user has a factor).
+	Recovery bool
+	// Required: the organization requires a second factor.
+	Required bool
+}
+
+// Overview is the user's factors and what they may add.
+func (s *Service) Overview(ctx context.Context, userID string) (MFAOverview, error) {
+	u, p, err := s.account(ctx, userID)
 	if err != nil {
-		return nil, fmt.Errorf("selfservice: factors: %w", err)
+		return MFAOverview{}, err
 	}
-	var out []storage.Factor
+	all, err := s.Store.ListFactors(ctx, u.ID, s.now())
+	if err != nil {
+		return MFAOverview{}, fmt.Errorf("selfservice: factors: %w", err)
+	}
+	o := MFAOverview{Email: u.Email, Required: p.Required, TOTP: s.TOTP != nil && mfa.Allowed(p, mfa.TOTP)}
+	if s.EmailCodes != nil {
+		o.EmailOwn = u.Email != "" && mfa.EmailAddressAllowed(p, u, u.Email)
+		o.EmailOther = mfa.OtherEmailAllowed(p)
+	}
 	for _, f := range all {
-		if f.Kind != storage.FactorRecovery && !f.ConfirmedAt.IsZero() {
-			out = append(out, f)
+		switch {
+		case f.ConfirmedAt.IsZero():
+		case f.Kind == storage.FactorRecovery:
+			o.RecoveryTotal++
+			if f.LastUsedAt.IsZero() {
+				o.RecoveryLeft++
+			}
+		default:
+			o.Factors = append(o.Factors, f)
 		}
 	}
-	return out, nil
+	o.Recovery = s.Recovery != nil && len(o.Factors) > 0
+	return o, nil
 }
 
-// BeginTOTP starts adding an authenticator app: a new secret, sealed with
-// the master key, in an unconfirmed factor that expires in EnrolTTL.
-func (s *Service) BeginTOTP(ctx context.Context, userID string) (storage.Factor, error) {
+// Factors lists the user's confirmed factors (recovery codes left out).
+func (s *Service) Factors(ctx context.Context, userID string) ([]storage.Factor, error) {
+	o, err := s.Overview(ctx, userID)
+	return o.Factors, err
+}
+
+// account loads the user and their organization's MFA policy.
+func (s *Service) account(ctx context.Context, userID string) (storage.User, storage.MFAPolicy, error) {
 	u, err := s.Store.GetUser(ctx, userID)
 	if err != nil {
-		return storage.Factor{}, fmt.Errorf("selfservice: load account: %w", err)
+		return u, storage.MFAPolicy{}, fmt.Errorf("selfservice: load account: %w", err)
 	}
-	e, err := totp.New(s.issuerName(ctx, u), u.Email)
+	if u.OrgID == "" {
+		return u, storage.MFAPolicy{}, nil
+	}
+	o, err := s.Store.GetOrganization(ctx, u.OrgID)
 	if err != nil {
-		return storage.Factor{}, fmt.Errorf("selfservice: new TOTP secret: %w", err)
+		return u, storage.MFAPolicy{}, fmt.Errorf("selfservice: organization: %w", err)
 	}
-	now := s.now()
-	f := storage.Factor{ID: storage.NewID(), UserID: u.ID, Kind: storage.FactorTOTP, Label: "Authenticator app",
-		CreatedAt: now, ExpiresAt: now.Add(EnrolTTL)}
-	if f.Secret, err = totp.Seal(s.Sealer, e.Secret, f.ID, u.ID); err != nil {
-		return storage.Factor{}, fmt.Errorf("selfservice: seal TOTP secret: %w", err)
-	}
-	if err := s.Store.CreateFactor(ctx, f); err != nil {
-		return storage.Factor{}, fmt.Errorf("selfservice: store enrolment: %w", err)
-	}
-	return f, nil
+	return u, o.MFA, nil
 }
 
-// TOTPEnrolment is what the enrolment page shows of the user's pending
-// factor id (the QR code, the secret as text): only while it is pending.
-func (s *Service) TOTPEnrolment(ctx context.Context, userID, id string) (totp.Enrolment, error) {
-	f, u, err := s.pending(ctx, userID, id)
-	if err != nil {
-		return totp.Enrolment{}, err
-	}
-	secret, err := totp.Open(s.Sealer, f.Secret, f.ID, f.UserID)
-	if err != nil {
-		return totp.Enrolment{}, fmt.Errorf("selfservice: open TOTP secret: %w", err)
-	}
-	return totp.For(secret, s.issuerName(ctx, u), u.Email)
-}
-
-func (s *Service) pending(ctx context.Context, userID, id string) (storage.Factor, storage.User, error) {
+// pending is u's enrolment id of kind, while it waits for its code. An id
+// that is malformed, another user's, of another kind, confirmed or
+// expired is ErrNoFactor alike.
+func (s *Service) pending(ctx context.Context, u storage.User, id, kind string) (storage.Factor, error) {
 	if id == "" || len(id) > MaxToken || !storage.Storable(id) {
-		return storage.Factor{}, storage.User{}, ErrNoFactor
+		return storage.Factor{}, ErrNoFactor
 	}
 	f, err := s.Store.GetFactor(ctx, id)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
-		return f, storage.User{}, ErrNoFactor
+		return f, ErrNoFactor
 	case err != nil:
-		return f, storage.User{}, fmt.Errorf("selfservice: load factor: %w", err)
-	case f.UserID != userID || f.Kind != storage.FactorTOTP || !f.Pending(s.now()):
-		return f, storage.User{}, ErrNoFactor
+		return f, fmt.Errorf("selfservice: load factor: %w", err)
+	case f.UserID != u.ID || f.Kind != kind || !f.Pending(s.now()):
+		return f, ErrNoFactor
 	}
-	u, err := s.Store.GetUser(ctx, userID)
-	if err != nil {
-		return f, u, fmt.Errorf("selfservice: load account: %w", err)
-	}
-	return f, u, nil
+	return f, nil
 }
 
-// ConfirmTOTP confirms the user's pending factor id with its first code:
-// the factor becomes usable and that code's step is spent, in one
-// transaction. A wrong code counts toward the account's lockout.
-func (s *Service) ConfirmTOTP(ctx context.Context, userID, id, code, ip string) error {
-	f, u, err := s.pending(ctx, userID, id)
-	if err != nil {
-		return err
+// reserve admits one guess at u's codes under the lockout. A refusal (a
+// locked account, a throttled network) is the answer of a wrong code,
+// with nothing checked; nil Guard admits every guess.
+func (s *Service) reserve(ctx context.Context, u storage.User, kind, ip string) (Attempt, error) {
+	if s.Guard == nil {
+		return noAttempt{}, nil
 	}
-	secret, err := totp.Open(s.Sealer, f.Secret, f.ID, f.UserID)
-	if err != nil {
-		return fmt.Errorf("selfservice: open TOTP secret: %w", err)
+	att, err := s.Guard.Reserve(ctx, u.ID, ip)
+	switch {
+	case errors.Is(err, ErrAttemptRefused):
+		s.record(ctx, audit.FactorAddFailed, u.ID, u, map[string]string{"kind": kind, "reason": "locked"})
+		return nil, &Refused{Err: ErrWrongCode}
+	case err != nil:
+		return nil, fmt.Errorf("selfservice: lockout: %w", err)
 	}
-	var att Attempt
-	if s.Guard != nil {
-		if att, err = s.Guard.Reserve(ctx, u.ID, ip); err != nil {
-			if errors.Is(err, ErrAttemptRefused) {
-				return ErrWrongCode
-			}
-			return fmt.Errorf("selfservice: lockout: %w", err)
-		}
-	}
-	now := s.now()
-	step, err := totp.Match(secret, code, now)
-	if err != nil {
-		if att != nil {
-			att.Failed(context.WithoutCancel(ctx))
-		}
-		s.record(ctx, audit.FactorAddFailed, u.ID, u, map[string]string{"kind": f.Kind})
-		return ErrWrongCode
-	}
-	err = storage.Atomically(ctx, s.Store, func(ctx context.Context) error {
-		if _, err := s.Store.ConfirmFactor(ctx, f.ID, now); err != nil {
-			return err
-		}
-		_, err := s.Store.UseFactorStep(ctx, f.ID, step, now)
-		return err
-	})
-	if err != nil {
-		if att != nil {
-			att.Released(context.WithoutCancel(ctx))
-		}
-		if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrAlreadyUsed) {
-			return ErrNoFactor // expired or confirmed meanwhile
-		}
-		return fmt.Errorf("selfservice: confirm factor: %w", err)
-	}
-	if att != nil {
-		att.Succeeded(context.WithoutCancel(ctx))
-	}
-	s.record(ctx, audit.FactorAdded, u.ID, u, map[string]string{"kind": f.Kind, "factor_id": f.ID})
-	return nil
+	return att, nil
 }
 
-// RemoveFactor removes one of the user's factors, unless it is the last
-// one and the organization requires MFA.
-func (s *Service) RemoveFactor(ctx context.Context, userID, id string) error {
-	fs, err := s.Factors(ctx, userID)
-	if err != nil {
+type noAttempt struct{}
+
+func (noAttempt) Failed(context.Context)    {}
+func (noAttempt) Succeeded(context.Context) {}
+func (noAttempt) Released(context.Context)  {}
+
+// settle turns what a confirmation returned into the service's answer and
+// settles the lockout's attempt: a refused code is a failed guess; an
+// enrolment that expired meanwhile, or an outage, guessed nothing.
+func (s *Service) settle(ctx context.Context, att Attempt, u storage.User, f storage.Factor, err error) error {
+	ctx = context.WithoutCancel(ctx) // the count must not depend on the client staying
+	var fail *authflow.Failure
+	switch {
+	case err == nil:
+		att.Succeeded(ctx)
+		return nil
+	case errors.Is(err, ErrNoFactor):
+		att.Released(ctx)
 		return err
-	}
-	var found *storage.Factor
-	for i := range fs {
-		if fs[i].ID == id {
-			found = &fs[i]
-		}
-	}
-	if found == nil {
+	case errors.As(err, &fail) && (fail.Reason == totplogin.ReasonExpired || fail.Reason == emailcode.ReasonEnrolExpired):
+		att.Released(ctx)
 		return ErrNoFactor
+	case errors.As(err, &fail):
+		att.Failed(ctx)
+		s.record(ctx, audit.FactorAddFailed, u.ID, u, map[string]string{"kind": f.Kind, "factor_id": f.ID, "reason": fail.Reason})
+		return &Refused{Err: ErrWrongCode, Show: fail.Show}
 	}
-	u, err := s.Store.GetUser(ctx, userID)
-	if err != nil {
-		return fmt.Errorf("selfservice: load account: %w", err)
+	att.Released(ctx)
+	return fmt.Errorf("selfservice: confirm factor: %w", err)
+}
+
+// Confirmed is a factor just confirmed at /me.
+type Confirmed struct {
+	Factor storage.Factor
+	// Reset: it replaced an authenticator app, whose secret no longer
+	// works.
+	Reset bool
+	// Codes are the recovery codes made with it, because the user had
+	// none left unused: the page shows them once. Nil when none were made.
+	Codes *RecoveryCodes
+}
+
+// confirmed is the rest of a confirmation, in its unit of work: the
+// pending data goes (a spent code's hash is worth nothing to keep), an
+// administrator's "enrol at next login" and a "Skip for now" are done
+// with, as after an enrolment at a login, and a user without unused
+// recovery codes gets a set.
+func (s *Service) confirmed(ctx context.Context, u storage.User, f storage.Factor) (Confirmed, error) {
+	now := s.now()
+	c := Confirmed{Factor: f}
+	if err := s.Store.SetFactorData(ctx, f.ID, nil, now); err != nil {
+		return c, fmt.Errorf("selfservice: clear enrolment data: %w", err)
 	}
-	if len(fs) == 1 && u.OrgID != "" {
-		o, err := s.Store.GetOrganization(ctx, u.OrgID)
-		if err != nil {
-			return fmt.Errorf("selfservice: organization: %w", err)
+	if u.MFAEnrollRequired || u.MFAEnrolMethod != "" || u.MFASkipped {
+		if _, err := s.Store.UpdateUser(ctx, u.ID, func(cur storage.User) (storage.User, error) {
+			cur.MFAEnrollRequired, cur.MFAEnrolMethod = false, ""
+			cur.MFASkipped, cur.MFASkippedAt = false, time.Time{}
+			return cur, nil
+		}); err != nil {
+			return c, fmt.Errorf("selfservice: record the enrolment: %w", err)
 		}
-		if o.MFA.Required {
+	}
+	if s.Recovery == nil {
+		return c, nil
+	}
+	all, err := s.Store.ListFactors(ctx, u.ID, now)
+	if err != nil {
+		return c, fmt.Errorf("selfservice: factors: %w", err)
+	}
+	for _, r := range all {
+		if r.Kind == storage.FactorRecovery && !r.ConfirmedAt.IsZero() && r.LastUsedAt.IsZero() {
+			return c, nil
+		}
+	}
+	codes, err := s.Recovery.Issue(ctx, u.ID)
+	if err != nil {
+		return c, fmt.Errorf("selfservice: issue recovery codes: %w", err)
+	}
+	c.Codes = s.recoveryCodes(ctx, u, codes)
+	return c, nil
+}
+
+// added records and tells a confirmed factor, after its commit.
+func (s *Service) added(ctx context.Context, u storage.User, c Confirmed, replaced string) {
+	f := c.Factor
+	if c.Reset {
+		s.record(ctx, audit.FactorReset, u.ID, u, map[string]string{"kind": f.Kind, "factor_id": f.ID, "replaced": replaced, "at": "me"})
+	} else {
+		s.record(ctx, audit.FactorAdded, u.ID, u, map[string]string{"kind": f.Kind, "factor_id": f.ID, "at": "me"})
+	}
+	if c.Codes != nil {
+		s.record(ctx, audit.RecoveryCodesIssued, u.ID, u, map[string]string{"count": fmt.Sprint(len(c.Codes.Codes)), "at": "me"})
+	}
+	s.tellChange(ctx, u, addedChange(f, c.Reset, c.Codes != nil))
+}
+
+// RemoveFactor removes one of the user's factors, unless the organization
+// requires MFA and it is the last one that counts (recovery codes do not:
+// they stand in for a lost factor, they are not one). Removing the last
+// factor removes the recovery codes too: with nothing to stand in for,
+// they would be a second factor of their own.
+func (s *Service) RemoveFactor(ctx context.Context, userID, id string) error {
+	u, p, err := s.account(ctx, userID)
+	if err != nil {
+		return err
+	}
+	var found storage.Factor
+	var codesGone bool
+	// The check and the removal are one unit, so that two removals at
+	// once cannot each leave the other as the last factor.
+	err = storage.Atomically(ctx, s.Store, func(ctx context.Context) error {
+		found, codesGone = storage.Factor{}, false
+		all, err := s.Store.ListFactors(ctx, u.ID, s.now())
+		if err != nil {
+			return fmt.Errorf("selfservice: factors: %w", err)
+		}
+		var others, counting, codes int
+		for _, f := range all {
+			switch {
+			case f.ConfirmedAt.IsZero():
+			case f.Kind == storage.FactorRecovery:
+				codes++
+			case f.ID == id:
+				found = f
+			default:
+				others++
+				if mfa.Counts(p, u, f) {
+					counting++
+				}
+			}
+		}
+		switch {
+		case found.ID == "":
+			return ErrNoFactor
+		case p.Required && mfa.Counts(p, u, found) && counting == 0:
 			return ErrLastFactor
 		}
+		if err := s.Store.DeleteFactor(ctx, found.ID); errors.Is(err, storage.ErrNotFound) {
+			return ErrNoFactor
+		} else if err != nil {
+			return fmt.Errorf("selfservice: remove factor: %w", err)
+		}
+		if others == 0 && codes > 0 {
+			if err := s.Store.ReplaceRecoveryCodes(ctx, u.ID, nil); err != nil {
+				return fmt.Errorf("selfservice: remove recovery codes: %w", err)
+			}
+			codesGone = true
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	if err := s.Store.DeleteFactor(ctx, id); err != nil {
-		return fmt.Errorf("selfservice: remove factor: %w", err)
-	}
-	s.record(ctx, audit.FactorRemoved, u.ID, u, map[string]string{"kind": found.Kind, "factor_id": id})
+	s.record(ctx, audit.FactorRemoved, u.ID, u, map[string]string{"kind": found.Kind, "factor_id": found.ID,
+		"recovery_codes_removed": fmt.Sprint(codesGone), "at": "me"})
+	s.tellChange(ctx, u, removedChange(found, codesGone))
 	return nil
-}
-
-// issuerName is what an authenticator app calls the account's issuer: the
-// organization's display name, or "Gatehouse".
-func (s *Service) issuerName(ctx context.Context, u storage.User) string {
-	if n := s.orgName(ctx, u); n != "" {
-		return n
-	}
-	return "Gatehouse"
 }

@@ -198,11 +198,7 @@ func (s *Service) endAccess(ctx context.Context, u storage.User, keep string) (s
 // notice tells u their password changed. A failure is logged: the change
 // itself happened.
 func (s *Service) notice(ctx context.Context, u storage.User) {
-	d := MailData{Org: s.orgName(ctx, u), User: u.Name, Email: u.Email}
-	if err := s.Mail.Mail(ctx, TemplatePasswordChanged, u.Email, d); err != nil {
-		s.log().WarnContext(ctx, "selfservice: the password-changed notice was not sent", "user_id", u.ID, "err", err)
-		s.record(ctx, audit.MailFailed, "", u, map[string]string{"template": TemplatePasswordChanged, "error": err.Error()})
-	}
+	s.tell(ctx, TemplatePasswordChanged, u, MailData{})
 }
 
 // Renew is "send me a new link" on the page of an expired or used link:

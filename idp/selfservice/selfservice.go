@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/gatehouse-idp/gatehouse/idp/audit"
-	"github.com/gatehouse-idp/gatehouse/idp/mfa/totp"
 	"github.com/gatehouse-idp/gatehouse/idp/password"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
@@ -38,6 +37,7 @@ const (
 	TemplateReset           = "reset"
 	TemplateInvite          = "invite"
 	TemplatePasswordChanged = "password_changed"
+	TemplateMFAChanged      = "mfa_changed"
 )
 
 var (
@@ -123,6 +123,10 @@ type MailData struct {
 	Email   string
 	Link    string
 	Expires time.Duration
+	// Change is what a notice of a change to the second factors says
+	// changed, in one sentence; At is when.
+	Change string
+	At     time.Time
 }
 
 // Limiter counts an event under key and reports whether it is allowed.
@@ -178,8 +182,15 @@ type Service struct {
 	AnswerFloor time.Duration
 	// Sleep waits d or until ctx ends (tests replace it; default a timer).
 	Sleep func(ctx context.Context, d time.Duration)
-	// Sealer seals second-factor secrets (the master key).
-	Sealer totp.Sealer
+	// TOTP adds and resets authenticator apps at /me (idp/mfa/totplogin,
+	// the login's own method: one place makes and seals secrets); nil
+	// offers none.
+	TOTP TOTPEnroller
+	// EmailCodes adds email-code factors at /me (idp/mfa/emailcode); nil
+	// (no mail configured) offers none.
+	EmailCodes EmailEnroller
+	// Recovery issues recovery codes (idp/mfa/recovery); nil issues none.
+	Recovery RecoveryIssuer
 }
 
 func (s *Service) now() time.Time {

@@ -495,6 +495,7 @@ func TestAnswerFloor(t *testing.T) {
 type guard struct {
 	mu       sync.Mutex
 	failures int
+	limit    int // failures that lock; 0 is 3
 }
 
 type attempt struct{ g *guard }
@@ -502,7 +503,11 @@ type attempt struct{ g *guard }
 func (g *guard) Reserve(context.Context, string, string) (selfservice.Attempt, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.failures >= 3 {
+	limit := g.limit
+	if limit == 0 {
+		limit = 3
+	}
+	if g.failures >= limit {
 		return nil, selfservice.ErrAttemptRefused
 	}
 	return attempt{g}, nil

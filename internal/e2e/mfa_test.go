@@ -134,11 +134,12 @@ func TestTOTPSelfEnrolAndLogin(t *testing.T) {
 		q, verifier := withPKCE(nil)
 		lp := c.login(c.get(h.authURL("web", q)), aliceEmail, alicePW)
 		wantPage(t, "second step", lp, http.StatusOK, `autocomplete="one-time-code"`)
-		// The code the enrolment used is spent, in this login too.
-		replay := c.submit(lp, "/login", map[string]string{"code": enrolCode})
+		// The code the enrolment used is spent, in this login too. (The
+		// page also offers the recovery codes the enrolment came with.)
+		replay := c.press(lp, `name="code"`, map[string]string{"code": enrolCode})
 		wantPage(t, "replayed code", replay, http.StatusUnprocessableEntity, "already used")
 		h.clock.Advance(30 * time.Second)
-		done := c.submit(lp, "/login", map[string]string{"code": h.code(t, secret)})
+		done := c.press(lp, `name="code"`, map[string]string{"code": h.code(t, secret)})
 		cb := done.callback(t)
 		if cb.Get("code") == "" {
 			t.Fatalf("login with the code: %v", cb)
