@@ -23,7 +23,10 @@
 // password. internal/archtest checks the first two. The password pages
 // (forgot, reset and invite links, /me/password) render what
 // idp/selfservice answers; the account pages sign in through the flow like
-// any application, by their own front door (AccountDoor). Later pages
+// any application, by their own front door (AccountDoor). The two-step
+// sign-in pages (/me/mfa: add, reset and remove factors, new recovery
+// codes) render what idp/selfservice answers too, and every change on
+// them needs a sign-in of the last five minutes. Later pages
 // (MFA, enrolment, profile, admin console) are added the same way: a
 // template, a render function, and a case for their method.
 package ui

@@ -112,12 +112,19 @@ func (h *Handlers) mfaPage(w http.ResponseWriter, r *http.Request) {
 	if s == nil {
 		return
 	}
-	h.renderMFA(w, r, http.StatusOK, s, mfaNotices[r.URL.Query().Get("done")], "", "")
+	h.renderMFA(w, r, http.StatusOK, s, mfaView{Notice: mfaNotices[r.URL.Query().Get("done")]})
 }
 
-// renderMFA shows the list with a notice or an error; typed is an address
-// the user typed, to show again in its field after a refusal.
-func (h *Handlers) renderMFA(w http.ResponseWriter, r *http.Request, status int, s *storage.Session, notice, errMsg, typed string) {
+// mfaView is what the list says besides the factors: a notice or an
+// error and, after a refused address, the address as typed (shown again
+// in its field, which the error then describes).
+type mfaView struct {
+	Notice, Error string
+	Typed         string
+	BadAddress    bool
+}
+
+func (h *Handlers) renderMFA(w http.ResponseWriter, r *http.Request, status int, s *storage.Session, v mfaView) {
 	o, err := h.Factors.Overview(r.Context(), s.UserID)
 	if err != nil {
 		h.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
@@ -125,7 +132,7 @@ func (h *Handlers) renderMFA(w http.ResponseWriter, r *http.Request, status int,
 	}
 	d := MeMFAData{AddURL: PathTOTPAdd, ResetURL: PathTOTPReset, RemoveURL: PathFactorDrop, EmailURL: PathEmailAdd,
 		RecoveryURL: PathRecoveryNew, CSRFToken: h.CSRF.Token(w, r, bindMFA), CanAddTOTP: o.TOTP,
-		Notice: notice, Error: errMsg, Lang: "en"}
+		Notice: v.Notice, Error: v.Error, Lang: "en"}
 	for _, f := range o.Factors {
 		v := FactorView{ID: f.ID, Kind: methodLabel(f.Kind), Label: f.Label, Added: f.CreatedAt.UTC().Format("2 Jan 2006"),
 			CanReset: f.Kind == mfa.TOTP && o.TOTP}
@@ -138,12 +145,12 @@ func (h *Handlers) renderMFA(w http.ResponseWriter, r *http.Request, status int,
 		d.Recovery = &RecoveryView{Left: o.RecoveryLeft, Total: max(o.RecoveryTotal, recovery.Count)}
 	}
 	if o.EmailOwn || o.EmailOther {
-		e := &EmailOption{AskAddress: o.EmailOther, OwnRefused: !o.EmailOwn}
+		e := &EmailOption{AskAddress: o.EmailOther, OwnRefused: !o.EmailOwn, Invalid: v.BadAddress && o.EmailOther}
 		if o.EmailOwn {
 			e.Address = o.Email
 		}
-		if typed != "" && o.EmailOther {
-			e.Address = typed
+		if v.Typed != "" && o.EmailOther {
+			e.Address = v.Typed
 		}
 		d.Email = e
 	}
@@ -157,12 +164,12 @@ func (h *Handlers) renderMFA(w http.ResponseWriter, r *http.Request, status int,
 func (h *Handlers) changeFailed(w http.ResponseWriter, r *http.Request, s *storage.Session, err error) {
 	switch {
 	case errors.Is(err, selfservice.ErrNoFactor):
-		h.renderMFA(w, r, http.StatusGone, s, "", msgEnrolExpired, "")
+		h.renderMFA(w, r, http.StatusGone, s, mfaView{Error: msgEnrolExpired})
 	case errors.Is(err, selfservice.ErrNotAllowed):
-		h.renderMFA(w, r, http.StatusForbidden, s, "", msgNotAllowed, "")
+		h.renderMFA(w, r, http.StatusForbidden, s, mfaView{Error: msgNotAllowed})
 	case errors.Is(err, selfservice.ErrSendFailed):
 		h.Logger.WarnContext(r.Context(), "mfa page: a code was not sent", "err", err)
-		h.renderMFA(w, r, http.StatusServiceUnavailable, s, "", msgCodeUnsent, "")
+		h.renderMFA(w, r, http.StatusServiceUnavailable, s, mfaView{Error: msgCodeUnsent})
 	default:
 		h.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
 	}
@@ -206,7 +213,7 @@ func (h *Handlers) factorRemove(w http.ResponseWriter, r *http.Request) {
 	err := h.Factors.RemoveFactor(r.Context(), s.UserID, r.PostForm.Get("factor"))
 	switch {
 	case errors.Is(err, selfservice.ErrLastFactor):
-		h.renderMFA(w, r, http.StatusConflict, s, "", msgLastFactor, "")
+		h.renderMFA(w, r, http.StatusConflict, s, mfaView{Error: msgLastFactor})
 	case errors.Is(err, selfservice.ErrNoFactor):
 		// Removed already (another tab): the list shows what is left.
 		http.Redirect(w, r, PathMFA, http.StatusSeeOther)

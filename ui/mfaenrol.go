@@ -86,13 +86,13 @@ func (h *Handlers) emailBegin(w http.ResponseWriter, r *http.Request) {
 	addr := r.PostForm.Get("address")
 	if len(addr) > MaxEmail || !storage.Storable(addr) {
 		// No address is like it; it is not echoed either.
-		h.renderMFA(w, r, http.StatusUnprocessableEntity, s, "", msgBadAddress, "")
+		h.renderMFA(w, r, http.StatusUnprocessableEntity, s, mfaView{Error: msgBadAddress, BadAddress: true})
 		return
 	}
 	v, err := h.Factors.BeginEmail(r.Context(), s.UserID, addr)
 	switch {
 	case errors.Is(err, selfservice.ErrAddressRefused):
-		h.renderMFA(w, r, http.StatusUnprocessableEntity, s, "", refusalText(err, msgBadAddress), addr)
+		h.renderMFA(w, r, http.StatusUnprocessableEntity, s, mfaView{Error: refusalText(err, msgBadAddress), Typed: addr, BadAddress: true})
 	case err != nil:
 		h.changeFailed(w, r, s, err)
 	default:

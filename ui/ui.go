@@ -153,7 +153,7 @@ func zeroData(page string) any {
 		return TOTPEnrolData{}
 	case pageMeMFA:
 		return MeMFAData{Factors: []FactorView{{CanReset: true}}, Recovery: &RecoveryView{}, CanAddTOTP: true,
-			Email: &EmailOption{AskAddress: true, OwnRefused: true}}
+			Email: &EmailOption{AskAddress: true, OwnRefused: true, Invalid: true}}
 	case pageMFAChoose:
 		return MFAChooseData{Choices: []ChoiceView{{AskAddress: true}}, Skip: true}
 	case pageMFANotice:
@@ -519,14 +519,15 @@ type EmailOption struct {
 	AskAddress bool
 	Address    string
 	// OwnRefused: the account's own address may not receive codes (the
-	// field's hint says so).
-	OwnRefused bool
+	// field's hint says so). Invalid: the page's error is about the
+	// address typed.
+	OwnRefused, Invalid bool
 }
 
 // MeMFAData is the user's two-step sign-in page.
 type MeMFAData struct {
 	Factors []FactorView
-	// Recovery shows the recovery codes' row ("" without a factor).
+	// Recovery shows the recovery codes' row (nil without a factor).
 	Recovery *RecoveryView
 	// CanAddTOTP offers adding an app; Email, when set, adding email
 	// codes.

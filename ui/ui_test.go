@@ -516,19 +516,21 @@ func TestMeMFAPage(t *testing.T) {
 		want     []string
 		wantNot  []string
 		address  string // the address field's value; "-" for no field
-		describe bool   // the field is described by the hint
+		describe string // what describes the field
 	}{
 		{"nothing yet", MeMFAData{CanAddTOTP: true, Email: &EmailOption{AskAddress: true, OwnRefused: true}},
 			[]string{"Two-step sign-in is off", "Add an authenticator app", "Add email codes", "own address"},
-			[]string{"Recovery codes:", "Remove", "Reset"}, "", true},
+			[]string{"Recovery codes:", "Remove", "Reset"}, "", "address-hint"},
+		{"a refused address", MeMFAData{Error: "Enter one email address.", Email: &EmailOption{AskAddress: true, Address: "x@", OwnRefused: true, Invalid: true}},
+			[]string{`aria-invalid="true"`, `id="form-error"`}, nil, "x@", "form-error address-hint"},
 		{"factors and codes", MeMFAData{Factors: []FactorView{app, mail}, Recovery: &RecoveryView{Left: 7, Total: 10}, CanAddTOTP: true,
 			Email: &EmailOption{AskAddress: true, Address: "alice@acme.example"}},
 			[]string{"Reset Authenticator app", "Remove Authenticator app", "Remove alice@home.example", "Email code</strong>: alice@home.example",
 				"Recovery codes: 7 of 10 left", "Regenerate recovery codes", "not used yet", "last used 2 Dec 2026"},
-			[]string{"Two-step sign-in is off", "Reset alice@home.example"}, "alice@acme.example", false},
+			[]string{"Two-step sign-in is off", "Reset alice@home.example", "aria-invalid"}, "alice@acme.example", ""},
 		{"own address only", MeMFAData{Email: &EmailOption{Address: "alice@acme.example"}},
-			[]string{"at <strong>alice@acme.example</strong>", "Add email codes"}, []string{"Add an authenticator app"}, "-", false},
-		{"nothing to add", MeMFAData{Factors: []FactorView{app}}, nil, []string{"Add a method", "Add email codes", "Add an authenticator app"}, "-", false},
+			[]string{"at <strong>alice@acme.example</strong>", "Add email codes"}, []string{"Add an authenticator app"}, "-", ""},
+		{"nothing to add", MeMFAData{Factors: []FactorView{app}}, nil, []string{"Add a method", "Add email codes", "Add an authenticator app"}, "-", ""},
 	}
 	r := newRenderer(t)
 	for _, tt := range tests {
@@ -540,16 +542,7 @@ func TestMeMFAPage(t *testing.T) {
 				t.Fatal(err)
 			}
 			body := w.Body.String()
-			for _, s := range tt.want {
-				if !strings.Contains(body, s) {
-					t.Errorf("page lacks %q:\n%s", s, body)
-				}
-			}
-			for _, s := range tt.wantNot {
-				if strings.Contains(body, s) {
-					t.Errorf("page has %q:\n%s", s, body)
-				}
-			}
+			wantText(t, body, tt.want, tt.wantNot)
 			for _, f := range pageForms(body) {
 				if !strings.Contains(f, `method="post"`) || !strings.Contains(f, `name="csrf_token" value="tok"`) {
 					t.Errorf("a form without POST or its CSRF token: %s", f)
@@ -576,7 +569,7 @@ func TestMeMFAPage(t *testing.T) {
 				t.Errorf("an address field: %+v", field.attrs)
 			case tt.address != "-" && (field == nil || field.attrs["value"] != tt.address || field.attrs["autocomplete"] != "email" || field.attrs["type"] != "email"):
 				t.Errorf("address field %+v; want value %q", field, tt.address)
-			case field != nil && (field.attrs["aria-describedby"] == "address-hint") != tt.describe:
+			case field != nil && field.attrs["aria-describedby"] != tt.describe:
 				t.Errorf("address field described by %q", field.attrs["aria-describedby"])
 			}
 		})
@@ -619,19 +612,25 @@ func TestAccountVariants(t *testing.T) {
 				t.Fatal(err)
 			}
 			body := w.Body.String()
-			for _, s := range tt.want {
-				if !strings.Contains(body, s) {
-					t.Errorf("page lacks %q:\n%s", s, body)
-				}
-			}
-			for _, s := range tt.wantNot {
-				if strings.Contains(body, s) {
-					t.Errorf("page has %q:\n%s", s, body)
-				}
-			}
+			wantText(t, body, tt.want, tt.wantNot)
 			if w.Header().Get("Cache-Control") != "no-store" {
 				t.Error("a page with secrets may be stored")
 			}
 		})
+	}
+}
+
+// wantText fails unless body has every string of want and none of wantNot.
+func wantText(t *testing.T, body string, want, wantNot []string) {
+	t.Helper()
+	for _, s := range want {
+		if !strings.Contains(body, s) {
+			t.Errorf("page lacks %q:\n%s", s, body)
+		}
+	}
+	for _, s := range wantNot {
+		if strings.Contains(body, s) {
+			t.Errorf("page has %q:\n%s", s, body)
+		}
 	}
 }

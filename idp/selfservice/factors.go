@@ -170,10 +170,15 @@ func (s *Service) account(ctx context.Context, userID string) (storage.User, sto
 	return u, o.MFA, nil
 }
 
-// pending is u's enrolment id of kind, while it waits for its code. An id
-// that is malformed, another user's, of another kind, confirmed or
-// expired is ErrNoFactor alike.
+// pending is u's enrolment id of kind, while it waits for its code.
 func (s *Service) pending(ctx context.Context, u storage.User, id, kind string) (storage.Factor, error) {
+	return s.factorOf(ctx, u, id, kind, func(f storage.Factor) bool { return f.Pending(s.now()) })
+}
+
+// factorOf is u's factor id of kind when fits says it is in the state
+// asked for. An id that is malformed, another user's, of another kind or
+// in another state is ErrNoFactor alike: a page cannot tell them apart.
+func (s *Service) factorOf(ctx context.Context, u storage.User, id, kind string, fits func(storage.Factor) bool) (storage.Factor, error) {
 	if id == "" || len(id) > MaxToken || !storage.Storable(id) {
 		return storage.Factor{}, ErrNoFactor
 	}
@@ -183,7 +188,7 @@ func (s *Service) pending(ctx context.Context, u storage.User, id, kind string) 
 		return f, ErrNoFactor
 	case err != nil:
 		return f, fmt.Errorf("selfservice: load factor: %w", err)
-	case f.UserID != u.ID || f.Kind != kind || !f.Pending(s.now()):
+	case f.UserID != u.ID || f.Kind != kind || !fits(f):
 		return f, ErrNoFactor
 	}
 	return f, nil

@@ -3,7 +3,6 @@ package selfservice
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 
@@ -40,7 +39,7 @@ func (s *Service) BeginTOTP(ctx context.Context, userID, replace string) (storag
 	}
 	label, data := appLabel, []byte(nil)
 	if replace != "" {
-		old, err := s.confirmedFactor(ctx, u, replace, storage.FactorTOTP)
+		old, err := s.factorOf(ctx, u, replace, storage.FactorTOTP, func(f storage.Factor) bool { return !f.ConfirmedAt.IsZero() })
 		if err != nil {
 			return storage.Factor{}, err
 		}
@@ -60,23 +59,6 @@ func (s *Service) BeginTOTP(ctx context.Context, userID, replace string) (storag
 	})
 	if err != nil {
 		return storage.Factor{}, fmt.Errorf("selfservice: begin an authenticator app: %w", err)
-	}
-	return f, nil
-}
-
-// confirmedFactor is u's confirmed factor id of kind, else ErrNoFactor.
-func (s *Service) confirmedFactor(ctx context.Context, u storage.User, id, kind string) (storage.Factor, error) {
-	if id == "" || len(id) > MaxToken || !storage.Storable(id) {
-		return storage.Factor{}, ErrNoFactor
-	}
-	f, err := s.Store.GetFactor(ctx, id)
-	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		return f, ErrNoFactor
-	case err != nil:
-		return f, fmt.Errorf("selfservice: load factor: %w", err)
-	case f.UserID != u.ID || f.Kind != kind || f.ConfirmedAt.IsZero():
-		return f, ErrNoFactor
 	}
 	return f, nil
 }
