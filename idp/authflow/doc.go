@@ -1,9 +1,10 @@
 // Package authflow owns the login state machine and every decision in it.
 // Every login, whatever front door started it (OIDC now; SAML, the console
-// next) and whatever back door proved it (a password now; second factors
-// and upstream connectors next), is one storage.AuthRequest that moves
-// login → (new_password) → mfa | enrol → (notice) → done → issued. The flow alone decides the next step, from
-// the stored row, and each transition is one conditional write that checks
+// next) and whatever back door proved it (a password, second factors;
+// upstream connectors next), is one storage.AuthRequest that moves
+// login → (new_password) → mfa | enrol → (notice) → done → issued. The
+// flow alone decides the next step, from the stored row, and each
+// transition is one conditional write that checks
 // the step it leaves, so no URL parameter, Back button, front door or
 // federation path can skip a step. It is the one place where the second
 // factor is enforced.
