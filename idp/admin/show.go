@@ -22,9 +22,10 @@ type UserInfo struct {
 	User storage.User
 	Org  string // the organization's name
 	// Factors are the user's second factors, recovery codes counted
-	// apart (RecoveryCodes left unused).
+	// apart: RecoveryCodes left unused of RecoveryTotal issued.
 	Factors       []FactorInfo
 	RecoveryCodes int
+	RecoveryTotal int
 	// Failures is the lockout's current count of failed guesses;
 	// LockedUntil, when in the future, is the end of a lock.
 	Failures    int
@@ -52,8 +53,11 @@ func (s *Service) ShowUser(ctx context.Context, email string) (UserInfo, error) 
 	}
 	for _, f := range fs {
 		if f.Kind == storage.FactorRecovery {
-			if f.LastUsedAt.IsZero() && !f.ConfirmedAt.IsZero() {
-				info.RecoveryCodes++
+			if !f.ConfirmedAt.IsZero() {
+				info.RecoveryTotal++
+				if f.LastUsedAt.IsZero() {
+					info.RecoveryCodes++
+				}
 			}
 			continue
 		}

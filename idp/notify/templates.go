@@ -20,12 +20,13 @@ const (
 	TemplateInvite          = "invite"           // welcome, set-password link valid Data.Expires
 	TemplateReset           = "reset"            // forgot-password link valid Data.Expires
 	TemplatePasswordChanged = "password_changed" // notice after a change
+	TemplateMFAReset        = "mfa_reset"        // notice after an administrator's MFA reset
 	TemplateTest            = "test"             // gatehouse mail test
 )
 
 // Names lists every template name.
 func Names() []string {
-	return []string{TemplateInvite, TemplatePasswordChanged, TemplateReset, TemplateTest}
+	return []string{TemplateInvite, TemplateMFAReset, TemplatePasswordChanged, TemplateReset, TemplateTest}
 }
 
 // Each template is three files: NAME.subject and NAME.txt (text/template)
