@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -110,4 +111,27 @@ func (s *Service) storedRole(ctx context.Context, op string, u storage.User, ch 
 		return storage.OrgAdminRole(org.ID), nil
 	}
 	return "", inputErr("role %q: the roles are %s and %s", shorten(ch.Role), RoleNameAdmin, RoleNameOrgAdmin)
+}
+
+// DescribeRoles names roles as people read them: "admin", and "org-admin
+// of acme" for storage.OrgAdminRole (of a deleted organization, its ID).
+func (s *Service) DescribeRoles(ctx context.Context, roles []string) ([]string, error) {
+	out := make([]string, 0, len(roles))
+	for _, r := range roles {
+		id, ok := strings.CutPrefix(r, storage.RoleOrgAdminPrefix)
+		if !ok {
+			out = append(out, r)
+			continue
+		}
+		o, err := s.Store.GetOrganization(ctx, id)
+		switch {
+		case errors.Is(err, storage.ErrNotFound):
+			out = append(out, fmt.Sprintf("%s of a deleted organization (%s)", RoleNameOrgAdmin, id))
+		case err != nil:
+			return nil, fmt.Errorf("describe roles: %w", err)
+		default:
+			out = append(out, RoleNameOrgAdmin+" of "+o.Name)
+		}
+	}
+	return out, nil
 }
