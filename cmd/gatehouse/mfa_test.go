@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/gatehouse-idp/gatehouse/idp/audit"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
-	"github.com/gatehouse-idp/gatehouse/internal/smtptest"
 	"github.com/gatehouse-idp/gatehouse/internal/testenv"
 )
 
@@ -149,14 +147,9 @@ func TestUsersResetMFACommand(t *testing.T) {
 	}
 	// The dev mail sink has one notice for each active user reset (the
 	// invited one gets none).
-	files, _ := filepath.Glob(filepath.Join(dir, "mail", "*.eml"))
+	mail := sinkMail(t, dir)
 	var to []string
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := smtptest.Parse(raw)
+	for _, m := range mail {
 		if m.Subject != "Your default two-step sign-in was reset" && m.Subject != "Your acme two-step sign-in was reset" {
 			t.Errorf("mail %q", m.Subject)
 		}
@@ -165,8 +158,8 @@ func TestUsersResetMFACommand(t *testing.T) {
 		}
 		to = append(to, m.Header.Get("To"))
 	}
-	if got := strings.Join(to, ","); len(files) != 3 || !strings.Contains(got, "ann@example.com") || !strings.Contains(got, "cy@acme.example") {
-		t.Errorf("%d notices to %s; want ann, bob and cy", len(files), got)
+	if got := strings.Join(to, ","); len(mail) != 3 || !strings.Contains(got, "ann@example.com") || !strings.Contains(got, "cy@acme.example") {
+		t.Errorf("%d notices to %s; want ann, bob and cy", len(mail), got)
 	}
 }
 
