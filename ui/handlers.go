@@ -112,7 +112,6 @@ const (
 	msgExpired     = "This sign-in request has expired or was already used. Please go back to the application and start again."
 	msgUnavailable = "Sign-in is temporarily unavailable. Please try again in a moment."
 	msgBadCreds    = "Incorrect email or password."
-	msgMFA         = "Your organization requires a second sign-in step, which this server cannot offer yet. Please contact your administrator."
 	msgFormExpired = "This form has expired. Please go back and try again."
 	msgThrottled   = "Too many failed sign-ins from your network. Please try again in a few minutes."
 )
@@ -165,12 +164,24 @@ func (h *Handlers) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	in := authflow.Input{}
 	for k, v := range r.PostForm {
-		if k != "csrf_token" && k != "id" && k != "method" && len(v) > 0 {
+		if k != "csrf_token" && k != "id" && k != "method" && k != "action" && len(v) > 0 {
 			in[k] = v[0]
 		}
 	}
 	refused := boundInput(in)
-	out, err := h.Flow.Submit(r.Context(), id, b, method, in)
+	var out authflow.Outcome
+	switch r.PostForm.Get("action") {
+	case actionChoose:
+		out, err = h.Flow.Choose(r.Context(), id, b, r.PostForm.Get("method"), in)
+	case actionResend:
+		out, err = h.Flow.Resend(r.Context(), id, b)
+	case actionSkip:
+		out, err = h.Flow.Skip(r.Context(), id, b)
+	case actionFinish:
+		out, err = h.Flow.Finish(r.Context(), id, b)
+	default:
+		out, err = h.Flow.Submit(r.Context(), id, b, method, in)
+	}
 	switch {
 	case errors.Is(err, authflow.ErrOutOfTurn):
 		// The server, not the form, decides what comes next.
@@ -238,11 +249,14 @@ func (h *Handlers) show(w http.ResponseWriter, r *http.Request, status int, out 
 		h.fail(w, r, http.StatusInternalServerError, msgUnavailable, fmt.Errorf("no ui door for protocol %q", out.Request.Protocol))
 		return
 	}
+	if h.secondStep(w, r, status, door, out) {
+		return
+	}
 	switch out.Action {
 	case authflow.Challenge:
 		h.challenge(w, r, status, door, out, email)
 	case authflow.NoMethod:
-		h.fail(w, r, http.StatusForbidden, msgMFA, errors.New("mfa required but no method is available"))
+		h.fail(w, r, http.StatusForbidden, msgNoMethod, errors.New("a second factor is required and no method is available"))
 	case authflow.Continue:
 		if out.Session != nil {
 			if err := h.Sessions.SetCookie(w, r, *out.Session); err != nil {
@@ -260,12 +274,8 @@ func (h *Handlers) show(w http.ResponseWriter, r *http.Request, status int, out 
 
 // challenge renders a method's form.
 func (h *Handlers) challenge(w http.ResponseWriter, r *http.Request, status int, door Door, out authflow.Outcome, email string) {
-	switch out.Method {
-	case passwordlogin.RenewName:
+	if out.Method == passwordlogin.RenewName {
 		h.renewForm(w, r, status, door, out)
-		return
-	case methodTOTP:
-		h.codeForm(w, r, status, door, out)
 		return
 	}
 	if out.Method != passwordlogin.Name {

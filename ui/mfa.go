@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/gatehouse-idp/gatehouse/idp/authflow"
 	"github.com/gatehouse-idp/gatehouse/idp/mfa/totp"
 	"github.com/gatehouse-idp/gatehouse/idp/selfservice"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
@@ -20,7 +19,6 @@ import (
 const (
 	PathMFA         = "/me/mfa"
 	PathTOTPAdd     = "/me/mfa/totp"
-	PathTOTPQR      = "/me/mfa/totp/qr"
 	PathFactorDrop  = "/me/mfa/remove"
 	bindMFA         = "mfa:manage"
 	methodTOTP      = "totp"
@@ -48,7 +46,6 @@ func (h *Handlers) mountMFA(handle func(pattern string, handler http.Handler)) {
 	handle("GET "+PathMFA, http.HandlerFunc(h.mfaPage))
 	handle("POST "+PathTOTPAdd, http.HandlerFunc(h.totpBegin))
 	handle("GET "+PathTOTPAdd, http.HandlerFunc(h.totpPage))
-	handle("GET "+PathTOTPQR, http.HandlerFunc(h.totpQR))
 	handle("POST "+PathTOTPAdd+"/confirm", http.HandlerFunc(h.totpConfirm))
 	handle("POST "+PathFactorDrop, http.HandlerFunc(h.factorRemove))
 }
@@ -129,7 +126,7 @@ func (h *Handlers) totpForm(w http.ResponseWriter, r *http.Request, status int, 
 		return
 	}
 	d := TOTPEnrolData{PostURL: PathTOTPAdd + "/confirm", CSRFToken: h.CSRF.Token(w, r, bindMFA), FactorID: id,
-		QRURL: PathTOTPQR + "?factor=" + url.QueryEscape(id), Grouped: e.Grouped, Error: msg, Lang: "en"}
+		QR: QRDataURL(e.QRPNG), Grouped: e.Grouped, Error: msg, Lang: "en"}
 	if err := h.Render.RenderTOTPEnrol(w, status, d); err != nil {
 		h.Logger.ErrorContext(r.Context(), "render totp enrolment", "err", err)
 	}
@@ -141,24 +138,6 @@ func (h *Handlers) totpPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.totpForm(w, r, http.StatusOK, s, r.URL.Query().Get("factor"), "")
-}
-
-// totpQR serves the pending enrolment's QR code: an image of Gatehouse's
-// own origin, since the pages' CSP allows no data: images.
-func (h *Handlers) totpQR(w http.ResponseWriter, r *http.Request) {
-	b, err := h.Sessions.Browser(r)
-	if err != nil || b.Session == nil {
-		http.NotFound(w, r)
-		return
-	}
-	e, err := h.Factors.TOTPEnrolment(r.Context(), b.Session.UserID, r.URL.Query().Get("factor"))
-	if err != nil {
-		http.NotFound(w, r)
-		return
-	}
-	w.Header().Set("Content-Type", "image/png")
-	w.Header().Set("Cache-Control", "no-store")
-	_, _ = w.Write(e.QRPNG)
 }
 
 func (h *Handlers) totpConfirm(w http.ResponseWriter, r *http.Request) {
@@ -201,24 +180,5 @@ func (h *Handlers) factorRemove(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
 	default:
 		http.Redirect(w, r, PathMFA+"?done=removed", http.StatusSeeOther)
-	}
-}
-
-// codeForm renders the login's mfa step for the TOTP method.
-func (h *Handlers) codeForm(w http.ResponseWriter, r *http.Request, status int, door Door, out authflow.Outcome) {
-	req := out.Request
-	d := MFACodeData{PostURL: PathLogin, CSRFToken: h.CSRF.Token(w, r, req.ID), AuthRequestID: req.ID, Method: out.Method,
-		ClientName: out.Party.Name, FormActionOrigins: door.ResponseOrigins(req), Lang: "en"}
-	if out.Failure != nil {
-		d.Error = msgWrongCode
-		if errors.Is(out.Failure, authflow.ErrThrottled) {
-			d.Error = msgThrottled
-		}
-		if status == http.StatusOK {
-			status = http.StatusUnprocessableEntity
-		}
-	}
-	if err := h.Render.RenderMFACode(w, status, d); err != nil {
-		h.Logger.ErrorContext(r.Context(), "render mfa code", "err", err)
 	}
 }

@@ -3,6 +3,7 @@ package ui
 import (
 	"bytes"
 	"embed"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"html/template"
@@ -36,10 +37,12 @@ const (
 	pageMFACode       = "mfa_code"
 	pageTOTPEnrol     = "totp_enrol"
 	pageMeMFA         = "me_mfa"
+	pageMFAChoose     = "mfa_choose"
+	pageMFANotice     = "mfa_notice"
 )
 
 var requiredPages = []string{pageLogin, pageError, pageLogoutConfirm, pageLoggedOut, pageAutoPost, pageHome,
-	pageForgot, pageSetPassword, pageNotice, pageMFACode, pageTOTPEnrol, pageMeMFA}
+	pageForgot, pageSetPassword, pageNotice, pageMFACode, pageTOTPEnrol, pageMeMFA, pageMFAChoose, pageMFANotice}
 
 // baseCSP is httpserver.DefaultCSP without its form-action directive,
 // which the renderer writes per page (a test keeps the two in step).
@@ -150,6 +153,10 @@ func zeroData(page string) any {
 		return TOTPEnrolData{}
 	case pageMeMFA:
 		return MeMFAData{Factors: []FactorView{{}}}
+	case pageMFAChoose:
+		return MFAChooseData{Choices: []ChoiceView{{AskAddress: true}}, Skip: true}
+	case pageMFANotice:
+		return MFANoticeData{Codes: []string{""}}
 	default:
 		return LoggedOutData{}
 	}
@@ -365,41 +372,121 @@ func (r *Renderer) RenderNotice(w http.ResponseWriter, status int, d NoticeData)
 	return r.render(w, status, pageNotice, d.Lang, d, nil)
 }
 
-// MFACodeData is the form for a code from an authenticator app: the
-// login's second step.
+// MFACodeData is the form for a second factor's code at the login's mfa
+// or enrol step, or at /me.
 type MFACodeData struct {
 	PostURL, CSRFToken    string
 	AuthRequestID, Method string
 	FactorID              string
 	ClientName            string
-	Error                 string
-	Submit                string
-	FormActionOrigins     []string
-	Lang                  string
+	// Heading, Lead and Label say what code is asked for; InputMode and
+	// Autocomplete suit it ("numeric" and "one-time-code" for a code
+	// that arrives or is shown, "text" and "off" for a recovery code).
+	Heading, Lead, Label    string
+	InputMode, Autocomplete string
+	// Notice says where a code was sent; Resend offers a new one.
+	Notice string
+	Resend bool
+	// Others are the other methods the user may answer with.
+	Others []OtherMethod
+	// Skip offers "Skip for now" (an enrolment).
+	Skip              bool
+	Error             string
+	Submit            string
+	FormActionOrigins []string
+	Lang              string
 }
+
+// OtherMethod is a "use another method" button.
+type OtherMethod struct{ Method, Label string }
 
 // RenderMFACode renders the code form with status.
 func (r *Renderer) RenderMFACode(w http.ResponseWriter, status int, d MFACodeData) error {
 	if d.Submit == "" {
 		d.Submit = "Continue"
 	}
+	if d.Heading == "" {
+		d.Heading, d.Lead, d.Label = "Enter your code", "Open your authenticator app and enter the 6-digit code it shows", "Code"
+	}
+	if d.InputMode == "" {
+		d.InputMode, d.Autocomplete = "numeric", "one-time-code"
+	}
 	return r.render(w, status, pageMFACode, d.Lang, d, d.FormActionOrigins)
 }
 
 // TOTPEnrolData is the page that adds an authenticator app: its QR code
-// (an image Gatehouse serves at QRURL) and the key as text.
+// (a PNG in a data: URL, which this page's CSP allows for images) and the
+// key as text. At a login it posts to the login (AuthRequestID set).
 type TOTPEnrolData struct {
 	PostURL, CSRFToken string
+	AuthRequestID      string
 	FactorID           string
-	QRURL              string
+	QR                 template.URL
 	Grouped            string
-	Error              string
-	Lang               string
+	// ChooseAgain offers going back to the method choice; Skip offers
+	// "Skip for now".
+	ChooseAgain, Skip bool
+	Error             string
+	FormActionOrigins []string
+	Lang              string
+}
+
+// QRDataURL is png as an image data: URL for TOTPEnrolData.QR.
+func QRDataURL(png []byte) template.URL {
+	return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))
 }
 
 // RenderTOTPEnrol renders the enrolment page with status.
 func (r *Renderer) RenderTOTPEnrol(w http.ResponseWriter, status int, d TOTPEnrolData) error {
-	return r.render(w, status, pageTOTPEnrol, d.Lang, d, nil)
+	if err := r.render(w, status, pageTOTPEnrol, d.Lang, d, d.FormActionOrigins); err != nil {
+		return err
+	}
+	return nil
+}
+
+// MFAChooseData is the login's choice of a second factor to enrol.
+type MFAChooseData struct {
+	PostURL, CSRFToken, AuthRequestID string
+	ClientName                        string
+	// Required: the organization or the application asks for it.
+	Required          bool
+	Choices           []ChoiceView
+	Skip              bool
+	Error             string
+	FormActionOrigins []string
+	Lang              string
+}
+
+// ChoiceView is one method on the choice page.
+type ChoiceView struct {
+	Method, Label, Hint, Button string
+	// AskAddress shows an address field, prefilled with Address.
+	AskAddress bool
+	Address    string
+}
+
+// RenderMFAChoose renders the method choice with status.
+func (r *Renderer) RenderMFAChoose(w http.ResponseWriter, status int, d MFAChooseData) error {
+	return r.render(w, status, pageMFAChoose, d.Lang, d, d.FormActionOrigins)
+}
+
+// MFANoticeData is the page that ends a second factor's part of a login:
+// a factor enrolled (with recovery codes, shown once) or a recovery code
+// used.
+type MFANoticeData struct {
+	PostURL, CSRFToken, AuthRequestID string
+	Heading, Lead                     string
+	Codes                             []string
+	// Download is the codes as a text file in a data: URL.
+	Download          template.URL
+	AccountURL        string
+	FormActionOrigins []string
+	Lang              string
+}
+
+// RenderMFANotice renders the notice with status.
+func (r *Renderer) RenderMFANotice(w http.ResponseWriter, status int, d MFANoticeData) error {
+	return r.render(w, status, pageMFANotice, d.Lang, d, d.FormActionOrigins)
 }
 
 // FactorView is one factor as the user's list shows it.
@@ -510,7 +597,13 @@ func (r *Renderer) render(w http.ResponseWriter, status int, page, lang string, 
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", CSP(formOrigins...))
+	csp := CSP(formOrigins...)
+	if page == pageTOTPEnrol {
+		// The QR code is a data: image: it is rendered with the page, so
+		// the secret never gets a URL of its own.
+		csp += "; img-src 'self' data:"
+	}
+	h.Set("Content-Security-Policy", csp)
 	// Not no-referrer: under no-referrer browsers send "Origin: null"
 	// with same-origin form posts, which hides the origin idp/csrf checks.
 	h.Set("Referrer-Policy", "same-origin")

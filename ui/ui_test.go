@@ -113,7 +113,17 @@ func renderAll(t *testing.T, r *Renderer, evil string) map[string]*httptest.Resp
 	})
 	run("totp_enrol", func(w http.ResponseWriter) error {
 		return r.RenderTOTPEnrol(w, http.StatusOK, TOTPEnrolData{PostURL: "/me/mfa/totp/confirm", CSRFToken: "tok" + evil,
-			FactorID: "f" + evil, QRURL: "/me/mfa/totp/qr?factor=f", Grouped: "ABCD EFGH" + evil, Error: "Wrong." + evil})
+			FactorID: "f" + evil, QR: QRDataURL([]byte("png")), Grouped: "ABCD EFGH" + evil, Error: "Wrong." + evil, Skip: true, ChooseAgain: true,
+			AuthRequestID: "req" + evil})
+	})
+	run("mfa_choose", func(w http.ResponseWriter) error {
+		return r.RenderMFAChoose(w, http.StatusOK, MFAChooseData{PostURL: "/login", CSRFToken: "tok" + evil, AuthRequestID: "req" + evil,
+			Choices: []ChoiceView{{Method: "email" + evil, Label: "Email" + evil, AskAddress: true, Address: "a@b.example" + evil, Button: "Use" + evil}},
+			Skip:    true, Error: "No." + evil})
+	})
+	run("mfa_notice", func(w http.ResponseWriter) error {
+		return r.RenderMFANotice(w, http.StatusOK, MFANoticeData{PostURL: "/login", CSRFToken: "tok" + evil, AuthRequestID: "req" + evil,
+			Heading: "On" + evil, Lead: "Lead" + evil, Codes: []string{"abcd" + evil}, Download: textDataURL("x" + evil), AccountURL: "/me/mfa"})
 	})
 	run("me_mfa", func(w http.ResponseWriter) error {
 		return r.RenderMeMFA(w, http.StatusOK, MeMFAData{Factors: []FactorView{{ID: "f" + evil, Label: "App" + evil, Added: "1 Dec 2026"}},
@@ -147,6 +157,8 @@ func TestEveryPageRenders(t *testing.T) {
 		"mfa_code":       {200, "Enter your code"},
 		"totp_enrol":     {200, "ABCD EFGH"},
 		"me_mfa":         {200, "Remove App"},
+		"mfa_choose":     {200, "Skip for now"},
+		"mfa_notice":     {200, "Download as text"},
 	}
 	pages := renderAll(t, r, "")
 	if len(pages) != len(requiredPages) {

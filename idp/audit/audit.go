@@ -42,9 +42,13 @@ const (
 	InviteAccepted         = "invite.accepted"
 	MailFailed             = "mail.failed"
 
-	FactorAdded     = "mfa.factor_added"
-	FactorAddFailed = "mfa.factor_add_failed"
-	FactorRemoved   = "mfa.factor_removed"
+	FactorAdded = "mfa.factor_added"
+	// MFASkipped: the user chose "Skip for now" at enrolment.
+	MFASkipped = "mfa.skipped"
+	// RecoveryCodesIssued: a new set of recovery codes (the old voided).
+	RecoveryCodesIssued = "mfa.recovery_codes_issued"
+	FactorAddFailed     = "mfa.factor_add_failed"
+	FactorRemoved       = "mfa.factor_removed"
 	// OrgPasswordPolicyChanged's details map each changed setting to
 	// "old -> new" ("default" when the organization inherits it).
 	OrgPasswordPolicyChanged = "org.password_policy_changed"

@@ -63,27 +63,52 @@ func (d *fakeDoor) Party(_ context.Context, id string) (authflow.Party, error) {
 	return p, nil
 }
 
-// fakeOTP is a second factor: it accepts otpCode and proves the user the
-// request names (or, with prove set, whoever prove says).
+// fakeOTP is a second factor: it accepts otpCode for any of the user's
+// factors of its kind (or, with prove set, proves whoever prove says),
+// and enrols by storing a pending factor that otpCode confirms.
 type fakeOTP struct {
 	name  string
+	st    storage.Factors
+	now   func() time.Time
 	prove func(r storage.AuthRequest) string
 }
 
-var _ authflow.Method = (*fakeOTP)(nil)
+var _ authflow.Enroller = (*fakeOTP)(nil)
 
-func (m *fakeOTP) Name() string        { return m.name }
-func (m *fakeOTP) Step() authflow.Step { return authflow.StepMFA }
+func (m *fakeOTP) Name() string { return m.name }
 
-func (m *fakeOTP) Verify(_ context.Context, r storage.AuthRequest, in authflow.Input) (authflow.Proof, error) {
-	if in["code"] != otpCode {
-		return authflow.Proof{}, &authflow.Failure{User: storage.User{ID: r.UserID, OrgID: r.OrgID}, Reason: "wrong_code"}
+func (m *fakeOTP) Challenge(context.Context, authflow.Turn) (authflow.View, []byte, error) {
+	return authflow.View{}, nil, nil
+}
+
+func (m *fakeOTP) Verify(_ context.Context, t authflow.Turn, in authflow.Input) (authflow.Proof, error) {
+	if in["code"] != otpCode || len(t.Factors) == 0 {
+		return authflow.Proof{}, &authflow.Failure{User: t.User, Reason: "wrong_code"}
 	}
-	uid := r.UserID
+	uid := t.User.ID
 	if m.prove != nil {
-		uid = m.prove(r)
+		uid = m.prove(t.Request)
 	}
 	return authflow.Proof{UserID: uid, AMR: []string{"otp"}}, nil
+}
+
+func (m *fakeOTP) BeginEnrol(ctx context.Context, t authflow.Turn, _ authflow.Input) (string, []byte, error) {
+	f := storage.Factor{ID: storage.NewID(), UserID: t.User.ID, Kind: m.name, Label: "fake", CreatedAt: m.now(), ExpiresAt: m.now().Add(10 * time.Minute)}
+	return f.ID, nil, m.st.CreateFactor(ctx, f)
+}
+
+func (m *fakeOTP) EnrolView(context.Context, authflow.Turn, storage.Factor) (authflow.View, []byte, error) {
+	return authflow.View{Secret: "FAKE"}, nil, nil
+}
+
+func (m *fakeOTP) ConfirmEnrol(ctx context.Context, t authflow.Turn, f storage.Factor, in authflow.Input) (authflow.Proof, error) {
+	if in["code"] != otpCode {
+		return authflow.Proof{}, &authflow.Failure{User: t.User, Reason: "wrong_code"}
+	}
+	if _, err := m.st.ConfirmFactor(ctx, f.ID, m.now()); err != nil {
+		return authflow.Proof{}, err
+	}
+	return authflow.Proof{UserID: t.User.ID, AMR: []string{"otp"}}, nil
 }
 
 // env is one flow over a fresh SQLite database, with a clock the test
@@ -143,7 +168,7 @@ func newEnvOn(t *testing.T, st storage.Storage) *env {
 	}
 	e.flow.RegisterDoor("oidc", e.door)
 	e.flow.RegisterMethod(e.pw)
-	e.flow.RegisterMethod(&fakeOTP{name: otp})
+	e.flow.RegisterFactor(&fakeOTP{name: otp, st: st, now: clock})
 	for _, o := range []storage.Organization{e.org, e.mfaOrg} {
 		if err := st.CreateOrganization(ctx, o); err != nil {
 			t.Fatal(err)
@@ -175,7 +200,21 @@ func (e *env) user(email, pw string, mod func(*storage.User)) storage.User {
 	if err := e.st.CreateUser(e.ctx, u); err != nil {
 		e.t.Fatal(err)
 	}
+	if u.OrgID == e.mfaOrg.ID {
+		// Users of the organization that requires MFA have enrolled.
+		e.factor(u, otp)
+	}
 	return u
+}
+
+// factor stores a confirmed factor of kind for u.
+func (e *env) factor(u storage.User, kind string) storage.Factor {
+	e.t.Helper()
+	f := storage.Factor{ID: storage.NewID(), UserID: u.ID, Kind: kind, Label: kind, CreatedAt: *e.now, ConfirmedAt: *e.now}
+	if err := e.st.CreateFactor(e.ctx, f); err != nil {
+		e.t.Fatal(err)
+	}
+	return f
 }
 
 // begin starts an OIDC request for plainRP after mod has filled in the

@@ -83,6 +83,11 @@ type Store interface {
 	GetUser(ctx context.Context, id string) (storage.User, error)
 	UpdateUser(ctx context.Context, id string, fn func(storage.User) (storage.User, error)) (storage.User, error)
 	GetOrganization(ctx context.Context, id string) (storage.Organization, error)
+	// The user's factors, to know which count, and an enrolment's
+	// pending factor.
+	ListFactors(ctx context.Context, userID string, now time.Time) ([]storage.Factor, error)
+	GetFactor(ctx context.Context, id string) (storage.Factor, error)
+	DeleteFactor(ctx context.Context, id string) error
 }
 
 // Sessions starts browser sessions for finished logins (session.Manager).
@@ -90,6 +95,12 @@ type Sessions interface {
 	Create(ctx context.Context, b session.Browser, userID string, amr []string, authTime time.Time) (session.Started, error)
 	Discard(ctx context.Context, st session.Started) error
 	Touch(ctx context.Context, s storage.Session) (storage.Session, error)
+}
+
+// Notices sends a user a notice of a change to their second factors
+// (idp/selfservice, by email): best effort, after the change committed.
+type Notices interface {
+	FactorAdded(ctx context.Context, u storage.User, method string)
 }
 
 // Expiry says whether a user's password has expired under their
@@ -116,6 +127,10 @@ type Flow struct {
 	// Recovery issues recovery codes after a user's first enrolment; nil
 	// issues none.
 	Recovery RecoveryCodes
+	// Notices tells users of changes to their factors made during a
+	// login (an enrolment), after the change is committed; nil tells no
+	// one.
+	Notices Notices
 
 	doors   map[string]Door
 	methods map[string]Method
@@ -233,33 +248,6 @@ func (f *Flow) party(ctx context.Context, r storage.AuthRequest) (Party, error) 
 		return Party{}, fmt.Errorf("authflow: relying party: %w", err)
 	}
 	return p, nil
-}
-
-// mfaRequired: the relying party asks for the MFA ACR or requires MFA, or
-// the user's organization does, or the user has a second factor they can
-// use (a registered StepMFA method that is Usable for them): a user who
-// turned one on is asked for it at every login.
-func (f *Flow) mfaRequired(ctx context.Context, r storage.AuthRequest, p Party) (bool, error) {
-	if p.RequireMFA || slices.Contains(r.ACRValues, ACRMFA) {
-		return true, nil
-	}
-	if r.OrgID != "" {
-		o, err := f.Store.GetOrganization(ctx, r.OrgID)
-		if err != nil {
-			return false, fmt.Errorf("authflow: organization policy: %w", err)
-		}
-		if o.MFA.Required {
-			return true, nil
-		}
-	}
-	if r.UserID == "" {
-		return false, nil
-	}
-	own, err := f.usableSecondFactors(ctx, r, false)
-	if err != nil {
-		return false, err
-	}
-	return len(own) > 0, nil
 }
 
 func (f *Flow) record(ctx context.Context, typ string, r storage.AuthRequest, u storage.User, details map[string]string) {

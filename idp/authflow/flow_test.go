@@ -420,15 +420,19 @@ func TestMFAGatePassword(t *testing.T) {
 		{"user without organization", false, true, plainRP, nil, authflow.StepDone, nil},
 		{"org requires MFA", true, false, plainRP, nil, authflow.StepMFA, nil},
 		{"org requires MFA, plain client", true, false, plainRP2, nil, authflow.StepMFA, nil},
-		{"client requires MFA", false, false, strictRP, nil, authflow.StepMFA, nil},
+		// A user with no factor enrols one where a second factor is
+		// demanded.
+		{"client requires MFA", false, false, strictRP, nil, authflow.StepEnrol, nil},
 		{"client does not require MFA", false, false, plainRP2, nil, authflow.StepDone, nil},
 		// An unknown party's policy cannot be known: the login stops (it
 		// went on as "no MFA" when the flow read clients itself).
 		{"unregistered client id", false, false, "ghost", nil, authflow.Step{}, authflow.ErrUnknownParty},
-		{"RP asks for the MFA ACR", false, false, plainRP, []string{authflow.ACRMFA}, authflow.StepMFA, nil},
-		{"RP asks for the MFA ACR among others", false, false, plainRP2, []string{authflow.ACRPassword, authflow.ACRMFA}, authflow.StepMFA, nil},
+		{"RP asks for the MFA ACR", false, false, plainRP, []string{authflow.ACRMFA}, authflow.StepEnrol, nil},
+		{"RP asks for the MFA ACR among others", false, false, plainRP2, []string{authflow.ACRPassword, authflow.ACRMFA}, authflow.StepEnrol, nil},
 		{"RP asks for the password ACR", false, false, plainRP, []string{authflow.ACRPassword}, authflow.StepDone, nil},
-		{"MFA ACR and client policy", false, false, strictRP, []string{authflow.ACRMFA}, authflow.StepMFA, nil},
+		{"MFA ACR and client policy", false, false, strictRP, []string{authflow.ACRMFA}, authflow.StepEnrol, nil},
+		// The mfaOrg users have a factor: asked for it wherever they go.
+		{"org requires MFA, client too", true, false, strictRP, nil, authflow.StepMFA, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -462,10 +466,13 @@ func TestMFAGatePassword(t *testing.T) {
 				t.Fatalf("Step stored %q, returned %q; want %q", st.Step, got.Request.Step, tt.wantStep)
 			}
 			wantAction := authflow.Continue
-			if tt.wantStep == authflow.StepMFA {
+			switch tt.wantStep {
+			case authflow.StepMFA:
 				wantAction = authflow.Challenge
+			case authflow.StepEnrol:
+				wantAction = authflow.Enrol // the one method: straight to it
 			}
-			if got.Action != wantAction || (wantAction == authflow.Challenge && got.Method != otp) {
+			if got.Action != wantAction || (wantAction != authflow.Continue && got.Method != otp) {
 				t.Fatalf("outcome %v %q; want %v", got.Action, got.Method, wantAction)
 			}
 			if st.UserID != u.ID || st.OrgID != u.OrgID || !slices.Equal(st.AMR, []string{authflow.AMRPassword}) {
@@ -535,12 +542,12 @@ func TestResumeSession(t *testing.T) {
 		{name: "org MFA, password-only session", mfaOrg: true, age: time.Minute, wantStep: authflow.StepMFA},
 		{name: "org MFA, MFA session", mfaOrg: true, age: time.Minute, amr: []string{authflow.AMRPassword, authflow.AMRMFA}, wantStep: authflow.StepDone},
 		{name: "MFA ACR asked, password-only session", age: time.Minute,
-			req: func(r *storage.AuthRequest) { r.ACRValues = []string{authflow.ACRMFA} }, wantStep: authflow.StepMFA},
+			req: func(r *storage.AuthRequest) { r.ACRValues = []string{authflow.ACRMFA} }, wantStep: authflow.StepEnrol},
 		{name: "MFA ACR asked, MFA session", age: time.Minute, amr: []string{authflow.AMRPassword, authflow.AMRMFA},
 			req: func(r *storage.AuthRequest) { r.ACRValues = []string{authflow.ACRMFA} }, wantStep: authflow.StepDone},
 		// The client's policy is now the door's party (RequireMFA).
 		{name: "client requires MFA, password-only session", age: time.Minute,
-			req: func(r *storage.AuthRequest) { r.ClientID = strictRP }, wantStep: authflow.StepMFA},
+			req: func(r *storage.AuthRequest) { r.ClientID = strictRP }, wantStep: authflow.StepEnrol},
 		{name: "client requires MFA, MFA session", age: time.Minute, amr: []string{authflow.AMRPassword, authflow.AMRMFA},
 			req: func(r *storage.AuthRequest) { r.ClientID = strictRP }, wantStep: authflow.StepDone},
 	}
@@ -596,8 +603,11 @@ func TestResumeSession(t *testing.T) {
 			// mfa no longer names the resumed session (it did).
 			wantSession := f.sess.Hash
 			wantAction := authflow.Continue
-			if tt.wantStep == authflow.StepMFA {
+			switch tt.wantStep {
+			case authflow.StepMFA:
 				wantSession, wantAction = "", authflow.Challenge
+			case authflow.StepEnrol:
+				wantSession, wantAction = "", authflow.Enrol
 			}
 			if authflow.StepOf(st) != tt.wantStep || got.Action != wantAction || st.UserID != u.ID || st.OrgID != u.OrgID ||
 				st.SessionID != wantSession || !st.AuthTime.Equal(f.sess.AuthTime) || !slices.Equal(st.AMR, amr) {

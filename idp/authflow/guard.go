@@ -57,8 +57,20 @@ func (f *Flow) guard(ctx context.Context, r storage.AuthRequest, b session.Brows
 	if err != nil {
 		return nil, fmt.Errorf("authflow: %s: name the account: %w", m.Name(), err)
 	}
+	return f.reserve(ctx, id, b, func() { g.Decoy(ctx, in) })
+}
+
+// reserve reserves a guess at account id's secrets from b's network;
+// decoy (nil for none) spends a check's cost when the account is locked.
+// Every second factor's code is such a guess, against the user the
+// request names.
+func (f *Flow) reserve(ctx context.Context, id string, b session.Browser, decoy func()) (*lockout.Attempt, error) {
+	if f.Lockout == nil {
+		return nil, nil
+	}
 	// The account's and the network's reservations are one transaction.
 	var a *lockout.Attempt
+	var err error
 	if uerr := storage.Atomically(ctx, f.Store, func(ctx context.Context) error {
 		a, err = f.Lockout.Reserve(ctx, id, b.IP())
 		return nil // a refusal is an answer, and what Reserve wrote stays
@@ -67,7 +79,9 @@ func (f *Flow) guard(ctx context.Context, r storage.AuthRequest, b session.Brows
 	}
 	switch {
 	case errors.Is(err, lockout.ErrLocked):
-		g.Decoy(ctx, in)
+		if decoy != nil {
+			decoy()
+		}
 		return nil, &Failure{User: f.auditUser(ctx, id), Reason: ReasonLocked}
 	case errors.Is(err, lockout.ErrThrottled):
 		return nil, &Failure{User: f.auditUser(ctx, id), Reason: ReasonThrottled}

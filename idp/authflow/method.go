@@ -91,6 +91,9 @@ func (f *Flow) Submit(ctx context.Context, id string, b session.Browser, method 
 	if err != nil {
 		return Outcome{}, err
 	}
+	if _, ok := f.factors[method]; ok {
+		return f.submitSecond(ctx, r, b, method, in)
+	}
 	m, ok := f.methods[method]
 	if !ok {
 		return Outcome{}, fmt.Errorf("%w: %q", ErrUnknownMethod, method)
@@ -195,8 +198,6 @@ func (f *Flow) accept(ctx context.Context, r storage.AuthRequest, b session.Brow
 	amr := slices.Clone(proof.AMR)
 	authTime := now
 	switch from {
-	case StepMFA:
-		amr = union(r.AMR, proof.AMR, []string{AMRMFA})
 	case StepNewPassword:
 		// Setting a new password proves nothing more: the login stands
 		// on the password it began with.
@@ -255,28 +256,41 @@ func (f *Flow) expired(ctx context.Context, from Step, amr []string, u storage.U
 
 // advance is the authenticate transition: it records who was proved (set)
 // and moves the request, in one write that re-checks it is still at step
-// from, to done when no further factor is needed and to mfa otherwise.
-// Done starts the browser session: a new one for a proof, the browser's
-// own when it resumed (set then names it).
+// from: to mfa when the user must give a second factor they have, to
+// enrol when they must set one up, and to done otherwise.
 func (f *Flow) advance(ctx context.Context, r storage.AuthRequest, b session.Browser, p Party, from Step, set func(*storage.AuthRequest)) (Outcome, error) {
 	probe := r
 	set(&probe)
-	need, err := f.mfaRequired(ctx, probe, p)
-	if err != nil {
-		return Outcome{}, err
-	}
-	if need && !slices.Contains(probe.AMR, AMRMFA) {
-		next, err := f.update(ctx, r.ID, from, func(r *storage.AuthRequest) error {
-			set(r)
-			r.SessionID = ""
-			r.Step = StepMFA.name
-			return nil
-		})
+	if !slices.Contains(probe.AMR, AMRMFA) {
+		n, err := f.needsOf(ctx, probe, p)
 		if err != nil {
 			return Outcome{}, err
 		}
-		return f.view(ctx, next, p)
+		if n.required && !n.skipped {
+			step := StepEnrol
+			if n.enrolled {
+				step = StepMFA
+			}
+			next, err := f.update(ctx, r.ID, from, func(r *storage.AuthRequest) error {
+				set(r)
+				r.SessionID, r.Step, r.FlowData = "", step.name, nil
+				return nil
+			})
+			if err != nil {
+				return Outcome{}, err
+			}
+			return f.view(ctx, next, p)
+		}
 	}
+	return f.toDone(ctx, r, b, p, from, set)
+}
+
+// toDone moves the request from step from to done, with set applied, and
+// starts the browser session: a new one for a proof, the browser's own
+// when it resumed (set then names it).
+func (f *Flow) toDone(ctx context.Context, r storage.AuthRequest, b session.Browser, p Party, from Step, set func(*storage.AuthRequest)) (Outcome, error) {
+	probe := r
+	set(&probe)
 	var started *session.Started
 	if probe.SessionID == "" {
 		st, err := f.Sessions.Create(ctx, b, probe.UserID, probe.AMR, probe.AuthTime)

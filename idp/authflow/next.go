@@ -3,7 +3,6 @@ package authflow
 import (
 	"context"
 	"errors"
-	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -29,6 +28,14 @@ const (
 	// LoginRequired: a passive request (prompt=none) cannot be satisfied
 	// without a page; the door answers its relying party so.
 	LoginRequired
+	// Choose: the user picks the second factor to enrol among
+	// Outcome.Choices (and may skip when Outcome.CanSkip).
+	Choose
+	// Enrol: show Outcome.Method's enrolment page (Outcome.View).
+	Enrol
+	// Notice: show the page Outcome.Notice names (recovery codes after an
+	// enrolment, a recovery code used), with Finish.
+	Notice
 )
 
 func (a Action) String() string {
@@ -41,6 +48,12 @@ func (a Action) String() string {
 		return "continue"
 	case LoginRequired:
 		return "login_required"
+	case Choose:
+		return "choose"
+	case Enrol:
+		return "enrol"
+	case Notice:
+		return "notice"
 	}
 	return "invalid"
 }
@@ -60,6 +73,23 @@ type Outcome struct {
 	// Session is the browser session the login started (Continue); the
 	// page sets its cookie. Nil when the browser's own session resumed.
 	Session *session.Started
+
+	// View is what a second factor's page shows (Challenge at mfa, Enrol).
+	View *View
+	// Methods are the second factors the user may answer with at mfa, in
+	// the order offered (Method among them): "use another method".
+	Methods []string
+	// Choices are the methods the user may enrol (Choose, Enrol), and
+	// CanSkip whether "Skip for now" is offered.
+	Choices []Choice
+	CanSkip bool
+	// Notice names the page of a Notice (NoticeEnrolled,
+	// NoticeRecovery); Remaining counts recovery codes left.
+	Notice    string
+	Remaining int
+	// Codes are new recovery codes, shown once: only in the outcome of
+	// the enrolment that issued them, never again.
+	Codes []string
 }
 
 // Next decides what request id needs now, given the browser b: a live
@@ -84,7 +114,7 @@ func (f *Flow) Next(ctx context.Context, id string, b session.Browser) (Outcome,
 			}
 		}
 		return f.view(ctx, r, p)
-	case StepNewPassword, StepMFA:
+	case StepNewPassword, StepMFA, StepEnrol, StepNotice:
 		return f.view(ctx, r, p)
 	case StepDone:
 		return Outcome{Action: Continue, Request: r, Party: p}, nil
@@ -109,14 +139,7 @@ func (f *Flow) view(ctx context.Context, r storage.AuthRequest, p Party) (Outcom
 			out.Action, out.Method = Challenge, m[0]
 		}
 	default:
-		out.Action = NoMethod
-		m, err := f.usableSecondFactors(ctx, r, true)
-		if err != nil {
-			return Outcome{}, err
-		}
-		if len(m) > 0 {
-			out.Action, out.Method = Challenge, m[0]
-		}
+		return f.secondView(ctx, r, p, false)
 	}
 	return out, nil
 }
@@ -131,47 +154,6 @@ func (f *Flow) firstFactor() string {
 		}
 	}
 	return ""
-}
-
-// Usable is an optional interface of a second-factor method: whether u
-// can use it now (for TOTP: has a confirmed authenticator app). A user
-// who can use one is asked for a second factor at every login, whatever
-// the policy; a method that does not implement it is offered to anyone
-// (but does not make the second factor required).
-type Usable interface {
-	Usable(ctx context.Context, u storage.User) (bool, error)
-}
-
-// usableSecondFactors are the StepMFA methods r's user can use, in name
-// order. Methods that do not implement Usable count only when plain is
-// set. The user is loaded only when some method asks.
-func (f *Flow) usableSecondFactors(ctx context.Context, r storage.AuthRequest, plain bool) ([]string, error) {
-	var out []string
-	var u *storage.User
-	for _, n := range f.methodsFor(StepMFA) {
-		um, ok := f.methods[n].(Usable)
-		if !ok {
-			if plain {
-				out = append(out, n)
-			}
-			continue
-		}
-		if u == nil {
-			got, err := f.Store.GetUser(ctx, r.UserID)
-			if err != nil {
-				return nil, fmt.Errorf("authflow: load user for second factors: %w", err)
-			}
-			u = &got
-		}
-		can, err := um.Usable(ctx, *u)
-		if err != nil {
-			return nil, fmt.Errorf("authflow: %s: usable: %w", n, err)
-		}
-		if can {
-			out = append(out, n)
-		}
-	}
-	return out, nil
 }
 
 func (f *Flow) methodsFor(step Step) []string {

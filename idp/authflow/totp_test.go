@@ -3,13 +3,15 @@ package authflow_test
 // The flow with the real TOTP back door (idp/mfa/totplogin) and no fake
 // second factor: a user who turned an authenticator app on is asked for it
 // at every login, wrong codes count toward the lockout, and a user with
-// nothing to offer at a required mfa step gets NoMethod.
+// nothing to offer at a required mfa step enrols one.
 
 import (
+	"encoding/base32"
 	"errors"
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,7 +45,7 @@ func totpEnv(t *testing.T) (*env, *masterkey.Key) {
 	e.flow = &authflow.Flow{Store: e.st, Sessions: e.sessions, Audit: &audit.Recorder{Store: e.st, Logger: discard, Now: clock}, Now: clock}
 	e.flow.RegisterDoor("oidc", e.door)
 	e.flow.RegisterMethod(e.pw)
-	e.flow.RegisterMethod(&totplogin.Method{Factors: e.st, Sealer: key, Now: clock, Logger: discard})
+	e.flow.RegisterFactor(&totplogin.Method{Factors: e.st, Sealer: key, Now: clock, Logger: discard})
 	return e, key
 }
 
@@ -154,32 +156,62 @@ func TestNoOwnTOTPNoMFAStep(t *testing.T) {
 	}
 }
 
-func TestTOTPNoMethodWhenRequiredAndNone(t *testing.T) {
+// A user who must give a second factor and has none that counts enrols
+// one at this login: a pending enrolment from elsewhere proves nothing,
+// a wrong code leaves it pending, the right one (computed from the secret
+// the page shows) confirms it, and the login ends on the notice page whose
+// Finish completes it with "mfa".
+func TestTOTPEnrolAtLogin(t *testing.T) {
 	e, key := totpEnv(t)
 	u := e.user("bob@example.com", goodPW, func(u *storage.User) { u.OrgID = e.mfaOrg.ID })
 	addTOTP(e, key, u, false) // an enrolment in progress is not usable
 	r := e.begin(nil)
 	out, err := e.submitPW(r.ID, u.Email, goodPW)
-	if err != nil || out.Action != authflow.NoMethod || out.Method != "" || out.Session != nil {
-		t.Fatalf("after the password: outcome %v %q session %v, err %v; want no_method", out.Action, out.Method, out.Session, err)
+	if err != nil || out.Action != authflow.Enrol || out.Method != totplogin.Name || out.View == nil || out.View.Secret == "" ||
+		len(out.View.QR) == 0 || out.Session != nil {
+		t.Fatalf("after the password: outcome %v %q view %+v session %v, err %v; want the totp enrolment", out.Action, out.Method, out.View, out.Session, err)
 	}
-	if authflow.StepOf(e.stored(r.ID)) != authflow.StepMFA {
-		t.Fatalf("step %q, want mfa", e.stored(r.ID).Step)
+	if authflow.StepOf(e.stored(r.ID)) != authflow.StepEnrol {
+		t.Fatalf("step %q, want enrol", e.stored(r.ID).Step)
 	}
-	out, err = e.flow.Next(e.ctx, r.ID, e.browser())
-	if err != nil || out.Action != authflow.NoMethod {
-		t.Fatalf("Next: %v, %v; want no_method", out.Action, err)
+	shown := out.View.Secret
+	// A reload shows the same secret: the enrolment is the request's.
+	if again, err := e.flow.Next(e.ctx, r.ID, e.browser()); err != nil || again.Action != authflow.Enrol || again.View.Secret != shown {
+		t.Fatalf("reload: %v %+v, %v; want the same enrolment", again.Action, again.View, err)
 	}
-	// A code submitted anyway proves nothing.
-	out, err = e.submitTOTP(r.ID, "123456")
-	if err != nil || !errors.Is(out.Failure, authflow.ErrInvalidCredentials) || authflow.StepOf(e.stored(r.ID)) != authflow.StepMFA {
-		t.Fatalf("code without a factor: %v failure %v err %v", out.Action, out.Failure, err)
+	secret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ReplaceAll(shown, " ", ""))
+	if err != nil {
+		t.Fatalf("shown secret %q: %v", shown, err)
 	}
-	// A strict relying party asks too, the same way.
-	r2 := e.begin(func(r *storage.AuthRequest) { r.ClientID = strictRP })
+	out, err = e.submitTOTP(r.ID, "000000")
+	if err != nil || out.Action != authflow.Enrol || out.Failure == nil || authflow.StepOf(e.stored(r.ID)) != authflow.StepEnrol {
+		t.Fatalf("wrong code: %v failure %v err %v; want the enrolment again", out.Action, out.Failure, err)
+	}
+	// Finish is out of turn until the code is confirmed.
+	if _, err := e.flow.Finish(e.ctx, r.ID, e.browser()); !errors.Is(err, authflow.ErrOutOfTurn) {
+		t.Fatalf("Finish before the code: %v; want ErrOutOfTurn", err)
+	}
+	out, err = e.submitTOTP(r.ID, e.totpCode(secret))
+	if err != nil || out.Action != authflow.Notice || out.Notice != authflow.NoticeEnrolled || out.Session != nil {
+		t.Fatalf("right code: %v %q session %v err %v; want the notice", out.Action, out.Notice, out.Session, err)
+	}
+	b := e.browser()
+	out, err = e.flow.Finish(e.ctx, r.ID, b)
+	if err != nil || out.Action != authflow.Continue || out.Session == nil {
+		t.Fatalf("Finish: %v session %v err %v", out.Action, out.Session, err)
+	}
+	if st := e.stored(r.ID); !slices.Contains(st.AMR, authflow.AMRMFA) || !slices.Contains(st.AMR, "otp") {
+		t.Fatalf("AMR %v; want otp and mfa", st.AMR)
+	}
+	// The next login asks for the app.
+	r2 := e.begin(nil)
+	out, err = e.submitPW(r2.ID, u.Email, goodPW)
+	wantTOTPForm(t, "next login", out, err)
+	// A strict relying party's user without a factor enrols too.
+	r3 := e.begin(func(r *storage.AuthRequest) { r.ClientID = strictRP })
 	plain := e.user("plain@example.com", goodPW, nil)
-	if out, err := e.submitPW(r2.ID, plain.Email, goodPW); err != nil || out.Action != authflow.NoMethod {
-		t.Fatalf("strict RP, no factor: %v, %v; want no_method", out.Action, err)
+	if out, err := e.submitPW(r3.ID, plain.Email, goodPW); err != nil || out.Action != authflow.Enrol {
+		t.Fatalf("strict RP, no factor: %v, %v; want enrol", out.Action, err)
 	}
 }
 

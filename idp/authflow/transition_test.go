@@ -54,6 +54,7 @@ func TestTransitions(t *testing.T) {
 	}{
 		{login, func(f *tfix) { f.id = f.e.begin(nil).ID }},
 		{mfa, func(f *tfix) {
+			f.e.factor(f.u, otp)
 			f.id = f.e.begin(func(r *storage.AuthRequest) { r.ClientID = strictRP }).ID
 			mustSubmit(f.e, f.id, f.u)
 		}},
@@ -306,6 +307,7 @@ func TestSecondFactor(t *testing.T) {
 	t.Run("after a resumed session: a new session replaces it", func(t *testing.T) {
 		e := newEnv(t)
 		u := e.user("alice@example.com", goodPW, nil)
+		e.factor(u, otp)
 		old, b := e.liveSession(u, []string{authflow.AMRPassword})
 		r := e.begin(func(r *storage.AuthRequest) { r.ClientID = strictRP })
 		if out, err := e.flow.Next(e.ctx, r.ID, b); err != nil || out.Action != authflow.Challenge || out.Method != otp {
@@ -347,7 +349,8 @@ func TestSecondFactor(t *testing.T) {
 		e := newEnv(t)
 		u := e.user("alice@example.com", goodPW, func(u *storage.User) { u.OrgID = e.mfaOrg.ID })
 		bob := e.user("bob@example.com", goodPW, nil)
-		e.flow.RegisterMethod(&fakeOTP{name: "otp-bob", prove: func(storage.AuthRequest) string { return bob.ID }})
+		e.flow.RegisterFactor(&fakeOTP{name: "otp-bob", st: e.st, now: e.flow.Now, prove: func(storage.AuthRequest) string { return bob.ID }})
+		e.factor(u, "otp-bob")
 		r := e.begin(nil)
 		mustSubmit(e, r.ID, u)
 		before := e.stored(r.ID)
@@ -355,7 +358,10 @@ func TestSecondFactor(t *testing.T) {
 		if err != nil || out.Action != authflow.Challenge || out.Failure != authflow.ErrInvalidCredentials || out.Session != nil {
 			t.Fatalf("other user's proof: %v (failure %v, session %v), %v; want refused", out.Action, out.Failure, out.Session, err)
 		}
-		e.unchanged(before)
+		// Still at mfa, proving nothing (the form shown is the one tried).
+		if after := e.stored(r.ID); after.Step != before.Step || !slices.Equal(after.AMR, before.AMR) || after.SessionID != "" {
+			t.Fatalf("request moved: %+v", after)
+		}
 		evs := e.events(audit.LoginFailed)
 		if len(evs) != 1 || evs[0].Details["reason"] != "other_user" || evs[0].Details["step"] != "mfa" {
 			t.Fatalf("login.failed = %+v; want one with reason other_user at mfa", evs)
@@ -480,11 +486,13 @@ func TestPromptNone(t *testing.T) {
 			}, wantAction: authflow.Continue, wantStep: authflow.StepDone},
 		{name: "Next with a session that needs a second factor", hinted: true, client: strictRP,
 			op: func(e *env, id string, alice, _ storage.User) (authflow.Outcome, error) {
+				e.factor(alice, otp)
 				_, b := e.liveSession(alice, []string{authflow.AMRPassword})
 				return e.flow.Next(e.ctx, id, b)
 			}, wantAction: authflow.LoginRequired, wantStep: authflow.StepMFA},
 		{name: "Next at mfa", hinted: true, client: strictRP,
 			op: func(e *env, id string, alice, _ storage.User) (authflow.Outcome, error) {
+				e.factor(alice, otp)
 				if out, err := e.submitPW(id, alice.Email, goodPW); err != nil || out.Action != authflow.LoginRequired {
 					e.t.Fatalf("password to mfa under prompt=none: %v, %v; want login_required", out.Action, err)
 				}

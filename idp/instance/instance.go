@@ -179,9 +179,25 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Instance, erro
 	inst.Flow = &authflow.Flow{Store: inst.Store, Audit: inst.Audit, Now: inst.Now, Lockout: inst.Lockout, Expiry: inst.rules}
 	inst.Flow.RegisterMethod(&passwordlogin.Method{Users: inst.Store, Hasher: inst.Hasher})
 	inst.Flow.RegisterMethod(&passwordlogin.Renewal{Users: inst.Store, Hasher: inst.Hasher, Rules: inst.rules, Now: inst.Now})
-	inst.Flow.RegisterMethod(&totplogin.Method{Factors: inst.Store, Sealer: inst.Key, Now: inst.Now, Logger: inst.Logger})
+	inst.Flow.RegisterFactor(inst.totpMethod())
 	inst.Keys = &keys.Manager{Store: inst.Store, Sealer: inst.Key, Now: inst.Now, Logger: inst.Logger}
 	return inst, nil
+}
+
+// totpMethod is the authenticator-app method, with the organization's
+// display name as the apps' issuer.
+func (i *Instance) totpMethod() *totplogin.Method {
+	return &totplogin.Method{Factors: i.Store, Sealer: i.Key, Now: i.Now, Logger: i.Logger,
+		Issuer: func(ctx context.Context, u storage.User) string {
+			if u.OrgID == "" {
+				return ""
+			}
+			o, err := i.Store.GetOrganization(ctx, u.OrgID)
+			if err != nil {
+				return ""
+			}
+			return o.DisplayName
+		}}
 }
 
 // MailConfigured reports whether email can be sent: SMTP, or the dev

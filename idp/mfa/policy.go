@@ -51,6 +51,12 @@ func EmailAddressAllowed(p storage.MFAPolicy, u storage.User, addr string) bool 
 	if storage.NormalizeEmail(addr) == u.Email {
 		return slices.Contains(p.AllowedMethods, Email)
 	}
+	return OtherEmailAllowed(p)
+}
+
+// OtherEmailAllowed reports whether p lets email codes go to an address
+// other than the account's (see EmailAddressAllowed).
+func OtherEmailAllowed(p storage.MFAPolicy) bool {
 	return !p.Required || (Allowed(p, Email) && p.OtherEmail)
 }
 

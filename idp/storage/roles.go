@@ -261,6 +261,11 @@ type Factors interface {
 	// UserID userID and Kind FactorRecovery; it must be confirmed (a code
 	// is usable once the user has seen it) and carry a Secret.
 	ReplaceRecoveryCodes(ctx context.Context, userID string, codes []Factor) error
+	// SetFactorData replaces the Data of a live factor (pending or
+	// confirmed): a method's own fields, such as an email code sent for
+	// an enrolment at /me. ErrNotFound when the factor is gone or expired
+	// at now.
+	SetFactorData(ctx context.Context, id string, data []byte, now time.Time) error
 	// TouchFactor sets LastUsedAt (email codes, later WebAuthn).
 	// ErrNotFound when there is no such factor.
 	TouchFactor(ctx context.Context, id string, now time.Time) error

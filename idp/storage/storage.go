@@ -168,10 +168,10 @@ type User struct {
 	EmailVerified bool
 	Name          string
 	// PasswordHash is a PHC string (argon2id); empty means no password.
-	PasswordHash      string
-	State             UserState
-	Roles             []string
-	LockedUntil       time.Time
+	PasswordHash string
+	State        UserState
+	Roles        []string
+	LockedUntil  time.Time
 	// MFASkipped: the user chose "Skip for now" at enrolment, at
 	// MFASkippedAt. A skip counts only while the organization's policy
 	// is of the generation it was made in (MFAPolicy.Since).

@@ -1,7 +1,11 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/base32"
+	"encoding/base64"
+	"html"
+	"image/png"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -10,10 +14,59 @@ import (
 	"testing"
 	"time"
 
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/qrcode"
+
 	"github.com/gatehouse-idp/gatehouse/idp/mfa/totp"
 )
 
-var secretRE = regexp.MustCompile(`<code class="ref" id="secret">([A-Z2-7 ]+)</code>`)
+var (
+	secretRE = regexp.MustCompile(`<code class="ref" id="secret">([A-Z2-7 ]+)</code>`)
+	qrRE     = regexp.MustCompile(`<img id="qr" src="data:image/png;base64,([^"]+)"`)
+)
+
+// qrImage is the enrolment page's QR code (a PNG in a data: URL), after
+// checking that it decodes to an otpauth URI for the secret the page shows
+// as text.
+func qrImage(t *testing.T, p page) []byte {
+	t.Helper()
+	m := qrRE.FindStringSubmatch(p.body)
+	if m == nil {
+		t.Fatalf("no QR image on the enrolment page:\n%s", p.body)
+	}
+	raw, err := base64.StdEncoding.DecodeString(html.UnescapeString(m[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uri := decodeQR(t, raw)
+	u, err := url.Parse(uri)
+	if err != nil || u.Scheme != "otpauth" || u.Host != "totp" {
+		t.Fatalf("QR holds %q; want an otpauth://totp URI", uri)
+	}
+	want := base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(totpSecret(t, p))
+	if u.Query().Get("secret") != want {
+		t.Fatalf("QR secret %q; the page shows %q", u.Query().Get("secret"), want)
+	}
+	return raw
+}
+
+// decodeQR reads a QR code image the way a phone's camera would.
+func decodeQR(t *testing.T, raw []byte) string {
+	t.Helper()
+	img, err := png.Decode(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
+	if err != nil {
+		t.Fatalf("decode QR: %v", err)
+	}
+	return res.GetText()
+}
 
 // totpSecret reads the key an enrolment page shows as text, the way a
 // person types it into an app that cannot scan.
@@ -60,9 +113,13 @@ func TestTOTPSelfEnrolAndLogin(t *testing.T) {
 		if len(secret) < 20 {
 			t.Fatalf("secret of %d bytes, want at least 160 bits", len(secret))
 		}
-		qr := b.get(h.issuer + "/me/mfa/totp/qr?factor=" + url.QueryEscape(p.hidden().Get("factor")))
-		if qr.resp.StatusCode != http.StatusOK || qr.resp.Header.Get("Content-Type") != "image/png" || !strings.HasPrefix(qr.body, "\x89PNG") {
-			t.Fatalf("QR image: %d %s", qr.resp.StatusCode, qr.resp.Header.Get("Content-Type"))
+		// The QR code is a PNG in the page itself, whose CSP allows
+		// data: images; it decodes to the secret the page shows.
+		if png := qrImage(t, p); !strings.HasPrefix(string(png), "\x89PNG") {
+			t.Fatalf("QR image is not a PNG: %.20q", png)
+		}
+		if csp := p.resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "img-src 'self' data:") {
+			t.Fatalf("enrolment CSP %q does not allow its data: image", csp)
 		}
 		// Not on until a code confirms it: a login now needs no code.
 		if cb := h.loginFlow(h.browser(), "web", aliceEmail, nil); cb.q.Get("code") == "" {

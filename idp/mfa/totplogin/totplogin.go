@@ -22,11 +22,15 @@ const FieldCode = "code"
 // AMROTP is the RFC 8176 value of a one-time password proof.
 const AMROTP = "otp"
 
+// EnrolTTL bounds a pending enrolment: leaving the page abandons it.
+const EnrolTTL = 10 * time.Minute
+
 // Failure reasons in the audit log.
 const (
 	ReasonWrong     = "wrong_code"
 	ReasonReplayed  = "replayed_code"
 	ReasonMalformed = "malformed_code"
+	ReasonExpired   = "enrolment_expired"
 )
 
 // ErrRetype is what the page shows for a submission that is not 6 digits:
@@ -35,17 +39,21 @@ var ErrRetype = errors.New("enter the 6-digit code from your authenticator app")
 
 // FactorStore is the storage the method reads and writes.
 type FactorStore interface {
-	ListFactors(ctx context.Context, userID string, now time.Time) ([]storage.Factor, error)
+	CreateFactor(ctx context.Context, f storage.Factor) error
+	ConfirmFactor(ctx context.Context, id string, now time.Time, replace ...string) (storage.Factor, error)
 	UseFactorStep(ctx context.Context, id string, step int64, now time.Time) (storage.Factor, error)
 }
 
 var _ FactorStore = storage.Factors(nil)
 
-// Method checks a TOTP code for the user the request names.
+// Method checks and enrols authenticator apps.
 type Method struct {
 	Factors FactorStore
-	// Sealer opens the stored secrets (*masterkey.Key).
+	// Sealer seals and opens the stored secrets (*masterkey.Key).
 	Sealer totp.Sealer
+	// Issuer is what the app calls the account's issuer (the
+	// organization's display name); nil or "" is "Gatehouse".
+	Issuer func(ctx context.Context, u storage.User) string
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 	// Logger gets factors whose secret does not open; nil is
@@ -53,14 +61,9 @@ type Method struct {
 	Logger *slog.Logger
 }
 
-var (
-	_ authflow.Method  = (*Method)(nil)
-	_ authflow.Guarded = (*Method)(nil)
-	_ authflow.Usable  = (*Method)(nil)
-)
+var _ authflow.Enroller = (*Method)(nil)
 
-func (m *Method) Name() string        { return Name }
-func (m *Method) Step() authflow.Step { return authflow.StepMFA }
+func (m *Method) Name() string { return Name }
 
 func (m *Method) now() time.Time {
 	if m.Now == nil {
@@ -76,52 +79,37 @@ func (m *Method) logger() *slog.Logger {
 	return m.Logger
 }
 
-// confirmed are userID's confirmed TOTP factors.
-func (m *Method) confirmed(ctx context.Context, userID string, now time.Time) ([]storage.Factor, error) {
-	all, err := m.Factors.ListFactors(ctx, userID, now)
-	if err != nil {
-		return nil, fmt.Errorf("totplogin: list factors: %w", err)
-	}
-	var out []storage.Factor
-	for _, f := range all {
-		if f.Kind == storage.FactorTOTP && !f.ConfirmedAt.IsZero() && f.UserID == userID {
-			out = append(out, f)
+func (m *Method) issuer(ctx context.Context, u storage.User) string {
+	if m.Issuer != nil {
+		if n := m.Issuer(ctx, u); n != "" {
+			return n
 		}
 	}
-	return out, nil
+	return "Gatehouse"
 }
 
-// Verify checks in[FieldCode] against each confirmed TOTP factor of
-// r.UserID and, on a match, uses the matched step. A secret that does not
-// open is logged and its factor skipped; a storage error is an outage.
-func (m *Method) Verify(ctx context.Context, r storage.AuthRequest, in authflow.Input) (authflow.Proof, error) {
-	who := storage.User{ID: r.UserID, OrgID: r.OrgID} // for the audit of a failure
-	if r.UserID == "" {
-		return authflow.Proof{}, errors.New("totplogin: the request names no user")
-	}
+// Challenge: an app needs nothing sent.
+func (m *Method) Challenge(context.Context, authflow.Turn) (authflow.View, []byte, error) {
+	return authflow.View{}, nil, nil
+}
+
+// Verify checks in[FieldCode] against each factor of t and, on a match,
+// uses the matched step. A secret that does not open is logged and its
+// factor skipped; a storage error is an outage.
+func (m *Method) Verify(ctx context.Context, t authflow.Turn, in authflow.Input) (authflow.Proof, error) {
+	who := t.User // for the audit of a failure
 	code, err := totp.ParseCode(in[FieldCode])
 	if err != nil {
 		return authflow.Proof{}, &authflow.Failure{User: who, Reason: ReasonMalformed, Show: ErrRetype}
 	}
 	now := m.now()
-	factors, err := m.confirmed(ctx, r.UserID, now)
-	if err != nil {
-		return authflow.Proof{}, err
-	}
 	reason := ReasonWrong
-	for _, f := range factors {
-		secret, err := totp.Open(m.Sealer, f.Secret, f.ID, f.UserID)
-		if err != nil {
-			m.logger().WarnContext(ctx, "totplogin: a factor's secret does not open; skipped", "factor", f, "err", err)
+	for _, f := range t.Factors {
+		if f.Kind != storage.FactorTOTP || f.UserID != t.User.ID || f.ConfirmedAt.IsZero() {
 			continue
 		}
-		step, err := totp.Match(secret, code, now)
-		clear(secret)
-		switch {
-		case errors.Is(err, totp.ErrWrongCode):
-			continue
-		case err != nil:
-			m.logger().WarnContext(ctx, "totplogin: a factor's code check failed; skipped", "factor", f, "err", err)
+		step, ok := m.match(ctx, f, code, now)
+		if !ok {
 			continue
 		}
 		_, err = m.Factors.UseFactorStep(ctx, f.ID, step, now)
@@ -136,26 +124,102 @@ func (m *Method) Verify(ctx context.Context, r storage.AuthRequest, in authflow.
 		case err != nil:
 			return authflow.Proof{}, fmt.Errorf("totplogin: use step: %w", err)
 		}
-		return authflow.Proof{UserID: r.UserID, AMR: []string{AMROTP}, Event: audit.LoginTOTP}, nil
+		return authflow.Proof{UserID: t.User.ID, AMR: []string{AMROTP}, Event: audit.LoginTOTP}, nil
 	}
 	return authflow.Proof{}, &authflow.Failure{User: who, Reason: reason}
 }
 
-// Usable: u has a confirmed authenticator app.
-func (m *Method) Usable(ctx context.Context, u storage.User) (bool, error) {
-	f, err := m.confirmed(ctx, u.ID, m.now())
+// match opens f's secret and matches code at now (±1 step).
+func (m *Method) match(ctx context.Context, f storage.Factor, code string, now time.Time) (int64, bool) {
+	secret, err := totp.Open(m.Sealer, f.Secret, f.ID, f.UserID)
 	if err != nil {
-		return false, err
+		m.logger().WarnContext(ctx, "totplogin: a factor's secret does not open; skipped", "factor", f, "err", err)
+		return 0, false
 	}
-	return len(f) > 0, nil
+	step, err := totp.Match(secret, code, now)
+	clear(secret)
+	switch {
+	case errors.Is(err, totp.ErrWrongCode):
+		return 0, false
+	case err != nil:
+		m.logger().WarnContext(ctx, "totplogin: a factor's code check failed; skipped", "factor", f, "err", err)
+		return 0, false
+	}
+	return step, true
 }
 
-// Account is the user the request names: a code is a guess at their
-// factor.
-func (m *Method) Account(_ context.Context, r storage.AuthRequest, _ authflow.Input) (string, error) {
-	return r.UserID, nil
+// BeginEnrol stores a new secret, sealed, in a pending factor that
+// expires in EnrolTTL.
+func (m *Method) BeginEnrol(ctx context.Context, t authflow.Turn, _ authflow.Input) (string, []byte, error) {
+	f, err := m.Begin(ctx, t.User, "Authenticator app")
+	return f.ID, nil, err
 }
 
-// Decoy does nothing: a code check is cheap, so refusing one unchecked
-// takes as long as checking it.
-func (m *Method) Decoy(context.Context, authflow.Input) {}
+// Begin stores a new pending authenticator app for u (also /me's "add"
+// and "reset").
+func (m *Method) Begin(ctx context.Context, u storage.User, label string) (storage.Factor, error) {
+	e, err := totp.New(m.issuer(ctx, u), u.Email)
+	if err != nil {
+		return storage.Factor{}, fmt.Errorf("totplogin: new secret: %w", err)
+	}
+	defer clear(e.Secret)
+	now := m.now()
+	f := storage.Factor{ID: storage.NewID(), UserID: u.ID, Kind: storage.FactorTOTP, Label: label,
+		CreatedAt: now, ExpiresAt: now.Add(EnrolTTL)}
+	if f.Secret, err = totp.Seal(m.Sealer, e.Secret, f.ID, u.ID); err != nil {
+		return storage.Factor{}, fmt.Errorf("totplogin: seal secret: %w", err)
+	}
+	if err := m.Factors.CreateFactor(ctx, f); err != nil {
+		return storage.Factor{}, fmt.Errorf("totplogin: store enrolment: %w", err)
+	}
+	return f, nil
+}
+
+// EnrolView shows pending factor f: its QR code and secret as text.
+func (m *Method) EnrolView(ctx context.Context, t authflow.Turn, f storage.Factor) (authflow.View, []byte, error) {
+	e, err := m.Enrolment(ctx, t.User, f)
+	if err != nil {
+		return authflow.View{}, nil, err
+	}
+	return authflow.View{Secret: e.Grouped, URI: e.URI, QR: e.QRPNG}, nil, nil
+}
+
+// Enrolment opens pending factor f of u for its page.
+func (m *Method) Enrolment(ctx context.Context, u storage.User, f storage.Factor) (totp.Enrolment, error) {
+	secret, err := totp.Open(m.Sealer, f.Secret, f.ID, f.UserID)
+	if err != nil {
+		return totp.Enrolment{}, fmt.Errorf("totplogin: open secret: %w", err)
+	}
+	defer clear(secret)
+	return totp.For(secret, m.issuer(ctx, u), u.Email)
+}
+
+// ConfirmEnrol confirms pending factor f with its first code, spending
+// that code's step. replace (for /me's reset) are factors the confirmed
+// one replaces in the same write.
+func (m *Method) ConfirmEnrol(ctx context.Context, t authflow.Turn, f storage.Factor, in authflow.Input) (authflow.Proof, error) {
+	return m.Confirm(ctx, t.User, f, in[FieldCode])
+}
+
+// Confirm confirms u's pending factor f with code, replacing the factors
+// in replace (a reset's old app) in the same write.
+func (m *Method) Confirm(ctx context.Context, u storage.User, f storage.Factor, code string, replace ...string) (authflow.Proof, error) {
+	c, err := totp.ParseCode(code)
+	if err != nil {
+		return authflow.Proof{}, &authflow.Failure{User: u, Reason: ReasonMalformed, Show: ErrRetype}
+	}
+	now := m.now()
+	step, ok := m.match(ctx, f, c, now)
+	if !ok {
+		return authflow.Proof{}, &authflow.Failure{User: u, Reason: ReasonWrong}
+	}
+	if _, err := m.Factors.ConfirmFactor(ctx, f.ID, now, replace...); errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrAlreadyUsed) {
+		return authflow.Proof{}, &authflow.Failure{User: u, Reason: ReasonExpired, Show: authflow.ErrEnrolExpired}
+	} else if err != nil {
+		return authflow.Proof{}, fmt.Errorf("totplogin: confirm: %w", err)
+	}
+	if _, err := m.Factors.UseFactorStep(ctx, f.ID, step, now); err != nil {
+		return authflow.Proof{}, fmt.Errorf("totplogin: spend the confirming code: %w", err)
+	}
+	return authflow.Proof{UserID: u.ID, AMR: []string{AMROTP}, Event: audit.LoginTOTP}, nil
+}

@@ -2,9 +2,11 @@ package totplogin_test
 
 import (
 	"context"
+	"encoding/base32"
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -117,8 +119,23 @@ func req(u storage.User) storage.AuthRequest {
 	return storage.AuthRequest{ID: storage.NewID(), UserID: u.ID, OrgID: u.OrgID, Step: authflow.StepMFA.String()}
 }
 
+// turn is what the flow hands the method for r: here every factor of the
+// user, pending ones too, so that the method's own checks are tested.
+func (e *env) turn(r storage.AuthRequest) authflow.Turn {
+	e.t.Helper()
+	u, err := e.st.GetUser(e.ctx, r.UserID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	fs, err := e.st.ListFactors(e.ctx, u.ID, *e.now)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return authflow.Turn{Request: r, User: u, Factors: fs}
+}
+
 func (e *env) verify(r storage.AuthRequest, c string) (authflow.Proof, error) {
-	return e.m.Verify(e.ctx, r, authflow.Input{totplogin.FieldCode: c})
+	return e.m.Verify(e.ctx, e.turn(r), authflow.Input{totplogin.FieldCode: c})
 }
 
 // refused fails unless err is a *Failure with reason, naming u.
@@ -143,13 +160,9 @@ func (e *env) lastStep(id string) int64 {
 }
 
 func TestMethodShape(t *testing.T) {
-	m := &totplogin.Method{}
-	if m.Name() != "totp" || m.Step() != authflow.StepMFA || totplogin.FieldCode != "code" {
-		t.Fatalf("Name %q Step %v FieldCode %q", m.Name(), m.Step(), totplogin.FieldCode)
-	}
-	id, err := m.Account(context.Background(), storage.AuthRequest{UserID: "u-1"}, authflow.Input{})
-	if err != nil || id != "u-1" {
-		t.Fatalf("Account = %q, %v", id, err)
+	var m authflow.Enroller = &totplogin.Method{}
+	if m.Name() != "totp" || totplogin.FieldCode != "code" {
+		t.Fatalf("Name %q FieldCode %q", m.Name(), totplogin.FieldCode)
 	}
 }
 
@@ -312,36 +325,10 @@ func TestUnconfirmedIgnored(t *testing.T) {
 	if e.lastStep(pending.ID) != 0 {
 		t.Fatal("an unconfirmed factor recorded a step")
 	}
-	if ok, err := e.m.Usable(e.ctx, u); err != nil || ok {
-		t.Fatalf("Usable with only a pending factor = %v, %v", ok, err)
-	}
 	// No factors at all: a wrong code, not an error.
 	other := e.user("bob@example.com")
 	_, err = e.verify(req(other), "123456")
 	refused(t, "a user without factors", other, err, totplogin.ReasonWrong)
-}
-
-func TestUsable(t *testing.T) {
-	e := newEnv(t)
-	u := e.user("alice@example.com")
-	if ok, err := e.m.Usable(e.ctx, u); err != nil || ok {
-		t.Fatalf("Usable without factors = %v, %v", ok, err)
-	}
-	e.factor(u.ID, u.ID, true)
-	if ok, err := e.m.Usable(e.ctx, u); err != nil || !ok {
-		t.Fatalf("Usable with a confirmed factor = %v, %v", ok, err)
-	}
-}
-
-// brokenStore fails every call: an outage.
-type brokenStore struct{ err error }
-
-func (b brokenStore) ListFactors(context.Context, string, time.Time) ([]storage.Factor, error) {
-	return nil, b.err
-}
-
-func (b brokenStore) UseFactorStep(context.Context, string, int64, time.Time) (storage.Factor, error) {
-	return storage.Factor{}, b.err
 }
 
 // useFails lists from a real store but cannot record a step.
@@ -359,21 +346,59 @@ func TestStorageErrorsAreOutages(t *testing.T) {
 	u := e.user("alice@example.com")
 	_, secret := e.factor(u.ID, u.ID, true)
 	outage := errors.New("database is down")
-	for name, store := range map[string]totplogin.FactorStore{
-		"list": brokenStore{outage},
-		"use":  useFails{e.st, outage},
-	} {
-		m := *e.m
-		m.Factors = store
-		_, err := m.Verify(e.ctx, req(u), authflow.Input{totplogin.FieldCode: code(t, secret, *e.now)})
-		var fail *authflow.Failure
-		if !errors.Is(err, outage) || errors.As(err, &fail) {
-			t.Fatalf("%s: err %v; want the outage, not a Failure", name, err)
-		}
-	}
 	m := *e.m
-	m.Factors = brokenStore{outage}
-	if _, err := m.Usable(e.ctx, u); !errors.Is(err, outage) {
-		t.Fatalf("Usable: err %v; want the outage", err)
+	m.Factors = useFails{e.st, outage}
+	_, err := m.Verify(e.ctx, e.turn(req(u)), authflow.Input{totplogin.FieldCode: code(t, secret, *e.now)})
+	var fail *authflow.Failure
+	if !errors.Is(err, outage) || errors.As(err, &fail) {
+		t.Fatalf("err %v; want the outage, not a Failure", err)
 	}
+}
+
+// Enrolment: a pending factor with a new secret, shown as text, URI and
+// QR; a wrong code leaves it pending; its first code confirms it and is
+// spent (the same code then fails at the mfa step); an expired enrolment
+// is refused.
+func TestEnrol(t *testing.T) {
+	e := newEnv(t)
+	u := e.user("alice@example.com")
+	tn := e.turn(req(u))
+	id, _, err := e.m.BeginEnrol(e.ctx, tn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := e.st.GetFactor(e.ctx, id)
+	if err != nil || !f.Pending(*e.now) || f.Kind != storage.FactorTOTP || f.UserID != u.ID {
+		t.Fatalf("pending factor %+v, %v", f, err)
+	}
+	v, _, err := e.m.EnrolView(e.ctx, tn, f)
+	if err != nil || v.Secret == "" || !strings.HasPrefix(v.URI, "otpauth://totp/") || len(v.QR) == 0 {
+		t.Fatalf("view %+v, %v", v, err)
+	}
+	secret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ReplaceAll(v.Secret, " ", ""))
+	if err != nil || len(secret) < 20 {
+		t.Fatalf("shown secret: %d bytes, %v; want ≥ 160 bits", len(secret), err)
+	}
+	_, err = e.m.ConfirmEnrol(e.ctx, tn, f, authflow.Input{totplogin.FieldCode: wrongCode(t, secret, *e.now)})
+	refused(t, "a wrong confirming code", u, err, totplogin.ReasonWrong)
+	c := code(t, secret, *e.now)
+	if p, err := e.m.ConfirmEnrol(e.ctx, tn, f, authflow.Input{totplogin.FieldCode: c}); err != nil || p.UserID != u.ID {
+		t.Fatalf("confirm: %+v, %v", p, err)
+	}
+	if got, _ := e.st.GetFactor(e.ctx, id); got.ConfirmedAt.IsZero() || got.LastStep == 0 {
+		t.Fatalf("after confirming: %+v; want confirmed with its step spent", got)
+	}
+	_, err = e.verify(req(u), c)
+	refused(t, "the confirming code again", u, err, totplogin.ReasonReplayed)
+
+	id2, _, err := e.m.BeginEnrol(e.ctx, tn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f2, _ := e.st.GetFactor(e.ctx, id2)
+	v2, _, _ := e.m.EnrolView(e.ctx, tn, f2)
+	s2, _ := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ReplaceAll(v2.Secret, " ", ""))
+	e.advance(totplogin.EnrolTTL + time.Second)
+	_, err = e.m.ConfirmEnrol(e.ctx, tn, f2, authflow.Input{totplogin.FieldCode: code(t, s2, *e.now)})
+	refused(t, "an expired enrolment", u, err, totplogin.ReasonExpired)
 }

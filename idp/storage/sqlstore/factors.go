@@ -35,6 +35,21 @@ func (s *Store) CreateFactor(ctx context.Context, f storage.Factor) error {
 	return create(ctx, s, factors, "create factor", f)
 }
 
+func (s *Store) SetFactorData(ctx context.Context, id string, data []byte, now time.Time) error {
+	const op = "set factor data"
+	if now.IsZero() {
+		return errZeroNow
+	}
+	if data == nil {
+		data = []byte{}
+	}
+	n, err := s.exec(ctx, op, `UPDATE factors SET data = $2 WHERE id = $1 AND `+liveFactor("$3"), id, string(data), micros(now))
+	if err == nil && n == 0 {
+		err = s.fail(op, storage.ErrNotFound)
+	}
+	return err
+}
+
 func (s *Store) GetFactor(ctx context.Context, id string) (storage.Factor, error) {
 	return get(ctx, s, factors, "get factor", id)
 }

@@ -30,6 +30,7 @@ var factorTests = []testCase{
 	{"ConcurrentReplacesLeaveOneSet", testFactorReplaceConcurrent},
 	{"ReplaceRefusesUnusableCodes", testFactorReplaceRefuses},
 	{"Touch", testFactorTouch},
+	{"SetData", testFactorSetData},
 	{"Delete", testFactorDelete},
 	{"DeleteUserFactors", testFactorDeleteUser},
 	{"DeleteUserCascades", testFactorCascade},
@@ -448,6 +449,23 @@ func testFactorTouch(t *testing.T, f *fixture) {
 	checkErr(t, f.s.TouchFactor(f.ctx, "f-none", at(time.Hour)), storage.ErrNotFound, "TouchFactor of an unknown factor")
 }
 
+// testFactorSetData: a live factor's Data is replaced, byte for byte, and
+// nothing else changes; an expired enrolment or an unknown id is not
+// found.
+func testFactorSetData(t *testing.T, f *fixture) {
+	b := f.base(t)
+	v := f.createFactor(t, newFactor("f-1", b.user.ID))
+	p := f.createFactor(t, pendingFactor("f-2", b.user.ID))
+	data := []byte(`{"code":"h4sh","misses":2,"ü":"<&>"}`)
+	mustOK(t, f.s.SetFactorData(f.ctx, v.ID, data, at(time.Hour)), "SetFactorData of a confirmed factor")
+	want := v
+	want.Data = data
+	checkEqual(t, "factor with new data", want, f.factor(t, v.ID))
+	mustOK(t, f.s.SetFactorData(f.ctx, p.ID, data, at(0)), "SetFactorData of a pending factor")
+	checkErr(t, f.s.SetFactorData(f.ctx, p.ID, data, p.ExpiresAt.Add(time.Second)), storage.ErrNotFound, "SetFactorData of an expired enrolment")
+	checkErr(t, f.s.SetFactorData(f.ctx, "f-none", data, at(0)), storage.ErrNotFound, "SetFactorData of an unknown factor")
+}
+
 func testFactorDelete(t *testing.T, f *fixture) {
 	b := f.base(t)
 	f.createFactor(t, newFactor("f-1", b.user.ID))
@@ -575,6 +593,7 @@ func testFactorZeroNow(t *testing.T, f *fixture) {
 		"UseFactorStep":       func() error { _, err := f.s.UseFactorStep(f.ctx, v.ID, v.LastStep+1, zero); return err },
 		"ConsumeRecoveryCode": func() error { _, err := f.s.ConsumeRecoveryCode(f.ctx, b.user.ID, []byte(h("c1")), zero); return err },
 		"TouchFactor":         func() error { return f.s.TouchFactor(f.ctx, v.ID, zero) },
+		"SetFactorData":       func() error { return f.s.SetFactorData(f.ctx, v.ID, []byte("{}"), zero) },
 	} {
 		if call() == nil {
 			t.Errorf("%s with a zero now succeeded", name)

@@ -1,0 +1,257 @@
+package e2e
+
+// The second-factor steps of a login, through the pages and over HTTP:
+// enrolment at the first login, the code at later ones, and the ways a
+// browser could try to get past them (Back, reload, direct URLs, the
+// callback, the token endpoint, a replayed or a doubly-submitted code).
+
+import (
+	"html"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-idp/gatehouse/idp/clients"
+	"github.com/gatehouse-idp/gatehouse/idp/storage"
+)
+
+var pageFormRE = regexp.MustCompile(`(?s)<form[^>]*>.*?</form>`)
+
+// form returns the hidden fields of the page's form that contains marker
+// (a button's id or data-method, a hidden action value).
+func (p page) form(t *testing.T, marker string) url.Values {
+	t.Helper()
+	for _, f := range pageFormRE.FindAllString(p.body, -1) {
+		if strings.Contains(f, marker) {
+			v := url.Values{}
+			for _, m := range hiddenRE.FindAllStringSubmatch(f, -1) {
+				v.Set(m[1], html.UnescapeString(m[2]))
+			}
+			return v
+		}
+	}
+	t.Fatalf("no form with %q on the page:\n%s", marker, p.body)
+	return nil
+}
+
+// press posts the form of p that contains marker, with fields filled in.
+func (b *browser) press(p page, marker string, fields map[string]string) page {
+	b.t.Helper()
+	form := p.form(b.t, marker)
+	for k, v := range fields {
+		form.Set(k, v)
+	}
+	return b.post(b.h.issuer+"/login", form)
+}
+
+// setMFA replaces the default organization's MFA policy in storage.
+func (h *harness) setMFA(p storage.MFAPolicy) {
+	h.t.Helper()
+	o, err := h.inst.Store.GetOrganizationByName(h.ctx, "default")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if _, err := h.inst.Store.UpdateOrganization(h.ctx, o.ID, func(o storage.Organization) (storage.Organization, error) {
+		o.MFA = p
+		return o, nil
+	}); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// enrolTOTP logs email in at clientID in b and enrols an authenticator app
+// at the enrolment step; it returns the secret and the notice page.
+func (h *harness) enrolTOTP(t *testing.T, b *browser, clientID, email string) ([]byte, page, string) {
+	t.Helper()
+	q, _ := withPKCE(nil)
+	p := b.login(b.get(h.authURL(clientID, q)), email, alicePW)
+	wantPage(t, "enrolment", p, http.StatusOK, "Set up an authenticator app")
+	id := p.form(t, `name="code"`).Get("id")
+	secret := totpSecret(t, p)
+	qrImage(t, p)
+	n := b.press(p, `name="code"`, map[string]string{"code": h.code(t, secret)})
+	wantPage(t, "after the enrolment", n, http.StatusOK, "Two-step sign-in is on")
+	return secret, n, id
+}
+
+// TestMFAEnrolAtFirstLogin: with the organization's MFA on and only TOTP
+// allowed, the first login goes straight to the app's enrolment; reloads,
+// Back, the callback and the token endpoint issue nothing before the
+// Finish; the ID token says what happened; the next login asks for the
+// code.
+func TestMFAEnrolAtFirstLogin(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		secretC := h.client("web", nil)
+		h.user(aliceEmail, alicePW)
+		h.setMFA(storage.MFAPolicy{Required: true, AllowedMethods: []string{"totp"}})
+		b := h.browser()
+		q, verifier := withPKCE(nil)
+		auth := h.authURL("web", q)
+		login := b.get(auth)
+		p := b.login(login, aliceEmail, alicePW)
+		wantPage(t, "enrolment", p, http.StatusOK, "Set up an authenticator app")
+		if strings.Contains(p.body, "Skip for now") {
+			t.Fatal("Skip for now offered without the policy allowing it")
+		}
+		id := p.form(t, `name="code"`).Get("id")
+		secret := totpSecret(t, p)
+		qrImage(t, p)
+
+		// A reload and the Back button show the same enrolment.
+		again := b.get(h.issuer + "/login?id=" + url.QueryEscape(id))
+		if s := totpSecret(t, again); string(s) != string(secret) {
+			t.Fatal("a reload showed another secret")
+		}
+		// Posting the password form again is out of turn: the page shown
+		// is the step the server is at.
+		back := b.post(h.issuer+"/login", url.Values{"id": {id}, "csrf_token": {login.hidden().Get("csrf_token")}, "email": {aliceEmail}, "password": {alicePW}})
+		if back.resp.StatusCode >= 500 || strings.Contains(back.resp.Header.Get("Location"), "code=") {
+			t.Fatalf("the password form again: %d %s", back.resp.StatusCode, back.resp.Header.Get("Location"))
+		}
+		// /authorize again starts another request, at login.
+		if p := b.get(auth); !p.isLoginForm() {
+			t.Fatalf("/authorize again: %d\n%s", p.resp.StatusCode, p.body)
+		}
+		// The door's callback issues nothing before the login is done.
+		cbURL := h.web.OIDC.ContinueURL(id)
+		if strings.HasPrefix(cbURL, "/") {
+			cbURL = h.issuer + cbURL
+		}
+		cb := b.get(cbURL)
+		if loc := cb.resp.Header.Get("Location"); strings.Contains(loc, "code=") || cb.resp.StatusCode >= 500 {
+			t.Fatalf("callback before the second factor: %d %s", cb.resp.StatusCode, loc)
+		}
+		// Skip is out of turn when not offered; Finish too, before the code.
+		for _, action := range []string{"skip", "finish"} {
+			pp := b.post(h.issuer+"/login", url.Values{"id": {id}, "csrf_token": {p.form(t, `name="code"`).Get("csrf_token")}, "action": {action}})
+			if strings.Contains(pp.resp.Header.Get("Location"), "code=") || strings.Contains(pp.body, "Two-step sign-in is on") {
+				t.Fatalf("%s before the code went on: %d %s", action, pp.resp.StatusCode, pp.resp.Header.Get("Location"))
+			}
+		}
+		if r := h.authRequest(id); r.Step != "enrol" {
+			t.Fatalf("step %q after the attempts; want enrol", r.Step)
+		}
+
+		wrong := b.press(p, `name="code"`, map[string]string{"code": "000000"})
+		wantPage(t, "wrong code", wrong, http.StatusUnprocessableEntity, "not correct")
+		n := b.press(p, `name="code"`, map[string]string{"code": h.code(t, secret)})
+		wantPage(t, "after the enrolment", n, http.StatusOK, "Two-step sign-in is on")
+		// Still nothing issued: the notice waits for Finish.
+		if r := h.authRequest(id); r.Step != "notice" || r.SessionID != "" {
+			t.Fatalf("after the code: step %q session %q; want notice without a session", r.Step, r.SessionID)
+		}
+		done := b.press(n, `id="finish"`, nil)
+		code := done.callback(t).Get("code")
+		status, tok := h.tokenRequest("web", secretC, codeForm("web", code, verifier))
+		if status != http.StatusOK {
+			t.Fatalf("token: %d %v", status, tok)
+		}
+		wantMFAToken(t, tok)
+
+		// The next login asks for the app's code.
+		c := h.browser()
+		lp := c.login(c.get(h.authURL("web", nil)), aliceEmail, alicePW)
+		wantPage(t, "next login", lp, http.StatusOK, "Open your authenticator app")
+	})
+}
+
+// wantMFAToken fails unless tok's ID token says a second factor was used.
+func wantMFAToken(t *testing.T, tok map[string]any) {
+	t.Helper()
+	claims := jwtClaims(t, jsonStr(tok, "id_token"))
+	var amr []string
+	for _, v := range claims["amr"].([]any) {
+		amr = append(amr, v.(string))
+	}
+	want := map[string]bool{"pwd": true, "otp": true, "mfa": true}
+	for _, a := range amr {
+		delete(want, a)
+	}
+	if len(want) != 0 || claims["acr"] != "urn:gatehouse:acr:mfa" {
+		t.Fatalf("ID token amr %v acr %v; want pwd, otp, mfa and the MFA acr", amr, claims["acr"])
+	}
+}
+
+// TestMFACodeOnce: a TOTP code accepted in one login is refused in
+// another, and two logins submitting one code at once: exactly one goes
+// on.
+func TestMFACodeOnce(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		h.client("web", nil)
+		h.user(aliceEmail, alicePW)
+		h.setMFA(storage.MFAPolicy{Required: true, AllowedMethods: []string{"totp"}})
+		secret, n, _ := h.enrolTOTP(t, h.browser(), "web", aliceEmail)
+		_ = n
+		h.clock.Advance(30 * time.Second)
+
+		// Two logins at the code step.
+		var pages [2]page
+		var browsers [2]*browser
+		for i := range pages {
+			browsers[i] = h.browser()
+			pages[i] = browsers[i].login(browsers[i].get(h.authURL("web", nil)), aliceEmail, alicePW)
+			wantPage(t, "code step", pages[i], http.StatusOK, "Open your authenticator app")
+		}
+		c := h.code(t, secret)
+		var wg sync.WaitGroup
+		var results [2]page
+		for i := range pages {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results[i] = browsers[i].press(pages[i], `name="code"`, map[string]string{"code": c})
+			}()
+		}
+		wg.Wait()
+		won := 0
+		for _, r := range results {
+			if r.resp.StatusCode == http.StatusFound && strings.Contains(r.resp.Header.Get("Location"), "code=") {
+				won++
+			} else if r.resp.StatusCode != http.StatusUnprocessableEntity {
+				t.Fatalf("a losing submission: %d\n%s", r.resp.StatusCode, r.body)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("%d of two parallel submissions of one code went on; want exactly 1", won)
+		}
+		// The same code in a third login: refused.
+		d := h.browser()
+		lp := d.login(d.get(h.authURL("web", nil)), aliceEmail, alicePW)
+		wantPage(t, "replay in another login", d.press(lp, `name="code"`, map[string]string{"code": c}), http.StatusUnprocessableEntity, "already used")
+	})
+}
+
+// TestMFADemandedWithoutPolicy: in an organization with MFA off, a client
+// that requires MFA (or acr_values asking for it) makes a user without a
+// factor enrol, and a user who turned an app on is asked for it anywhere.
+func TestMFADemandedWithoutPolicy(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		h.client("web", nil)
+		h.client("strict", func(in *clients.Input) { in.RequireMFA = true })
+		h.user(aliceEmail, alicePW)
+		for _, tc := range []struct {
+			name, client string
+			extra        url.Values
+		}{
+			{"client requires MFA", "strict", nil},
+			{"acr_values asks for MFA", "web", url.Values{"acr_values": {"urn:gatehouse:acr:mfa"}}},
+		} {
+			b := h.browser()
+			q, _ := withPKCE(tc.extra)
+			p := b.login(b.get(h.authURL(tc.client, q)), aliceEmail, alicePW)
+			wantPage(t, tc.name, p, http.StatusOK, "Set up an authenticator app")
+			if strings.Contains(p.body, "Skip for now") {
+				t.Fatalf("%s: Skip for now offered where the client demands MFA", tc.name)
+			}
+		}
+		// Alice enrols at the strict client; then the plain client asks too.
+		h.enrolTOTP(t, h.browser(), "strict", aliceEmail)
+		c := h.browser()
+		lp := c.login(c.get(h.authURL("web", nil)), aliceEmail, alicePW)
+		wantPage(t, "plain client after enrolling", lp, http.StatusOK, "Open your authenticator app")
+	})
+}
