@@ -54,6 +54,18 @@ const (
 	OrgPasswordPolicyChanged = "org.password_policy_changed"
 )
 
+// Second-factor events (idp/mfa's methods). Each is a Proof's Event,
+// recorded by idp/authflow when it accepts the proof; each failed code is
+// a LoginFailed.
+const (
+	// LoginEmailCode: a code sent by email proved the second factor
+	// (idp/mfa/emailcode), at a login or confirming a new address.
+	LoginEmailCode = "login.email_code_ok"
+	// LoginRecoveryCode: a recovery code stood in for the second factor
+	// (idp/mfa/recovery); that code of the user's set is spent.
+	LoginRecoveryCode = "login.recovery_code_ok"
+)
+
 // Lockout events (idp/lockout, idp/admin). Each failed guess is a
 // LoginFailed.
 const (

@@ -22,11 +22,12 @@ const (
 	TemplatePasswordChanged = "password_changed" // notice after a change
 	TemplateMFAReset        = "mfa_reset"        // notice after an administrator's MFA reset
 	TemplateTest            = "test"             // gatehouse mail test
+	TemplateMFACode         = "mfa_code"         // a second-factor code, Data.Code, valid Data.Expires
 )
 
 // Names lists every template name.
 func Names() []string {
-	return []string{TemplateInvite, TemplateMFAReset, TemplatePasswordChanged, TemplateReset, TemplateTest}
+	return []string{TemplateInvite, TemplateMFACode, TemplateMFAReset, TemplatePasswordChanged, TemplateReset, TemplateTest}
 }
 
 // Each template is three files: NAME.subject and NAME.txt (text/template)
@@ -47,8 +48,11 @@ type Data struct {
 	Link string
 	// Issuer is the public base URL, for a footer.
 	Issuer string
-	// Expires is how long Link stays valid.
+	// Expires is how long Link, or Code, stays valid.
 	Expires time.Duration
+	// Code is a one-time code to type in (a second factor's), never a
+	// link: a mail scanner that opens links must not be able to use it.
+	Code string
 }
 
 // ExpiresIn says Expires in words: "24 hours", "1 hour", "30 minutes",
@@ -116,7 +120,7 @@ func LoadTemplates(dir string) (*Templates, error) {
 	// Render every template once with sample data: a field that does not
 	// exist ({{.Nmae}}) parses fine and fails only when executed.
 	sample := Data{Org: "Example", User: "Alice", Email: "alice@example.com",
-		Link: "https://id.example.com/x", Issuer: "https://id.example.com", Expires: time.Hour}
+		Link: "https://id.example.com/x", Issuer: "https://id.example.com", Expires: time.Hour, Code: "012345"}
 	for _, name := range Names() {
 		if _, err := t.Message(name, "alice@example.com", sample); err != nil {
 			errs = append(errs, err)

@@ -11,7 +11,7 @@ import (
 )
 
 var data = notify.Data{Org: "Acme Inc", User: "Alice", Email: "alice@acme.example",
-	Link: "https://id.acme.example/reset/tok123", Issuer: "https://id.acme.example", Expires: 2 * time.Hour}
+	Link: "https://id.acme.example/reset/tok123", Issuer: "https://id.acme.example", Expires: 2 * time.Hour, Code: "042137"}
 
 func TestEmbeddedTemplates(t *testing.T) {
 	tpl, err := notify.LoadTemplates("")
@@ -29,6 +29,8 @@ func TestEmbeddedTemplates(t *testing.T) {
 		{notify.TemplateMFAReset, "Your Acme Inc two-step sign-in was reset", []string{"alice@acme.example", "An administrator reset",
 			"At your next sign-in you will set up two-step sign-in again", "If you did not expect this, contact your administrator"}},
 		{notify.TemplateTest, "Test message from Acme Inc", []string{"gatehouse mail test", "alice@acme.example"}},
+		// The subject does not carry the code: it shows on lock screens.
+		{notify.TemplateMFACode, "Your sign-in code", []string{"Acme Inc", "042137", "2 hours", "If you did not try to sign in, change your password"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

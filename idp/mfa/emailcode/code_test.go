@@ -1,0 +1,132 @@
+package emailcode
+
+import (
+	"bytes"
+	"crypto/rand"
+	"net/mail"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestCodeFormat(t *testing.T) {
+	tests := []struct {
+		name string
+		src  []byte
+		want string
+	}{
+		// rand.Int reads 3 bytes for 20 bits: zeros are code 0, with its
+		// leading zeros.
+		{"zero", []byte{0, 0, 0}, "000000"},
+		{"largest", []byte{0x0f, 0x42, 0x3f}, "999999"},
+		// 0x0f4240 is 10^6: out of range, so it is drawn again, not
+		// folded onto a low code.
+		{"rejected then drawn again", []byte{0x0f, 0x42, 0x40, 0, 0, 7}, "000007"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := newCode(bytes.NewReader(tt.src))
+			if err != nil || c != tt.want {
+				t.Fatalf("newCode = %q, %v; want %q", c, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestCodesUniform is a statistical sanity check, not a proof: over many
+// codes every digit is about as frequent in every position, and so is
+// every value of the leading two digits (a modulo bias would show as low
+// codes coming up more often).
+func TestCodesUniform(t *testing.T) {
+	const n = 100_000
+	var digits [Digits][10]int
+	var leading [100]int
+	seen := map[string]bool{}
+	for range n {
+		c, err := newCode(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := parseCode(c); !ok {
+			t.Fatalf("code %q does not parse", c)
+		}
+		for i := range Digits {
+			digits[i][c[i]-'0']++
+		}
+		v, _ := strconv.Atoi(c[:2])
+		leading[v]++
+		seen[c] = true
+	}
+	// Critical values of chi-square at p = 10^-6, for 9 and 99 degrees of
+	// freedom: a sound generator fails this once in a million runs.
+	for i := range Digits {
+		if x := chiSquare(digits[i][:], n); x > 44.8 {
+			t.Errorf("digit %d: chi-square %.1f over 10 values: %v", i, x, digits[i])
+		}
+	}
+	if x := chiSquare(leading[:], n); x > 180.8 {
+		t.Errorf("leading two digits: chi-square %.1f over 100 values", x)
+	}
+	// 100,000 draws from 10^6 repeat about 5,000 times; far more repeats
+	// would mean a small or stuck source.
+	if len(seen) < n-6_000 {
+		t.Errorf("%d distinct codes in %d", len(seen), n)
+	}
+}
+
+func chiSquare(counts []int, n int) float64 {
+	want := float64(n) / float64(len(counts))
+	var x float64
+	for _, c := range counts {
+		d := float64(c) - want
+		x += d * d / want
+	}
+	return x
+}
+
+func TestHashBinding(t *testing.T) {
+	m := &Method{Key: []byte("k")}
+	base := m.hash("req", "factor", "123456")
+	for name, h := range map[string][]byte{
+		"another login":  m.hash("req2", "factor", "123456"),
+		"another factor": m.hash("req", "factor2", "123456"),
+		"another code":   m.hash("req", "factor", "123457"),
+		"shifted parts":  m.hash("re", "qfactor", "123456"),
+		"another key":    (&Method{Key: []byte("k2")}).hash("req", "factor", "123456"),
+	} {
+		if bytes.Equal(h, base) {
+			t.Errorf("%s hashes alike", name)
+		}
+	}
+}
+
+func FuzzParseCode(f *testing.F) {
+	for _, s := range []string{"123456", " 123 456\n", "12345", "１２３４５６", "\x00", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, typed string) {
+		c, ok := parseCode(typed)
+		if !ok {
+			return
+		}
+		if len(c) != Digits || strings.Trim(c, "0123456789") != "" {
+			t.Fatalf("parseCode(%q) = %q", typed, c)
+		}
+	})
+}
+
+func FuzzParseAddress(f *testing.F) {
+	for _, s := range []string{"alice@example.com", "Alice <a@example.com>", " a@b.example ", "a@b@c", "\x00@x", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, typed string) {
+		a, ok := parseAddress(typed, "")
+		if !ok {
+			return
+		}
+		p, err := mail.ParseAddress(a)
+		if err != nil || p.Name != "" || p.Address != a || len(a) > maxAddress || strings.ContainsFunc(a, isControl) {
+			t.Fatalf("parseAddress(%q) = %q accepted", typed, a)
+		}
+	})
+}
