@@ -206,6 +206,9 @@ func (a *API) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &ae):
 		writeError(w, ae.status, ae.code, ae.desc)
+	case errors.As(err, &ie) && errors.Is(err, ErrOutranked):
+		w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_scope"`)
+		writeError(w, http.StatusForbidden, "insufficient_scope", ie.Msg)
 	case errors.As(err, &ie) && errors.Is(err, storage.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not_found", ie.Msg)
 	case errors.As(err, &ie) && errors.Is(err, storage.ErrConflict):

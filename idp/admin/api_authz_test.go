@@ -128,6 +128,30 @@ func TestAPIAuthorizationMatrix(t *testing.T) {
 		}
 	}
 
+	// An admin's account in alpha is beyond alpha's admin: 403 on its
+	// own routes, a failed result in a reset, and nothing changes.
+	boss, err := s.CreateUser(ctx, "test", CreateUserInput{Email: "boss@alpha.example", Org: "alpha", Password: "long enough pw", Admin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ method, path, body, want string }{
+		{"POST", u + "users/boss@alpha.example/disable", "{}", `"error":"insufficient_scope","error_description":"boss@alpha.example holds the admin role`},
+		{"POST", u + "users/boss@alpha.example/unlock", "{}", `"error":"insufficient_scope"`},
+		{"POST", u + "users/reset-mfa", `{"emails":["boss@alpha.example"]}`, `{"email":"boss@alpha.example","ok":false,"error":"boss@alpha.example holds the admin role`},
+		{"POST", u + "users/reset-mfa", `{"user_ids":["` + boss.ID + `"]}`, `"ok":false,"error":"boss@alpha.example holds the admin role`},
+		{"POST", u + "users/reset-mfa", `{"org":"alpha","all":true}`, `{"email":"boss@alpha.example","ok":false,"error":"boss@alpha.example holds the admin role`},
+	} {
+		if r := call(t, srv, oa, tc.method, tc.path, jsonCT, tc.body); !strings.Contains(r.body, tc.want) {
+			t.Errorf("alpha's admin: %s %s: %d %s; want %s", tc.method, tc.path, r.status, r.body, tc.want)
+		}
+	}
+	if got, _ := s.Store.GetUser(ctx, boss.ID); got.State != "active" || got.MFAEnrollRequired {
+		t.Errorf("an organization admin changed an admin's account: %+v", got)
+	}
+	if r := call(t, srv, "admin", "POST", u+"users/reset-mfa", jsonCT, `{"emails":["boss@alpha.example"]}`); !strings.Contains(r.body, `"ok":true`) {
+		t.Errorf("an admin resetting an admin: %s", r.body)
+	}
+
 	// What each organization admin's user list holds.
 	for _, tc := range []struct{ token, has, hasNot string }{
 		{oa, target, "b1@beta.example"}, {ob, "b1@beta.example", target}, {"admin", "b1@beta.example", "nobody"},

@@ -129,7 +129,12 @@ func (s *Service) ResetOrgMFA(ctx context.Context, actor string, reach Reach, or
 		}
 		page := make([]MFAReset, 0, len(users))
 		for _, u := range users {
-			page = append(page, s.resetUser(ctx, actor, o, u, UserRef{Email: u.Email}, method))
+			ref := UserRef{Email: u.Email}
+			if err := reach.check(u, noUserErr(u.Email)); err != nil {
+				page = append(page, MFAReset{Ref: ref, Err: err})
+				continue
+			}
+			page = append(page, s.resetUser(ctx, actor, o, u, ref, method))
 		}
 		if err := each(page); err != nil {
 			return err
@@ -148,12 +153,16 @@ func (s *Service) refInReach(ctx context.Context, reach Reach, ref UserRef) (sto
 	if ref.Email != "" {
 		return s.UserInReach(ctx, reach, op, ref.Email)
 	}
+	unknown := &InputError{Msg: fmt.Sprintf("no user with id %q", shorten(ref.ID)), Err: storage.ErrNotFound}
 	u, err := s.Store.GetUser(ctx, ref.ID)
 	switch {
-	case errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrInvalid), err == nil && !reach.User(u):
-		return storage.User{}, &InputError{Msg: fmt.Sprintf("no user with id %q", shorten(ref.ID)), Err: storage.ErrNotFound}
+	case errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrInvalid):
+		return storage.User{}, unknown
 	case err != nil:
 		return storage.User{}, fmt.Errorf("%s: %w", op, err)
+	}
+	if err := reach.check(u, unknown); err != nil {
+		return storage.User{}, err
 	}
 	return u, nil
 }

@@ -11,9 +11,12 @@ import (
 
 // Reach is which users an administrator's action may reach: every user
 // (an admin, the CLI) or the users of some organizations (an organization
-// admin, storage.OrgAdminRole). A user out of reach is answered exactly as
-// a user who does not exist, so that an organization admin cannot learn
-// which addresses other organizations have. The zero Reach reaches
+// admin, storage.OrgAdminRole). A user of another organization is
+// answered exactly as a user who does not exist, so that an organization
+// admin cannot learn which addresses other organizations have. Within
+// their organizations, an organization admin cannot act on an admin's
+// account (ErrOutranked): disabling it or resetting its MFA would let the
+// lesser role lock out, or weaken, the greater. The zero Reach reaches
 // nobody: a caller that forgot to set it fails closed.
 type Reach struct {
 	all  bool
@@ -31,8 +34,21 @@ func (r Reach) Org(orgID string) bool {
 	return r.all || (orgID != "" && slices.Contains(r.orgs, orgID))
 }
 
-// User reports whether u is in reach.
-func (r Reach) User(u storage.User) bool { return r.Org(u.OrgID) }
+// ErrOutranked: an organization admin named an admin's account.
+var ErrOutranked = errors.New("only an admin may act on an administrator's account")
+
+// check is nil when u is in reach, unknown when u is of an organization
+// out of reach, and an InputError wrapping ErrOutranked for an admin
+// under a reach that is not Everyone.
+func (r Reach) check(u storage.User, unknown error) error {
+	switch {
+	case !r.Org(u.OrgID):
+		return unknown
+	case !r.all && u.HasRole(storage.RoleAdmin):
+		return &InputError{Msg: fmt.Sprintf("%s holds the admin role: %s", u.Email, ErrOutranked), Err: ErrOutranked}
+	}
+	return nil
+}
 
 // noUserErr is the answer for an email that names no user in reach. It is
 // an InputError wrapping storage.ErrNotFound, so the API answers 404.
@@ -56,8 +72,9 @@ func (s *Service) UserInReach(ctx context.Context, reach Reach, op, email string
 		return storage.User{}, noUserErr(email)
 	case err != nil:
 		return storage.User{}, fmt.Errorf("%s: %w", op, err)
-	case !reach.User(u):
-		return storage.User{}, noUserErr(email)
+	}
+	if err := reach.check(u, noUserErr(email)); err != nil {
+		return storage.User{}, err
 	}
 	return u, nil
 }
