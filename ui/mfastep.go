@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse-idp/gatehouse/idp/authflow"
 	"github.com/gatehouse-idp/gatehouse/idp/mfa"
+	"github.com/gatehouse-idp/gatehouse/idp/mfa/recovery"
 )
 
 // The pages of a login's second-factor steps: a code form (mfa, and an
@@ -197,7 +198,7 @@ func (h *Handlers) noticePage(w http.ResponseWriter, r *http.Request, status int
 		d.Lead = "From now on, each sign-in asks for your second step after your password."
 	}
 	if len(d.Codes) > 0 {
-		d.Download = textDataURL(recoveryText(d.Codes))
+		d.Download = textDataURL(recovery.Text(d.Codes, "", out.Account, h.Flow.Now()))
 	}
 	if err := h.Render.RenderMFANotice(w, status, d); err != nil {
 		h.Logger.ErrorContext(r.Context(), "render mfa notice", "err", err)
@@ -215,15 +216,4 @@ func plural(n int, what string) string {
 // needs no second request (and so no place where the codes live on).
 func textDataURL(text string) template.URL {
 	return template.URL("data:text/plain;charset=utf-8;base64," + base64.StdEncoding.EncodeToString([]byte(text)))
-}
-
-// recoveryText is the downloaded file of recovery codes.
-func recoveryText(codes []string) string {
-	var b strings.Builder
-	b.WriteString("Gatehouse recovery codes\n\nEach code signs you in once when you cannot use your second step.\nKeep this file somewhere safe.\n\n")
-	for _, c := range codes {
-		b.WriteString(c)
-		b.WriteString("\n")
-	}
-	return b.String()
 }

@@ -88,8 +88,10 @@ type Outcome struct {
 	Notice    string
 	Remaining int
 	// Codes are new recovery codes, shown once: only in the outcome of
-	// the enrolment that issued them, never again.
-	Codes []string
+	// the enrolment that issued them, never again; Account is the email
+	// of the user they are for.
+	Codes   []string
+	Account string
 }
 
 // Next decides what request id needs now, given the browser b: a live

@@ -294,7 +294,8 @@ func (f *Flow) secondDone(ctx context.Context, r storage.AuthRequest, b session.
 	if err != nil {
 		return Outcome{}, err
 	}
-	return Outcome{Action: Notice, Request: next, Party: p, Notice: notice.Notice, Remaining: notice.Remaining, Codes: codes}, nil
+	return Outcome{Action: Notice, Request: next, Party: p, Notice: notice.Notice, Remaining: notice.Remaining,
+		Codes: codes, Account: n.user.Email}, nil
 }
 
 // hasFallback: the user has fallback factors (recovery codes) that count.

@@ -17,6 +17,8 @@ import (
 	"github.com/gatehouse-idp/gatehouse/idp/keys"
 	"github.com/gatehouse-idp/gatehouse/idp/lockout"
 	"github.com/gatehouse-idp/gatehouse/idp/masterkey"
+	"github.com/gatehouse-idp/gatehouse/idp/mfa/emailcode"
+	"github.com/gatehouse-idp/gatehouse/idp/mfa/recovery"
 	"github.com/gatehouse-idp/gatehouse/idp/mfa/totplogin"
 	"github.com/gatehouse-idp/gatehouse/idp/notify"
 	"github.com/gatehouse-idp/gatehouse/idp/password"
@@ -180,6 +182,20 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Instance, erro
 	inst.Flow.RegisterMethod(&passwordlogin.Method{Users: inst.Store, Hasher: inst.Hasher})
 	inst.Flow.RegisterMethod(&passwordlogin.Renewal{Users: inst.Store, Hasher: inst.Hasher, Rules: inst.rules, Now: inst.Now})
 	inst.Flow.RegisterFactor(inst.totpMethod())
+	rec := &recovery.Method{Store: inst.Store, Now: inst.Now, Logger: inst.Logger}
+	inst.Flow.RegisterFactor(rec)
+	inst.Flow.Recovery = rec
+	if inst.MailConfigured() {
+		// Email codes need a way to send them; without one, the method
+		// is not offered (an organization that allows only email then
+		// has no method, and its users are told to ask an admin).
+		em, err := inst.emailMethod()
+		if err != nil {
+			inst.Store.Close()
+			return nil, err
+		}
+		inst.Flow.RegisterFactor(em)
+	}
 	inst.Keys = &keys.Manager{Store: inst.Store, Sealer: inst.Key, Now: inst.Now, Logger: inst.Logger}
 	return inst, nil
 }
@@ -187,17 +203,34 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Instance, erro
 // totpMethod is the authenticator-app method, with the organization's
 // display name as the apps' issuer.
 func (i *Instance) totpMethod() *totplogin.Method {
-	return &totplogin.Method{Factors: i.Store, Sealer: i.Key, Now: i.Now, Logger: i.Logger,
-		Issuer: func(ctx context.Context, u storage.User) string {
-			if u.OrgID == "" {
-				return ""
-			}
-			o, err := i.Store.GetOrganization(ctx, u.OrgID)
-			if err != nil {
-				return ""
-			}
-			return o.DisplayName
-		}}
+	return &totplogin.Method{Factors: i.Store, Sealer: i.Key, Now: i.Now, Logger: i.Logger, Issuer: i.orgDisplayName}
+}
+
+// emailMethod is the email-code method: codes by mail, their hashes keyed
+// with a key derived from the master key (not in the database), sends
+// capped per address, account and network in storage (shared by every
+// instance).
+func (i *Instance) emailMethod() (*emailcode.Method, error) {
+	key, err := i.derive("email codes")
+	if err != nil {
+		return nil, fmt.Errorf("instance: email code key: %w", err)
+	}
+	return &emailcode.Method{Store: i.Store, Mailer: emailcode.NotifyMailer{Notifier: i.Mail, Templates: i.Templates},
+		Sends: emailcode.SendLimits{}.Windows(i.Store, i.Now), ClientIP: httpserver.ClientIP, Key: key,
+		OrgName: i.orgDisplayName, Issuer: i.Config.Issuer, Now: i.Now, Logger: i.Logger}, nil
+}
+
+// orgDisplayName is u's organization's display name ("" when it has
+// none or cannot be read: the pages and mails then say "Gatehouse").
+func (i *Instance) orgDisplayName(ctx context.Context, u storage.User) string {
+	if u.OrgID == "" {
+		return ""
+	}
+	o, err := i.Store.GetOrganization(ctx, u.OrgID)
+	if err != nil {
+		return ""
+	}
+	return o.DisplayName
 }
 
 // MailConfigured reports whether email can be sent: SMTP, or the dev

@@ -69,6 +69,9 @@ func (h *harness) enrolTOTP(t *testing.T, b *browser, clientID, email string) ([
 	t.Helper()
 	q, _ := withPKCE(nil)
 	p := b.login(b.get(h.authURL(clientID, q)), email, alicePW)
+	if strings.Contains(p.body, `data-page="mfa_choose"`) {
+		p = b.press(p, `data-method="totp"`, nil)
+	}
 	wantPage(t, "enrolment", p, http.StatusOK, "Set up an authenticator app")
 	id := p.form(t, `name="code"`).Get("id")
 	secret := totpSecret(t, p)
@@ -242,8 +245,13 @@ func TestMFADemandedWithoutPolicy(t *testing.T) {
 		} {
 			b := h.browser()
 			q, _ := withPKCE(tc.extra)
+			// With MFA off, the user may protect the account with an app
+			// or with codes to another mailbox than the account's.
 			p := b.login(b.get(h.authURL(tc.client, q)), aliceEmail, alicePW)
-			wantPage(t, tc.name, p, http.StatusOK, "Set up an authenticator app")
+			wantPage(t, tc.name, p, http.StatusOK, "Set up two-step sign-in")
+			if !strings.Contains(p.body, `data-method="totp"`) || !strings.Contains(p.body, `name="address"`) {
+				t.Fatalf("%s: the choice lacks the app or the email address field:\n%s", tc.name, p.body)
+			}
 			if strings.Contains(p.body, "Skip for now") {
 				t.Fatalf("%s: Skip for now offered where the client demands MFA", tc.name)
 			}
@@ -253,5 +261,186 @@ func TestMFADemandedWithoutPolicy(t *testing.T) {
 		c := h.browser()
 		lp := c.login(c.get(h.authURL("web", nil)), aliceEmail, alicePW)
 		wantPage(t, "plain client after enrolling", lp, http.StatusOK, "Open your authenticator app")
+	})
+}
+
+var mailCodeRE = regexp.MustCompile(`(?m)^\s+(\d{6})\s*$`)
+
+// mailedCode is the sign-in code in the next mail to to.
+func (m *mailHarness) mailedCode(t *testing.T, to string) string {
+	t.Helper()
+	msg := m.smtp.Wait(t, to, 10*time.Second)
+	if !msg.TLS {
+		t.Errorf("code mail to %s came without TLS", to)
+	}
+	c := mailCodeRE.FindStringSubmatch(msg.Text)
+	if c == nil {
+		t.Fatalf("no code in the mail to %s:\n%s", to, msg.Text)
+	}
+	return c[1]
+}
+
+var recoveryRE = regexp.MustCompile(`<li><code>([a-z0-9-]+)</code></li>`)
+
+// recoveryCodes are the codes a notice page shows.
+func recoveryCodes(t *testing.T, p page) []string {
+	t.Helper()
+	var out []string
+	for _, m := range recoveryRE.FindAllStringSubmatch(p.body, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
+// TestMFAEmailAndRecovery: with TOTP and email allowed, the user chooses
+// email codes (their own address, which the policy allows by naming
+// email), confirms the address with the code that arrives over SMTP,
+// gets ten recovery codes shown once, and finishes; at the next login the
+// code is sent without a click, "Send a new code" voids it, and a
+// recovery code stands in for the mailbox once, ending on a page that
+// says how many are left.
+func TestMFAEmailAndRecovery(t *testing.T) {
+	for _, backend := range backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			m := newMailHarness(t, backend, nil)
+			h := m.harness
+			secretC := h.client("web", nil)
+			h.user(aliceEmail, alicePW)
+			h.setMFA(storage.MFAPolicy{Required: true, AllowedMethods: []string{"totp", "email"}})
+
+			b := h.browser()
+			q, verifier := withPKCE(nil)
+			p := b.login(b.get(h.authURL("web", q)), aliceEmail, alicePW)
+			wantPage(t, "choice", p, http.StatusOK, "Choose how you want to confirm it is you")
+			for _, m := range []string{`data-method="totp"`, `data-method="email"`} {
+				if !strings.Contains(p.body, m) {
+					t.Fatalf("the choice lacks %s:\n%s", m, p.body)
+				}
+			}
+			e := b.press(p, `data-method="email"`, nil)
+			wantPage(t, "email enrolment", e, http.StatusOK, "Check your email")
+			code := m.mailedCode(t, aliceEmail)
+			wantPage(t, "a wrong code", b.press(e, `name="code"`, map[string]string{"code": "000000"}), http.StatusUnprocessableEntity, `role="alert"`)
+			n := b.press(e, `name="code"`, map[string]string{"code": code})
+			wantPage(t, "enrolled", n, http.StatusOK, "Two-step sign-in is on")
+			codes := recoveryCodes(t, n)
+			if len(codes) != 10 || !strings.Contains(n.body, `download="gatehouse-recovery-codes.txt"`) {
+				t.Fatalf("%d recovery codes shown (want 10, with a download link):\n%s", len(codes), n.body)
+			}
+			status, tok := h.tokenRequest("web", secretC, codeForm("web", b.press(n, `id="finish"`, nil).callback(t).Get("code"), verifier))
+			if status != http.StatusOK {
+				t.Fatalf("token: %d %v", status, tok)
+			}
+			wantMFAToken(t, tok)
+
+			// The next login: the code goes out with no click.
+			c := h.browser()
+			lp := c.login(c.get(h.authURL("web", nil)), aliceEmail, alicePW)
+			wantPage(t, "code step", lp, http.StatusOK, "we emailed to a")
+			first := m.mailedCode(t, aliceEmail)
+			// A reload sends nothing new.
+			c.get(h.issuer + "/login?id=" + url.QueryEscape(lp.form(t, `name="code"`).Get("id")))
+			r := c.press(lp, `id="resend"`, nil)
+			wantPage(t, "resend", r, http.StatusOK, "We sent a new code")
+			second := m.mailedCode(t, aliceEmail)
+			if n := len(m.smtp.Messages()); n != 3 {
+				t.Fatalf("%d mails; want 3 (enrolment, first login code, resend): a reload must not send", n)
+			}
+			if first != second {
+				wantPage(t, "the voided code", c.press(r, `name="code"`, map[string]string{"code": first}), http.StatusUnprocessableEntity, `role="alert"`)
+			}
+			// Use a recovery code instead.
+			rp := c.press(r, `data-method="recovery"`, nil)
+			wantPage(t, "recovery form", rp, http.StatusOK, "Use a recovery code")
+			used := strings.ToUpper(strings.ReplaceAll(codes[3], "-", " "))
+			rn := c.press(rp, `name="code"`, map[string]string{"code": used})
+			wantPage(t, "after a recovery code", rn, http.StatusOK, "You have 9 recovery codes left")
+			if !strings.Contains(rn.body, `href="/me/mfa"`) {
+				t.Fatalf("the notice does not point to the account's methods:\n%s", rn.body)
+			}
+			c.press(rn, `id="finish"`, nil).callback(t)
+			// The code is spent, in another login too.
+			d := h.browser()
+			dp := d.login(d.get(h.authURL("web", nil)), aliceEmail, alicePW)
+			m.mailedCode(t, aliceEmail)
+			dr := d.press(dp, `data-method="recovery"`, nil)
+			wantPage(t, "a used recovery code", d.press(dr, `name="code"`, map[string]string{"code": codes[3]}), http.StatusUnprocessableEntity, `role="alert"`)
+		})
+	}
+}
+
+// TestMFASkipForNow: where the policy offers it, "Skip for now" lets the
+// login through without a second factor and is remembered; an
+// administrator's reset clears it and asks for an enrolment with no skip.
+func TestMFASkipForNow(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		secretC := h.client("web", nil)
+		uid := h.user(aliceEmail, alicePW)
+		h.setMFA(storage.MFAPolicy{Required: true, AllowedMethods: []string{"totp"}, AllowSkip: true})
+		b := h.browser()
+		q, verifier := withPKCE(nil)
+		p := b.login(b.get(h.authURL("web", q)), aliceEmail, alicePW)
+		wantPage(t, "enrolment with skip", p, http.StatusOK, "Skip for now")
+		status, tok := h.tokenRequest("web", secretC, codeForm("web", b.press(p, `id="skip"`, nil).callback(t).Get("code"), verifier))
+		if status != http.StatusOK {
+			t.Fatalf("token: %d %v", status, tok)
+		}
+		if claims := jwtClaims(t, jsonStr(tok, "id_token")); claims["acr"] == "urn:gatehouse:acr:mfa" {
+			t.Fatalf("a skipped login claims MFA: %v", claims)
+		}
+		if u := h.storedUser(uid); !u.MFASkipped || u.MFASkippedAt.IsZero() {
+			t.Fatalf("skip not remembered: %+v", u)
+		}
+		// Remembered: the next login goes straight through.
+		h.loginFlow(h.browser(), "web", aliceEmail, nil)
+		// An administrator's reset asks for an enrolment, without skip.
+		if _, err := h.inst.Store.UpdateUser(h.ctx, uid, func(u storage.User) (storage.User, error) {
+			u.MFASkipped, u.MFASkippedAt, u.MFAEnrollRequired = false, time.Time{}, true
+			return u, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		c := h.browser()
+		lp := c.login(c.get(h.authURL("web", nil)), aliceEmail, alicePW)
+		wantPage(t, "after the reset", lp, http.StatusOK, "Set up an authenticator app")
+		if strings.Contains(lp.body, "Skip for now") {
+			t.Fatal("Skip for now offered after an administrator's reset")
+		}
+	})
+}
+
+// TestMFAPolicyChanges: turning MFA off and on again makes an enrolled
+// user enrol again (their old factor no longer counts), and removing a
+// method from the allowed list makes a user whose only factor uses it
+// enrol an allowed one.
+func TestMFAPolicyChanges(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		h.client("web", nil)
+		h.user(aliceEmail, alicePW)
+		on := storage.MFAPolicy{Required: true, AllowedMethods: []string{"totp"}}
+		h.setMFA(on)
+		h.enrolTOTP(t, h.browser(), "web", aliceEmail)
+		h.clock.Advance(time.Minute)
+		// Off: the app she enrolled still protects her account.
+		h.setMFA(storage.MFAPolicy{DisabledAt: h.clock.Now()})
+		b := h.browser()
+		wantPage(t, "MFA off, own app", b.login(b.get(h.authURL("web", nil)), aliceEmail, alicePW), http.StatusOK, "Open your authenticator app")
+		// On again: a new generation; her app is from before it.
+		h.clock.Advance(time.Minute)
+		on.Since = h.clock.Now()
+		h.setMFA(on)
+		c := h.browser()
+		wantPage(t, "MFA on again", c.login(c.get(h.authURL("web", nil)), aliceEmail, alicePW), http.StatusOK, "Set up an authenticator app")
+
+		// Bob enrols an app while totp and webauthn are allowed; then
+		// totp is removed from the list.
+		h.user(bobEmail, alicePW)
+		h.enrolTOTP(t, h.browser(), "web", bobEmail)
+		h.setMFA(storage.MFAPolicy{Required: true, AllowedMethods: []string{"email"}, Since: on.Since})
+		d := h.browser()
+		dp := d.login(d.get(h.authURL("web", nil)), bobEmail, alicePW)
+		if strings.Contains(dp.body, "Open your authenticator app") || !strings.Contains(dp.body, `data-page="mfa_`) {
+			t.Fatalf("a removed method still satisfies the step, or no enrolment:\n%s", dp.body)
+		}
 	})
 }

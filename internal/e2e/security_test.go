@@ -919,7 +919,7 @@ func TestMFARequiredNeverIssues(t *testing.T) {
 					t.Fatalf("the login went on to %s %s", p.resp.Request.URL, p.resp.Header.Get("Location"))
 				}
 				// Alice has no factor: the second step is its enrolment.
-				if !strings.Contains(p.body, "Set up an authenticator app") {
+				if !strings.Contains(p.body, "Set up two-step sign-in") {
 					t.Fatalf("%d; want the enrolment of a second step\n%.500s", p.resp.StatusCode, p.body)
 				}
 				if id == "" {
