@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-idp/gatehouse/idp/admin"
 	"github.com/gatehouse-idp/gatehouse/idp/clients"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
@@ -409,38 +410,81 @@ func TestMFASkipForNow(t *testing.T) {
 	})
 }
 
-// TestMFAPolicyChanges: turning MFA off and on again makes an enrolled
-// user enrol again (their old factor no longer counts), and removing a
-// method from the allowed list makes a user whose only factor uses it
-// enrol an allowed one.
+// setMFAPolicy changes the default organization's policy the way an
+// administrator does (gatehouse orgs set-mfa), generations included.
+func (h *harness) setMFAPolicy(in admin.MFAPolicyInput) {
+	h.t.Helper()
+	if _, err := h.inst.Admin.SetMFAPolicy(h.ctx, "test-admin", "default", in); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// TestMFAPolicyChanges: turning MFA off and on again (as set-mfa does)
+// makes an enrolled user enrol again (their old factor no longer counts),
+// and removing a method from the allowed list makes a user whose only
+// factor uses it enrol an allowed one.
 func TestMFAPolicyChanges(t *testing.T) {
 	eachBackend(t, func(t *testing.T, h *harness) {
 		h.client("web", nil)
 		h.user(aliceEmail, alicePW)
-		on := storage.MFAPolicy{Required: true, AllowedMethods: []string{"totp"}}
-		h.setMFA(on)
+		on := admin.MFAPolicyInput{Required: true, Methods: []string{"totp"}}
+		h.setMFAPolicy(on)
 		h.enrolTOTP(t, h.browser(), "web", aliceEmail)
 		h.clock.Advance(time.Minute)
 		// Off: the app she enrolled still protects her account.
-		h.setMFA(storage.MFAPolicy{DisabledAt: h.clock.Now()})
+		h.setMFAPolicy(admin.MFAPolicyInput{})
 		b := h.browser()
 		wantPage(t, "MFA off, own app", b.login(b.get(h.authURL("web", nil)), aliceEmail, alicePW), http.StatusOK, "Open your authenticator app")
 		// On again: a new generation; her app is from before it.
 		h.clock.Advance(time.Minute)
-		on.Since = h.clock.Now()
-		h.setMFA(on)
+		h.setMFAPolicy(on)
 		c := h.browser()
 		wantPage(t, "MFA on again", c.login(c.get(h.authURL("web", nil)), aliceEmail, alicePW), http.StatusOK, "Set up an authenticator app")
 
-		// Bob enrols an app while totp and webauthn are allowed; then
-		// totp is removed from the list.
+		// Bob enrols an app; then the list allows email only.
 		h.user(bobEmail, alicePW)
 		h.enrolTOTP(t, h.browser(), "web", bobEmail)
-		h.setMFA(storage.MFAPolicy{Required: true, AllowedMethods: []string{"email"}, Since: on.Since})
+		h.setMFAPolicy(admin.MFAPolicyInput{Required: true, Methods: []string{"email"}})
 		d := h.browser()
 		dp := d.login(d.get(h.authURL("web", nil)), bobEmail, alicePW)
 		if strings.Contains(dp.body, "Open your authenticator app") || !strings.Contains(dp.body, `data-page="mfa_`) {
 			t.Fatalf("a removed method still satisfies the step, or no enrolment:\n%s", dp.body)
+		}
+	})
+}
+
+// TestMFABulkReset: an administrator resets three users at once; each
+// one's factors stop working, their sessions end, and their next login
+// enrols again.
+func TestMFABulkReset(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		h.client("web", nil)
+		h.setMFAPolicy(admin.MFAPolicyInput{Required: true, Methods: []string{"totp"}, AllowSkip: true})
+		emails := []string{"u1@example.com", "u2@example.com", "u3@example.com"}
+		var refs []admin.UserRef
+		browsers := map[string]*browser{}
+		for _, e := range emails {
+			h.user(e, alicePW)
+			b := h.browser()
+			_, n, _ := h.enrolTOTP(t, b, "web", e)
+			b.press(n, `id="finish"`, nil).callback(t)
+			browsers[e] = b
+			refs = append(refs, admin.UserRef{Email: e})
+		}
+		res, err := h.inst.Admin.ResetMFA(h.ctx, "test-admin", admin.Everyone, refs, "")
+		if err != nil || len(res) != 3 {
+			t.Fatalf("ResetMFA: %+v, %v", res, err)
+		}
+		for _, e := range emails {
+			if h.loggedIn(browsers[e], "web") {
+				t.Fatalf("%s: the session survived the reset", e)
+			}
+			b := h.browser()
+			p := b.login(b.get(h.authURL("web", nil)), e, alicePW)
+			wantPage(t, e+" after the reset", p, http.StatusOK, "Set up an authenticator app")
+			if strings.Contains(p.body, "Skip for now") {
+				t.Fatalf("%s: Skip for now offered after a reset", e)
+			}
 		}
 	})
 }
