@@ -394,12 +394,13 @@ func TestMFASkipForNow(t *testing.T) {
 		}
 		// Remembered: the next login goes straight through.
 		h.loginFlow(h.browser(), "web", aliceEmail, nil)
-		// An administrator's reset asks for an enrolment, without skip.
-		if _, err := h.inst.Store.UpdateUser(h.ctx, uid, func(u storage.User) (storage.User, error) {
-			u.MFASkipped, u.MFASkippedAt, u.MFAEnrollRequired = false, time.Time{}, true
-			return u, nil
-		}); err != nil {
-			t.Fatal(err)
+		// An administrator's reset clears it and asks for an enrolment,
+		// without skip.
+		if res, err := h.inst.Admin.ResetMFA(h.ctx, "test-admin", admin.Everyone, []admin.UserRef{{Email: aliceEmail}}, ""); err != nil || len(res) != 1 {
+			t.Fatalf("ResetMFA: %+v, %v", res, err)
+		}
+		if u := h.storedUser(uid); u.MFASkipped || !u.MFAEnrollRequired {
+			t.Fatalf("after the reset: %+v", u)
 		}
 		c := h.browser()
 		lp := c.login(c.get(h.authURL("web", nil)), aliceEmail, alicePW)
@@ -487,4 +488,27 @@ func TestMFABulkReset(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestMFAAfterPasswordReset: a user with an authenticator app resets
+// their password from the mailbox; the next login still asks for the app.
+func TestMFAAfterPasswordReset(t *testing.T) {
+	m := newMailHarness(t, backends(t)[len(backends(t))-1], nil)
+	h := m.harness
+	h.client("web", nil)
+	h.user(aliceEmail, alicePW)
+	h.setMFAPolicy(admin.MFAPolicyInput{Required: true, Methods: []string{"totp"}})
+	h.enrolTOTP(t, h.browser(), "web", aliceEmail)
+	b := h.browser()
+	fp := b.get(h.issuer + "/password/forgot")
+	wantPage(t, "forgot", b.submit(fp, "/password/forgot", map[string]string{"email": aliceEmail}), http.StatusOK, "If an account exists")
+	_, reset := m.link(t, aliceEmail, "/password/reset")
+	const pw = "a brand new passphrase"
+	wantPage(t, "reset", b.submit(b.get(reset), "/password/reset", map[string]string{"password": pw, "confirm": pw}), http.StatusOK, "Your password is set")
+	c := h.browser()
+	p := c.login(c.get(h.authURL("web", nil)), aliceEmail, pw)
+	if p.resp.StatusCode == http.StatusFound {
+		t.Fatalf("a login after the reset went on without the app: %s", p.resp.Header.Get("Location"))
+	}
+	wantPage(t, "login after the reset", p, http.StatusOK, "Open your authenticator app")
 }
