@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -511,4 +512,42 @@ func TestMFAAfterPasswordReset(t *testing.T) {
 		t.Fatalf("a login after the reset went on without the app: %s", p.resp.Header.Get("Location"))
 	}
 	wantPage(t, "login after the reset", p, http.StatusOK, "Open your authenticator app")
+}
+
+// TestMFAEmailToAnotherAddress: where the policy allows other addresses,
+// the choice asks for one; a malformed one is refused on the page, and
+// the code goes to the address given, whose first code confirms it.
+func TestMFAEmailToAnotherAddress(t *testing.T) {
+	m := newMailHarness(t, backends(t)[0], nil)
+	h := m.harness
+	h.client("web", nil)
+	h.user(aliceEmail, alicePW)
+	h.setMFAPolicy(admin.MFAPolicyInput{Required: true, Methods: []string{"email"}, OtherEmail: true})
+	b := h.browser()
+	p := b.login(b.get(h.authURL("web", nil)), aliceEmail, alicePW)
+	wantPage(t, "the choice asks for an address", p, http.StatusOK, `name="address"`)
+	if !strings.Contains(p.body, `value="`+aliceEmail+`"`) {
+		t.Fatalf("the address field is not prefilled with the account's:\n%s", p.body)
+	}
+	bad := b.press(p, `data-method="email"`, map[string]string{"address": "not an address"})
+	wantPage(t, "a malformed address", bad, http.StatusUnprocessableEntity, `role="alert"`)
+	const other = "alice.backup@home.example"
+	e := b.press(bad, `data-method="email"`, map[string]string{"address": other})
+	wantPage(t, "sent to the other address", e, http.StatusOK, "Check your email")
+	n := b.press(e, `name="code"`, map[string]string{"code": m.mailedCode(t, other)})
+	wantPage(t, "enrolled", n, http.StatusOK, "Two-step sign-in is on")
+	if f, err := h.inst.Store.ListFactors(h.ctx, h.storedUserByEmail(aliceEmail).ID, h.clock.Now()); err != nil || !slices.ContainsFunc(f, func(f storage.Factor) bool {
+		return f.Kind == storage.FactorEmail && f.Address == other && !f.ConfirmedAt.IsZero()
+	}) {
+		t.Fatalf("factors %+v, %v; want a confirmed email factor for %s", f, err, other)
+	}
+}
+
+func (h *harness) storedUserByEmail(email string) storage.User {
+	h.t.Helper()
+	u, err := h.inst.Store.GetUserByEmail(h.ctx, storage.NormalizeEmail(email))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return u
 }
