@@ -189,8 +189,7 @@ func TestMFACodeOnce(t *testing.T) {
 		h.client("web", nil)
 		h.user(aliceEmail, alicePW)
 		h.setMFA(storage.MFAPolicy{Required: true, AllowedMethods: []string{"totp"}})
-		secret, n, _ := h.enrolTOTP(t, h.browser(), "web", aliceEmail)
-		_ = n
+		secret, _, _ := h.enrolTOTP(t, h.browser(), "web", aliceEmail)
 		h.clock.Advance(30 * time.Second)
 
 		// Two logins at the code step.
@@ -550,4 +549,46 @@ func (h *harness) storedUserByEmail(email string) storage.User {
 		h.t.Fatal(err)
 	}
 	return u
+}
+
+// TestMFAMailServerDown: when the code cannot be mailed, the code step
+// says so in plain words (no error page) and the user's other methods
+// still work; once the server is back, "Send a new code" sends one.
+func TestMFAMailServerDown(t *testing.T) {
+	m := newMailHarness(t, backends(t)[0], nil)
+	h := m.harness
+	h.client("web", nil)
+	h.user(aliceEmail, alicePW)
+	h.setMFAPolicy(admin.MFAPolicyInput{Required: true, Methods: []string{"totp", "email"}})
+	// Alice has an app and an email factor.
+	secret, _, _ := h.enrolTOTP(t, h.browser(), "web", aliceEmail)
+	uid := h.storedUserByEmail(aliceEmail).ID
+	if err := h.inst.Store.CreateFactor(h.ctx, storage.Factor{ID: storage.NewID(), UserID: uid, Kind: storage.FactorEmail,
+		Label: aliceEmail, Address: aliceEmail, CreatedAt: h.clock.Now(), ConfirmedAt: h.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	m.smtp.Stop()
+	b := h.browser()
+	p := b.login(b.get(h.authURL("web", nil)), aliceEmail, alicePW)
+	wantPage(t, "code step", p, http.StatusOK, "Open your authenticator app")
+	e := b.press(p, `data-method="email"`, nil)
+	wantPage(t, "mail down", e, http.StatusOK, "We could not send the code")
+	if !strings.Contains(m.log.String(), "sending a code failed") {
+		t.Errorf("the log lacks the send failure:\n%s", m.log.String())
+	}
+	// The app still works.
+	h.clock.Advance(30 * time.Second)
+	a := b.press(e, `data-method="totp"`, nil)
+	ap := b.press(a, `name="code"`, map[string]string{"code": h.code(t, secret)})
+	if ap.resp.StatusCode != http.StatusFound {
+		t.Fatalf("the app after the mail outage: %d\n%s", ap.resp.StatusCode, ap.body)
+	}
+	// Back up: a new code is sent on request.
+	m.smtp.Restart()
+	c := h.browser()
+	cp := c.press(c.login(c.get(h.authURL("web", nil)), aliceEmail, alicePW), `data-method="email"`, nil)
+	r := c.press(cp, `id="resend"`, nil)
+	wantPage(t, "resend after the outage", r, http.StatusOK, "We sent a new code")
+	m.mailedCode(t, aliceEmail) // sent when the step was shown, voided by the resend
+	c.press(r, `name="code"`, map[string]string{"code": m.mailedCode(t, aliceEmail)}).callback(t)
 }
