@@ -323,3 +323,50 @@ func (e *env) pendingFactors(userID string) []storage.Factor {
 	}
 	return out
 }
+
+// TestSecondFactorMissesLock: wrong recovery codes and wrong codes at an
+// enrolment count toward the account's lockout like wrong passwords; a
+// locked account's right code is refused unchecked.
+func TestSecondFactorMissesLock(t *testing.T) {
+	for _, at := range []string{"mfa, recovery codes", "enrol"} {
+		t.Run(at, func(t *testing.T) {
+			e, rec := secondEnv(t)
+			withLockout(e, 3, 100)
+			e.setPolicy(storage.MFAPolicy{Required: true, AllowedMethods: []string{otp}})
+			u := e.user("alice@example.com", goodPW, nil)
+			method, right := otp, otpCode
+			if at != "enrol" {
+				e.factor(u, otp)
+				codes, err := rec.Issue(e.ctx, u.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				method, right = storage.FactorRecovery, codes[0]
+			}
+			r := e.begin(nil)
+			signIn := func() {
+				out, err := e.submitPW(r.ID, u.Email, goodPW)
+				if err != nil || out.Failure != nil {
+					t.Fatalf("password: %v %v", out.Failure, err)
+				}
+			}
+			signIn()
+			for i := range 3 {
+				out, err := e.flow.Submit(e.ctx, r.ID, e.browser(), method, authflow.Input{"code": "wrong"})
+				if err != nil || out.Failure == nil {
+					t.Fatalf("miss %d: %v, %v", i, out.Failure, err)
+				}
+			}
+			if got := e.storedUser(u.ID); !got.LockedUntil.After(*e.now) {
+				t.Fatalf("three misses did not lock the account: %+v", got)
+			}
+			out, err := e.flow.Submit(e.ctx, r.ID, e.browser(), method, authflow.Input{"code": right})
+			if err != nil || out.Failure == nil || out.Action == authflow.Continue || out.Action == authflow.Notice {
+				t.Fatalf("the right code while locked: %v failure %v, %v", out.Action, out.Failure, err)
+			}
+			if evs := e.events(audit.LoginFailed); !slices.ContainsFunc(evs, func(ev storage.AuditEvent) bool { return ev.Details["reason"] == authflow.ReasonLocked }) {
+				t.Fatalf("no failure recorded as locked: %+v", evs)
+			}
+		})
+	}
+}
