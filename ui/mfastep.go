@@ -21,7 +21,6 @@ import (
 const (
 	msgCodeWrong   = "That code is not correct, or it was already used."
 	msgNoMethod    = "Your organization requires a second sign-in step, and none of its methods is available to you here. Please contact your administrator."
-	msgCodeNotSent = "We could not send the code. Try again in a moment, or use another method."
 	actionChoose   = "choose"
 	actionResend   = "resend"
 	actionSkip     = "skip"

@@ -54,10 +54,12 @@ type cmdEnv struct {
 	passwordStdin, admin, asJSON  bool
 	emailVerified, invite         bool
 	addr                          string
+	role                          string
 	alg                           string
 	file                          string
 	clients                       clientFlags
 	policy                        policyFlags
+	mfa                           mfaFlags
 	bench                         benchFlags
 	// set names the flags the command line gave, for commands that
 	// change only what was asked (clients update).
@@ -137,6 +139,11 @@ func commands() []command {
 			run: runUsersDelete, flags: func(fs *flag.FlagSet, c *cmdEnv) {
 				fs.StringVar(&c.email, "email", "", "the user's email address (required)")
 			}},
+		{name: "users reset-mfa", summary: "remove users' second factors, end their sessions and tokens, and make their next sign-in set one up",
+			usage: resetMFAUsage, run: runUsersResetMFA, flags: resetMFAFlags},
+		{name: "users grant", summary: "give a user a role: admin, or org-admin of an organization", usage: roleUsage,
+			run: runUsersGrant, flags: roleFlags},
+		{name: "users revoke", summary: "take a role from a user", usage: roleUsage, run: runUsersRevoke, flags: roleFlags},
 		{name: "orgs create", summary: "create an organization", usage: "--name NAME [--display-name TEXT] [--domain DOMAIN]...",
 			run: runOrgsCreate, flags: func(fs *flag.FlagSet, c *cmdEnv) {
 				fs.StringVar(&c.name, "name", "", "organization name: lower-case letters, digits, hyphens (required)")
@@ -147,10 +154,14 @@ func commands() []command {
 			flags: func(fs *flag.FlagSet, c *cmdEnv) {
 				fs.BoolVar(&c.asJSON, "json", false, "print JSON lines")
 			}},
-		{name: "orgs show", summary: "show an organization and its effective password policy", usage: "--name NAME",
+		{name: "orgs show", summary: "show an organization, its MFA policy and its effective password policy", usage: "--org ORG [--json]",
 			run: runOrgsShow, flags: func(fs *flag.FlagSet, c *cmdEnv) {
-				fs.StringVar(&c.name, "name", "", "organization name (required)")
+				fs.StringVar(&c.org, "org", "", "organization name (required)")
+				fs.StringVar(&c.name, "name", "", "the same as --org (the older name of the flag)")
+				fs.BoolVar(&c.asJSON, "json", false, "print JSON")
 			}},
+		{name: "orgs set-mfa", summary: "require two-step sign-in in an organization, with the methods allowed, or turn it off",
+			usage: setMFAUsage, run: runOrgsSetMFA, flags: setMFAFlags},
 		{name: "orgs set-password-policy", summary: "change an organization's password policy (each flag given changes one setting)",
 			usage: setPolicyUsage, run: runOrgsSetPasswordPolicy, flags: setPolicyFlags},
 		{name: "orgs delete", summary: "delete an organization that has no users", usage: "--name NAME",

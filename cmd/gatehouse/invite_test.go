@@ -24,6 +24,21 @@ func migratedDataDir(t *testing.T) (string, func(stdin string, args ...string) r
 	return dir, cli
 }
 
+// sinkMail is the mail the dev mail sink of data directory dir holds.
+func sinkMail(t *testing.T, dir string) []smtptest.Captured {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "mail", "*.eml"))
+	var out []smtptest.Captured
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, smtptest.Parse(raw))
+	}
+	return out
+}
+
 // TestInviteCommands: users create --invite, resend-invite and send-reset
 // mail their links (here to the dev mail sink in <data_dir>/mail) and say
 // what they did; each refuses what it cannot do, in plain words.
@@ -31,14 +46,9 @@ func TestInviteCommands(t *testing.T) {
 	dir, cli := migratedDataDir(t)
 	links := func() []string {
 		t.Helper()
-		files, _ := filepath.Glob(filepath.Join(dir, "mail", "*.eml"))
 		var out []string
-		for _, f := range files {
-			raw, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if l, ok := smtptest.FirstLink(smtptest.Parse(raw).Text, "http://localhost:8080/"); ok {
+		for _, m := range sinkMail(t, dir) {
+			if l, ok := smtptest.FirstLink(m.Text, "http://localhost:8080/"); ok {
 				out = append(out, l)
 			}
 		}

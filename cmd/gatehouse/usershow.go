@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-idp/gatehouse/idp/admin"
+	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
 
 // runUsersShow prints what an administrator needs to know of one user:
@@ -38,7 +39,7 @@ func runUsersShow(ctx context.Context, c *cmdEnv) error {
 	row("organization", info.Org)
 	row("state", string(u.State))
 	row("email verified", yesNo(u.EmailVerified))
-	row("roles", orNone(strings.Join(u.Roles, ", ")))
+	row("roles", orNone(strings.Join(info.Roles, ", ")))
 	switch {
 	case info.LockedUntil.After(now):
 		row("lockout", fmt.Sprintf("locked until %s (%d failed sign-ins); users unlock lifts it", stamp(info.LockedUntil), info.Failures))
@@ -48,8 +49,8 @@ func runUsersShow(ctx context.Context, c *cmdEnv) error {
 		row("lockout", "not locked")
 	}
 	row("password", passwordLine(u.PasswordHash != "", u.PasswordChangedAt))
-	row("mfa skipped", yesNo(u.MFASkipped))
-	row("mfa enrol next login", yesNo(u.MFAEnrollRequired))
+	row("mfa skipped", skipLine(u))
+	row("enrolment required", enrolLine(u))
 	if len(info.Factors) == 0 {
 		row("factors", "none")
 	}
@@ -60,10 +61,38 @@ func runUsersShow(ctx context.Context, c *cmdEnv) error {
 		}
 		row(k, factorLine(f))
 	}
-	row("recovery codes", fmt.Sprintf("%d unused", info.RecoveryCodes))
+	row("recovery codes", recoveryLine(info))
 	row("last sign-in", stampOr(u.LastLoginAt, "never"))
 	row("created", stamp(u.CreatedAt))
 	return tw.Flush()
+}
+
+// skipLine says whether the user chose "Skip for now", and when: a skip
+// counts only in the policy generation it was made in.
+func skipLine(u storage.User) string {
+	if !u.MFASkipped {
+		return "no"
+	}
+	return "yes, " + stampOr(u.MFASkippedAt, "at an unknown time")
+}
+
+// enrolLine says whether an MFA reset makes the next sign-in set up a
+// factor, and of which method.
+func enrolLine(u storage.User) string {
+	switch {
+	case !u.MFAEnrollRequired:
+		return "no"
+	case u.MFAEnrolMethod == "":
+		return "yes, at the next sign-in, any method the organization allows"
+	}
+	return "yes, at the next sign-in, method " + u.MFAEnrolMethod
+}
+
+func recoveryLine(info admin.UserInfo) string {
+	if info.RecoveryTotal == 0 {
+		return "none"
+	}
+	return fmt.Sprintf("%d of %d left", info.RecoveryCodes, info.RecoveryTotal)
 }
 
 func factorLine(f admin.FactorInfo) string {
@@ -75,7 +104,7 @@ func factorLine(f admin.FactorInfo) string {
 	if !f.Confirmed {
 		return s + ", enrolment not confirmed"
 	}
-	return s + ", last used " + stampOr(f.LastUsedAt, "never")
+	return s + ", confirmed " + stamp(f.ConfirmedAt) + ", last used " + stampOr(f.LastUsedAt, "never")
 }
 
 func passwordLine(set bool, changed time.Time) string {
@@ -90,14 +119,15 @@ func showJSON(info admin.UserInfo, now time.Time) map[string]any {
 	factors := make([]map[string]any, 0, len(info.Factors))
 	for _, f := range info.Factors {
 		factors = append(factors, map[string]any{"id": f.ID, "kind": f.Kind, "label": f.Label, "confirmed": f.Confirmed,
-			"created_at": f.CreatedAt, "last_used_at": optTime(f.LastUsedAt)})
+			"created_at": f.CreatedAt, "confirmed_at": optTime(f.ConfirmedAt), "last_used_at": optTime(f.LastUsedAt)})
 	}
 	return map[string]any{
 		"id": u.ID, "email": u.Email, "name": u.Name, "org": info.Org, "state": u.State, "email_verified": u.EmailVerified,
-		"roles": u.Roles, "password_set": u.PasswordHash != "", "password_changed_at": optTime(u.PasswordChangedAt),
+		"roles": nonNilStrings(u.Roles), "roles_described": nonNilStrings(info.Roles), "password_set": u.PasswordHash != "", "password_changed_at": optTime(u.PasswordChangedAt),
 		"locked": info.LockedUntil.After(now), "locked_until": optTime(info.LockedUntil), "failed_sign_ins": info.Failures,
-		"mfa_skipped": u.MFASkipped, "mfa_enroll_required": u.MFAEnrollRequired, "factors": factors,
-		"recovery_codes_unused": info.RecoveryCodes, "last_login_at": optTime(u.LastLoginAt), "created_at": u.CreatedAt,
+		"mfa_skipped": u.MFASkipped, "mfa_skipped_at": optTime(u.MFASkippedAt), "mfa_enroll_required": u.MFAEnrollRequired,
+		"mfa_enrol_method": u.MFAEnrolMethod, "factors": factors,
+		"recovery_codes_unused": info.RecoveryCodes, "recovery_codes_total": info.RecoveryTotal, "last_login_at": optTime(u.LastLoginAt), "created_at": u.CreatedAt,
 	}
 }
 

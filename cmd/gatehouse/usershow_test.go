@@ -44,13 +44,25 @@ func TestUsersShow(t *testing.T) {
 	if _, err := st.ConsumeRecoveryCode(ctx, u.ID, []byte("h1"), now); err != nil {
 		t.Fatal(err)
 	}
+	// A skip, an enrolment an administrator's reset asks for, and both
+	// kinds of role.
+	skipped := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	if _, err := st.UpdateUser(ctx, u.ID, func(u storage.User) (storage.User, error) {
+		u.MFASkipped, u.MFASkippedAt, u.MFAEnrollRequired, u.MFAEnrolMethod = true, skipped, true, "totp"
+		u.Roles = []string{storage.RoleAdmin, storage.OrgAdminRole(u.OrgID)}
+		return u, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 
 	r := cli("", "users", "show", "--email", "AL@example.com")
 	if r.code != 0 {
 		t.Fatalf("users show: %d %s", r.code, r.errOut)
 	}
 	for _, want := range []string{"al@example.com", "organization  default", "state         active", "lockout       not locked",
-		`totp "Phone", added`, "last used never", `totp "New phone"`, "enrolment not confirmed", "recovery codes  1 unused", "last sign-in    never"} {
+		`totp "Phone", added`, "confirmed " + now.Format(time.RFC3339) + ", last used never", `totp "New phone"`, "enrolment not confirmed",
+		"recovery codes 1 of 2 left", "last sign-in never", "mfa skipped yes, 2030-01-02T03:04:05Z",
+		"enrolment required yes, at the next sign-in, method totp", "roles admin, org-admin of default"} {
 		if !strings.Contains(strings.Join(strings.Fields(r.out), " "), strings.Join(strings.Fields(want), " ")) {
 			t.Errorf("users show lacks %q:\n%s", want, r.out)
 		}
@@ -65,7 +77,9 @@ func TestUsersShow(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.out), &out); err != nil || r.code != 0 {
 		t.Fatalf("users show --json: %v\n%s", err, r.out)
 	}
-	if out["recovery_codes_unused"] != float64(1) || out["locked"] != false || len(out["factors"].([]any)) != 2 {
+	if out["recovery_codes_unused"] != float64(1) || out["recovery_codes_total"] != float64(2) || out["locked"] != false ||
+		len(out["factors"].([]any)) != 2 || out["mfa_skipped_at"] != "2030-01-02T03:04:05Z" || out["mfa_enrol_method"] != "totp" ||
+		out["mfa_enroll_required"] != true {
 		t.Errorf("users show --json: %v", out)
 	}
 	if r := cli("", "users", "show", "--email", "nobody@example.com"); r.code != 1 || !strings.Contains(r.errOut, "no user") {

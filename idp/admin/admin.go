@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/mail"
 	"regexp"
 	"slices"
@@ -39,7 +40,9 @@ func conflictErr(format string, args ...any) error {
 // Store is what the Service needs of storage: it manages organizations,
 // users and clients, and disabling a user ends the user's sessions and
 // revokes the user's tokens, for which it needs one method each of the
-// Sessions and Grants roles.
+// Sessions and Grants roles; an MFA reset also deletes the user's
+// factors. (A reset runs as one unit of work where the backend has units,
+// storage.Atomically.)
 type Store interface {
 	storage.Organizations
 	storage.Users
@@ -50,6 +53,8 @@ type Store interface {
 	RevokeUserTokens(ctx context.Context, userID string, now time.Time) (int, error)
 	// ListFactors is storage.Factors' (users show).
 	ListFactors(ctx context.Context, userID string, now time.Time) ([]storage.Factor, error)
+	// DeleteUserFactors is storage.Factors' (an MFA reset).
+	DeleteUserFactors(ctx context.Context, userID string) (int, error)
 }
 
 var _ Store = storage.Storage(nil)
@@ -73,6 +78,19 @@ type Service struct {
 	// Lockout lifts temporary locks (idp/lockout.Limiter); nil means no
 	// lockout is configured, and UnlockUser fails.
 	Lockout Locks
+	// Mail sends users notices (an MFA reset's); nil when email is not
+	// configured, and no notice is sent.
+	Mail Mailer
+	// Logger gets what fails after an action was done (a notice not
+	// sent); nil is slog.Default().
+	Logger *slog.Logger
+}
+
+func (s *Service) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
 }
 
 // Locks is what the Service needs of idp/lockout.
@@ -283,21 +301,7 @@ func ValidateEmail(email string) (string, error) {
 
 // ListUsers lists users, optionally of one organization (by name).
 func (s *Service) ListUsers(ctx context.Context, org string, afterEmail string, limit int) ([]storage.User, error) {
-	q := storage.UserQuery{AfterEmail: afterEmail, Limit: limit}
-	if org != "" {
-		o, err := s.Store.GetOrganizationByName(ctx, org)
-		if errors.Is(err, storage.ErrNotFound) {
-			return nil, inputErr("organization %q does not exist", shorten(org))
-		} else if err != nil {
-			return nil, fmt.Errorf("list users: %w", err)
-		}
-		q.OrgID = o.ID
-	}
-	users, err := s.Store.ListUsers(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
-	}
-	return users, nil
+	return s.ListUsersInReach(ctx, Everyone, org, afterEmail, limit)
 }
 
 // DisableUser disables a user by email and ends everything they hold: browser

@@ -31,6 +31,19 @@ type Principal struct {
 	// Admin says the caller holds admin rights (for Gatehouse-issued
 	// bearer tokens: the admin scope, granted only to admin users).
 	Admin bool
+	// OrgAdminOf lists the IDs of the organizations whose users the
+	// caller may manage (the org-admin roles, storage.OrgAdminRole).
+	// It gives only the routes marked for organization admins, on those
+	// organizations' users.
+	OrgAdminOf []string
+}
+
+// reach is which users p may act on.
+func (p Principal) reach() Reach {
+	if p.Admin {
+		return Everyone
+	}
+	return OrgsReach(p.OrgAdminOf)
 }
 
 // API serves the admin actions as JSON over HTTP, for automation.
@@ -55,29 +68,9 @@ type API struct {
 // without credentials learns nothing about the routes.
 func (a *API) Mount(mux interface{ Handle(string, http.Handler) }) {
 	inner := http.NewServeMux()
-	routes := []struct {
-		method, path string
-		h            func(w http.ResponseWriter, r *http.Request, p Principal) error
-	}{
-		{http.MethodGet, "clients", a.listClients},
-		{http.MethodPost, "clients", a.createClient},
-		{http.MethodGet, "clients/{id}", a.getClient},
-		{http.MethodDelete, "clients/{id}", a.deleteClient},
-		{http.MethodPost, "clients/{id}/rotate-secret", a.rotateSecret},
-		{http.MethodGet, "users", a.listUsers},
-		{http.MethodPost, "users", a.createUser},
-		{http.MethodPost, "users/{email}/disable", a.disableUser},
-		{http.MethodPost, "users/{email}/resend-invite", a.userLink(a.Service.SendInvite)},
-		{http.MethodPost, "users/{email}/send-reset", a.userLink(a.Service.SendReset)},
-		{http.MethodPost, "users/{email}/unlock", a.unlockUser},
-		{http.MethodGet, "orgs", a.listOrgs},
-		{http.MethodPost, "orgs", a.createOrg},
-		{http.MethodGet, "orgs/{name}/password-policy", a.getPasswordPolicy},
-		{http.MethodPost, "orgs/{name}/password-policy", a.setPasswordPolicy},
-	}
 	allowed := map[string][]string{}
-	for _, rt := range routes {
-		inner.Handle(rt.method+" "+APIPrefix+rt.path, a.handler(rt.h))
+	for _, rt := range a.routes() {
+		inner.Handle(rt.method+" "+APIPrefix+rt.path, a.handler(rt.org, rt.h))
 		if !slices.Contains(allowed[rt.path], rt.method) {
 			allowed[rt.path] = append(allowed[rt.path], rt.method)
 		}
@@ -98,10 +91,42 @@ func (a *API) Mount(mux interface{ Handle(string, http.Handler) }) {
 	mux.Handle(APIPrefix, a.authenticated(inner))
 }
 
+// route is one endpoint of the API. org marks the endpoints organization
+// admins may call too (on their organizations' users only: the handler
+// acts within Principal.reach); every other one is for admins alone.
+type route struct {
+	method, path string
+	org          bool
+	h            func(w http.ResponseWriter, r *http.Request, p Principal) error
+}
+
+func (a *API) routes() []route {
+	return []route{
+		{http.MethodGet, "clients", false, a.listClients},
+		{http.MethodPost, "clients", false, a.createClient},
+		{http.MethodGet, "clients/{id}", false, a.getClient},
+		{http.MethodDelete, "clients/{id}", false, a.deleteClient},
+		{http.MethodPost, "clients/{id}/rotate-secret", false, a.rotateSecret},
+		{http.MethodGet, "users", true, a.listUsers},
+		{http.MethodPost, "users", false, a.createUser},
+		{http.MethodPost, "users/reset-mfa", true, a.resetMFA},
+		{http.MethodPost, "users/{email}/disable", true, a.disableUser},
+		{http.MethodPost, "users/{email}/resend-invite", true, a.userLink(a.Service.SendInvite)},
+		{http.MethodPost, "users/{email}/send-reset", false, a.userLink(a.Service.SendReset)},
+		{http.MethodPost, "users/{email}/unlock", true, a.unlockUser},
+		{http.MethodGet, "orgs", false, a.listOrgs},
+		{http.MethodPost, "orgs", false, a.createOrg},
+		{http.MethodGet, "orgs/{name}/password-policy", false, a.getPasswordPolicy},
+		{http.MethodPost, "orgs/{name}/password-policy", false, a.setPasswordPolicy},
+		{http.MethodGet, "orgs/{name}/mfa", false, a.getMFAPolicy},
+		{http.MethodPut, "orgs/{name}/mfa", false, a.setMFAPolicy},
+	}
+}
+
 type principalKey struct{}
 
 // authenticated runs Authenticate once per request and refuses callers
-// without admin rights before any route runs.
+// with neither admin nor organization-admin rights before any route runs.
 func (a *API) authenticated(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var p Principal
@@ -126,20 +151,32 @@ func (a *API) authenticated(next http.Handler) http.Handler {
 			writeError(w, http.StatusUnauthorized, "invalid_token", "a valid bearer token is required")
 			return
 		}
-		if !p.Admin {
-			a.logger().WarnContext(r.Context(), "admin API: caller is not an admin", "subject", p.Subject)
-			w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_scope"`)
-			writeError(w, http.StatusForbidden, "insufficient_scope", "admin rights are required")
+		if !p.Admin && len(p.OrgAdminOf) == 0 {
+			a.insufficient(w, r, p)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 	})
 }
 
-// handler adapts a route to http.Handler: errors become JSON error bodies.
-func (a *API) handler(h func(w http.ResponseWriter, r *http.Request, p Principal) error) http.Handler {
+// insufficient is the 403 of a caller whose rights do not cover the route.
+func (a *API) insufficient(w http.ResponseWriter, r *http.Request, p Principal) {
+	a.logger().WarnContext(r.Context(), "admin API: caller lacks the rights", "subject", p.Subject,
+		"method", r.Method, "path", r.URL.Path)
+	w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_scope"`)
+	writeError(w, http.StatusForbidden, "insufficient_scope", "admin rights are required")
+}
+
+// handler adapts a route to http.Handler: a caller who is no admin gets
+// 403 unless org allows organization admins, and errors become JSON error
+// bodies.
+func (a *API) handler(org bool, h func(w http.ResponseWriter, r *http.Request, p Principal) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := r.Context().Value(principalKey{}).(Principal)
+		if !p.Admin && !org {
+			a.insufficient(w, r, p)
+			return
+		}
 		if err := h(w, r, p); err != nil {
 			a.writeErr(w, r, err)
 		}
@@ -169,6 +206,9 @@ func (a *API) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &ae):
 		writeError(w, ae.status, ae.code, ae.desc)
+	case errors.As(err, &ie) && errors.Is(err, ErrOutranked):
+		w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_scope"`)
+		writeError(w, http.StatusForbidden, "insufficient_scope", ie.Msg)
 	case errors.As(err, &ie) && errors.Is(err, storage.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not_found", ie.Msg)
 	case errors.As(err, &ie) && errors.Is(err, storage.ErrConflict):
@@ -408,7 +448,7 @@ const maxUserPage = 500
 
 // listUsers pages by email: ?org=NAME&after=EMAIL&limit=N. next_after is
 // the cursor for the following page, absent on the last one.
-func (a *API) listUsers(w http.ResponseWriter, r *http.Request, _ Principal) error {
+func (a *API) listUsers(w http.ResponseWriter, r *http.Request, p Principal) error {
 	q := r.URL.Query()
 	limit := 100
 	if s := q.Get("limit"); s != "" {
@@ -418,7 +458,7 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request, _ Principal) err
 		}
 		limit = n
 	}
-	users, err := a.Service.ListUsers(r.Context(), q.Get("org"), storage.NormalizeEmail(q.Get("after")), limit)
+	users, err := a.Service.ListUsersInReach(r.Context(), p.reach(), q.Get("org"), storage.NormalizeEmail(q.Get("after")), limit)
 	if err != nil {
 		return err
 	}
@@ -434,17 +474,13 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request, _ Principal) err
 	return nil
 }
 
-// knownUser is a 404 for an email that names no user. The service's
-// actions report one as a plain InputError (400); an API path that names
-// a missing resource is a 404.
-func (a *API) knownUser(r *http.Request, op, email string) error {
-	if _, err := a.Service.Store.GetUserByEmail(r.Context(), storage.NormalizeEmail(email)); err != nil {
-		if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrInvalid) {
-			return &InputError{Msg: fmt.Sprintf("no user with email %q", shorten(email)), Err: storage.ErrNotFound}
-		}
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	return nil
+// knownUser is a 404 for an email that names no user in p's reach, the
+// same for a user of another organization as for none. The service's
+// actions report an unknown user as a plain InputError (400); an API path
+// that names a missing resource is a 404.
+func (a *API) knownUser(r *http.Request, p Principal, op, email string) error {
+	_, err := a.Service.UserInReach(r.Context(), p.reach(), op, email)
+	return err
 }
 
 func (a *API) disableUser(w http.ResponseWriter, r *http.Request, p Principal) error {
@@ -452,7 +488,7 @@ func (a *API) disableUser(w http.ResponseWriter, r *http.Request, p Principal) e
 		return err
 	}
 	email := r.PathValue("email")
-	if err := a.knownUser(r, "disable user", email); err != nil {
+	if err := a.knownUser(r, p, "disable user", email); err != nil {
 		return err
 	}
 	u, err := a.Service.DisableUser(r.Context(), actorOf(p), email)
@@ -475,7 +511,7 @@ func (a *API) unlockUser(w http.ResponseWriter, r *http.Request, p Principal) er
 		return err
 	}
 	email := r.PathValue("email")
-	if err := a.knownUser(r, "unlock user", email); err != nil {
+	if err := a.knownUser(r, p, "unlock user", email); err != nil {
 		return err
 	}
 	res, err := a.Service.UnlockUser(r.Context(), actorOf(p), email)

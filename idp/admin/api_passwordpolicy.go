@@ -13,7 +13,7 @@ import (
 //	GET  orgs/{name}/password-policy
 //	POST orgs/{name}/password-policy {"min_length": 12, "max_age": "90d", "min_age": null, "breach_check": false}
 //
-// Both answer policyResponse. In the POST body a setting left out stays
+// Both answer PasswordPolicyView. In the POST body a setting left out stays
 // as it is, null returns it to the server default, and a value sets it
 // for the organization: ages are strings ("90d", "36h"; "0" turns the
 // rule off), min_length a number, breach_check a boolean.
@@ -27,16 +27,19 @@ type policySettingsJSON struct {
 	BreachCheck *bool   `json:"breach_check,omitempty"`
 }
 
-type policyResponse struct {
+// PasswordPolicyView is an organization's password policy as the API and
+// `orgs show --json` show it.
+type PasswordPolicyView struct {
 	Org       string             `json:"org"`
 	Effective policySettingsJSON `json:"effective"`
 	Overrides policySettingsJSON `json:"overrides"`
 }
 
-func viewPolicy(i PasswordPolicyInfo) policyResponse {
+// ViewPasswordPolicy is i as PasswordPolicyView.
+func ViewPasswordPolicy(i PasswordPolicyInfo) PasswordPolicyView {
 	age := func(d time.Duration) *string { return ptr(password.FormatAge(d)) }
 	e := i.Effective
-	r := policyResponse{Org: i.Org.Name, Effective: policySettingsJSON{
+	r := PasswordPolicyView{Org: i.Org.Name, Effective: policySettingsJSON{
 		MinLength: ptr(e.MinLength), MaxAge: age(e.MaxAge), MinAge: age(e.MinAge), BreachCheck: ptr(e.BreachCheck)}}
 	o := i.Overrides
 	if o.MinLength > 0 {
@@ -118,7 +121,7 @@ func (a *API) getPasswordPolicy(w http.ResponseWriter, r *http.Request, _ Princi
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, viewPolicy(info))
+	writeJSON(w, http.StatusOK, ViewPasswordPolicy(info))
 	return nil
 }
 
@@ -135,6 +138,6 @@ func (a *API) setPasswordPolicy(w http.ResponseWriter, r *http.Request, p Princi
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, viewPolicy(info))
+	writeJSON(w, http.StatusOK, ViewPasswordPolicy(info))
 	return nil
 }

@@ -21,7 +21,8 @@ import (
 )
 
 // newAPI serves the admin API with a stub authenticator: "Bearer admin" is
-// an admin, "Bearer user" is not, anything else fails.
+// an admin, "Bearer user" is not, "Bearer org-admin:ID" administers the
+// organization ID, anything else fails.
 func newAPI(t *testing.T) (*httptest.Server, *Service, *bytes.Buffer) {
 	t.Helper()
 	s := newService(t)
@@ -33,7 +34,11 @@ func newAPI(t *testing.T) (*httptest.Server, *Service, *bytes.Buffer) {
 		Service: s,
 		Logger:  slog.New(slog.NewTextHandler(&logs, nil)),
 		Authenticate: func(r *http.Request) (Principal, error) {
-			switch r.Header.Get("Authorization") {
+			h := r.Header.Get("Authorization")
+			if id, ok := strings.CutPrefix(h, "Bearer org-admin:"); ok {
+				return Principal{Subject: "u-oa-" + id, OrgAdminOf: []string{id}}, nil
+			}
+			switch h {
 			case "Bearer admin":
 				return Principal{Subject: "u-admin", Admin: true}, nil
 			case "Bearer user":

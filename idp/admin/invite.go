@@ -130,7 +130,7 @@ func (a *API) userLink(send func(ctx context.Context, actor, email string) (stor
 			return err
 		}
 		email := r.PathValue("email")
-		if err := a.knownUser(r, "send link", email); err != nil {
+		if err := a.knownUser(r, p, "send link", email); err != nil {
 			return err
 		}
 		u, err := send(r.Context(), actorOf(p), email)

@@ -14,6 +14,7 @@ type FactorInfo struct {
 	ID, Kind, Label string
 	Confirmed       bool
 	CreatedAt       time.Time
+	ConfirmedAt     time.Time
 	LastUsedAt      time.Time
 }
 
@@ -21,10 +22,13 @@ type FactorInfo struct {
 type UserInfo struct {
 	User storage.User
 	Org  string // the organization's name
+	// Roles are the user's roles as people read them (DescribeRoles).
+	Roles []string
 	// Factors are the user's second factors, recovery codes counted
-	// apart (RecoveryCodes left unused).
+	// apart: RecoveryCodes left unused of RecoveryTotal issued.
 	Factors       []FactorInfo
 	RecoveryCodes int
+	RecoveryTotal int
 	// Failures is the lockout's current count of failed guesses;
 	// LockedUntil, when in the future, is the end of a lock.
 	Failures    int
@@ -46,19 +50,25 @@ func (s *Service) ShowUser(ctx context.Context, email string) (UserInfo, error) 
 	} else {
 		return UserInfo{}, fmt.Errorf("%s: organization: %w", op, err)
 	}
+	if info.Roles, err = s.DescribeRoles(ctx, u.Roles); err != nil {
+		return UserInfo{}, fmt.Errorf("%s: %w", op, err)
+	}
 	fs, err := s.Store.ListFactors(ctx, u.ID, s.Now())
 	if err != nil {
 		return UserInfo{}, fmt.Errorf("%s: factors: %w", op, err)
 	}
 	for _, f := range fs {
 		if f.Kind == storage.FactorRecovery {
-			if f.LastUsedAt.IsZero() && !f.ConfirmedAt.IsZero() {
-				info.RecoveryCodes++
+			if !f.ConfirmedAt.IsZero() {
+				info.RecoveryTotal++
+				if f.LastUsedAt.IsZero() {
+					info.RecoveryCodes++
+				}
 			}
 			continue
 		}
 		info.Factors = append(info.Factors, FactorInfo{ID: f.ID, Kind: f.Kind, Label: f.Label,
-			Confirmed: !f.ConfirmedAt.IsZero(), CreatedAt: f.CreatedAt, LastUsedAt: f.LastUsedAt})
+			Confirmed: !f.ConfirmedAt.IsZero(), CreatedAt: f.CreatedAt, ConfirmedAt: f.ConfirmedAt, LastUsedAt: f.LastUsedAt})
 	}
 	if s.Lockout != nil {
 		n, until, err := s.Lockout.Status(ctx, u.ID)

@@ -80,6 +80,21 @@ const (
 	UserUnlocked = "user.unlocked"
 )
 
+// Administration of second factors and roles (idp/admin).
+const (
+	// OrgMFAPolicyChanged's details are the "old" and "new" policy in
+	// words and, when a new generation started, "since".
+	OrgMFAPolicyChanged = "org.mfa_policy_changed"
+	// UserMFAReset: an administrator removed a user's factors and made
+	// the next login enrol one; details "method" ("" for any allowed),
+	// "factors_removed", "sessions_ended", "tokens_revoked".
+	UserMFAReset = "user.mfa_reset"
+	// UserRoleGranted and UserRoleRevoked: details "role" ("admin",
+	// "org-admin") and, for org-admin, "org".
+	UserRoleGranted = "user.role_granted"
+	UserRoleRevoked = "user.role_revoked"
+)
+
 // Appender is the part of storage the recorder needs: the append half of
 // the storage.Audit role, since a recorder never reads events back.
 type Appender interface {

@@ -1,9 +1,10 @@
 // Package authflow owns the login state machine and every decision in it.
 // Every login, whatever front door started it (OIDC now; SAML, the console
-// next) and whatever back door proved it (a password now; second factors
-// and upstream connectors next), is one storage.AuthRequest that moves
-// login → (new_password) → mfa → done → issued. The flow alone decides the next step, from
-// the stored row, and each transition is one conditional write that checks
+// next) and whatever back door proved it (a password, second factors;
+// upstream connectors next), is one storage.AuthRequest that moves
+// login → (new_password) → mfa | enrol → (notice) → done → issued. The
+// flow alone decides the next step, from the stored row, and each
+// transition is one conditional write that checks
 // the step it leaves, so no URL parameter, Back button, front door or
 // federation path can skip a step. It is the one place where the second
 // factor is enforced.
@@ -20,11 +21,19 @@
 //     second factor required, is the login done. Upstream connectors
 //     report through the same Proof (its Upstream field is the federation
 //     issue's hook).
-//   - A second-factor method may say whether a user can use it (Usable,
-//     such as idp/mfa/totplogin: a confirmed authenticator app). At mfa
-//     the flow offers the first one the user can use (NoMethod when none
-//     is), and a user who can use one is asked for a second factor at
-//     every login, whatever the organization and relying party require.
+//   - Second factors (SecondFactor, registered with RegisterFactor: the
+//     methods of idp/mfa) check a code against the factors the flow hands
+//     them. Which of a user's factors count (the organization's policy,
+//     its generation, the allowed methods: idp/mfa's rules), whether a
+//     second factor is required (the organization, the relying party,
+//     acr_values, an administrator's reset, or a factor the user turned
+//     on) and whether "Skip for now" stands are decided here, from the
+//     stored state, at every page (second.go). A user with a factor that
+//     counts goes to mfa; one without goes to enrol, where they choose a
+//     method (Enroller) or go straight to the only one, confirm a pending
+//     factor with its first code, and see the notice step (recovery codes,
+//     shown once) before Finish; a fallback (recovery codes) satisfies
+//     mfa once and ends on the notice too (secondsteps.go).
 //   - Guesses at secrets (methods that are Guarded) are counted by Lockout
 //     (idp/lockout) before the method checks them: a locked account gets
 //     the answer and the cost of a wrong secret, its secret unchecked; a
@@ -34,8 +43,9 @@
 //     (Expiry) sends the login to new_password, whose back door
 //     (passwordlogin.Renewal) sets a new one; then the login goes on as it
 //     would have. Reaching done never skips it.
-//   - Pages call Next (what to show now) and Submit (a form for a method)
-//     and render the Outcome; they never look at the step.
+//   - Pages call Next (what to show now), Submit (a form for a method),
+//     Choose, Resend, Skip and Finish, and render the Outcome; they never
+//     look at the step.
 //   - Starting the browser session is part of the transition to done: the
 //     flow creates the session row and hands the page the cookie to set.
 //

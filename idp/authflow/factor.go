@@ -3,6 +3,7 @@ package authflow
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
@@ -28,6 +29,12 @@ type SecondFactor interface {
 	// other error is an outage and must not count against the user.
 	Verify(ctx context.Context, c Turn, in Input) (Proof, error)
 }
+
+// ErrNotSent is what a method's Challenge or EnrolView wraps when it could
+// not send its code (the mail server or SMS gateway is down). The flow
+// then shows the step with this as its notice, and the user's other
+// methods, instead of failing the page; the method logs the detail.
+var ErrNotSent = errors.New("we could not send the code; try again in a moment, or use another method")
 
 // Enroller is a SecondFactor a user can enrol during a login (and at
 // /me). An enrolment is a pending factor in storage, unconfirmed and

@@ -204,10 +204,13 @@ func (f *Flow) mfaView(ctx context.Context, r storage.AuthRequest, p Party, n ne
 	if !slices.Contains(usable, m) {
 		m = usable[0]
 	}
-	v, state, err := f.factors[m].Challenge(ctx, Turn{Request: r, User: n.user, Policy: n.policy, Factors: n.counting[m],
-		State: turn(r, n, m, st).State, Resend: resend})
+	t := turn(r, n, m, st)
+	t.Resend = resend
+	v, state, err := f.factors[m].Challenge(ctx, t)
 	if err != nil {
-		return Outcome{}, fmt.Errorf("authflow: %s: challenge: %w", m, err)
+		if v, state, err = notSent(err, t.State); err != nil {
+			return Outcome{}, fmt.Errorf("authflow: %s: challenge: %w", m, err)
+		}
 	}
 	if r, err = f.saveState(ctx, r, flowState{Method: m, State: state}); err != nil {
 		return Outcome{}, err
@@ -229,7 +232,9 @@ func (f *Flow) enrolView(ctx context.Context, r storage.AuthRequest, p Party, n 
 			t.Resend = resend
 			v, state, err := e.EnrolView(ctx, t, *pending)
 			if err != nil {
-				return Outcome{}, fmt.Errorf("authflow: %s: enrolment view: %w", st.Method, err)
+				if v, state, err = notSent(err, t.State); err != nil {
+					return Outcome{}, fmt.Errorf("authflow: %s: enrolment view: %w", st.Method, err)
+				}
 			}
 			next := st
 			next.State = state
@@ -255,6 +260,15 @@ func (f *Flow) enrolView(ctx context.Context, r storage.AuthRequest, p Party, n 
 		out.Action = Choose
 	}
 	return out, nil
+}
+
+// notSent turns a method's failure to send its code into the step's page
+// with a notice, the method's state unchanged; any other error stays one.
+func notSent(err error, state []byte) (View, []byte, error) {
+	if !errors.Is(err, ErrNotSent) {
+		return View{}, nil, err
+	}
+	return View{Notice: ErrNotSent}, state, nil
 }
 
 // pending is the enrolment's pending factor when it is still the user's

@@ -164,7 +164,7 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Instance, erro
 	inst.Lockout = &lockout.Limiter{Store: inst.Store, Audit: inst.Audit, Now: inst.Now, Logger: inst.Logger,
 		MaxFailures: lo.MaxFailures, Duration: lo.Duration, IPMaxFailures: lo.IPMaxFailures, IPWindow: lo.IPWindow}
 	inst.Admin = &admin.Service{Store: inst.Store, Hasher: inst.Hasher, Audit: inst.Audit, Now: inst.Now,
-		Policy: cfg.Password.Policy(), Checker: inst.Checker, Lockout: inst.Lockout}
+		Policy: cfg.Password.Policy(), Checker: inst.Checker, Lockout: inst.Lockout, Logger: inst.Logger}
 	inst.rules = passwordRules{policies: inst.Passwords, checker: inst.Checker, now: inst.Now}
 	// Templates load now, so a broken override directory stops start-up.
 	if inst.Mail, inst.Templates, err = notify.FromConfigWith(cfg, notify.Options{Logger: inst.Logger, Now: inst.Now, RootCAs: opts.MailRootCAs}); err != nil {
@@ -173,7 +173,8 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Instance, erro
 	}
 	inst.SelfService = inst.newSelfService(opts.AnswerFloor)
 	if inst.MailConfigured() {
-		inst.Admin.Links = inst.SelfService
+		// The admin's links and notices leave the way the user's own do.
+		inst.Admin.Links, inst.Admin.Mail = inst.SelfService, inst.SelfService.Mail
 	}
 	// The flow's sessions and front doors are wired with the web side
 	// (NewServer); its back doors are known now.

@@ -82,8 +82,8 @@ func (i *Instance) NewServer(hopts httpserver.Options) (*httpserver.Server, *Web
 	web.OIDC.Mount(srv.Handle)
 	web.Pages.Mount(srv.Handle)
 	api := &admin.API{Service: i.Admin, Logger: i.Logger, Authenticate: func(r *http.Request) (admin.Principal, error) {
-		sub, isAdmin, err := web.OIDC.AuthenticateBearer(r)
-		return admin.Principal{Subject: sub, Admin: isAdmin}, err
+		b, err := web.OIDC.AuthenticateBearer(r)
+		return admin.Principal{Subject: b.Subject, Admin: b.Admin, OrgAdminOf: b.OrgAdminOf}, err
 	}}
 	api.Mount(srv)
 	return srv, web, nil

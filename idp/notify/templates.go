@@ -20,6 +20,7 @@ const (
 	TemplateInvite          = "invite"           // welcome, set-password link valid Data.Expires
 	TemplateReset           = "reset"            // forgot-password link valid Data.Expires
 	TemplatePasswordChanged = "password_changed" // notice after a change
+	TemplateMFAReset        = "mfa_reset"        // notice after an administrator's MFA reset
 	TemplateTest            = "test"             // gatehouse mail test
 	TemplateMFACode         = "mfa_code"         // a second-factor code, Data.Code, valid Data.Expires
 	TemplateMFAChanged      = "mfa_changed"      // notice after a change to the second factors: Data.Change at Data.ChangedAt
@@ -27,7 +28,7 @@ const (
 
 // Names lists every template name.
 func Names() []string {
-	return []string{TemplateInvite, TemplateMFAChanged, TemplateMFACode, TemplatePasswordChanged, TemplateReset, TemplateTest}
+	return []string{TemplateInvite, TemplateMFAChanged, TemplateMFACode, TemplateMFAReset, TemplatePasswordChanged, TemplateReset, TemplateTest}
 }
 
 // Each template is three files: NAME.subject and NAME.txt (text/template)

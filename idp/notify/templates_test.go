@@ -27,6 +27,8 @@ func TestEmbeddedTemplates(t *testing.T) {
 		{notify.TemplateInvite, "You are invited to Acme Inc", []string{"Alice", "Acme Inc", data.Link, "2 hours"}},
 		{notify.TemplateReset, "Reset your Acme Inc password", []string{data.Link, "2 hours", "If you did not ask for this, ignore this email"}},
 		{notify.TemplatePasswordChanged, "Your Acme Inc password was changed", []string{"alice@acme.example", "If this was not you, contact your administrator"}},
+		{notify.TemplateMFAReset, "Your Acme Inc two-step sign-in was reset", []string{"alice@acme.example", "An administrator reset",
+			"At your next sign-in you will set up two-step sign-in again", "If you did not expect this, contact your administrator"}},
 		{notify.TemplateTest, "Test message from Acme Inc", []string{"gatehouse mail test", "alice@acme.example"}},
 		// The subject does not carry the code: it shows on lock screens.
 		{notify.TemplateMFACode, "Your sign-in code", []string{"Acme Inc", "042137", "2 hours", "If you did not try to sign in, change your password"}},

@@ -189,41 +189,60 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 }
 
 // ScopeAdmin grants the admin API. A client may request it only if its
-// registration lists it; a user token carries it only for admins.
+// registration lists it; a user token carries it only for admins and
+// organization admins.
 const ScopeAdmin = "gatehouse:admin"
 
 // ErrNotAuthenticated: no usable bearer token.
 var ErrNotAuthenticated = errors.New("oidcop: no valid bearer token")
 
+// Bearer is who presented a Gatehouse-issued access token, and the admin
+// powers it carries. Without ScopeAdmin it carries none, whatever the
+// user's roles.
+type Bearer struct {
+	Subject string
+	// Admin: the token may administer the whole install.
+	Admin bool
+	// OrgAdminOf lists the IDs of the organizations whose users the token
+	// may administer.
+	OrgAdminOf []string
+}
+
 // AuthenticateBearer establishes who calls an API with a Gatehouse-issued
-// access token. admin is true for a token with ScopeAdmin that belongs to
-// either a user holding the admin role (checked now, so a demoted admin
-// loses access at once) or a client acting for itself (client_credentials),
-// whose registration allowed the scope.
-func (p *Provider) AuthenticateBearer(r *http.Request) (subject string, admin bool, err error) {
+// access token. A token with ScopeAdmin carries admin powers when it
+// belongs to a client acting for itself (client_credentials), whose
+// registration allowed the scope, or to an active user; then the user's
+// roles are read now, so that a demoted admin loses access at once: the
+// admin role gives Admin, org-admin roles give OrgAdminOf.
+func (p *Provider) AuthenticateBearer(r *http.Request) (Bearer, error) {
 	h := r.Header.Get("Authorization")
 	if len(h) <= 7 || !strings.EqualFold(h[:7], "bearer ") {
-		return "", false, ErrNotAuthenticated
+		return Bearer{}, ErrNotAuthenticated
 	}
 	t, ok, err := p.lookupAccess(r.Context(), strings.TrimSpace(h[7:]))
 	if err != nil {
-		return "", false, err
+		return Bearer{}, err
 	}
 	if !ok {
-		return "", false, ErrNotAuthenticated
+		return Bearer{}, ErrNotAuthenticated
 	}
+	b := Bearer{Subject: t.Subject}
 	if !hasScope(t.Scopes, ScopeAdmin) {
-		return t.Subject, false, nil
+		return b, nil
 	}
 	if t.UserID == "" {
-		return t.Subject, true, nil
+		b.Admin = true
+		return b, nil
 	}
 	u, err := p.opts.Store.GetUser(r.Context(), t.UserID)
 	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
-			return "", false, ErrNotAuthenticated
+			return Bearer{}, ErrNotAuthenticated
 		}
-		return "", false, err
+		return Bearer{}, err
 	}
-	return t.Subject, u.MayHoldTokens() && u.HasRole(storage.RoleAdmin), nil
+	if u.MayHoldTokens() {
+		b.Admin, b.OrgAdminOf = u.HasRole(storage.RoleAdmin), u.OrgAdminOf()
+	}
+	return b, nil
 }

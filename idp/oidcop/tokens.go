@@ -45,8 +45,11 @@ func randomToken() string {
 
 // privilegedScopes are the scopes that grant a role rather than describe
 // a user: each is released only to a principal that holds the role.
+// ScopeAdmin goes to admins and to organization admins alike: the admin
+// API reads the roles again at every call (AuthenticateBearer) and gives
+// an organization admin only that organization's powers.
 var privilegedScopes = map[string]func(storage.User) bool{
-	ScopeAdmin: func(u storage.User) bool { return u.HasRole(storage.RoleAdmin) },
+	ScopeAdmin: func(u storage.User) bool { return u.HasRole(storage.RoleAdmin) || len(u.OrgAdminOf()) > 0 },
 }
 
 // grantedScopes is the one rule for what a user's token carries of the

@@ -132,10 +132,32 @@ const (
 	UserDisabled UserState = "disabled"
 )
 
-// Role names.
+// Role names. A user's Roles hold RoleAdmin, and RoleOrgAdminPrefix
+// followed by an organization's ID for each organization the user
+// administers ("org-admin:<orgID>"): IDs, not names, so that a role
+// survives a rename and never names an organization created later with a
+// freed name.
 const (
+	// RoleAdmin administers the whole install.
 	RoleAdmin = "admin"
+	// RoleOrgAdminPrefix starts an organization administrator's role: it
+	// may manage that organization's users, nothing else.
+	RoleOrgAdminPrefix = "org-admin:"
 )
+
+// OrgAdminRole is the role that administers the organization orgID.
+func OrgAdminRole(orgID string) string { return RoleOrgAdminPrefix + orgID }
+
+// OrgAdminOf lists the IDs of the organizations the user administers.
+func (u User) OrgAdminOf() []string {
+	var out []string
+	for _, r := range u.Roles {
+		if id, ok := strings.CutPrefix(r, RoleOrgAdminPrefix); ok && id != "" {
+			out = append(out, id)
+		}
+	}
+	return out
+}
 
 // User is a local account. SSO-only users have no PasswordHash.
 type User struct {

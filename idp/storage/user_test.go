@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -28,6 +29,29 @@ func TestUserPredicates(t *testing.T) {
 			}
 			if got := tc.u.MayHoldTokens(); got != tc.token {
 				t.Errorf("MayHoldTokens = %v; want %v", got, tc.token)
+			}
+		})
+	}
+}
+
+// TestOrgAdminOf: the organizations a user administers are read from
+// their org-admin roles and nothing else.
+func TestOrgAdminOf(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		roles []string
+		want  []string
+	}{
+		{"none", nil, nil},
+		{"admin is not an org admin", []string{RoleAdmin}, nil},
+		{"one", []string{RoleAdmin, OrgAdminRole("o1")}, []string{"o1"}},
+		{"two", []string{OrgAdminRole("o1"), "auditor", OrgAdminRole("o2")}, []string{"o1", "o2"}},
+		{"prefix without an id", []string{RoleOrgAdminPrefix}, nil},
+		{"lookalike", []string{"org-admin", "xorg-admin:o1"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := (User{Roles: tc.roles}).OrgAdminOf(); !slices.Equal(got, tc.want) {
+				t.Fatalf("OrgAdminOf = %v; want %v", got, tc.want)
 			}
 		})
 	}

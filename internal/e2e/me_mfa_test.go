@@ -22,9 +22,7 @@ import (
 
 var (
 	formActionRE = regexp.MustCompile(`<form[^>]*action="([^"]*)"`)
-	codeItemRE   = regexp.MustCompile(`<li><code>([^<]+)</code></li>`)
 	downloadRE   = regexp.MustCompile(`id="download-codes" href="data:text/plain;charset=utf-8;base64,([^"]+)"`)
-	mailCodeRE   = regexp.MustCompile(`(?m)^\s+(\d{6})\s*$`)
 )
 
 // act posts the form of p that contains marker to that form's action,
@@ -67,10 +65,7 @@ func (h *harness) addApp(t *testing.T, b *browser, p page) ([]byte, page) {
 // download holds the same.
 func shownCodes(t *testing.T, p page) []string {
 	t.Helper()
-	var codes []string
-	for _, m := range codeItemRE.FindAllStringSubmatch(p.body, -1) {
-		codes = append(codes, m[1])
-	}
+	codes := recoveryCodes(t, p)
 	m := downloadRE.FindStringSubmatch(p.body)
 	if len(codes) != 10 || m == nil {
 		t.Fatalf("%d codes shown, download %v; want 10 and a download:\n%s", len(codes), m != nil, p.body)
@@ -178,14 +173,14 @@ func TestMeMFAEmailFactor(t *testing.T) {
 	const home = "alice.home@example.net"
 	cp := b.act(p, `id="add-email"`, map[string]string{"address": home})
 	wantPage(t, "code page", cp, http.StatusOK, "emailed to a•••e@example.net")
-	first := mailCode(t, m, home)
+	first := m.mailedCode(t, home)
 	wantPage(t, "wrong code", b.act(cp, `name="code"`, map[string]string{"code": wrongCode(first)}),
 		http.StatusUnprocessableEntity, "This code is not right")
 	// A reload sends nothing; "Send a new code" sends one that voids the old.
 	b.get(cp.resp.Request.URL.String())
 	cp = b.act(cp, `id="resend"`, nil)
 	wantPage(t, "resent", cp, http.StatusOK, "We sent a code")
-	second := mailCode(t, m, home)
+	second := m.mailedCode(t, home)
 	if first != second {
 		wantPage(t, "the replaced code", b.act(cp, `name="code"`, map[string]string{"code": first}),
 			http.StatusUnprocessableEntity, "This code is not right")
@@ -205,17 +200,6 @@ func TestMeMFAEmailFactor(t *testing.T) {
 	if i := slices.IndexFunc(fs, func(f storage.Factor) bool { return f.Kind == storage.FactorEmail }); i < 0 || fs[i].Address != home || fs[i].ConfirmedAt.IsZero() {
 		t.Fatalf("stored factors %v", fs)
 	}
-}
-
-// mailCode is the code in the next mail to addr.
-func mailCode(t *testing.T, m *mailHarness, addr string) string {
-	t.Helper()
-	msg := m.smtp.Wait(t, addr, 10*time.Second)
-	c := mailCodeRE.FindStringSubmatch(msg.Text)
-	if c == nil {
-		t.Fatalf("no code in the mail to %s:\n%s", addr, msg.Text)
-	}
-	return c[1]
 }
 
 // wrongCode is a code that is not c.
@@ -306,4 +290,26 @@ func TestMFANoticeOfLoginEnrolment(t *testing.T) {
 	h.setMFA(storage.MFAPolicy{Required: true, AllowedMethods: []string{"totp"}})
 	h.enrolTOTP(t, h.browser(), "web", aliceEmail)
 	m.wantNotice(t, "while signing in: an authenticator app")
+}
+
+// TestMeMFAMailDown: with the mail server down, adding an address says so
+// in plain words and leaves nothing behind, and an app is still added (its
+// notice is best effort, logged).
+func TestMeMFAMailDown(t *testing.T) {
+	m := newMailHarness(t, config.StorageSQLite, nil)
+	h := m.harness
+	id := h.user(aliceEmail, alicePW)
+	b := h.browser()
+	p := h.meMFA(t, b)
+	m.smtp.FailTemporarily(true)
+	wantPage(t, "address with the mail down", b.act(p, `id="add-email"`, map[string]string{"address": "alice.home@example.net"}),
+		http.StatusServiceUnavailable, "We could not send the code")
+	if fs, err := h.inst.Store.ListFactors(h.ctx, id, h.clock.Now()); err != nil || len(fs) != 0 {
+		t.Fatalf("an address whose code was not sent left %v, %v", fs, err)
+	}
+	_, done := h.addApp(t, b, p)
+	wantPage(t, "an app with the mail down", done, http.StatusOK, "Your authenticator app is on")
+	if !strings.Contains(m.log.String(), "a notice was not sent") {
+		t.Error("the notice that was not sent is not in the log")
+	}
 }

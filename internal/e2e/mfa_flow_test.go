@@ -10,11 +10,13 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gatehouse-idp/gatehouse/idp/admin"
 	"github.com/gatehouse-idp/gatehouse/idp/clients"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
@@ -187,8 +189,7 @@ func TestMFACodeOnce(t *testing.T) {
 		h.client("web", nil)
 		h.user(aliceEmail, alicePW)
 		h.setMFA(storage.MFAPolicy{Required: true, AllowedMethods: []string{"totp"}})
-		secret, n, _ := h.enrolTOTP(t, h.browser(), "web", aliceEmail)
-		_ = n
+		secret, _, _ := h.enrolTOTP(t, h.browser(), "web", aliceEmail)
 		h.clock.Advance(30 * time.Second)
 
 		// Two logins at the code step.
@@ -262,4 +263,332 @@ func TestMFADemandedWithoutPolicy(t *testing.T) {
 		lp := c.login(c.get(h.authURL("web", nil)), aliceEmail, alicePW)
 		wantPage(t, "plain client after enrolling", lp, http.StatusOK, "Open your authenticator app")
 	})
+}
+
+var mailCodeRE = regexp.MustCompile(`(?m)^\s+(\d{6})\s*$`)
+
+// mailedCode is the sign-in code in the next mail to to.
+func (m *mailHarness) mailedCode(t *testing.T, to string) string {
+	t.Helper()
+	msg := m.wait(t, to)
+	if !msg.TLS {
+		t.Errorf("code mail to %s came without TLS", to)
+	}
+	c := mailCodeRE.FindStringSubmatch(msg.Text)
+	if c == nil {
+		t.Fatalf("no code in the mail to %s:\n%s", to, msg.Text)
+	}
+	return c[1]
+}
+
+var recoveryRE = regexp.MustCompile(`<li><code>([a-z0-9-]+)</code></li>`)
+
+// recoveryCodes are the codes a notice page shows.
+func recoveryCodes(t *testing.T, p page) []string {
+	t.Helper()
+	var out []string
+	for _, m := range recoveryRE.FindAllStringSubmatch(p.body, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
+// TestMFAEmailAndRecovery: with TOTP and email allowed, the user chooses
+// email codes (their own address, which the policy allows by naming
+// email), confirms the address with the code that arrives over SMTP,
+// gets ten recovery codes shown once, and finishes; at the next login the
+// code is sent without a click, "Send a new code" voids it, and a
+// recovery code stands in for the mailbox once, ending on a page that
+// says how many are left.
+func TestMFAEmailAndRecovery(t *testing.T) {
+	for _, backend := range backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			m := newMailHarness(t, backend, nil)
+			h := m.harness
+			secretC := h.client("web", nil)
+			h.user(aliceEmail, alicePW)
+			h.setMFA(storage.MFAPolicy{Required: true, AllowedMethods: []string{"totp", "email"}})
+
+			b := h.browser()
+			q, verifier := withPKCE(nil)
+			p := b.login(b.get(h.authURL("web", q)), aliceEmail, alicePW)
+			wantPage(t, "choice", p, http.StatusOK, "Choose how you want to confirm it is you")
+			for _, m := range []string{`data-method="totp"`, `data-method="email"`} {
+				if !strings.Contains(p.body, m) {
+					t.Fatalf("the choice lacks %s:\n%s", m, p.body)
+				}
+			}
+			e := b.press(p, `data-method="email"`, nil)
+			wantPage(t, "email enrolment", e, http.StatusOK, "Check your email")
+			code := m.mailedCode(t, aliceEmail)
+			wantPage(t, "a wrong code", b.press(e, `name="code"`, map[string]string{"code": "000000"}), http.StatusUnprocessableEntity, `role="alert"`)
+			n := b.press(e, `name="code"`, map[string]string{"code": code})
+			wantPage(t, "enrolled", n, http.StatusOK, "Two-step sign-in is on")
+			codes := recoveryCodes(t, n)
+			if len(codes) != 10 || !strings.Contains(n.body, `download="gatehouse-recovery-codes.txt"`) {
+				t.Fatalf("%d recovery codes shown (want 10, with a download link):\n%s", len(codes), n.body)
+			}
+			status, tok := h.tokenRequest("web", secretC, codeForm("web", b.press(n, `id="finish"`, nil).callback(t).Get("code"), verifier))
+			if status != http.StatusOK {
+				t.Fatalf("token: %d %v", status, tok)
+			}
+			wantMFAToken(t, tok)
+
+			// The next login: the code goes out with no click.
+			c := h.browser()
+			lp := c.login(c.get(h.authURL("web", nil)), aliceEmail, alicePW)
+			wantPage(t, "code step", lp, http.StatusOK, "we emailed to a")
+			first := m.mailedCode(t, aliceEmail)
+			// A reload sends nothing new.
+			c.get(h.issuer + "/login?id=" + url.QueryEscape(lp.form(t, `name="code"`).Get("id")))
+			r := c.press(lp, `id="resend"`, nil)
+			wantPage(t, "resend", r, http.StatusOK, "We sent a new code")
+			second := m.mailedCode(t, aliceEmail)
+			if n := len(m.codeMails()); n != 3 {
+				t.Fatalf("%d code mails; want 3 (enrolment, first login code, resend): a reload must not send", n)
+			}
+			if first != second {
+				wantPage(t, "the voided code", c.press(r, `name="code"`, map[string]string{"code": first}), http.StatusUnprocessableEntity, `role="alert"`)
+			}
+			// Use a recovery code instead.
+			rp := c.press(r, `data-method="recovery"`, nil)
+			wantPage(t, "recovery form", rp, http.StatusOK, "Use a recovery code")
+			used := strings.ToUpper(strings.ReplaceAll(codes[3], "-", " "))
+			rn := c.press(rp, `name="code"`, map[string]string{"code": used})
+			wantPage(t, "after a recovery code", rn, http.StatusOK, "You have 9 recovery codes left")
+			if !strings.Contains(rn.body, `href="/me/mfa"`) {
+				t.Fatalf("the notice does not point to the account's methods:\n%s", rn.body)
+			}
+			c.press(rn, `id="finish"`, nil).callback(t)
+			// The code is spent, in another login too.
+			d := h.browser()
+			dp := d.login(d.get(h.authURL("web", nil)), aliceEmail, alicePW)
+			m.mailedCode(t, aliceEmail)
+			dr := d.press(dp, `data-method="recovery"`, nil)
+			wantPage(t, "a used recovery code", d.press(dr, `name="code"`, map[string]string{"code": codes[3]}), http.StatusUnprocessableEntity, `role="alert"`)
+		})
+	}
+}
+
+// TestMFASkipForNow: where the policy offers it, "Skip for now" lets the
+// login through without a second factor and is remembered; an
+// administrator's reset clears it and asks for an enrolment with no skip.
+func TestMFASkipForNow(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		secretC := h.client("web", nil)
+		uid := h.user(aliceEmail, alicePW)
+		h.setMFA(storage.MFAPolicy{Required: true, AllowedMethods: []string{"totp"}, AllowSkip: true})
+		b := h.browser()
+		q, verifier := withPKCE(nil)
+		p := b.login(b.get(h.authURL("web", q)), aliceEmail, alicePW)
+		wantPage(t, "enrolment with skip", p, http.StatusOK, "Skip for now")
+		status, tok := h.tokenRequest("web", secretC, codeForm("web", b.press(p, `id="skip"`, nil).callback(t).Get("code"), verifier))
+		if status != http.StatusOK {
+			t.Fatalf("token: %d %v", status, tok)
+		}
+		if claims := jwtClaims(t, jsonStr(tok, "id_token")); claims["acr"] == "urn:gatehouse:acr:mfa" {
+			t.Fatalf("a skipped login claims MFA: %v", claims)
+		}
+		if u := h.storedUser(uid); !u.MFASkipped || u.MFASkippedAt.IsZero() {
+			t.Fatalf("skip not remembered: %+v", u)
+		}
+		// Remembered: the next login goes straight through.
+		h.loginFlow(h.browser(), "web", aliceEmail, nil)
+		// An administrator's reset clears it and asks for an enrolment,
+		// without skip.
+		if res, err := h.inst.Admin.ResetMFA(h.ctx, "test-admin", admin.Everyone, []admin.UserRef{{Email: aliceEmail}}, ""); err != nil || len(res) != 1 {
+			t.Fatalf("ResetMFA: %+v, %v", res, err)
+		}
+		if u := h.storedUser(uid); u.MFASkipped || !u.MFAEnrollRequired {
+			t.Fatalf("after the reset: %+v", u)
+		}
+		c := h.browser()
+		lp := c.login(c.get(h.authURL("web", nil)), aliceEmail, alicePW)
+		wantPage(t, "after the reset", lp, http.StatusOK, "Set up an authenticator app")
+		if strings.Contains(lp.body, "Skip for now") {
+			t.Fatal("Skip for now offered after an administrator's reset")
+		}
+	})
+}
+
+// setMFAPolicy changes the default organization's policy the way an
+// administrator does (gatehouse orgs set-mfa), generations included.
+func (h *harness) setMFAPolicy(in admin.MFAPolicyInput) {
+	h.t.Helper()
+	if _, err := h.inst.Admin.SetMFAPolicy(h.ctx, "test-admin", "default", in); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// TestMFAPolicyChanges: turning MFA off and on again (as set-mfa does)
+// makes an enrolled user enrol again (their old factor no longer counts),
+// and removing a method from the allowed list makes a user whose only
+// factor uses it enrol an allowed one.
+func TestMFAPolicyChanges(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		h.client("web", nil)
+		h.user(aliceEmail, alicePW)
+		on := admin.MFAPolicyInput{Required: true, Methods: []string{"totp"}}
+		h.setMFAPolicy(on)
+		h.enrolTOTP(t, h.browser(), "web", aliceEmail)
+		h.clock.Advance(time.Minute)
+		// Off: the app she enrolled still protects her account.
+		h.setMFAPolicy(admin.MFAPolicyInput{})
+		b := h.browser()
+		wantPage(t, "MFA off, own app", b.login(b.get(h.authURL("web", nil)), aliceEmail, alicePW), http.StatusOK, "Open your authenticator app")
+		// On again: a new generation; her app is from before it.
+		h.clock.Advance(time.Minute)
+		h.setMFAPolicy(on)
+		c := h.browser()
+		wantPage(t, "MFA on again", c.login(c.get(h.authURL("web", nil)), aliceEmail, alicePW), http.StatusOK, "Set up an authenticator app")
+
+		// Bob enrols an app; then the list allows email only.
+		h.user(bobEmail, alicePW)
+		h.enrolTOTP(t, h.browser(), "web", bobEmail)
+		h.setMFAPolicy(admin.MFAPolicyInput{Required: true, Methods: []string{"email"}})
+		d := h.browser()
+		dp := d.login(d.get(h.authURL("web", nil)), bobEmail, alicePW)
+		if strings.Contains(dp.body, "Open your authenticator app") || !strings.Contains(dp.body, `data-page="mfa_`) {
+			t.Fatalf("a removed method still satisfies the step, or no enrolment:\n%s", dp.body)
+		}
+	})
+}
+
+// TestMFABulkReset: an administrator resets three users at once; each
+// one's factors stop working, their sessions end, and their next login
+// enrols again.
+func TestMFABulkReset(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		h.client("web", nil)
+		h.setMFAPolicy(admin.MFAPolicyInput{Required: true, Methods: []string{"totp"}, AllowSkip: true})
+		emails := []string{"u1@example.com", "u2@example.com", "u3@example.com"}
+		var refs []admin.UserRef
+		browsers := map[string]*browser{}
+		for _, e := range emails {
+			h.user(e, alicePW)
+			b := h.browser()
+			_, n, _ := h.enrolTOTP(t, b, "web", e)
+			b.press(n, `id="finish"`, nil).callback(t)
+			browsers[e] = b
+			refs = append(refs, admin.UserRef{Email: e})
+		}
+		res, err := h.inst.Admin.ResetMFA(h.ctx, "test-admin", admin.Everyone, refs, "")
+		if err != nil || len(res) != 3 {
+			t.Fatalf("ResetMFA: %+v, %v", res, err)
+		}
+		for _, e := range emails {
+			if h.loggedIn(browsers[e], "web") {
+				t.Fatalf("%s: the session survived the reset", e)
+			}
+			b := h.browser()
+			p := b.login(b.get(h.authURL("web", nil)), e, alicePW)
+			wantPage(t, e+" after the reset", p, http.StatusOK, "Set up an authenticator app")
+			if strings.Contains(p.body, "Skip for now") {
+				t.Fatalf("%s: Skip for now offered after a reset", e)
+			}
+		}
+	})
+}
+
+// TestMFAAfterPasswordReset: a user with an authenticator app resets
+// their password from the mailbox; the next login still asks for the app.
+func TestMFAAfterPasswordReset(t *testing.T) {
+	m := newMailHarness(t, backends(t)[len(backends(t))-1], nil)
+	h := m.harness
+	h.client("web", nil)
+	h.user(aliceEmail, alicePW)
+	h.setMFAPolicy(admin.MFAPolicyInput{Required: true, Methods: []string{"totp"}})
+	h.enrolTOTP(t, h.browser(), "web", aliceEmail)
+	b := h.browser()
+	fp := b.get(h.issuer + "/password/forgot")
+	wantPage(t, "forgot", b.submit(fp, "/password/forgot", map[string]string{"email": aliceEmail}), http.StatusOK, "If an account exists")
+	_, reset := m.link(t, aliceEmail, "/password/reset")
+	const pw = "a brand new passphrase"
+	wantPage(t, "reset", b.submit(b.get(reset), "/password/reset", map[string]string{"password": pw, "confirm": pw}), http.StatusOK, "Your password is set")
+	c := h.browser()
+	p := c.login(c.get(h.authURL("web", nil)), aliceEmail, pw)
+	if p.resp.StatusCode == http.StatusFound {
+		t.Fatalf("a login after the reset went on without the app: %s", p.resp.Header.Get("Location"))
+	}
+	wantPage(t, "login after the reset", p, http.StatusOK, "Open your authenticator app")
+}
+
+// TestMFAEmailToAnotherAddress: where the policy allows other addresses,
+// the choice asks for one; a malformed one is refused on the page, and
+// the code goes to the address given, whose first code confirms it.
+func TestMFAEmailToAnotherAddress(t *testing.T) {
+	m := newMailHarness(t, backends(t)[0], nil)
+	h := m.harness
+	h.client("web", nil)
+	h.user(aliceEmail, alicePW)
+	h.setMFAPolicy(admin.MFAPolicyInput{Required: true, Methods: []string{"email"}, OtherEmail: true})
+	b := h.browser()
+	p := b.login(b.get(h.authURL("web", nil)), aliceEmail, alicePW)
+	wantPage(t, "the choice asks for an address", p, http.StatusOK, `name="address"`)
+	if !strings.Contains(p.body, `value="`+aliceEmail+`"`) {
+		t.Fatalf("the address field is not prefilled with the account's:\n%s", p.body)
+	}
+	bad := b.press(p, `data-method="email"`, map[string]string{"address": "not an address"})
+	wantPage(t, "a malformed address", bad, http.StatusUnprocessableEntity, `role="alert"`)
+	const other = "alice.backup@home.example"
+	e := b.press(bad, `data-method="email"`, map[string]string{"address": other})
+	wantPage(t, "sent to the other address", e, http.StatusOK, "Check your email")
+	n := b.press(e, `name="code"`, map[string]string{"code": m.mailedCode(t, other)})
+	wantPage(t, "enrolled", n, http.StatusOK, "Two-step sign-in is on")
+	if f, err := h.inst.Store.ListFactors(h.ctx, h.storedUserByEmail(aliceEmail).ID, h.clock.Now()); err != nil || !slices.ContainsFunc(f, func(f storage.Factor) bool {
+		return f.Kind == storage.FactorEmail && f.Address == other && !f.ConfirmedAt.IsZero()
+	}) {
+		t.Fatalf("factors %+v, %v; want a confirmed email factor for %s", f, err, other)
+	}
+}
+
+func (h *harness) storedUserByEmail(email string) storage.User {
+	h.t.Helper()
+	u, err := h.inst.Store.GetUserByEmail(h.ctx, storage.NormalizeEmail(email))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return u
+}
+
+// TestMFAMailServerDown: when the code cannot be mailed, the code step
+// says so in plain words (no error page) and the user's other methods
+// still work; once the server is back, "Send a new code" sends one.
+func TestMFAMailServerDown(t *testing.T) {
+	m := newMailHarness(t, backends(t)[0], nil)
+	h := m.harness
+	h.client("web", nil)
+	h.user(aliceEmail, alicePW)
+	h.setMFAPolicy(admin.MFAPolicyInput{Required: true, Methods: []string{"totp", "email"}})
+	// Alice has an app and an email factor.
+	secret, _, _ := h.enrolTOTP(t, h.browser(), "web", aliceEmail)
+	uid := h.storedUserByEmail(aliceEmail).ID
+	if err := h.inst.Store.CreateFactor(h.ctx, storage.Factor{ID: storage.NewID(), UserID: uid, Kind: storage.FactorEmail,
+		Label: aliceEmail, Address: aliceEmail, CreatedAt: h.clock.Now(), ConfirmedAt: h.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	m.smtp.Stop()
+	b := h.browser()
+	p := b.login(b.get(h.authURL("web", nil)), aliceEmail, alicePW)
+	wantPage(t, "code step", p, http.StatusOK, "Open your authenticator app")
+	e := b.press(p, `data-method="email"`, nil)
+	wantPage(t, "mail down", e, http.StatusOK, "We could not send the code")
+	if !strings.Contains(m.log.String(), "sending a code failed") {
+		t.Errorf("the log lacks the send failure:\n%s", m.log.String())
+	}
+	// The app still works.
+	h.clock.Advance(30 * time.Second)
+	a := b.press(e, `data-method="totp"`, nil)
+	ap := b.press(a, `name="code"`, map[string]string{"code": h.code(t, secret)})
+	if ap.resp.StatusCode != http.StatusFound {
+		t.Fatalf("the app after the mail outage: %d\n%s", ap.resp.StatusCode, ap.body)
+	}
+	// Back up: a new code is sent on request.
+	m.smtp.Restart()
+	c := h.browser()
+	cp := c.press(c.login(c.get(h.authURL("web", nil)), aliceEmail, alicePW), `data-method="email"`, nil)
+	r := c.press(cp, `id="resend"`, nil)
+	wantPage(t, "resend after the outage", r, http.StatusOK, "We sent a new code")
+	m.mailedCode(t, aliceEmail) // sent when the step was shown, voided by the resend
+	c.press(r, `name="code"`, map[string]string{"code": m.mailedCode(t, aliceEmail)}).callback(t)
 }

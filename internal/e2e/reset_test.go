@@ -61,10 +61,40 @@ func newMailHarness(t *testing.T, backend string, edit func(*config.Config)) *ma
 	return &mailHarness{harness: h, smtp: srv, log: logs}
 }
 
+// wait is the next mail to `to` that is not a notice of a change to the
+// second factors: enrolling at a login mails one to the account, and a
+// test that waits for a code or a link is not about it (me_mfa_test.go
+// checks the notices).
+func (m *mailHarness) wait(t *testing.T, to string) smtptest.Captured {
+	t.Helper()
+	for {
+		msg := m.smtp.Wait(t, to, 10*time.Second)
+		if !isChangeNotice(msg) {
+			return msg
+		}
+	}
+}
+
+// codeMails are the mails sent so far but the notices of changes to the
+// second factors.
+func (m *mailHarness) codeMails() []smtptest.Captured {
+	var out []smtptest.Captured
+	for _, msg := range m.smtp.Messages() {
+		if !isChangeNotice(msg) {
+			out = append(out, msg)
+		}
+	}
+	return out
+}
+
+func isChangeNotice(msg smtptest.Captured) bool {
+	return strings.Contains(msg.Subject, "sign-in methods changed")
+}
+
 // link is the first link in the mail to `to` that starts with path.
 func (m *mailHarness) link(t *testing.T, to, path string) (smtptest.Captured, string) {
 	t.Helper()
-	msg := m.smtp.Wait(t, to, 10*time.Second)
+	msg := m.wait(t, to)
 	if !msg.TLS || msg.Auth == "" {
 		t.Errorf("mail to %s came without TLS or AUTH (tls=%v auth=%q)", to, msg.TLS, msg.Auth)
 	}

@@ -186,7 +186,9 @@ func (m *Method) send(ctx context.Context, t authflow.Turn, f storage.Factor) (a
 	d := notify.Data{Org: m.orgName(ctx, t.User), User: t.User.Name, Email: f.Address, Issuer: m.Issuer, Expires: ttl, Code: code}
 	if err := m.Mailer.Mail(ctx, notify.TemplateMFACode, f.Address, d); err != nil {
 		m.logger().ErrorContext(ctx, "emailcode: sending a code failed", "user_id", t.User.ID, "factor_id", f.ID, "err", err)
-		return authflow.View{}, nil, fmt.Errorf("%w: %w", ErrSendFailed, err)
+		// authflow.ErrNotSent: the flow shows the step with a notice and
+		// the user's other methods, rather than an error page.
+		return authflow.View{}, nil, fmt.Errorf("%w: %w: %w", ErrSendFailed, authflow.ErrNotSent, err)
 	}
 	v.Sent = true
 	return v, b, nil
