@@ -184,19 +184,22 @@ func (m *Method) EnrolView(ctx context.Context, t authflow.Turn, f storage.Facto
 	return authflow.View{Secret: e.Grouped, URI: e.URI, QR: e.QRPNG}, nil, nil
 }
 
-// Enrolment opens pending factor f of u for its page.
+// Enrolment opens pending factor f of u for its page: the URI, the
+// grouped text and the QR code. Its Secret is left out (nil): the page
+// needs none, and the opened secret is wiped before this returns.
 func (m *Method) Enrolment(ctx context.Context, u storage.User, f storage.Factor) (totp.Enrolment, error) {
 	secret, err := totp.Open(m.Sealer, f.Secret, f.ID, f.UserID)
 	if err != nil {
 		return totp.Enrolment{}, fmt.Errorf("totplogin: open secret: %w", err)
 	}
 	defer clear(secret)
-	return totp.For(secret, m.issuer(ctx, u), u.Email)
+	e, err := totp.For(secret, m.issuer(ctx, u), u.Email)
+	e.Secret = nil
+	return e, err
 }
 
 // ConfirmEnrol confirms pending factor f with its first code, spending
-// that code's step. replace (for /me's reset) are factors the confirmed
-// one replaces in the same write.
+// that code's step.
 func (m *Method) ConfirmEnrol(ctx context.Context, t authflow.Turn, f storage.Factor, in authflow.Input) (authflow.Proof, error) {
 	return m.Confirm(ctx, t.User, f, in[FieldCode])
 }
@@ -213,13 +216,27 @@ func (m *Method) Confirm(ctx context.Context, u storage.User, f storage.Factor, 
 	if !ok {
 		return authflow.Proof{}, &authflow.Failure{User: u, Reason: ReasonWrong}
 	}
-	if _, err := m.Factors.ConfirmFactor(ctx, f.ID, now, replace...); errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrAlreadyUsed) {
+	// Confirming and spending the code are one unit of work (joining the
+	// caller's, such as the flow's): a confirmed factor whose confirming
+	// code could be used again must never exist.
+	var expired bool
+	err = storage.Atomically(ctx, m.Factors, func(ctx context.Context) error {
+		_, err := m.Factors.ConfirmFactor(ctx, f.ID, now, replace...)
+		if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrAlreadyUsed) {
+			expired = true
+			return err
+		} else if err != nil {
+			return fmt.Errorf("totplogin: confirm: %w", err)
+		}
+		if _, err := m.Factors.UseFactorStep(ctx, f.ID, step, now); err != nil {
+			return fmt.Errorf("totplogin: spend the confirming code: %w", err)
+		}
+		return nil
+	})
+	if expired {
 		return authflow.Proof{}, &authflow.Failure{User: u, Reason: ReasonExpired, Show: authflow.ErrEnrolExpired}
 	} else if err != nil {
-		return authflow.Proof{}, fmt.Errorf("totplogin: confirm: %w", err)
-	}
-	if _, err := m.Factors.UseFactorStep(ctx, f.ID, step, now); err != nil {
-		return authflow.Proof{}, fmt.Errorf("totplogin: spend the confirming code: %w", err)
+		return authflow.Proof{}, err
 	}
 	return authflow.Proof{UserID: u.ID, AMR: []string{AMROTP}, Event: audit.LoginTOTP}, nil
 }
