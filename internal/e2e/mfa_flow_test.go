@@ -4,6 +4,26 @@ package e2e
 // enrolment at the first login, the code at later ones, and the ways a
 // browser could try to get past them (Back, reload, direct URLs, the
 // callback, the token endpoint, a replayed or a doubly-submitted code).
+//
+// The "MFA" items of SECURITY-TESTS.md, and where they are tested:
+//   - TOTP replay in the same login (TestTOTPSelfEnrolAndLogin) and in
+//     another (TestMFACodeOnce, with two parallel submissions); a secret of
+//     ≥ 160 bits shown only at enrolment and a confirming code
+//     (TestMFAEnrolAtFirstLogin, idp/mfa/totplogin TestEnrol).
+//   - Email codes: ≥ 6 digits, single use, TTL, bound to the login, resend
+//     voids, 5 misses burn, send caps per destination, account and network
+//     (idp/mfa/emailcode's tests; TestMFAEmailAndRecovery over SMTP).
+//   - No step-skipping: TestMFAEnrolAtFirstLogin (reload, the password
+//     form again, /authorize again, the callback, Skip and Finish out of
+//     turn), TestMFARequiredNeverIssues, TestMFAAfterPasswordReset,
+//     idp/authflow TestTransitions and TestEnrolAtLogin.
+//   - Channels: TestMFADemandedWithoutPolicy (no email to the account's
+//     own mailbox unless the organization named email), idp/mfa
+//     TestEmailAddressAllowed.
+//   - Admin reset: TestMFABulkReset, TestMFASkipForNow, mfa_reset_test.go,
+//     idp/admin's matrix of roles.
+//   - Lockout of every code: idp/authflow TestSecondFactorMissesLock and
+//     TestTOTPWrongCodesLockTheAccount.
 
 import (
 	"html"
@@ -145,6 +165,13 @@ func TestMFAEnrolAtFirstLogin(t *testing.T) {
 		wantPage(t, "wrong code", wrong, http.StatusUnprocessableEntity, "not correct")
 		n := b.press(p, `name="code"`, map[string]string{"code": h.code(t, secret)})
 		wantPage(t, "after the enrolment", n, http.StatusOK, "Two-step sign-in is on")
+		// The secret was shown for the set-up only.
+		if strings.Contains(n.body, strings.Join(strings.Fields(totpSecretText(t, p)), " ")) {
+			t.Fatal("the notice shows the secret again")
+		}
+		if again := b.get(h.issuer + "/login?id=" + url.QueryEscape(id)); strings.Contains(again.body, `id="secret"`) {
+			t.Fatalf("a reload after the confirmation shows a secret:\n%s", again.body)
+		}
 		// Still nothing issued: the notice waits for Finish.
 		if r := h.authRequest(id); r.Step != "notice" || r.SessionID != "" {
 			t.Fatalf("after the code: step %q session %q; want notice without a session", r.Step, r.SessionID)
@@ -591,4 +618,14 @@ func TestMFAMailServerDown(t *testing.T) {
 	wantPage(t, "resend after the outage", r, http.StatusOK, "We sent a new code")
 	m.mailedCode(t, aliceEmail) // sent when the step was shown, voided by the resend
 	c.press(r, `name="code"`, map[string]string{"code": m.mailedCode(t, aliceEmail)}).callback(t)
+}
+
+// totpSecretText is the key as the enrolment page shows it.
+func totpSecretText(t *testing.T, p page) string {
+	t.Helper()
+	m := secretRE.FindStringSubmatch(p.body)
+	if m == nil {
+		t.Fatalf("no secret on the page:\n%s", p.body)
+	}
+	return m[1]
 }
