@@ -115,7 +115,7 @@ func (m *fakeOTP) ConfirmEnrol(ctx context.Context, t authflow.Turn, f storage.F
 // moves, a real session.Manager over the same store, the password method
 // and the fake second factor.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	ctx      context.Context
 	st       storage.Storage
 	flow     *authflow.Flow
@@ -128,13 +128,13 @@ type env struct {
 	mfaOrg   storage.Organization // MFA required
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	return newEnvOn(t, testenv.SQLite(t))
 }
 
 // newEnvOn is newEnv over st, a fresh, migrated store.
-func newEnvOn(t *testing.T, st storage.Storage) *env {
+func newEnvOn(t testing.TB, st storage.Storage) *env {
 	t.Helper()
 	ctx := context.Background()
 	now := t0

@@ -25,7 +25,7 @@ import (
 
 // totpEnv is newEnv whose flow has the password and the real TOTP method
 // (no fake second factor), and the master key that seals the secrets.
-func totpEnv(t *testing.T) (*env, *masterkey.Key) {
+func totpEnv(t testing.TB) (*env, *masterkey.Key) {
 	t.Helper()
 	e := newEnv(t)
 	enc, err := masterkey.Generate()
