@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse-idp/gatehouse/idp/audit"
 	"github.com/gatehouse-idp/gatehouse/idp/authflow"
 	"github.com/gatehouse-idp/gatehouse/idp/mfa"
+	"github.com/gatehouse-idp/gatehouse/idp/mfa/otpcode"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
 
@@ -33,12 +34,12 @@ const AMROTP = "otp"
 const (
 	// Digits is a code's length: 10^6 codes, of which an attacker gets
 	// MaxMisses tries per code sent and the sends are capped.
-	Digits = 6
+	Digits = otpcode.Digits
 	// MaxTTL bounds a code's life and is the default TTL: long enough to
 	// switch to a mail app, short enough that a code read later is dead.
-	MaxTTL = 10 * time.Minute
+	MaxTTL = otpcode.MaxTTL
 	// MaxMisses wrong tries burn a code: the user must send a new one.
-	MaxMisses = 5
+	MaxMisses = otpcode.MaxMisses
 )
 
 // Failure reasons in the audit log.

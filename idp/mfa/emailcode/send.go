@@ -9,6 +9,7 @@ import (
 	"github.com/gatehouse-idp/gatehouse/idp/authflow"
 	"github.com/gatehouse-idp/gatehouse/idp/lockout"
 	"github.com/gatehouse-idp/gatehouse/idp/mfa"
+	"github.com/gatehouse-idp/gatehouse/idp/mfa/otpcode"
 	"github.com/gatehouse-idp/gatehouse/idp/notify"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
@@ -37,11 +38,7 @@ func (n NotifyMailer) Mail(ctx context.Context, template, to string, d notify.Da
 
 // Limiter counts one event under key and reports whether it was within
 // its limit (lockout.Window). An error is an outage.
-type Limiter interface {
-	Allow(ctx context.Context, key string) (bool, error)
-}
-
-var _ Limiter = (*lockout.Window)(nil)
+type Limiter = otpcode.Limiter
 
 // Sends are the caps on codes sent: per address (nobody's mailbox is
 // flooded from a sign-in page), per account (an attacker with a password
@@ -134,29 +131,18 @@ func (m *Method) challenge(ctx context.Context, t authflow.Turn, factors []stora
 	if len(factors) == 0 {
 		return authflow.View{}, nil, ErrNoFactor
 	}
-	st, had := readState(t.State)
+	st, had := otpcode.Read(t.State)
 	f, ok := storage.Factor{}, false
 	if had {
-		f, ok = find(factors, st.Factor)
+		f, ok = otpcode.Find(factors, st.Factor)
 	}
 	if ok && !t.Resend {
-		return authflow.View{Address: mfa.MaskAddress(f.Address), Notice: st.notice(m.now())}, t.State, nil
+		return authflow.View{Address: mfa.MaskAddress(f.Address), Notice: notice(st, m.now())}, t.State, nil
 	}
 	if !ok {
-		f = latest(factors)
+		f = otpcode.Latest(factors)
 	}
 	return m.send(ctx, t, f)
-}
-
-// latest is the factor used most recently, else the first.
-func latest(factors []storage.Factor) storage.Factor {
-	best := factors[0]
-	for _, f := range factors[1:] {
-		if f.LastUsedAt.After(best.LastUsedAt) {
-			best = f
-		}
-	}
-	return best
 }
 
 // send mails a new code to f and returns the state that holds it, which
@@ -174,12 +160,12 @@ func (m *Method) send(ctx context.Context, t authflow.Turn, f storage.Factor) (a
 		v.Notice = ErrTooManySends
 		return v, t.State, nil
 	}
-	code, err := newCode(m.rand())
+	code, err := otpcode.New(m.rand())
 	if err != nil {
 		return authflow.View{}, nil, err
 	}
 	now, ttl := m.now(), m.ttl()
-	b, err := state{V: stateVersion, Factor: f.ID, Hash: m.hash(t.Request.ID, f.ID, code), SentAt: now, ExpiresAt: now.Add(ttl)}.encode()
+	b, err := otpcode.NewState(f.ID, otpcode.Hash(m.Key, hashDomain, t.Request.ID, f.ID, code), now, ttl).Encode()
 	if err != nil {
 		return authflow.View{}, nil, err
 	}
