@@ -44,15 +44,11 @@ const (
 
 // Failure reasons in the audit log.
 const (
-	ReasonMalformed = "malformed_code"
-	ReasonExpired   = "expired_code" // none sent, expired, replaced or burnt
-	ReasonWrong     = "wrong_code"
-	// ReasonUnknownFactor: the code went to a factor that no longer
-	// counts (removed, or refused by a changed policy).
-	ReasonUnknownFactor = "unknown_factor"
-	// ReasonUsed: the factor already proved a login after this code was
-	// sent (a replayed state), or the enrolment was confirmed before.
-	ReasonUsed           = "used_code"
+	ReasonMalformed      = otpcode.ReasonMalformed
+	ReasonExpired        = otpcode.ReasonExpired // none sent, expired, replaced or burnt
+	ReasonWrong          = otpcode.ReasonWrong
+	ReasonUnknownFactor  = otpcode.ReasonUnknownFactor
+	ReasonUsed           = otpcode.ReasonUsed
 	ReasonBadAddress     = "malformed_address"
 	ReasonAddressRefused = "address_not_allowed"
 	ReasonEnrolExpired   = "enrolment_expired"

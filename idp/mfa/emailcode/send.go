@@ -137,7 +137,7 @@ func (m *Method) challenge(ctx context.Context, t authflow.Turn, factors []stora
 		f, ok = otpcode.Find(factors, st.Factor)
 	}
 	if ok && !t.Resend {
-		return authflow.View{Address: mfa.MaskAddress(f.Address), Notice: notice(st, m.now())}, t.State, nil
+		return authflow.View{Address: mfa.MaskAddress(f.Address), Notice: words.Notice(st, m.now())}, t.State, nil
 	}
 	if !ok {
 		f = otpcode.Latest(factors)
@@ -165,7 +165,7 @@ func (m *Method) send(ctx context.Context, t authflow.Turn, f storage.Factor) (a
 		return authflow.View{}, nil, err
 	}
 	now, ttl := m.now(), m.ttl()
-	b, err := otpcode.NewState(f.ID, otpcode.Hash(m.Key, hashDomain, t.Request.ID, f.ID, code), now, ttl).Encode()
+	b, err := otpcode.NewState(f.ID, m.code().Hash(t.Request.ID, f.ID, code), now, ttl).Encode()
 	if err != nil {
 		return authflow.View{}, nil, err
 	}

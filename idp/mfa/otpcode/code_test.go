@@ -114,4 +114,3 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
-

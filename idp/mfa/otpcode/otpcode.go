@@ -199,10 +199,16 @@ const (
 	Wrong
 )
 
-// Code is one method's codes: its Key and hash domain.
+// Code is one method's codes: its Key, hash domain and wording.
 type Code struct {
 	Key    []byte
 	Domain string
+	Words  Words
+}
+
+// Hash is code's hash for login requestID and factorID under c's key.
+func (c Code) Hash(requestID, factorID, code string) []byte {
+	return Hash(c.Key, c.Domain, requestID, factorID, code)
 }
 
 // Check matches typed against the code that login requestID was sent (in
@@ -227,7 +233,7 @@ func (c Code) Check(requestID string, state []byte, factors []storage.Factor, ty
 	case st.UsedSince(f):
 		return storage.Factor{}, Used, st
 	}
-	if hmac.Equal(Hash(c.Key, c.Domain, requestID, f.ID, code), st.Hash) {
+	if hmac.Equal(c.Hash(requestID, f.ID, code), st.Hash) {
 		return f, Live, st
 	}
 	st.Misses++
