@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"time"
@@ -51,7 +50,7 @@ const (
 	ReasonUsed           = otpcode.ReasonUsed
 	ReasonBadAddress     = "malformed_address"
 	ReasonAddressRefused = "address_not_allowed"
-	ReasonEnrolExpired   = "enrolment_expired"
+	ReasonEnrolExpired   = otpcode.ReasonEnrolExpired
 )
 
 // What a page tells the user (Failure.Show, View.Notice), in plain words.
@@ -82,13 +81,7 @@ var (
 
 // Store is the storage the method writes: enrolments, their confirmation
 // and the last use of a factor.
-type Store interface {
-	CreateFactor(ctx context.Context, f storage.Factor) error
-	ConfirmFactor(ctx context.Context, id string, now time.Time, replace ...string) (storage.Factor, error)
-	TouchFactor(ctx context.Context, id string, now time.Time) error
-}
-
-var _ Store = storage.Factors(nil)
+type Store = otpcode.Store
 
 // Method sends and checks email codes. Set the fields before use; it is
 // then safe for concurrent use.
@@ -154,11 +147,8 @@ func (m *Method) Verify(ctx context.Context, t authflow.Turn, in authflow.Input)
 	if err != nil {
 		return authflow.Proof{}, err
 	}
-	switch err := m.Store.TouchFactor(ctx, f.ID, m.now()); {
-	case errors.Is(err, storage.ErrNotFound):
-		return authflow.Proof{}, failure(t, ReasonUnknownFactor, ErrExpired, nil) // removed meanwhile
-	case err != nil:
-		return authflow.Proof{}, fmt.Errorf("emailcode: record the factor's use: %w", err)
+	if err := m.code().Spend(ctx, m.Store, t, f, m.now()); err != nil {
+		return authflow.Proof{}, err
 	}
 	return proof(t), nil
 }

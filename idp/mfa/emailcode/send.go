@@ -70,19 +70,7 @@ type SendLimits struct {
 // Windows are the caps of l as sliding windows over st's attempt counters,
 // shared by every instance on the database. now nil is time.Now.
 func (l SendLimits) Windows(st storage.Attempts, now func() time.Time) Sends {
-	if now == nil {
-		now = time.Now
-	}
-	window := l.Window
-	if window <= 0 {
-		window = DefaultSendWindow
-	}
-	w := func(limit, def int) *lockout.Window {
-		if limit <= 0 {
-			limit = def
-		}
-		return &lockout.Window{Store: st, Limit: limit, Window: window, Now: now}
-	}
+	w := otpcode.Windows(st, l.Window, DefaultSendWindow, now)
 	return Sends{Address: w(l.PerAddress, DefaultAddressSends), Account: w(l.PerAccount, DefaultAccountSends),
 		Network: w(l.PerNetwork, DefaultNetworkSends)}
 }
@@ -102,27 +90,18 @@ func (m *Method) allow(ctx context.Context, userID, addr string) (refused string
 	if s.Address == nil || s.Account == nil {
 		return "", errors.New("emailcode: send caps are not configured")
 	}
-	type limit struct {
-		name string
-		l    Limiter
-		key  string
-	}
-	caps := []limit{{"address", s.Address, keyAddress + storage.NormalizeEmail(addr)}, {"account", s.Account, keyAccount + userID}}
+	caps := []otpcode.Cap{{Name: "address", Limiter: s.Address, Key: keyAddress + storage.NormalizeEmail(addr)},
+		{Name: "account", Limiter: s.Account, Key: keyAccount + userID}}
 	if s.Network != nil && m.ClientIP != nil {
 		if ip := m.ClientIP(ctx); ip != "" {
-			caps = append(caps, limit{"network", s.Network, keyNetwork + lockout.NetworkKey(ip)})
+			caps = append(caps, otpcode.Cap{Name: "network", Limiter: s.Network, Key: keyNetwork + lockout.NetworkKey(ip)})
 		}
 	}
-	for _, c := range caps {
-		ok, err := c.l.Allow(ctx, c.key)
-		if err != nil {
-			return "", fmt.Errorf("emailcode: %s send cap: %w", c.name, err)
-		}
-		if !ok {
-			return c.name, nil
-		}
+	refused, err = otpcode.Allow(ctx, caps)
+	if err != nil {
+		return "", fmt.Errorf("emailcode: %w", err)
 	}
-	return "", nil
+	return refused, nil
 }
 
 // challenge shows the step for one of factors: the code this login was
@@ -131,16 +110,9 @@ func (m *Method) challenge(ctx context.Context, t authflow.Turn, factors []stora
 	if len(factors) == 0 {
 		return authflow.View{}, nil, ErrNoFactor
 	}
-	st, had := otpcode.Read(t.State)
-	f, ok := storage.Factor{}, false
-	if had {
-		f, ok = otpcode.Find(factors, st.Factor)
-	}
-	if ok && !t.Resend {
+	f, st, keep := otpcode.Shown(t.State, factors, t.Resend)
+	if keep {
 		return authflow.View{Address: mfa.MaskAddress(f.Address), Notice: words.Notice(st, m.now())}, t.State, nil
-	}
-	if !ok {
-		f = otpcode.Latest(factors)
 	}
 	return m.send(ctx, t, f)
 }

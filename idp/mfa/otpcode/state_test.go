@@ -90,3 +90,34 @@ func TestCheck(t *testing.T) {
 		t.Fatalf("the right code once burnt: %d", v)
 	}
 }
+
+func TestShown(t *testing.T) {
+	a, b := storage.Factor{ID: "a"}, storage.Factor{ID: "b", LastUsedAt: t0}
+	sentTo := func(id string) []byte {
+		s, err := NewState(id, bytes.Repeat([]byte{1}, 32), t0, MaxTTL).Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	tests := []struct {
+		name   string
+		state  []byte
+		resend bool
+		want   string
+		keep   bool
+	}{
+		{"nothing sent: the most recently used", nil, false, "b", false},
+		{"sent: shown again", sentTo("a"), false, "a", true},
+		{"sent: a resend goes to the same factor", sentTo("a"), true, "a", false},
+		{"sent to a factor gone: the most recently used", sentTo("gone"), false, "b", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, st, keep := Shown(tt.state, []storage.Factor{a, b}, tt.resend)
+			if f.ID != tt.want || keep != tt.keep || (keep && st.Factor != f.ID) {
+				t.Fatalf("Shown = %q, %+v, %v; want %q, %v", f.ID, st, keep, tt.want, tt.keep)
+			}
+		})
+	}
+}

@@ -30,6 +30,8 @@ type Words struct {
 	Expired error
 	// Burnt: too many wrong codes.
 	Burnt error
+	// EnrolExpired: a pending factor died before its code came back.
+	EnrolExpired error
 }
 
 // Notice is what a page showing s at now says about it: nil while its

@@ -11,7 +11,8 @@ import (
 const hashDomain = "gatehouse smscode v1"
 
 // words are the page's wording of a code's fate.
-var words = otpcode.Words{Retype: ErrRetype, Wrong: ErrWrongCode, Expired: ErrExpired, Burnt: ErrBurnt}
+var words = otpcode.Words{Retype: ErrRetype, Wrong: ErrWrongCode, Expired: ErrExpired, Burnt: ErrBurnt,
+	EnrolExpired: ErrEnrolExpired}
 
 func (m *Method) code() otpcode.Code {
 	return otpcode.Code{Key: m.Key, Domain: hashDomain, Words: words}

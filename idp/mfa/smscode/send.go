@@ -64,19 +64,7 @@ type SendLimits struct {
 // Windows are the caps of l as sliding windows over st's attempt counters,
 // shared by every instance on the database. now nil is time.Now.
 func (l SendLimits) Windows(st storage.Attempts, now func() time.Time) Sends {
-	if now == nil {
-		now = time.Now
-	}
-	window := l.Window
-	if window <= 0 {
-		window = DefaultSendWindow
-	}
-	w := func(limit, def int) *lockout.Window {
-		if limit <= 0 {
-			limit = def
-		}
-		return &lockout.Window{Store: st, Limit: limit, Window: window, Now: now}
-	}
+	w := otpcode.Windows(st, l.Window, DefaultSendWindow, now)
 	return Sends{Number: w(l.PerNumber, DefaultNumberSends), Account: w(l.PerAccount, DefaultAccountSends),
 		Network: w(l.PerNetwork, DefaultNetworkSends), Org: w(l.PerOrg, DefaultOrgSends)}
 }
@@ -89,13 +77,6 @@ const (
 	keyNetwork = "mfa-sms:"
 )
 
-// capped is one cap to count a send under.
-type capped struct {
-	name string
-	l    Limiter
-	key  string
-}
-
 // allow counts one send to number for u under every cap and returns the
 // name of the cap that refused it ("" when none did). Caps that are not
 // configured fail closed: an uncapped send is what a pumping attack wants.
@@ -104,23 +85,19 @@ func (m *Method) allow(ctx context.Context, u storage.User, number string) (refu
 	if s.Number == nil || s.Account == nil || s.Network == nil || s.Org == nil {
 		return "", errors.New("smscode: send caps are not configured")
 	}
-	caps := []capped{{"number", s.Number, keyNumber + number}, {"account", s.Account, keyAccount + u.ID}}
+	caps := []otpcode.Cap{{Name: "number", Limiter: s.Number, Key: keyNumber + number},
+		{Name: "account", Limiter: s.Account, Key: keyAccount + u.ID}}
 	if m.ClientIP != nil {
 		if ip := m.ClientIP(ctx); ip != "" {
-			caps = append(caps, capped{"network", s.Network, keyNetwork + lockout.NetworkKey(ip)})
+			caps = append(caps, otpcode.Cap{Name: "network", Limiter: s.Network, Key: keyNetwork + lockout.NetworkKey(ip)})
 		}
 	}
-	caps = append(caps, capped{"org", s.Org, keyOrg + u.OrgID})
-	for _, c := range caps {
-		ok, err := c.l.Allow(ctx, c.key)
-		if err != nil {
-			return "", fmt.Errorf("smscode: %s send cap: %w", c.name, err)
-		}
-		if !ok {
-			return c.name, nil
-		}
+	caps = append(caps, otpcode.Cap{Name: "org", Limiter: s.Org, Key: keyOrg + u.OrgID})
+	refused, err = otpcode.Allow(ctx, caps)
+	if err != nil {
+		return "", fmt.Errorf("smscode: %w", err)
 	}
-	return "", nil
+	return refused, nil
 }
 
 // purpose is what a code is for, in the message.
@@ -137,16 +114,9 @@ func (m *Method) challenge(ctx context.Context, t authflow.Turn, factors []stora
 	if len(factors) == 0 {
 		return authflow.View{}, nil, ErrNoFactor
 	}
-	st, had := otpcode.Read(t.State)
-	f, ok := storage.Factor{}, false
-	if had {
-		f, ok = otpcode.Find(factors, st.Factor)
-	}
-	if ok && !t.Resend {
+	f, st, keep := otpcode.Shown(t.State, factors, t.Resend)
+	if keep {
 		return authflow.View{Address: maskNumber(f.Address), Notice: words.Notice(st, m.now())}, t.State, nil
-	}
-	if !ok {
-		f = otpcode.Latest(factors)
 	}
 	return m.send(ctx, t, f, p)
 }
