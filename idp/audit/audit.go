@@ -64,6 +64,9 @@ const (
 	// LoginEmailCode: a code sent by email proved the second factor
 	// (idp/mfa/emailcode), at a login or confirming a new address.
 	LoginEmailCode = "login.email_code_ok"
+	// LoginSMSCode: a code sent by text message proved the second factor
+	// (idp/mfa/smscode), at a login or confirming a new number.
+	LoginSMSCode = "login.sms_code_ok"
 	// LoginRecoveryCode: a recovery code stood in for the second factor
 	// (idp/mfa/recovery); that code of the user's set is spent.
 	LoginRecoveryCode = "login.recovery_code_ok"
