@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
@@ -73,69 +74,108 @@ func (m *Method) Verify(ctx context.Context, t authflow.Turn, in authflow.Input)
 		return authflow.Proof{}, failure(t, ReasonMalformed, ErrRetry)
 	}
 	k, ok := find(m.keys(t), parsed.RawID)
-	switch {
-	case !ok:
+	if !ok {
 		return authflow.Proof{}, failure(t, ReasonUnknownCredential, ErrUnknownKey)
-	case k.rec.CloneWarning:
-		return authflow.Proof{}, failure(t, ReasonFlagged, ErrFlagged)
-	case !k.f.LastUsedAt.Before(s.Issued) || bytes.Equal(k.rec.LastChallenge, challengeHash(s)):
-		// The key proved a login since this challenge was issued, or with
-		// it: a state used twice.
-		return authflow.Proof{}, failure(t, ReasonReplayed, ErrExpired)
 	}
-	cred, err := m.wa.ValidateLogin(m.userOf(t.User, m.keys(t)), s.Session, parsed)
-	if err != nil {
-		reason := m.classify(parsed.Response.CollectedClientData, parsed.Response.AuthenticatorData.RPIDHash)
-		m.refusal(ctx, t, reason, err)
-		return authflow.Proof{}, failure(t, reason, nil)
-	}
-	if cred.Authenticator.CloneWarning {
-		m.flag(ctx, t, k, parsed.Response.AuthenticatorData.Counter)
+	var out outcome
+	err = storage.Atomically(ctx, m.store, func(ctx context.Context) error {
+		var err error
+		out, err = m.assert(ctx, t, s, k, parsed)
+		return err
+	})
+	switch {
+	case out.regressed:
+		// Refused and audited (by the flow) even if the flag did not
+		// reach storage.
+		m.logger.WarnContext(ctx, "webauthnmfa: a security key's signature counter went backwards; the key may be cloned and is flagged",
+			"factor", k.f, "user_id", t.User.ID, "stored_count", k.rec.SignCount,
+			"received_count", parsed.Response.AuthenticatorData.Counter, "flag_err", err)
 		return authflow.Proof{}, failure(t, ReasonSignCount, nil)
-	}
-	rec := recordOf(m.rpID, cred)
-	rec.Transports, rec.LastChallenge = k.rec.Transports, challengeHash(s)
-	if err := m.used(ctx, k.f.ID, rec); errors.Is(err, storage.ErrNotFound) {
-		return authflow.Proof{}, failure(t, ReasonUnknownCredential, ErrUnknownKey) // removed meanwhile
-	} else if err != nil {
+	case err != nil:
 		return authflow.Proof{}, err
+	case out.refusal != nil:
+		m.refusal(ctx, t, out.reason, out.refusal)
+		return authflow.Proof{}, failure(t, out.reason, nil)
 	}
 	return proof(t, parsed.Response.AuthenticatorData.Flags.HasUserVerified()), nil
 }
 
-// used stores a key's record after a login it proved, and its use, as one
-// unit of work.
-func (m *Method) used(ctx context.Context, id string, rec Record) error {
+// outcome is what assert decided that must be committed: a flag, or a
+// refusal by the library (to log once the unit is done).
+type outcome struct {
+	regressed bool
+	reason    string
+	refusal   error
+}
+
+// assert checks parsed against key k as stored now, not as t.Factors
+// had it (a state used twice, or two logins racing, then see the first
+// one's counter and use), and records the outcome: the new counter and
+// the use, or the clone flag. It runs in one unit of work, which
+// serializes it with other logins by the key on SQLite; on PostgreSQL two
+// logins racing with the same key may both pass, but each challenge
+// belongs to one login, whose move the flow makes once.
+func (m *Method) assert(ctx context.Context, t authflow.Turn, s State, k key, parsed *protocol.ParsedCredentialAssertionData) (outcome, error) {
+	f, err := m.store.GetFactor(ctx, k.f.ID)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return outcome{}, failure(t, ReasonUnknownCredential, ErrUnknownKey) // removed meanwhile
+	case err != nil:
+		return outcome{}, fmt.Errorf("webauthnmfa: read the key: %w", err)
+	}
+	rec, err := ReadRecord(f.Data)
+	if err != nil || f.UserID != t.User.ID || f.Kind != Name || f.ConfirmedAt.IsZero() || !bytes.Equal(rec.ID, k.rec.ID) {
+		return outcome{}, failure(t, ReasonUnknownCredential, ErrUnknownKey)
+	}
+	switch {
+	case rec.CloneWarning:
+		return outcome{}, failure(t, ReasonFlagged, ErrFlagged)
+	case !f.LastUsedAt.Before(s.Issued) || bytes.Equal(rec.LastChallenge, challengeHash(s)):
+		// The key proved a login since this challenge was issued, or with
+		// it: a state used twice.
+		return outcome{}, failure(t, ReasonReplayed, ErrExpired)
+	}
+	keys := m.keys(t)
+	for i := range keys {
+		if bytes.Equal(keys[i].rec.ID, rec.ID) {
+			keys[i].rec = rec
+		}
+	}
+	cred, err := m.wa.ValidateLogin(m.userOf(t.User, keys), s.Session, parsed)
+	if err != nil {
+		return outcome{reason: m.classify(parsed.Response.CollectedClientData, parsed.Response.AuthenticatorData.RPIDHash), refusal: err}, nil
+	}
+	now := m.now()
+	if cred.Authenticator.CloneWarning {
+		rec.CloneWarning = true
+		return outcome{regressed: true}, m.write(ctx, f.ID, rec, now, false)
+	}
+	next := recordOf(m.rpID, cred)
+	next.Transports, next.LastChallenge = rec.Transports, challengeHash(s)
+	if err := m.write(ctx, f.ID, next, now, true); errors.Is(err, storage.ErrNotFound) {
+		return outcome{}, failure(t, ReasonUnknownCredential, ErrUnknownKey)
+	} else if err != nil {
+		return outcome{}, err
+	}
+	return outcome{}, nil
+}
+
+// write stores a key's record and, when used, its use.
+func (m *Method) write(ctx context.Context, id string, rec Record, now time.Time, used bool) error {
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("webauthnmfa: write credential record: %w", err)
 	}
-	now := m.now()
-	return storage.Atomically(ctx, m.store, func(ctx context.Context) error {
-		if err := m.store.SetFactorData(ctx, id, data, now); err != nil {
-			return fmt.Errorf("webauthnmfa: record the key's counter: %w", err)
-		}
-		if err := m.store.TouchFactor(ctx, id, now); err != nil {
-			return fmt.Errorf("webauthnmfa: record the key's use: %w", err)
-		}
+	if err := m.store.SetFactorData(ctx, id, data, now); err != nil {
+		return fmt.Errorf("webauthnmfa: store the key's record: %w", err)
+	}
+	if !used {
 		return nil
-	})
-}
-
-// flag marks key k as possibly cloned (its counter went backwards to
-// got). A failure to write the flag is logged: the login fails anyway.
-func (m *Method) flag(ctx context.Context, t authflow.Turn, k key, got uint32) {
-	m.logger.WarnContext(ctx, "webauthnmfa: a security key's signature counter went backwards; the key may be cloned and is flagged",
-		"factor", k.f, "stored_count", k.rec.SignCount, "received_count", got)
-	rec := k.rec
-	rec.CloneWarning = true
-	data, err := json.Marshal(rec)
-	if err == nil {
-		err = m.store.SetFactorData(ctx, k.f.ID, data, m.now())
 	}
-	if err != nil {
-		m.logger.ErrorContext(ctx, "webauthnmfa: flagging a possibly cloned key failed", "factor", k.f, "user_id", t.User.ID, "err", err)
+	if err := m.store.TouchFactor(ctx, id, now); err != nil {
+		return fmt.Errorf("webauthnmfa: record the key's use: %w", err)
 	}
+	return nil
 }
 
 // classify names why a response that the library refused failed, for the

@@ -106,6 +106,7 @@ var ErrIPAddress = errors.New("webauthnmfa: the issuer's host is an IP address, 
 // Store is the storage the method writes.
 type Store interface {
 	CreateFactor(ctx context.Context, f storage.Factor) error
+	GetFactor(ctx context.Context, id string) (storage.Factor, error)
 	ConfirmFactor(ctx context.Context, id string, now time.Time, replace ...string) (storage.Factor, error)
 	SetFactorData(ctx context.Context, id string, data []byte, now time.Time) error
 	TouchFactor(ctx context.Context, id string, now time.Time) error
