@@ -521,6 +521,9 @@ func TestOtherKeysRefused(t *testing.T) {
 	tn := e.turn(alice)
 	tn.Factors = append(tn.Factors, e.factor(bobsID))
 	l = e.challenge(tn)
+	if o := readOptions(t, l.data); len(o.Allow) != 1 || o.Allow[0].ID != b64.EncodeToString(ak.id) {
+		t.Fatalf("alice's challenge allows %+v; want her key alone", o.Allow)
+	}
 	_, err = e.verify(l, bk.get(l.data))
 	refused(t, "bob's row in alice's factors", alice, err, webauthnmfa.ReasonUnknownCredential, nil)
 	// Alice's second key, which does not count now (the flow left it out).
@@ -621,8 +624,20 @@ func TestMalformedLogin(t *testing.T) {
 			t.Fatalf("%s: reason %q", name, fail.Reason)
 		}
 	}
+	// A right answer padded past MaxInput is not read at all.
 	e.advance(time.Minute)
 	l := e.challenge(e.turn(u))
+	var padded map[string]any
+	if err := json.Unmarshal([]byte(a.get(l.data)), &padded); err != nil {
+		t.Fatal(err)
+	}
+	padded["padding"] = strings.Repeat("a", webauthnmfa.MaxInput)
+	big, _ := json.Marshal(padded)
+	_, err := e.verify(l, string(big))
+	refused(t, "an oversized answer", u, err, webauthnmfa.ReasonMalformed, webauthnmfa.ErrRetry)
+
+	e.advance(time.Minute)
+	l = e.challenge(e.turn(u))
 	p, err := e.verify(l, a.get(l.data))
 	accepted(t, "the key after all that", u, p, err, "hwk", "user")
 }
@@ -697,4 +712,50 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("Verify(%q): %v; want a Failure", in, err)
 		}
 	})
+}
+
+// writeFails reads from a real store but cannot write a key's record.
+type writeFails struct {
+	webauthnmfa.Store
+	err error
+}
+
+func (w writeFails) SetFactorData(context.Context, string, []byte, time.Time) error { return w.err }
+
+func TestStorageErrorsAreOutages(t *testing.T) {
+	e := newEnv(t)
+	u := e.user("alice@example.com")
+	a := newAuthenticator(t)
+	a.count = 5
+	id := e.register(u, a)
+	outage := errors.New("database is down")
+	m, err := webauthnmfa.New(webauthnmfa.Config{Issuer: "https://id.example.com", Key: testKey,
+		Store: writeFails{e.st, outage}, Now: func() time.Time { return *e.now }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.advance(time.Minute)
+	l := e.challenge(e.turn(u))
+	_, err = m.Verify(e.ctx, l.t, authflow.Input{webauthnmfa.FieldCredential: a.get(l.data)})
+	var fail *authflow.Failure
+	if !errors.Is(err, outage) || errors.As(err, &fail) {
+		t.Fatalf("err %v; want the outage, not a Failure", err)
+	}
+	// A regression is refused, as a Failure, even when its flag cannot be
+	// written.
+	l = e.challenge(e.turn(u))
+	_, err = m.Verify(e.ctx, l.t, authflow.Input{webauthnmfa.FieldCredential: a.assert(readOptions(t, l.data).Challenge, 1)})
+	refused(t, "a regression whose flag fails", u, err, webauthnmfa.ReasonSignCount, nil)
+	if e.record(id).SignCount != 5 {
+		t.Fatal("the counter moved")
+	}
+	// Registration: the key is not confirmed without its record.
+	en := e.beginEnrol(u, "")
+	_, err = m.ConfirmEnrol(e.ctx, en.t, en.f, authflow.Input{webauthnmfa.FieldCredential: newAuthenticator(t).create(en.data)})
+	if !errors.Is(err, outage) || errors.As(err, &fail) {
+		t.Fatalf("ConfirmEnrol: %v; want the outage", err)
+	}
+	if !e.factor(en.f.ID).ConfirmedAt.IsZero() {
+		t.Fatal("a key was confirmed without its record")
+	}
 }
