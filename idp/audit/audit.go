@@ -70,6 +70,11 @@ const (
 	// LoginRecoveryCode: a recovery code stood in for the second factor
 	// (idp/mfa/recovery); that code of the user's set is spent.
 	LoginRecoveryCode = "login.recovery_code_ok"
+	// LoginWebAuthn: a security key (WebAuthn) proved the second factor
+	// (idp/mfa/webauthnmfa), at a login or registering a new key. A key
+	// whose signature counter went backwards is a LoginFailed with reason
+	// "sign_count_regression": a sign of a cloned key.
+	LoginWebAuthn = "login.webauthn_ok"
 )
 
 // Lockout events (idp/lockout, idp/admin). Each failed guess is a
