@@ -713,6 +713,17 @@ func TestEnvNames(t *testing.T) {
 		"GATEHOUSE_SERVER_READ_HEADER_TIMEOUT",
 		"GATEHOUSE_SERVER_SHUTDOWN_TIMEOUT",
 		"GATEHOUSE_SERVER_TRUSTED_PROXIES",
+		"GATEHOUSE_SMS_FROM",
+		"GATEHOUSE_SMS_PROVIDER",
+		"GATEHOUSE_SMS_TIMEOUT",
+		"GATEHOUSE_SMS_TWILIO_ACCOUNT_SID",
+		"GATEHOUSE_SMS_TWILIO_AUTH_TOKEN",
+		"GATEHOUSE_SMS_TWILIO_AUTH_TOKEN_FILE",
+		"GATEHOUSE_SMS_TWILIO_BASE_URL",
+		"GATEHOUSE_SMS_TWILIO_MESSAGING_SERVICE_SID",
+		"GATEHOUSE_SMS_WEBHOOK_SECRET",
+		"GATEHOUSE_SMS_WEBHOOK_SECRET_FILE",
+		"GATEHOUSE_SMS_WEBHOOK_URL",
 		"GATEHOUSE_SMTP_FROM",
 		"GATEHOUSE_SMTP_HOST",
 		"GATEHOUSE_SMTP_PASSWORD",
@@ -758,7 +769,8 @@ func TestStructTags(t *testing.T) {
 	for _, p := range secretPairs(reflect.ValueOf(&c).Elem()) {
 		keys = append(keys, p.key+"/"+p.fileKey)
 	}
-	if want := []string{"master_key/master_key_file", "storage.dsn/storage.dsn_file", "smtp.password/smtp.password_file"}; !slices.Equal(keys, want) {
+	if want := []string{"master_key/master_key_file", "storage.dsn/storage.dsn_file", "smtp.password/smtp.password_file",
+		"sms.twilio.auth_token/sms.twilio.auth_token_file", "sms.webhook.secret/sms.webhook.secret_file"}; !slices.Equal(keys, want) {
 		t.Errorf("secret pairs = %q, want %q", keys, want)
 	}
 }
