@@ -68,23 +68,29 @@ var e164 = regexp.MustCompile(`^\+[0-9]{8,15}$`)
 
 // CheckPhoneNumber reports whether to is an E.164 number: "+" then 8 to
 // 15 digits, no spaces. The error says what is wrong in words a person
-// typing a number understands; it wraps ErrSMSRejected.
+// typing a number understands, and errors.Is it ErrSMSRejected.
 func CheckPhoneNumber(to string) error {
 	switch {
 	case to == "":
-		return fmt.Errorf("%w: no phone number", ErrSMSRejected)
+		return phoneError("no phone number")
 	case e164.MatchString(to):
 		return nil
 	case !strings.HasPrefix(to, "+") && strings.Trim(to, "0123456789 ()-./") == "":
-		return fmt.Errorf("%w: %q has no country code: give the number in international form, + and the country code, e.g. +41791234567", ErrSMSRejected, to)
+		return phoneError(fmt.Sprintf("%q has no country code: give the number in international form, + and the country code, e.g. +41791234567", to))
 	}
-	return fmt.Errorf("%w: %q is not an international (E.164) phone number: + then 8 to 15 digits, no spaces, e.g. +41791234567", ErrSMSRejected, to)
+	return phoneError(fmt.Sprintf("%q is not an international (E.164) phone number: + then 8 to 15 digits, no spaces, e.g. +41791234567", to))
 }
+
+// phoneError is a number a person got wrong; its text is for that person.
+type phoneError string
+
+func (e phoneError) Error() string        { return string(e) }
+func (e phoneError) Is(target error) bool { return target == ErrSMSRejected }
 
 // checkSMS refuses what no gateway would send, before spending a request.
 func checkSMS(to, text string) error {
 	if err := CheckPhoneNumber(to); err != nil {
-		return err
+		return fmt.Errorf("notify: sms: %w", err)
 	}
 	switch n := utf8.RuneCountInString(text); {
 	case text == "" || strings.TrimSpace(text) == "":
