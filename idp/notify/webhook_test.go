@@ -288,3 +288,26 @@ func TestSMSFromConfig(t *testing.T) {
 		t.Errorf("unknown provider: %v", err)
 	}
 }
+
+// TestSentLogLine: the line a production send logs masks the number and
+// never carries the text, which holds a code.
+func TestSentLogLine(t *testing.T) {
+	srv := startGateway(t, nil, reply(http.StatusOK, `{"id": "m9", "status": "queued"}`))
+	var logs bytes.Buffer
+	s, err := notify.NewWebhook(webhookConfig(srv.URL, testWebhookSecret), notify.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SendSMS(context.Background(), testPhone, testText); err != nil {
+		t.Fatal(err)
+	}
+	line := logs.String()
+	if !strings.Contains(line, "msg=\"sms sent\"") || !strings.Contains(line, "to=+417******67") || !strings.Contains(line, "id=m9") {
+		t.Errorf("log line lacks the masked number or the id:\n%s", line)
+	}
+	for _, leak := range []string{testPhone, "123456", testWebhookSecret} {
+		if strings.Contains(line, leak) {
+			t.Errorf("log line shows %q:\n%s", leak, line)
+		}
+	}
+}
