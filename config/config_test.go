@@ -59,6 +59,36 @@ func assertNoSecrets(t *testing.T, what, s string) {
 	}
 }
 
+// assertProblems: err is nil when want is empty, and otherwise reports
+// exactly len(want) problems, each containing one of want, and no secret
+// of the test's.
+func assertProblems(t *testing.T, err error, want []string, secrets ...string) {
+	t.Helper()
+	if len(want) == 0 {
+		if err != nil {
+			t.Fatalf("Validate: %v", err)
+		}
+		return
+	}
+	if err == nil {
+		t.Fatal("Validate succeeded, want an error")
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q; got:\n%v", w, err)
+		}
+	}
+	if n := len(flatten(err)); n != len(want) {
+		t.Errorf("got %d problems, want %d:\n%v", n, len(want), err)
+	}
+	assertNoSecrets(t, "error", err.Error())
+	for _, s := range secrets {
+		if strings.Contains(err.Error(), s) {
+			t.Errorf("error leaks secret %q: %v", s, err)
+		}
+	}
+}
+
 func TestLoadRejects(t *testing.T) {
 	// {{MISSING}} in a row's env is replaced by a path that does not exist.
 	missing := filepath.Join(t.TempDir(), "missing")
@@ -812,24 +842,7 @@ func TestValidate(t *testing.T) {
 			c := fullConfig()
 			tt.mutate(&c)
 			err := c.Validate()
-			if len(tt.want) == 0 {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatal("Validate succeeded, want an error")
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error lacks %q; got:\n%v", w, err)
-				}
-			}
-			if n := len(flatten(err)); n != len(tt.want) {
-				t.Errorf("got %d problems, want %d:\n%v", n, len(tt.want), err)
-			}
-			assertNoSecrets(t, "error", err.Error())
+			assertProblems(t, err, tt.want)
 		})
 	}
 }

@@ -132,28 +132,7 @@ func TestValidateSMS(t *testing.T) {
 			c.Dev = tt.dev
 			tt.mutate(&c.SMS)
 			err := c.Validate()
-			if len(tt.want) == 0 {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatal("Validate succeeded, want an error")
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error lacks %q; got:\n%v", w, err)
-				}
-			}
-			if n := len(flatten(err)); n != len(tt.want) {
-				t.Errorf("got %d problems, want %d:\n%v", n, len(tt.want), err)
-			}
-			for _, secret := range []string{testTwilioToken, "hunter2-s3cret"} {
-				if strings.Contains(err.Error(), secret) {
-					t.Errorf("error leaks a secret: %v", err)
-				}
-			}
+			assertProblems(t, err, tt.want, testTwilioToken, "hunter2-s3cret")
 		})
 	}
 }

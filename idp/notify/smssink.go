@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -64,34 +63,14 @@ func (s *SMSSink) SendSMS(_ context.Context, to, text string) (SMSResult, error)
 }
 
 func (s *SMSSink) write(now time.Time, to, text string) (string, error) {
-	if err := os.MkdirAll(s.dir, 0o700); err != nil {
-		return "", err
-	}
-	suffix, err := randomHex(s.opts.Rand, 4)
-	if err != nil {
-		return "", err
-	}
-	name := now.UTC().Format("20060102T150405.000Z") + "-" + fileSafe(to) + "-" + suffix + ".txt"
-	path := filepath.Join(s.dir, name)
 	var b strings.Builder
 	fmt.Fprintf(&b, "To: %s\n", to)
 	if s.from != "" {
 		fmt.Fprintf(&b, "From: %s\n", s.from)
 	}
 	fmt.Fprintf(&b, "Date: %s\n\n%s\n", now.UTC().Format(time.RFC3339), text)
-	// O_EXCL: never append to, or follow a link planted at, another file.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return "", err
-	}
-	_, werr := f.WriteString(b.String())
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		return "", werr
-	}
-	return path, nil
+	stem := now.UTC().Format("20060102T150405.000Z") + "-" + fileSafe(to)
+	return createFile(s.dir, stem, ".txt", s.opts.Rand, []byte(b.String()))
 }
 
 // SMSDir is where the dev SMS sink writes: <data_dir>/sms.
