@@ -92,6 +92,7 @@ func redactURL(u *url.URL, raw string) string {
 // duplicate a text the gateway did accept; a second code costs less than
 // none. The error, when there is no reply at all, is an *SMSError.
 func (g *gateway) post(ctx context.Context, newReq func(ctx context.Context) (*http.Request, error)) (reply, error) {
+	budget := g.budget(ctx)
 	ctx, cancel := context.WithTimeout(ctx, g.timeout)
 	defer cancel()
 	var (
@@ -111,7 +112,7 @@ func (g *gateway) post(ctx context.Context, newReq func(ctx context.Context) (*h
 		}
 		lastErr, lastReply = nil, r
 		if err != nil {
-			lastErr, lastReply = g.networkError(ctx, err, attempt), reply{}
+			lastErr, lastReply = g.networkError(ctx, err, attempt, budget), reply{}
 		}
 		if attempt == 2 || ctx.Err() != nil {
 			break
@@ -143,9 +144,20 @@ func (g *gateway) do(req *http.Request) (reply, error) {
 	return reply{status: resp.StatusCode, body: body}, nil
 }
 
+// budget is the nearer of sms.timeout and the caller's deadline, so a
+// timeout error names the time the send really had.
+func (g *gateway) budget(ctx context.Context) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		if left := time.Until(dl); left < g.timeout {
+			return left.Round(time.Millisecond)
+		}
+	}
+	return g.timeout
+}
+
 // networkError describes a send that got no answer, without the URL's
 // query (url.Error would print it whole).
-func (g *gateway) networkError(ctx context.Context, err error, attempts int) *SMSError {
+func (g *gateway) networkError(ctx context.Context, err error, attempts int, budget time.Duration) *SMSError {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err
@@ -153,7 +165,7 @@ func (g *gateway) networkError(ctx context.Context, err error, attempts int) *SM
 	e := &SMSError{Provider: g.provider, Endpoint: g.shown(), Attempts: attempts, Err: err, unavailable: true}
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
-		e.Timeout = g.timeout
+		e.Timeout = budget
 	}
 	if errors.Is(ctx.Err(), context.Canceled) {
 		e.Timeout, e.Err = 0, fmt.Errorf("%w (%w)", context.Canceled, err)
@@ -208,7 +220,7 @@ func (e *SMSError) Error() string {
 			b.WriteString(" <" + e.MoreInfo + ">")
 		}
 	case e.Timeout > 0:
-		fmt.Fprintf(&b, "no answer within %v (sms.timeout)", e.Timeout)
+		fmt.Fprintf(&b, "no answer within %v", e.Timeout)
 	default:
 		b.WriteString(e.Err.Error())
 	}

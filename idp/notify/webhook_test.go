@@ -174,27 +174,45 @@ func TestGatewayDown(t *testing.T) {
 }
 
 // TestGatewayStalled: a gateway that never answers costs one sms.timeout
-// (the retry included), then ErrSMSUnavailable naming the timeout.
+// (the retry included), or the caller's nearer deadline, then
+// ErrSMSUnavailable naming the time the send had.
 func TestGatewayStalled(t *testing.T) {
-	release := make(chan struct{})
-	var once sync.Once
-	srv := startGateway(t, nil, func(w http.ResponseWriter, _ int) { <-release })
-	t.Cleanup(func() { once.Do(func() { close(release) }) })
-	cfg := webhookConfig(srv.URL, "")
-	cfg.Timeout = 100 * time.Millisecond
-	start := time.Now()
-	_, err := newWebhook(t, cfg).SendSMS(context.Background(), testPhone, testText)
-	elapsed := time.Since(start)
-	once.Do(func() { close(release) })
-	if !errors.Is(err, notify.ErrSMSUnavailable) || !errors.Is(err, context.DeadlineExceeded) ||
-		!strings.Contains(err.Error(), "no answer within 100ms (sms.timeout)") {
-		t.Fatalf("SendSMS = %v", err)
+	tests := []struct {
+		name            string
+		timeout, caller time.Duration
+	}{
+		{"sms.timeout", 100 * time.Millisecond, 0},
+		{"the caller's deadline", 10 * time.Second, 100 * time.Millisecond},
 	}
-	if elapsed > 2*time.Second {
-		t.Errorf("took %v with a 100ms timeout", elapsed)
-	}
-	if n := srv.hits.Load(); n != 1 {
-		t.Errorf("%d requests: no time was left for a retry", n)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			release := make(chan struct{})
+			var once sync.Once
+			srv := startGateway(t, nil, func(w http.ResponseWriter, _ int) { <-release })
+			t.Cleanup(func() { once.Do(func() { close(release) }) })
+			cfg := webhookConfig(srv.URL, "")
+			cfg.Timeout = tt.timeout
+			ctx := context.Background()
+			if tt.caller > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tt.caller)
+				defer cancel()
+			}
+			start := time.Now()
+			_, err := newWebhook(t, cfg).SendSMS(ctx, testPhone, testText)
+			elapsed := time.Since(start)
+			once.Do(func() { close(release) })
+			if !errors.Is(err, notify.ErrSMSUnavailable) || !errors.Is(err, context.DeadlineExceeded) ||
+				!callerBudgetRE.MatchString(err.Error()) {
+				t.Fatalf("SendSMS = %v", err)
+			}
+			if elapsed > 2*time.Second {
+				t.Errorf("took %v with 100ms to go", elapsed)
+			}
+			if n := srv.hits.Load(); n != 1 {
+				t.Errorf("%d requests: no time was left for a retry", n)
+			}
+		})
 	}
 }
 
