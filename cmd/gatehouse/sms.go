@@ -53,7 +53,7 @@ func runSMSTest(ctx context.Context, c *cmdEnv) error {
 			fmt.Fprintln(c.io.out, "dev SMS sink: could not write a file; the test text is in the log")
 			return nil
 		}
-		fmt.Fprintf(c.io.out, "dev SMS sink (no sms.provider in dev mode): wrote the test message to %s\n", res.Path)
+		fmt.Fprintf(c.io.out, "dev SMS sink: wrote the test message to %s\n", res.Path)
 		return nil
 	}
 	fmt.Fprintf(c.io.out, "sent a test SMS to %s through %v\n", c.phone, s)

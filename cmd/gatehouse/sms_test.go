@@ -93,7 +93,7 @@ func TestSMSTest(t *testing.T) {
 
 	t.Run("dev without a provider: the sink's file", func(t *testing.T) {
 		r := runMailCLI(t, nil, smsTest("+41791234567")...)
-		path, ok := strings.CutPrefix(strings.TrimSpace(r.out), "dev SMS sink (no sms.provider in dev mode): wrote the test message to ")
+		path, ok := strings.CutPrefix(strings.TrimSpace(r.out), "dev SMS sink: wrote the test message to ")
 		if r.code != 0 || !ok {
 			t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.out, r.errOut)
 		}
