@@ -51,6 +51,8 @@ func methodHint(m string) string {
 		return "An app on your phone, such as Google Authenticator, Microsoft Authenticator or 1Password, shows a new 6-digit code every 30 seconds."
 	case mfa.Email:
 		return "We email you a 6-digit code each time you sign in."
+	case mfa.SMS:
+		return "We text a 6-digit code to your mobile phone each time you sign in."
 	}
 	return ""
 }
@@ -116,8 +118,13 @@ func (h *Handlers) chooseForm(w http.ResponseWriter, r *http.Request, status int
 		ClientName: out.Party.Name, Required: true, Skip: out.CanSkip, Error: failureText(out.Failure),
 		FormActionOrigins: door.ResponseOrigins(req), Lang: "en"}
 	for _, c := range out.Choices {
-		d.Choices = append(d.Choices, ChoiceView{Method: c.Method, Label: methodLabel(c.Method), Hint: methodHint(c.Method),
-			Button: "Use " + strings.ToLower(methodLabel(c.Method)), AskAddress: c.AskAddress, Address: c.Address})
+		v := ChoiceView{Method: c.Method, Label: methodLabel(c.Method), Hint: methodHint(c.Method),
+			Button: "Use " + strings.ToLower(methodLabel(c.Method)), AskAddress: c.AskAddress, Address: c.Address,
+			AskPhone: c.AskPhone, Unavailable: c.Unavailable}
+		if c.Phone != "" {
+			v.Phone = maskPhone(c.Phone)
+		}
+		d.Choices = append(d.Choices, v)
 	}
 	if err := h.Render.RenderMFAChoose(w, failureStatus(status, out), d); err != nil {
 		h.Logger.ErrorContext(r.Context(), "render mfa choice", "err", err)
@@ -152,6 +159,15 @@ func (h *Handlers) factorCodeForm(w http.ResponseWriter, r *http.Request, status
 		d.Lead = "Enter the 6-digit code we emailed you"
 		if v.Address != "" {
 			d.Lead = "Enter the 6-digit code we emailed to " + v.Address
+		}
+		if v.Sent {
+			d.Notice = "We sent a new code. It is valid for 10 minutes."
+		}
+	case mfa.SMS:
+		d.Heading, d.Label, d.Resend = "Check your phone", "Code from the text message", true
+		d.Lead = "Enter the 6-digit code we texted you"
+		if v.Address != "" {
+			d.Lead = "Enter the 6-digit code we texted to " + v.Address
 		}
 		if v.Sent {
 			d.Notice = "We sent a new code. It is valid for 10 minutes."
@@ -202,6 +218,14 @@ func (h *Handlers) noticePage(w http.ResponseWriter, r *http.Request, status int
 	if err := h.Render.RenderMFANotice(w, status, d); err != nil {
 		h.Logger.ErrorContext(r.Context(), "render mfa notice", "err", err)
 	}
+}
+
+// maskPhone shows the last two digits of a number: enough for its owner.
+func maskPhone(e164 string) string {
+	if len(e164) < 4 {
+		return "•••"
+	}
+	return "+•••" + e164[len(e164)-2:]
 }
 
 func plural(n int, what string) string {

@@ -155,7 +155,7 @@ func zeroData(page string) any {
 		return MeMFAData{Factors: []FactorView{{CanReset: true}}, Recovery: &RecoveryView{}, CanAddTOTP: true,
 			Email: &EmailOption{AskAddress: true, OwnRefused: true, Invalid: true}}
 	case pageMFAChoose:
-		return MFAChooseData{Choices: []ChoiceView{{AskAddress: true}}, Skip: true}
+		return MFAChooseData{Choices: []ChoiceView{{AskAddress: true, AskPhone: true, Phone: "+•••"}, {Unavailable: "x"}}, Skip: true}
 	case pageMFANotice:
 		return MFANoticeData{Codes: []string{""}}
 	default:
@@ -472,6 +472,11 @@ type ChoiceView struct {
 	// AskAddress shows an address field, prefilled with Address.
 	AskAddress bool
 	Address    string
+	// AskPhone shows a mobile number field; Phone is the number codes go
+	// to otherwise (masked); Unavailable replaces the button with why.
+	AskPhone    bool
+	Phone       string
+	Unavailable string
 }
 
 // RenderMFAChoose renders the method choice with status.

@@ -25,7 +25,19 @@ type Choice struct {
 	// the default, "" when the account's own may not be used.
 	AskAddress bool
 	Address    string
+	// AskPhone: text messages go to a number the user enters (the
+	// profile has none and the policy lets users enter their own);
+	// Phone is the profile's number otherwise.
+	AskPhone bool
+	Phone    string
+	// Unavailable, when set, says why the method cannot be chosen (the
+	// profile has no mobile number): the page shows it, not a button.
+	Unavailable string
 }
+
+// NoPhone is why text messages cannot be chosen by a user whose profile
+// has no mobile number, where users may not enter their own.
+const NoPhone = "Your account has no mobile number; contact your administrator."
 
 // needs is what the second-factor part of a login requires, for one user
 // at one moment.
@@ -134,6 +146,16 @@ func (f *Flow) choices(n needs) []Choice {
 			continue
 		}
 		c := Choice{Method: m}
+		if m == mfa.SMS {
+			switch {
+			case n.user.Phone != "":
+				c.Phone = n.user.Phone
+			case n.policy.SMSSelfEnrol || !n.policy.Required:
+				c.AskPhone = true
+			default:
+				c.Unavailable = NoPhone
+			}
+		}
 		if m == mfa.Email {
 			own := mfa.EmailAddressAllowed(n.policy, n.user, n.user.Email)
 			c.AskAddress = mfa.OtherEmailAllowed(n.policy)
@@ -151,6 +173,33 @@ func (f *Flow) choices(n needs) []Choice {
 		// allowed): the user must not be stuck, so the policy decides.
 		n.user.MFAEnrolMethod = ""
 		return f.choices(n)
+	}
+	return out
+}
+
+// choice is method m among the choices of n, when it may be chosen.
+func (f *Flow) choice(n needs, m string) (Choice, bool) {
+	for _, c := range f.choices(n) {
+		if c.Method == m && c.Unavailable == "" {
+			return c, true
+		}
+	}
+	return Choice{}, false
+}
+
+// input is what a method's enrolment gets of what the choice page
+// posted: a destination the user may not choose is the profile's, whatever
+// the form said.
+func (c Choice) input(in Input) Input {
+	out := Input{}
+	for k, v := range in {
+		out[k] = v
+	}
+	if c.Method == mfa.SMS && !c.AskPhone {
+		out["phone"] = c.Phone
+	}
+	if c.Method == mfa.Email && !c.AskAddress {
+		out["address"] = c.Address
 	}
 	return out
 }
@@ -253,7 +302,7 @@ func (f *Flow) enrolView(ctx context.Context, r storage.AuthRequest, p Party, n 
 	switch {
 	case len(choices) == 0:
 		out.Action = NoMethod
-	case len(choices) == 1 && !choices[0].AskAddress:
+	case len(choices) == 1 && choices[0].Unavailable == "" && !choices[0].AskAddress && !choices[0].AskPhone:
 		// One method: straight to it.
 		return f.beginEnrol(ctx, out.Request, p, n, choices[0].Method, Input{})
 	default:
@@ -310,7 +359,11 @@ func (f *Flow) beginEnrol(ctx context.Context, r storage.AuthRequest, p Party, n
 	if err != nil {
 		return Outcome{}, err
 	}
-	id, state, err := e.BeginEnrol(ctx, turn(r, n, m, flowState{}), in)
+	c, ok := f.choice(n, m)
+	if !ok {
+		return Outcome{}, ErrOutOfTurn
+	}
+	id, state, err := e.BeginEnrol(ctx, turn(r, n, m, flowState{}), c.input(in))
 	var fail *Failure
 	if errors.As(err, &fail) {
 		f.record(ctx, "mfa.enrol_refused", r, n.user, map[string]string{"method": m, "reason": fail.Reason})

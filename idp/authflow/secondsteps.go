@@ -57,7 +57,7 @@ func (f *Flow) Choose(ctx context.Context, id string, b session.Browser, method 
 			}
 			return out, nil
 		}
-		if !slices.ContainsFunc(f.choices(n), func(c Choice) bool { return c.Method == method }) {
+		if _, ok := f.choice(n, method); !ok {
 			return Outcome{}, ErrOutOfTurn
 		}
 		return f.beginEnrol(ctx, r, p, n, method, in)
