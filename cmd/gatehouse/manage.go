@@ -60,7 +60,7 @@ func runUsersCreate(ctx context.Context, c *cmdEnv) error {
 		org = inst.Config.Bootstrap.Organization
 	}
 	u, err := inst.Admin.CreateUser(ctx, actor(), admin.CreateUserInput{
-		Email: c.email, Name: c.name, Org: org, Password: pw, Admin: c.admin, EmailVerified: c.emailVerified,
+		Email: c.email, Name: c.name, Phone: c.phone, Org: org, Password: pw, Admin: c.admin, EmailVerified: c.emailVerified,
 	})
 	if err != nil {
 		return inputOrErr(err)
