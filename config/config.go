@@ -58,6 +58,7 @@ type Config struct {
 	Reset     Reset     `yaml:"reset"`
 	SMTP      SMTP      `yaml:"smtp"`
 	Mail      Mail      `yaml:"mail"`
+	SMS       SMS       `yaml:"sms"`
 	// Clients are the OIDC clients declared in the file (see Client).
 	Clients []Client `yaml:"clients"`
 }
@@ -216,6 +217,7 @@ func Default() Config {
 		Invite:    Invite{TTL: 72 * time.Hour},
 		Reset:     Reset{Enabled: true, TTL: time.Hour, AddressLimit: 5, IPLimit: 20, LimitWindow: time.Hour},
 		SMTP:      SMTP{TLS: SMTPTLSStartTLS, Timeout: DefaultSMTPTimeout},
+		SMS:       SMS{Timeout: DefaultSMSTimeout, Twilio: Twilio{BaseURL: DefaultTwilioBaseURL}},
 	}
 }
 

@@ -59,6 +59,36 @@ func assertNoSecrets(t *testing.T, what, s string) {
 	}
 }
 
+// assertProblems: err is nil when want is empty, and otherwise reports
+// exactly len(want) problems, each containing one of want, and no secret
+// of the test's.
+func assertProblems(t *testing.T, err error, want []string, secrets ...string) {
+	t.Helper()
+	if len(want) == 0 {
+		if err != nil {
+			t.Fatalf("Validate: %v", err)
+		}
+		return
+	}
+	if err == nil {
+		t.Fatal("Validate succeeded, want an error")
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q; got:\n%v", w, err)
+		}
+	}
+	if n := len(flatten(err)); n != len(want) {
+		t.Errorf("got %d problems, want %d:\n%v", n, len(want), err)
+	}
+	assertNoSecrets(t, "error", err.Error())
+	for _, s := range secrets {
+		if strings.Contains(err.Error(), s) {
+			t.Errorf("error leaks secret %q: %v", s, err)
+		}
+	}
+}
+
 func TestLoadRejects(t *testing.T) {
 	// {{MISSING}} in a row's env is replaced by a path that does not exist.
 	missing := filepath.Join(t.TempDir(), "missing")
@@ -713,6 +743,17 @@ func TestEnvNames(t *testing.T) {
 		"GATEHOUSE_SERVER_READ_HEADER_TIMEOUT",
 		"GATEHOUSE_SERVER_SHUTDOWN_TIMEOUT",
 		"GATEHOUSE_SERVER_TRUSTED_PROXIES",
+		"GATEHOUSE_SMS_FROM",
+		"GATEHOUSE_SMS_PROVIDER",
+		"GATEHOUSE_SMS_TIMEOUT",
+		"GATEHOUSE_SMS_TWILIO_ACCOUNT_SID",
+		"GATEHOUSE_SMS_TWILIO_AUTH_TOKEN",
+		"GATEHOUSE_SMS_TWILIO_AUTH_TOKEN_FILE",
+		"GATEHOUSE_SMS_TWILIO_BASE_URL",
+		"GATEHOUSE_SMS_TWILIO_MESSAGING_SERVICE_SID",
+		"GATEHOUSE_SMS_WEBHOOK_SECRET",
+		"GATEHOUSE_SMS_WEBHOOK_SECRET_FILE",
+		"GATEHOUSE_SMS_WEBHOOK_URL",
 		"GATEHOUSE_SMTP_FROM",
 		"GATEHOUSE_SMTP_HOST",
 		"GATEHOUSE_SMTP_PASSWORD",
@@ -758,7 +799,8 @@ func TestStructTags(t *testing.T) {
 	for _, p := range secretPairs(reflect.ValueOf(&c).Elem()) {
 		keys = append(keys, p.key+"/"+p.fileKey)
 	}
-	if want := []string{"master_key/master_key_file", "storage.dsn/storage.dsn_file", "smtp.password/smtp.password_file"}; !slices.Equal(keys, want) {
+	if want := []string{"master_key/master_key_file", "storage.dsn/storage.dsn_file", "smtp.password/smtp.password_file",
+		"sms.twilio.auth_token/sms.twilio.auth_token_file", "sms.webhook.secret/sms.webhook.secret_file"}; !slices.Equal(keys, want) {
 		t.Errorf("secret pairs = %q, want %q", keys, want)
 	}
 }
@@ -800,24 +842,7 @@ func TestValidate(t *testing.T) {
 			c := fullConfig()
 			tt.mutate(&c)
 			err := c.Validate()
-			if len(tt.want) == 0 {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatal("Validate succeeded, want an error")
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error lacks %q; got:\n%v", w, err)
-				}
-			}
-			if n := len(flatten(err)); n != len(tt.want) {
-				t.Errorf("got %d problems, want %d:\n%v", n, len(tt.want), err)
-			}
-			assertNoSecrets(t, "error", err.Error())
+			assertProblems(t, err, tt.want)
 		})
 	}
 }

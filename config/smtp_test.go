@@ -111,26 +111,7 @@ func TestValidateSMTP(t *testing.T) {
 			configured(&c)
 			tt.mutate(&c.SMTP)
 			err := c.Validate()
-			if len(tt.want) == 0 {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatal("Validate succeeded, want an error")
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error lacks %q; got:\n%v", w, err)
-				}
-			}
-			if n := len(flatten(err)); n != len(tt.want) {
-				t.Errorf("got %d problems, want %d:\n%v", n, len(tt.want), err)
-			}
-			if strings.Contains(err.Error(), testSMTPPassword) {
-				t.Errorf("error leaks the password: %v", err)
-			}
+			assertProblems(t, err, tt.want, testSMTPPassword)
 		})
 	}
 }

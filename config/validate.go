@@ -104,6 +104,7 @@ var rules = []rule{
 		return errors.Join(atLeast(c.Reset.LimitWindow, time.Minute), atMost(c.Reset.LimitWindow, 24*time.Hour))
 	}},
 	{"smtp", checkSMTP},
+	{"sms", checkSMS},
 
 	{"clients", checkClients},
 }

@@ -50,7 +50,7 @@ type cmdEnv struct {
 	args    []string
 	// command-specific flag values
 	email, org, name, displayName string
-	phone                         string
+	phone                         string // users create/update --phone, sms test --to
 	domains                       multiFlag
 	passwordStdin, admin, asJSON  bool
 	emailVerified, invite         bool
@@ -187,6 +187,8 @@ func commands() []command {
 			run: runClientsRotateSecret, flags: clientsRotateFlags},
 		{name: "mail test", summary: "send a test email with the configured settings and print the server's answer", usage: mailTestUsage,
 			run: runMailTest, flags: mailTestFlags},
+		{name: "sms test", summary: "send a test SMS with the configured settings and print the gateway's answer", usage: smsTestUsage,
+			run: runSMSTest, flags: smsTestFlags},
 	}, benchCommands()...)
 }
 

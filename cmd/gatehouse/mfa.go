@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -16,13 +17,13 @@ import (
 
 // mfaFlags are the flags of orgs set-mfa and users reset-mfa.
 type mfaFlags struct {
-	on, off, allowSkip, otherEmail bool
-	methods, method                string
-	emails                         multiFlag
-	all                            bool
+	on, off, allowSkip, otherEmail, smsSelfEnrol bool
+	methods, method                              string
+	emails                                       multiFlag
+	all                                          bool
 }
 
-const setMFAUsage = "--org ORG (--on --methods M[,M...] [--allow-skip] [--other-email] | --off)"
+const setMFAUsage = "--org ORG (--on --methods M[,M...] [--allow-skip] [--other-email] [--sms-self-enrol] | --off)"
 
 func setMFAFlags(fs *flag.FlagSet, c *cmdEnv) {
 	fs.StringVar(&c.org, "org", "", "organization name (required)")
@@ -31,6 +32,7 @@ func setMFAFlags(fs *flag.FlagSet, c *cmdEnv) {
 	fs.StringVar(&c.mfa.methods, "methods", "", "with --on: the methods users may set up, comma-separated: "+strings.Join(mfa.Known, ", "))
 	fs.BoolVar(&c.mfa.allowSkip, "allow-skip", false, `with --on: offer "Skip for now" at the set-up step`)
 	fs.BoolVar(&c.mfa.otherEmail, "other-email", false, "with --on: let email codes go to another address than the account's")
+	fs.BoolVar(&c.mfa.smsSelfEnrol, "sms-self-enrol", false, "with --on and sms: let users without a mobile number on their profile enter one")
 }
 
 func runOrgsSetMFA(ctx context.Context, c *cmdEnv) error {
@@ -40,12 +42,12 @@ func runOrgsSetMFA(ctx context.Context, c *cmdEnv) error {
 		return fmt.Errorf("%w: --org is required", errUsage)
 	case m.on == m.off:
 		return fmt.Errorf("%w: give --on (with --methods) or --off", errUsage)
-	case m.off && (c.set["methods"] || m.allowSkip || m.otherEmail):
-		return fmt.Errorf("%w: --off takes no --methods, --allow-skip or --other-email", errUsage)
+	case m.off && (c.set["methods"] || m.allowSkip || m.otherEmail || m.smsSelfEnrol):
+		return fmt.Errorf("%w: --off takes no --methods, --allow-skip, --other-email or --sms-self-enrol", errUsage)
 	case m.on && strings.TrimSpace(m.methods) == "":
 		return fmt.Errorf("%w: --on needs --methods, from %s", errUsage, strings.Join(mfa.Known, ", "))
 	}
-	in := admin.MFAPolicyInput{Required: m.on, AllowSkip: m.allowSkip, OtherEmail: m.otherEmail}
+	in := admin.MFAPolicyInput{Required: m.on, AllowSkip: m.allowSkip, OtherEmail: m.otherEmail, SMSSelfEnrol: m.smsSelfEnrol}
 	if m.on {
 		in.Methods = strings.Split(m.methods, ",")
 	}
@@ -77,6 +79,9 @@ func writeMFAPolicy(w io.Writer, p storage.MFAPolicy) {
 	row("methods", orNone(strings.Join(p.AllowedMethods, ", ")))
 	row("skip for now", map[bool]string{true: "offered", false: "not offered"}[p.AllowSkip])
 	row("other email", map[bool]string{true: "allowed", false: "not allowed"}[p.OtherEmail])
+	if slices.Contains(p.AllowedMethods, mfa.SMS) {
+		row("own mobile number", map[bool]string{true: "users may enter one", false: "the profile's only"}[p.SMSSelfEnrol])
+	}
 	if p.Since.IsZero() {
 		row("generation", "from the start: factors users set up before count")
 	} else {

@@ -55,6 +55,8 @@ func TestOrgsMFACommands(t *testing.T) {
 		{"on again", "", []string{"orgs", "set-mfa", "--org", "acme", "--on", "--methods", "webauthn", "--other-email"}, 0,
 			[]string{"methods webauthn", "other email allowed", "generation since 20", "factors and skips from before do not count"}},
 		{"show by the old flag", "", []string{"orgs", "show", "--name", "acme"}, 0, []string{"methods webauthn", "min_length 8 (server default)"}},
+		{"self-enrolment without sms", "", []string{"orgs", "set-mfa", "--org", "acme", "--on", "--methods", "webauthn", "--sms-self-enrol"}, 1,
+			[]string{"add sms to the methods"}},
 		{"no org", "", []string{"orgs", "set-mfa", "--off"}, 2, []string{"--org is required"}},
 		{"neither on nor off", "", []string{"orgs", "set-mfa", "--org", "acme"}, 2, []string{"give --on (with --methods) or --off"}},
 		{"on and off", "", []string{"orgs", "set-mfa", "--org", "acme", "--on", "--off", "--methods", "totp"}, 2, []string{"give --on"}},

@@ -27,6 +27,9 @@ type MFAPolicyView struct {
 	Methods    []string `json:"methods"`
 	AllowSkip  bool     `json:"allow_skip"`
 	OtherEmail bool     `json:"other_email"`
+	// SMSSelfEnrol: users without a number on their profile may enter
+	// one for text-message codes.
+	SMSSelfEnrol bool `json:"sms_self_enrol"`
 	// Since starts the policy's generation: factors confirmed and skips
 	// chosen before it do not count. Absent: from the start.
 	Since *time.Time `json:"since,omitempty"`
@@ -38,7 +41,7 @@ type MFAPolicyView struct {
 func ViewMFAPolicy(o storage.Organization) MFAPolicyView {
 	p := o.MFA
 	return MFAPolicyView{Org: o.Name, Required: p.Required, Methods: nonNil(p.AllowedMethods), AllowSkip: p.AllowSkip,
-		OtherEmail: p.OtherEmail, Since: optTime(p.Since), DisabledAt: optTime(p.DisabledAt)}
+		OtherEmail: p.OtherEmail, SMSSelfEnrol: p.SMSSelfEnrol, Since: optTime(p.Since), DisabledAt: optTime(p.DisabledAt)}
 }
 
 // optTime is t in UTC, or nil for the zero time (absent from JSON).
@@ -61,10 +64,11 @@ func (a *API) getMFAPolicy(w http.ResponseWriter, r *http.Request, _ Principal) 
 
 func (a *API) setMFAPolicy(w http.ResponseWriter, r *http.Request, p Principal) error {
 	var req struct {
-		Required   *bool    `json:"required"`
-		Methods    []string `json:"methods"`
-		AllowSkip  bool     `json:"allow_skip"`
-		OtherEmail bool     `json:"other_email"`
+		Required     *bool    `json:"required"`
+		Methods      []string `json:"methods"`
+		AllowSkip    bool     `json:"allow_skip"`
+		OtherEmail   bool     `json:"other_email"`
+		SMSSelfEnrol bool     `json:"sms_self_enrol"`
 	}
 	if err := decodeBody(w, r, &req, false); err != nil {
 		return err
@@ -73,7 +77,7 @@ func (a *API) setMFAPolicy(w http.ResponseWriter, r *http.Request, p Principal) 
 		return badRequest(`"required" (true or false) is required: a PUT replaces the whole policy`)
 	}
 	o, err := a.Service.SetMFAPolicy(r.Context(), actorOf(p), r.PathValue("name"), MFAPolicyInput{Required: *req.Required,
-		Methods: req.Methods, AllowSkip: req.AllowSkip, OtherEmail: req.OtherEmail})
+		Methods: req.Methods, AllowSkip: req.AllowSkip, OtherEmail: req.OtherEmail, SMSSelfEnrol: req.SMSSelfEnrol})
 	if err != nil {
 		return err
 	}

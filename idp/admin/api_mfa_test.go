@@ -18,9 +18,9 @@ func TestAPIMFAPolicy(t *testing.T) {
 		status                   int
 		want                     string // substring of the body
 	}{
-		{"get: off", "GET", base, "", 200, `{"org":"default","required":false,"methods":[],"allow_skip":false,"other_email":false}`},
+		{"get: off", "GET", base, "", 200, `{"org":"default","required":false,"methods":[],"allow_skip":false,"other_email":false,"sms_self_enrol":false}`},
 		{"turn on", "PUT", base, `{"required":true,"methods":["totp","email"],"allow_skip":true,"other_email":false}`, 200,
-			`"required":true,"methods":["totp","email"],"allow_skip":true,"other_email":false}`},
+			`"required":true,"methods":["totp","email"],"allow_skip":true,"other_email":false,"sms_self_enrol":false}`},
 		{"get: on", "GET", base, "", 200, `"methods":["totp","email"]`},
 		{"required is required", "PUT", base, `{"methods":["totp"]}`, 400, `\"required\" (true or false) is required`},
 		{"unknown method", "PUT", base, `{"required":true,"methods":["sms","fax"]}`, 400, `\"fax\" is not a second-factor method; the methods are webauthn, totp, sms, email`},
@@ -30,7 +30,7 @@ func TestAPIMFAPolicy(t *testing.T) {
 		{"unknown org", "PUT", "/admin/api/v1/orgs/nope/mfa", `{"required":false}`, 404, `organization \"nope\" does not exist`},
 		{"get unknown org", "GET", "/admin/api/v1/orgs/nope/mfa", "", 404, "does not exist"},
 		{"POST is not the verb", "POST", base, `{"required":false}`, 405, "use GET, PUT"},
-		{"turn off", "PUT", base, `{"required":false}`, 200, `"required":false,"methods":[],"allow_skip":false,"other_email":false,"disabled_at":"2030-01-02T03:04:05Z"}`},
+		{"turn off", "PUT", base, `{"required":false}`, 200, `"required":false,"methods":[],"allow_skip":false,"other_email":false,"sms_self_enrol":false,"disabled_at":"2030-01-02T03:04:05Z"}`},
 		{"on again: a new generation", "PUT", base, `{"required":true,"methods":["webauthn"]}`, 200, `"since":"2030-01-02T03:04:05Z","disabled_at":"2030-01-02T03:04:05Z"}`},
 		{"off with methods", "PUT", base, `{"required":false,"methods":["totp"]}`, 400, "only while MFA is required"},
 	}

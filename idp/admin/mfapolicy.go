@@ -14,8 +14,8 @@ import (
 )
 
 // MFAPolicyInput is an organization's second-factor policy as an
-// administrator sets it. Methods, AllowSkip and OtherEmail apply only with
-// Required.
+// administrator sets it. Methods, AllowSkip, OtherEmail and SMSSelfEnrol
+// apply only with Required.
 type MFAPolicyInput struct {
 	Required bool
 	// Methods are the methods users may enrol (mfa.Known); at least one
@@ -24,6 +24,9 @@ type MFAPolicyInput struct {
 	Methods    []string
 	AllowSkip  bool
 	OtherEmail bool
+	// SMSSelfEnrol lets users without a number on their profile enter
+	// one for text-message codes; only with the sms method.
+	SMSSelfEnrol bool
 }
 
 // knownMethods says which method names exist, for error messages.
@@ -57,8 +60,8 @@ func normalizeMethods(in []string) ([]string, error) {
 // InputError.
 func (in MFAPolicyInput) validate() (MFAPolicyInput, error) {
 	if !in.Required {
-		if len(in.Methods) > 0 || in.AllowSkip || in.OtherEmail {
-			return in, inputErr("methods, allow_skip and other_email apply only while MFA is required; turning it off takes none of them")
+		if len(in.Methods) > 0 || in.AllowSkip || in.OtherEmail || in.SMSSelfEnrol {
+			return in, inputErr("methods, allow_skip, other_email and sms_self_enrol apply only while MFA is required; turning it off takes none of them")
 		}
 		return in, nil
 	}
@@ -68,6 +71,9 @@ func (in MFAPolicyInput) validate() (MFAPolicyInput, error) {
 	}
 	if len(methods) == 0 {
 		return in, inputErr("requiring MFA needs at least one method; the methods are %s", knownMethods())
+	}
+	if in.SMSSelfEnrol && !slices.Contains(methods, mfa.SMS) {
+		return in, inputErr("sms_self_enrol applies to text-message codes: add sms to the methods, or leave it out")
 	}
 	in.Methods = methods
 	return in, nil
@@ -90,7 +96,7 @@ func nextMFAPolicy(cur storage.MFAPolicy, in MFAPolicyInput, now time.Time) stor
 		next.Since = now
 	}
 	if in.Required {
-		next.AllowedMethods, next.AllowSkip, next.OtherEmail = in.Methods, in.AllowSkip, in.OtherEmail
+		next.AllowedMethods, next.AllowSkip, next.OtherEmail, next.SMSSelfEnrol = in.Methods, in.AllowSkip, in.OtherEmail, in.SMSSelfEnrol
 	}
 	return next
 }
@@ -111,6 +117,9 @@ func DescribeMFAPolicy(p storage.MFAPolicy) string {
 	}
 	if p.OtherEmail {
 		s += "; other email addresses allowed"
+	}
+	if p.SMSSelfEnrol {
+		s += "; users may enter their own mobile number"
 	}
 	return s
 }

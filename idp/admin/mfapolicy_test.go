@@ -117,6 +117,9 @@ func TestSetMFAPolicyRefuses(t *testing.T) {
 		{"on with blank methods", "default", MFAPolicyInput{Required: true, Methods: []string{""}}, []string{`"" is not a second-factor method`}},
 		{"off with methods", "default", MFAPolicyInput{Methods: []string{"totp"}}, []string{"only while MFA is required"}},
 		{"off with skip", "default", MFAPolicyInput{AllowSkip: true}, []string{"only while MFA is required"}},
+		{"off with SMS self-enrolment", "default", MFAPolicyInput{SMSSelfEnrol: true}, []string{"only while MFA is required"}},
+		{"SMS self-enrolment without sms", "default", MFAPolicyInput{Required: true, Methods: []string{"totp"}, SMSSelfEnrol: true},
+			[]string{"add sms to the methods"}},
 		{"unknown org", "nope", MFAPolicyInput{Required: true, Methods: []string{"totp"}}, []string{`organization "nope" does not exist`}},
 		{"NUL in a method", "default", MFAPolicyInput{Required: true, Methods: []string{"totp\x00"}}, []string{"is not a second-factor method"}},
 	} {

@@ -64,9 +64,17 @@ const (
 	// LoginEmailCode: a code sent by email proved the second factor
 	// (idp/mfa/emailcode), at a login or confirming a new address.
 	LoginEmailCode = "login.email_code_ok"
+	// LoginSMSCode: a code sent by text message proved the second factor
+	// (idp/mfa/smscode), at a login or confirming a new number.
+	LoginSMSCode = "login.sms_code_ok"
 	// LoginRecoveryCode: a recovery code stood in for the second factor
 	// (idp/mfa/recovery); that code of the user's set is spent.
 	LoginRecoveryCode = "login.recovery_code_ok"
+	// LoginWebAuthn: a security key (WebAuthn) proved the second factor
+	// (idp/mfa/webauthnmfa), at a login or registering a new key. A key
+	// whose signature counter went backwards is a LoginFailed with reason
+	// "sign_count_regression": a sign of a cloned key.
+	LoginWebAuthn = "login.webauthn_ok"
 )
 
 // Lockout events (idp/lockout, idp/admin). Each failed guess is a

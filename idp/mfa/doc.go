@@ -4,8 +4,9 @@
 // policy's rules on factors (which methods are allowed, which factors and
 // skips count in the policy's current generation). Its subpackages are the
 // methods: totp and totplogin (authenticator apps), emailcode (codes sent
-// by email), recovery (one-time recovery codes); SMS and WebAuthn follow
-// on the same contract.
+// by email), smscode (codes sent by text message), recovery (one-time
+// recovery codes), with otpcode what the two sent-code methods share;
+// WebAuthn follows on the same contract.
 //
 // The rules here are pure functions of stored state, used by idp/authflow
 // (which decides the login's steps from them), idp/selfservice (what a

@@ -1,6 +1,7 @@
-// Package notify owns outgoing email: the Message a feature wants sent,
-// the Notifier that sends it, the templates that write it, and the choice,
-// made once from the config at start-up, of how it leaves the process:
+// Package notify owns outgoing email and text messages: the Message a
+// feature wants sent, the Notifier that sends it, the templates that write
+// it, the SMSSender that sends a text, and the choice, made once from the
+// config at start-up, of how each leaves the process. For email:
 //
 //   - SMTP (New): smtp.host is set. STARTTLS (the default, never silently
 //     downgraded), implicit TLS or, for a loopback relay, none; AUTH PLAIN
@@ -28,10 +29,31 @@
 // from mail.templates_dir; every template is parsed and test-rendered at
 // load, so a broken override stops start-up instead of a send.
 //
+// For SMS (SMSFromConfig, sms.provider):
+//
+//   - twilio (NewTwilio): a form POST to Twilio's Messages API with Basic
+//     auth; Twilio's error codes become log lines that say what to fix.
+//   - webhook (NewWebhook): a JSON POST {"to", "text"} to one URL, signed
+//     with HMAC-SHA256 over a timestamp and the body when a secret is set
+//     (SignWebhook), for any gateway behind a small adapter.
+//   - the dev SMS sink (NewSMSSink): dev mode without a provider, or
+//     provider dev. Each text becomes a log line and a file in
+//     <data_dir>/sms/; it never fails to deliver.
+//   - SMSNotConfigured: none of these. SendSMS returns ErrSMSNotConfigured.
+//
+// Both HTTP providers bound the whole send by sms.timeout, retry exactly
+// once on a network error or a 5xx (never on a 4xx: the gateway has
+// decided), send a User-Agent, follow no redirects and read at most 64 KiB
+// of an answer. A failure is an *SMSError that wraps ErrSMSUnavailable
+// (timeout, refused, 5xx, 429: try later) or ErrSMSRejected (4xx: bad
+// credentials, invalid or blocked number); its text names the gateway's
+// code and never a credential or the URL's query. Success log lines mask
+// the number and never carry the text, which holds a code.
+//
 // It must not decide who gets mail or when (that is the features':
 // invite, reset, password change), must not store anything (the sink's
 // files are for people, not for reading back), must not log secrets (the
-// SMTP password; message bodies are logged by the dev sink only), and
-// reads no config beyond the smtp and mail sections and, for the dev sink,
-// dev and data_dir.
+// SMTP password, the Twilio token, the webhook secret; message bodies and
+// texts are logged by the dev sinks only), and reads no config beyond the
+// smtp, mail and sms sections and, for the dev sinks, dev and data_dir.
 package notify

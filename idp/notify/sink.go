@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/mail"
 	"os"
 	"path/filepath"
@@ -50,30 +51,41 @@ func (s *Sink) Deliver(_ context.Context, m Message) (Receipt, error) {
 	if err != nil {
 		return Receipt{}, err
 	}
-	if err := os.MkdirAll(s.dir, 0o700); err != nil {
-		return Receipt{}, fmt.Errorf("notify: dev mail sink: %w", err)
-	}
-	suffix, err := randomHex(s.opts.Rand, 4)
-	if err != nil {
-		return Receipt{}, err
-	}
-	name := now.UTC().Format("20060102T150405.000Z") + "-" + fileSafe(b.to) + "-" + suffix + ".eml"
-	path := filepath.Join(s.dir, name)
-	// O_EXCL: never append to, or follow a link planted at, another file.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	stem := now.UTC().Format("20060102T150405.000Z") + "-" + fileSafe(b.to)
+	path, err := createFile(s.dir, stem, ".eml", s.opts.Rand, b.raw)
 	if err != nil {
 		return Receipt{}, fmt.Errorf("notify: dev mail sink: %w", err)
-	}
-	_, werr := f.Write(b.raw)
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		return Receipt{}, fmt.Errorf("notify: dev mail sink: %w", werr)
 	}
 	s.opts.Logger.Info("mail written to "+path+" (dev mail sink: smtp.host is not set)",
 		"path", path, "to", b.to, "subject", m.Subject, "message_id", b.messageID, "text", m.Text)
 	return Receipt{MessageID: b.messageID, Path: path}, nil
+}
+
+// createFile writes data to a new file, dir/stem-<random>ext, made 0600
+// in a directory made 0700: the dev sinks' files hold live links and
+// codes. O_EXCL: never append to, or follow a link planted at, another
+// file.
+func createFile(dir, stem, ext string, rnd io.Reader, data []byte) (string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	suffix, err := randomHex(rnd, 4)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, stem+"-"+suffix+ext)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", err
+	}
+	_, werr := f.Write(data)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return "", werr
+	}
+	return path, nil
 }
 
 // fileSafe keeps the letters of an address a file name can hold.

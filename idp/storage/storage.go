@@ -98,6 +98,10 @@ type MFAPolicy struct {
 	// OtherEmail lets a user send email codes to another address than
 	// the account's, confirmed by its first code.
 	OtherEmail bool `json:"other_email,omitempty"`
+	// SMSSelfEnrol lets a user whose profile has no mobile number enter
+	// one at enrolment, confirmed by its first code; without it, text
+	// messages go only to the number an administrator put on the profile.
+	SMSSelfEnrol bool `json:"sms_self_enrol,omitempty"`
 	// Since starts the policy's generation: factors confirmed and skips
 	// chosen before it do not count. It is set when MFA is turned on
 	// again after having been turned off (DisabledAt), so that everyone

@@ -629,3 +629,44 @@ func totpSecretText(t *testing.T, p page) string {
 	}
 	return m[1]
 }
+
+// TestMFABadInput: whatever a browser posts at the second-factor steps
+// (unknown actions and methods, NUL bytes, invalid UTF-8, huge fields),
+// the answer is a page or a redirect, never a 5xx, and the login stays at
+// its step.
+func TestMFABadInput(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		h.client("web", nil)
+		h.user(aliceEmail, alicePW)
+		h.setMFAPolicy(admin.MFAPolicyInput{Required: true, Methods: []string{"totp", "email"}, OtherEmail: true})
+		b := h.browser()
+		p := b.login(b.get(h.authURL("web", nil)), aliceEmail, alicePW)
+		base := p.form(t, `data-method="totp"`)
+		id := base.Get("id")
+		bad := []string{"", "\x00", "a\x00b", "\xff\xfe", strings.Repeat("9", 10000), "../../etc", "<script>", "totp\n", "recovery", "password"}
+		for _, v := range bad {
+			for _, fields := range []map[string]string{
+				{"action": v},
+				{"action": "choose", "method": v},
+				{"action": "choose", "method": "email", "address": v},
+				{"method": v, "code": v},
+				{"method": "totp", "code": v},
+				{"action": "resend"},
+				{"action": "skip"},
+				{"action": "finish"},
+			} {
+				f := url.Values{"id": {id}, "csrf_token": {base.Get("csrf_token")}}
+				for k, val := range fields {
+					f.Set(k, val)
+				}
+				r := b.post(h.issuer+"/login", f)
+				if r.resp.StatusCode >= 500 || strings.Contains(r.resp.Header.Get("Location"), "code=") {
+					t.Fatalf("%q: %d %s\n%.300s", fields, r.resp.StatusCode, r.resp.Header.Get("Location"), r.body)
+				}
+			}
+		}
+		if st := h.authRequest(id).Step; st != "enrol" {
+			t.Fatalf("after the bad input the login is at %q; want enrol", st)
+		}
+	})
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/gatehouse-idp/gatehouse/idp/audit"
 	"github.com/gatehouse-idp/gatehouse/idp/authflow"
 	"github.com/gatehouse-idp/gatehouse/idp/mfa"
+	"github.com/gatehouse-idp/gatehouse/idp/mfa/otpcode"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
 
@@ -33,28 +33,24 @@ const AMROTP = "otp"
 const (
 	// Digits is a code's length: 10^6 codes, of which an attacker gets
 	// MaxMisses tries per code sent and the sends are capped.
-	Digits = 6
+	Digits = otpcode.Digits
 	// MaxTTL bounds a code's life and is the default TTL: long enough to
 	// switch to a mail app, short enough that a code read later is dead.
-	MaxTTL = 10 * time.Minute
+	MaxTTL = otpcode.MaxTTL
 	// MaxMisses wrong tries burn a code: the user must send a new one.
-	MaxMisses = 5
+	MaxMisses = otpcode.MaxMisses
 )
 
 // Failure reasons in the audit log.
 const (
-	ReasonMalformed = "malformed_code"
-	ReasonExpired   = "expired_code" // none sent, expired, replaced or burnt
-	ReasonWrong     = "wrong_code"
-	// ReasonUnknownFactor: the code went to a factor that no longer
-	// counts (removed, or refused by a changed policy).
-	ReasonUnknownFactor = "unknown_factor"
-	// ReasonUsed: the factor already proved a login after this code was
-	// sent (a replayed state), or the enrolment was confirmed before.
-	ReasonUsed           = "used_code"
+	ReasonMalformed      = otpcode.ReasonMalformed
+	ReasonExpired        = otpcode.ReasonExpired // none sent, expired, replaced or burnt
+	ReasonWrong          = otpcode.ReasonWrong
+	ReasonUnknownFactor  = otpcode.ReasonUnknownFactor
+	ReasonUsed           = otpcode.ReasonUsed
 	ReasonBadAddress     = "malformed_address"
 	ReasonAddressRefused = "address_not_allowed"
-	ReasonEnrolExpired   = "enrolment_expired"
+	ReasonEnrolExpired   = otpcode.ReasonEnrolExpired
 )
 
 // What a page tells the user (Failure.Show, View.Notice), in plain words.
@@ -85,13 +81,7 @@ var (
 
 // Store is the storage the method writes: enrolments, their confirmation
 // and the last use of a factor.
-type Store interface {
-	CreateFactor(ctx context.Context, f storage.Factor) error
-	ConfirmFactor(ctx context.Context, id string, now time.Time, replace ...string) (storage.Factor, error)
-	TouchFactor(ctx context.Context, id string, now time.Time) error
-}
-
-var _ Store = storage.Factors(nil)
+type Store = otpcode.Store
 
 // Method sends and checks email codes. Set the fields before use; it is
 // then safe for concurrent use.
@@ -157,11 +147,8 @@ func (m *Method) Verify(ctx context.Context, t authflow.Turn, in authflow.Input)
 	if err != nil {
 		return authflow.Proof{}, err
 	}
-	switch err := m.Store.TouchFactor(ctx, f.ID, m.now()); {
-	case errors.Is(err, storage.ErrNotFound):
-		return authflow.Proof{}, failure(t, ReasonUnknownFactor, ErrExpired, nil) // removed meanwhile
-	case err != nil:
-		return authflow.Proof{}, fmt.Errorf("emailcode: record the factor's use: %w", err)
+	if err := m.code().Spend(ctx, m.Store, t, f, m.now()); err != nil {
+		return authflow.Proof{}, err
 	}
 	return proof(t), nil
 }

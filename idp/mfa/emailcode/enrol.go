@@ -71,14 +71,8 @@ func (m *Method) ConfirmEnrol(ctx context.Context, t authflow.Turn, f storage.Fa
 	if _, err := m.check(t, []storage.Factor{f}, in); err != nil {
 		return authflow.Proof{}, err
 	}
-	_, err := m.Store.ConfirmFactor(ctx, f.ID, m.now())
-	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		return authflow.Proof{}, failure(t, ReasonEnrolExpired, ErrEnrolExpired, nil)
-	case errors.Is(err, storage.ErrAlreadyUsed):
-		return authflow.Proof{}, failure(t, ReasonUsed, ErrExpired, nil)
-	case err != nil:
-		return authflow.Proof{}, fmt.Errorf("emailcode: confirm the enrolment: %w", err)
+	if err := m.code().Confirm(ctx, m.Store, t, f, m.now()); err != nil {
+		return authflow.Proof{}, err
 	}
 	return proof(t), nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/gatehouse-idp/gatehouse/idp/authflow"
 	"github.com/gatehouse-idp/gatehouse/idp/lockout"
 	"github.com/gatehouse-idp/gatehouse/idp/mfa"
+	"github.com/gatehouse-idp/gatehouse/idp/mfa/otpcode"
 	"github.com/gatehouse-idp/gatehouse/idp/notify"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
@@ -37,11 +38,7 @@ func (n NotifyMailer) Mail(ctx context.Context, template, to string, d notify.Da
 
 // Limiter counts one event under key and reports whether it was within
 // its limit (lockout.Window). An error is an outage.
-type Limiter interface {
-	Allow(ctx context.Context, key string) (bool, error)
-}
-
-var _ Limiter = (*lockout.Window)(nil)
+type Limiter = otpcode.Limiter
 
 // Sends are the caps on codes sent: per address (nobody's mailbox is
 // flooded from a sign-in page), per account (an attacker with a password
@@ -73,19 +70,7 @@ type SendLimits struct {
 // Windows are the caps of l as sliding windows over st's attempt counters,
 // shared by every instance on the database. now nil is time.Now.
 func (l SendLimits) Windows(st storage.Attempts, now func() time.Time) Sends {
-	if now == nil {
-		now = time.Now
-	}
-	window := l.Window
-	if window <= 0 {
-		window = DefaultSendWindow
-	}
-	w := func(limit, def int) *lockout.Window {
-		if limit <= 0 {
-			limit = def
-		}
-		return &lockout.Window{Store: st, Limit: limit, Window: window, Now: now}
-	}
+	w := otpcode.Windows(st, l.Window, DefaultSendWindow, now)
 	return Sends{Address: w(l.PerAddress, DefaultAddressSends), Account: w(l.PerAccount, DefaultAccountSends),
 		Network: w(l.PerNetwork, DefaultNetworkSends)}
 }
@@ -105,27 +90,18 @@ func (m *Method) allow(ctx context.Context, userID, addr string) (refused string
 	if s.Address == nil || s.Account == nil {
 		return "", errors.New("emailcode: send caps are not configured")
 	}
-	type limit struct {
-		name string
-		l    Limiter
-		key  string
-	}
-	caps := []limit{{"address", s.Address, keyAddress + storage.NormalizeEmail(addr)}, {"account", s.Account, keyAccount + userID}}
+	caps := []otpcode.Cap{{Name: "address", Limiter: s.Address, Key: keyAddress + storage.NormalizeEmail(addr)},
+		{Name: "account", Limiter: s.Account, Key: keyAccount + userID}}
 	if s.Network != nil && m.ClientIP != nil {
 		if ip := m.ClientIP(ctx); ip != "" {
-			caps = append(caps, limit{"network", s.Network, keyNetwork + lockout.NetworkKey(ip)})
+			caps = append(caps, otpcode.Cap{Name: "network", Limiter: s.Network, Key: keyNetwork + lockout.NetworkKey(ip)})
 		}
 	}
-	for _, c := range caps {
-		ok, err := c.l.Allow(ctx, c.key)
-		if err != nil {
-			return "", fmt.Errorf("emailcode: %s send cap: %w", c.name, err)
-		}
-		if !ok {
-			return c.name, nil
-		}
+	refused, err = otpcode.Allow(ctx, caps)
+	if err != nil {
+		return "", fmt.Errorf("emailcode: %w", err)
 	}
-	return "", nil
+	return refused, nil
 }
 
 // challenge shows the step for one of factors: the code this login was
@@ -134,29 +110,11 @@ func (m *Method) challenge(ctx context.Context, t authflow.Turn, factors []stora
 	if len(factors) == 0 {
 		return authflow.View{}, nil, ErrNoFactor
 	}
-	st, had := readState(t.State)
-	f, ok := storage.Factor{}, false
-	if had {
-		f, ok = find(factors, st.Factor)
-	}
-	if ok && !t.Resend {
-		return authflow.View{Address: mfa.MaskAddress(f.Address), Notice: st.notice(m.now())}, t.State, nil
-	}
-	if !ok {
-		f = latest(factors)
+	f, st, keep := otpcode.Shown(t.State, factors, t.Resend)
+	if keep {
+		return authflow.View{Address: mfa.MaskAddress(f.Address), Notice: words.Notice(st, m.now())}, t.State, nil
 	}
 	return m.send(ctx, t, f)
-}
-
-// latest is the factor used most recently, else the first.
-func latest(factors []storage.Factor) storage.Factor {
-	best := factors[0]
-	for _, f := range factors[1:] {
-		if f.LastUsedAt.After(best.LastUsedAt) {
-			best = f
-		}
-	}
-	return best
 }
 
 // send mails a new code to f and returns the state that holds it, which
@@ -174,12 +132,12 @@ func (m *Method) send(ctx context.Context, t authflow.Turn, f storage.Factor) (a
 		v.Notice = ErrTooManySends
 		return v, t.State, nil
 	}
-	code, err := newCode(m.rand())
+	code, err := otpcode.New(m.rand())
 	if err != nil {
 		return authflow.View{}, nil, err
 	}
 	now, ttl := m.now(), m.ttl()
-	b, err := state{V: stateVersion, Factor: f.ID, Hash: m.hash(t.Request.ID, f.ID, code), SentAt: now, ExpiresAt: now.Add(ttl)}.encode()
+	b, err := otpcode.NewState(f.ID, m.code().Hash(t.Request.ID, f.ID, code), now, ttl).Encode()
 	if err != nil {
 		return authflow.View{}, nil, err
 	}

@@ -1,0 +1,25 @@
+package smscode
+
+import (
+	"github.com/gatehouse-idp/gatehouse/idp/authflow"
+	"github.com/gatehouse-idp/gatehouse/idp/mfa/otpcode"
+	"github.com/gatehouse-idp/gatehouse/idp/storage"
+)
+
+// hashDomain binds a hash to this method and its state format: an email
+// code's state matches nothing here.
+const hashDomain = "gatehouse smscode v1"
+
+// words are the page's wording of a code's fate.
+var words = otpcode.Words{Retype: ErrRetype, Wrong: ErrWrongCode, Expired: ErrExpired, Burnt: ErrBurnt,
+	EnrolExpired: ErrEnrolExpired}
+
+func (m *Method) code() otpcode.Code {
+	return otpcode.Code{Key: m.Key, Domain: hashDomain, Words: words}
+}
+
+// check matches in[FieldCode] against the code this login was sent, for
+// one of factors: that factor, or a *Failure whose State counts the miss.
+func (m *Method) check(t authflow.Turn, factors []storage.Factor, in authflow.Input) (storage.Factor, error) {
+	return m.code().Verify(t, factors, in[FieldCode], m.now())
+}
