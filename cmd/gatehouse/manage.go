@@ -138,7 +138,7 @@ func userState(u storage.User, now time.Time) string {
 
 func userJSON(u storage.User, org string) map[string]any {
 	return map[string]any{
-		"id": u.ID, "email": u.Email, "email_verified": u.EmailVerified, "name": u.Name, "org": org,
+		"id": u.ID, "email": u.Email, "email_verified": u.EmailVerified, "name": u.Name, "phone": u.Phone, "org": org,
 		"state": u.State, "roles": u.Roles, "has_password": u.PasswordHash != "", "created_at": u.CreatedAt.UTC(),
 	}
 }

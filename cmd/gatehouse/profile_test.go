@@ -65,6 +65,9 @@ func TestUsersPhone(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.out), &out); err != nil || out["phone"] != "+14155552671" {
 		t.Errorf("users show --json: %v %s", err, r.out)
 	}
+	if r := cli("", "users", "list", "--json"); r.code != 0 || !strings.Contains(r.out, `"phone":"+14155552671"`) {
+		t.Errorf("users list --json: %d %s", r.code, r.out)
+	}
 	if r := cli("", "users", "create", "--email", "none@example.com"); r.code != 0 {
 		t.Fatalf("create without a phone: %s", r.errOut)
 	}

@@ -420,16 +420,15 @@ func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request, p Principal) 
 
 // userView never includes the password hash.
 type userView struct {
-	ID            string `json:"id"`
-	Email         string `json:"email"`
-	EmailVerified bool   `json:"email_verified"`
-	Name          string `json:"name"`
-	// Phone is E.164, "" for none.
-	Phone       string            `json:"phone"`
-	OrgID       string            `json:"org_id"`
-	State       storage.UserState `json:"state"`
-	Roles       []string          `json:"roles"`
-	HasPassword bool              `json:"has_password"`
+	ID            string            `json:"id"`
+	Email         string            `json:"email"`
+	EmailVerified bool              `json:"email_verified"`
+	Name          string            `json:"name"`
+	Phone         string            `json:"phone"` // E.164, "" for none
+	OrgID         string            `json:"org_id"`
+	State         storage.UserState `json:"state"`
+	Roles         []string          `json:"roles"`
+	HasPassword   bool              `json:"has_password"`
 	// LockedUntil is set while a temporary lock may be in force (it
 	// ends by itself at that time).
 	LockedUntil *time.Time `json:"locked_until,omitempty"`
