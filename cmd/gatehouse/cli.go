@@ -50,7 +50,7 @@ type cmdEnv struct {
 	args    []string
 	// command-specific flag values
 	email, org, name, displayName string
-	phone                         string // sms test --to
+	phone                         string // users create/update --phone, sms test --to
 	domains                       multiFlag
 	passwordStdin, admin, asJSON  bool
 	emailVerified, invite         bool
@@ -86,16 +86,19 @@ func commands() []command {
 			}},
 		{name: "migrate", summary: "apply pending database migrations", run: runMigrate},
 		{name: "version", summary: "print the version", run: runVersion, noStore: true},
-		{name: "users create", summary: "create a user", usage: "--email EMAIL [--org ORG] [--name NAME] [--admin] [--password-stdin | --invite]",
+		{name: "users create", summary: "create a user", usage: "--email EMAIL [--org ORG] [--name NAME] [--phone NUMBER] [--admin] [--password-stdin | --invite]",
 			run: runUsersCreate, flags: func(fs *flag.FlagSet, c *cmdEnv) {
 				fs.StringVar(&c.email, "email", "", "the user's email address (required)")
 				fs.StringVar(&c.org, "org", "", "organization name (default: bootstrap.organization)")
 				fs.StringVar(&c.name, "name", "", "display name")
+				fs.StringVar(&c.phone, "phone", "", phoneFlagHelp)
 				fs.BoolVar(&c.admin, "admin", false, "grant the admin role")
 				fs.BoolVar(&c.emailVerified, "email-verified", false, "mark the email as verified")
 				fs.BoolVar(&c.passwordStdin, "password-stdin", false, "read the password from standard input; without it the user is created invited, with no password")
 				fs.BoolVar(&c.invite, "invite", false, "email the user a welcome link to set their password (invite.ttl, default 72h)")
 			}},
+		{name: "users update", summary: "change a user's profile: name, phone (each flag given changes one)", usage: usersUpdateUsage,
+			run: runUsersUpdate, flags: usersUpdateFlags},
 		{name: "users resend-invite", summary: "email an invited user a new welcome link (voids the old one)", usage: "--email EMAIL",
 			run: runUsersResendInvite, flags: func(fs *flag.FlagSet, c *cmdEnv) {
 				fs.StringVar(&c.email, "email", "", "the user's email address (required)")

@@ -60,7 +60,7 @@ func runUsersCreate(ctx context.Context, c *cmdEnv) error {
 		org = inst.Config.Bootstrap.Organization
 	}
 	u, err := inst.Admin.CreateUser(ctx, actor(), admin.CreateUserInput{
-		Email: c.email, Name: c.name, Org: org, Password: pw, Admin: c.admin, EmailVerified: c.emailVerified,
+		Email: c.email, Name: c.name, Phone: c.phone, Org: org, Password: pw, Admin: c.admin, EmailVerified: c.emailVerified,
 	})
 	if err != nil {
 		return inputOrErr(err)
@@ -138,7 +138,7 @@ func userState(u storage.User, now time.Time) string {
 
 func userJSON(u storage.User, org string) map[string]any {
 	return map[string]any{
-		"id": u.ID, "email": u.Email, "email_verified": u.EmailVerified, "name": u.Name, "org": org,
+		"id": u.ID, "email": u.Email, "email_verified": u.EmailVerified, "name": u.Name, "phone": u.Phone, "org": org,
 		"state": u.State, "roles": u.Roles, "has_password": u.PasswordHash != "", "created_at": u.CreatedAt.UTC(),
 	}
 }

@@ -36,6 +36,7 @@ func runUsersShow(ctx context.Context, c *cmdEnv) error {
 	row("email", u.Email)
 	row("id", u.ID)
 	row("name", orNone(u.Name))
+	row("phone", orNone(u.Phone))
 	row("organization", info.Org)
 	row("state", string(u.State))
 	row("email verified", yesNo(u.EmailVerified))
@@ -122,7 +123,7 @@ func showJSON(info admin.UserInfo, now time.Time) map[string]any {
 			"created_at": f.CreatedAt, "confirmed_at": optTime(f.ConfirmedAt), "last_used_at": optTime(f.LastUsedAt)})
 	}
 	return map[string]any{
-		"id": u.ID, "email": u.Email, "name": u.Name, "org": info.Org, "state": u.State, "email_verified": u.EmailVerified,
+		"id": u.ID, "email": u.Email, "name": u.Name, "phone": u.Phone, "org": info.Org, "state": u.State, "email_verified": u.EmailVerified,
 		"roles": nonNilStrings(u.Roles), "roles_described": nonNilStrings(info.Roles), "password_set": u.PasswordHash != "", "password_changed_at": optTime(u.PasswordChangedAt),
 		"locked": info.LockedUntil.After(now), "locked_until": optTime(info.LockedUntil), "failed_sign_ins": info.Failures,
 		"mfa_skipped": u.MFASkipped, "mfa_skipped_at": optTime(u.MFASkippedAt), "mfa_enroll_required": u.MFAEnrollRequired,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatehouse-idp/gatehouse/idp/audit"
 	"github.com/gatehouse-idp/gatehouse/idp/password"
+	"github.com/gatehouse-idp/gatehouse/idp/phone"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
 
@@ -213,6 +214,9 @@ type CreateUserInput struct {
 	PasswordHash  string
 	Admin         bool
 	EmailVerified bool
+	// Phone is the number as the operator typed it; CreateUser stores
+	// its E.164 form (idp/phone.Parse). "" is none.
+	Phone string
 }
 
 // CheckImportedHash is an InputError unless h is a hash Gatehouse can
@@ -233,6 +237,10 @@ func (s *Service) CreateUser(ctx context.Context, actor string, in CreateUserInp
 	if err := checkText("name", strings.TrimSpace(in.Name), MaxUserName); err != nil {
 		return storage.User{}, err
 	}
+	number, err := parsePhone(in.Phone)
+	if err != nil {
+		return storage.User{}, err
+	}
 	org, err := s.Store.GetOrganizationByName(ctx, in.Org)
 	if errors.Is(err, storage.ErrNotFound) {
 		return storage.User{}, inputErr("organization %q does not exist", shorten(in.Org))
@@ -242,7 +250,7 @@ func (s *Service) CreateUser(ctx context.Context, actor string, in CreateUserInp
 	now := s.Now()
 	u := storage.User{
 		ID: storage.NewID(), OrgID: org.ID, Email: email, EmailVerified: in.EmailVerified,
-		Name: strings.TrimSpace(in.Name), State: storage.UserInvited, CreatedAt: now, UpdatedAt: now,
+		Name: strings.TrimSpace(in.Name), Phone: number, State: storage.UserInvited, CreatedAt: now, UpdatedAt: now,
 	}
 	if in.Admin {
 		u.Roles = []string{storage.RoleAdmin}
@@ -279,6 +287,9 @@ func (s *Service) CreateUser(ctx context.Context, actor string, in CreateUserInp
 	}
 	if in.Admin {
 		ev.Details["roles"] = storage.RoleAdmin
+	}
+	if number != "" {
+		ev.Details["phone"] = phone.Mask(number)
 	}
 	return u, s.Audit.Record(ctx, ev)
 }

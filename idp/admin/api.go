@@ -114,6 +114,7 @@ func (a *API) routes() []route {
 		{http.MethodPost, "users/{email}/resend-invite", true, a.userLink(a.Service.SendInvite)},
 		{http.MethodPost, "users/{email}/send-reset", false, a.userLink(a.Service.SendReset)},
 		{http.MethodPost, "users/{email}/unlock", true, a.unlockUser},
+		{http.MethodPut, "users/{email}/phone", true, a.setPhone},
 		{http.MethodGet, "orgs", false, a.listOrgs},
 		{http.MethodPost, "orgs", false, a.createOrg},
 		{http.MethodGet, "orgs/{name}/password-policy", false, a.getPasswordPolicy},
@@ -423,6 +424,7 @@ type userView struct {
 	Email         string            `json:"email"`
 	EmailVerified bool              `json:"email_verified"`
 	Name          string            `json:"name"`
+	Phone         string            `json:"phone"` // E.164, "" for none
 	OrgID         string            `json:"org_id"`
 	State         storage.UserState `json:"state"`
 	Roles         []string          `json:"roles"`
@@ -434,8 +436,8 @@ type userView struct {
 }
 
 func viewUser(u storage.User) userView {
-	v := userView{ID: u.ID, Email: u.Email, EmailVerified: u.EmailVerified, Name: u.Name, OrgID: u.OrgID,
-		State: u.State, Roles: nonNil(u.Roles), HasPassword: u.PasswordHash != "", CreatedAt: u.CreatedAt.UTC()}
+	v := userView{ID: u.ID, Email: u.Email, EmailVerified: u.EmailVerified, Name: u.Name, Phone: u.Phone,
+		OrgID: u.OrgID, State: u.State, Roles: nonNil(u.Roles), HasPassword: u.PasswordHash != "", CreatedAt: u.CreatedAt.UTC()}
 	if !u.LockedUntil.IsZero() {
 		t := u.LockedUntil.UTC()
 		v.LockedUntil = &t

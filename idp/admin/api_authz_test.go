@@ -69,6 +69,7 @@ func TestAPIAuthorizationMatrix(t *testing.T) {
 		{"POST", "users/{email}/resend-invite", u + "users/" + target + "/resend-invite", "{}", true, true},
 		{"POST", "users/{email}/send-reset", u + "users/" + target + "/send-reset", "{}", false, true},
 		{"POST", "users/{email}/unlock", u + "users/" + target + "/unlock", "{}", true, true},
+		{"PUT", "users/{email}/phone", u + "users/" + target + "/phone", `{"phone":"+41 79 123 45 67"}`, true, true},
 		{"GET", "orgs", u + "orgs", "", false, false},
 		{"POST", "orgs", u + "orgs", `{"name":"x"}`, false, false},
 		{"GET", "orgs/{name}/password-policy", u + "orgs/alpha/password-policy", "", false, true},
@@ -137,6 +138,7 @@ func TestAPIAuthorizationMatrix(t *testing.T) {
 	for _, tc := range []struct{ method, path, body, want string }{
 		{"POST", u + "users/boss@alpha.example/disable", "{}", `"error":"insufficient_scope","error_description":"boss@alpha.example holds the admin role`},
 		{"POST", u + "users/boss@alpha.example/unlock", "{}", `"error":"insufficient_scope"`},
+		{"PUT", u + "users/boss@alpha.example/phone", `{"phone":"+41 79 123 45 67"}`, `"error":"insufficient_scope"`},
 		{"POST", u + "users/reset-mfa", `{"emails":["boss@alpha.example"]}`, `{"email":"boss@alpha.example","ok":false,"error":"boss@alpha.example holds the admin role`},
 		{"POST", u + "users/reset-mfa", `{"user_ids":["` + boss.ID + `"]}`, `"ok":false,"error":"boss@alpha.example holds the admin role`},
 		{"POST", u + "users/reset-mfa", `{"org":"alpha","all":true}`, `{"email":"boss@alpha.example","ok":false,"error":"boss@alpha.example holds the admin role`},
@@ -145,7 +147,7 @@ func TestAPIAuthorizationMatrix(t *testing.T) {
 			t.Errorf("alpha's admin: %s %s: %d %s; want %s", tc.method, tc.path, r.status, r.body, tc.want)
 		}
 	}
-	if got, _ := s.Store.GetUser(ctx, boss.ID); got.State != "active" || got.MFAEnrollRequired {
+	if got, _ := s.Store.GetUser(ctx, boss.ID); got.State != "active" || got.MFAEnrollRequired || got.Phone != "" {
 		t.Errorf("an organization admin changed an admin's account: %+v", got)
 	}
 	if r := call(t, srv, "admin", "POST", u+"users/reset-mfa", jsonCT, `{"emails":["boss@alpha.example"]}`); !strings.Contains(r.body, `"ok":true`) {

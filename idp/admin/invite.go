@@ -89,6 +89,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request, p Principal) er
 	var req struct {
 		Email         string `json:"email"`
 		Name          string `json:"name"`
+		Phone         string `json:"phone"`
 		Org           string `json:"org"`
 		Admin         bool   `json:"admin"`
 		EmailVerified bool   `json:"email_verified"`
@@ -101,8 +102,8 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request, p Principal) er
 	if req.Invite && a.Service.Links == nil {
 		return &apiError{status: http.StatusConflict, code: "mail_not_configured", desc: ErrNoMail.Error()}
 	}
-	u, err := a.Service.CreateUser(r.Context(), actorOf(p), CreateUserInput{Email: req.Email, Name: req.Name, Org: req.Org,
-		Admin: req.Admin, EmailVerified: req.EmailVerified})
+	u, err := a.Service.CreateUser(r.Context(), actorOf(p), CreateUserInput{Email: req.Email, Name: req.Name, Phone: req.Phone,
+		Org: req.Org, Admin: req.Admin, EmailVerified: req.EmailVerified})
 	if err != nil {
 		return err
 	}

@@ -103,6 +103,18 @@ const (
 	UserRoleRevoked = "user.role_revoked"
 )
 
+// Changes to a user's profile (idp/admin).
+const (
+	// UserPhoneChanged: the phone number on a user's profile was set,
+	// changed or cleared; details "old" and "new", each masked to its
+	// last two digits (phone.Mask, "" for none), so the trail shows that
+	// a number changed without holding it.
+	UserPhoneChanged = "user.phone_changed"
+	// UserNameChanged: the display name on a user's profile changed; no
+	// details, the name is the profile's to hold.
+	UserNameChanged = "user.name_changed"
+)
+
 // Appender is the part of storage the recorder needs: the append half of
 // the storage.Audit role, since a recorder never reads events back.
 type Appender interface {

@@ -171,6 +171,10 @@ type User struct {
 	Email         string
 	EmailVerified bool
 	Name          string
+	// Phone is the user's phone number in E.164 form ("+41791234567",
+	// idp/phone.Parse); "" is none. Storage keeps what it is given: the
+	// callers that take a number from a person parse it.
+	Phone string
 	// PasswordHash is a PHC string (argon2id); empty means no password.
 	PasswordHash string
 	State        UserState

@@ -44,6 +44,7 @@ var users = newTable("users", "id",
 		f.time("updated_at", &u.UpdatedAt)
 		f.time("mfa_skipped_at", &u.MFASkippedAt)
 		f.text("mfa_enrol_method", &u.MFAEnrolMethod)
+		f.text("phone", &u.Phone)
 		return f
 	})
 

@@ -130,6 +130,7 @@ func newUser(id, orgID, email string) storage.User {
 		Email:             email,
 		EmailVerified:     true,
 		Name:              "User " + id + " O'Brien",
+		Phone:             "+41791234567",
 		PasswordHash:      "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
 		State:             storage.UserActive,
 		Roles:             []string{storage.RoleAdmin, "auditor"},
@@ -287,7 +288,7 @@ func (f *fixture) base(t *testing.T) base {
 		client: newClient("client-1", "org-1"),
 	}
 	mustOK(t, f.s.CreateOrganization(f.ctx, b.org), "CreateOrganization")
-	f.createUser(t, b.user)
+	b.user = f.createUser(t, b.user) // an upgrade test's user lacks the newer columns
 	mustOK(t, f.s.CreateClient(f.ctx, b.client), "CreateClient")
 	return b
 }
@@ -297,7 +298,7 @@ func (f *fixture) createUser(t *testing.T, u storage.User) storage.User {
 	if f.v1Users != nil {
 		// The columns every version has had since 0001; the ones added
 		// later take their defaults.
-		u.MFASkippedAt, u.MFAEnrolMethod = time.Time{}, ""
+		u.MFASkippedAt, u.MFAEnrolMethod, u.Phone = time.Time{}, "", ""
 		mustOK(t, f.v1Users(f.ctx, `INSERT INTO users (id, org_id, email, email_verified, name, password_hash, state, roles,
 			locked_until, mfa_skipped, mfa_enroll_required, password_changed_at, last_login_at, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,

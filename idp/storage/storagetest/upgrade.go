@@ -23,6 +23,7 @@ func Upgrades(t *testing.T, newStore func(t *testing.T) (s storage.Storage, migr
 		{"0002ClientCascade", 1, testUpgradeClientCascade},
 		{"0003AuthRequestDoors", 2, testUpgradeAuthRequestDoors},
 		{"0005Factors", 4, testUpgradeFactors},
+		{"0007UserPhone", 6, testUpgradeUserPhone},
 	} {
 		t.Run(u.name, func(t *testing.T) {
 			s, migrateTo, exec := newStore(t)
@@ -146,6 +147,28 @@ func testUpgradeFactors(t *testing.T, f *fixture, _ Exec, migrate func() error) 
 	mustOK(t, f.s.DeleteUser(f.ctx, b.user.ID), "DeleteUser after upgrade")
 	_, err := f.s.GetFactor(f.ctx, v.ID)
 	checkErr(t, err, storage.ErrNotFound, "GetFactor of a deleted user's factor after upgrade")
+}
+
+// testUpgradeUserPhone: 0007 adds users.phone. A user written before it
+// keeps every field and has no phone; afterwards a phone round-trips.
+func testUpgradeUserPhone(t *testing.T, f *fixture, _ Exec, migrate func() error) {
+	b := f.base(t)
+	mustOK(t, migrate(), "migrate")
+	got, err := f.s.GetUser(f.ctx, b.user.ID)
+	if checkOK(t, err, "GetUser after upgrade") {
+		checkEqual(t, "user after upgrade", b.user, got)
+	}
+	want := b.user
+	want.Phone = "+14155552671"
+	_, err = f.s.UpdateUser(f.ctx, b.user.ID, func(u storage.User) (storage.User, error) {
+		u.Phone = want.Phone
+		return u, nil
+	})
+	mustOK(t, err, "UpdateUser with a phone after upgrade")
+	got, err = f.s.GetUserByEmail(f.ctx, b.user.Email)
+	if checkOK(t, err, "GetUserByEmail after upgrade") {
+		checkEqual(t, "user with a phone after upgrade", want, got)
+	}
 }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }

@@ -110,6 +110,7 @@ func testUserUpdateChangesEmail(t *testing.T, f *fixture) {
 	want.State = storage.UserDisabled
 	want.LockedUntil = time.Time{}
 	want.PasswordHash = ""
+	want.Phone = "" // cleared
 	want.LastLoginAt = at(time.Minute)
 	want.UpdatedAt = at(time.Minute)
 	got, err := f.s.UpdateUser(f.ctx, b.user.ID, func(cur storage.User) (storage.User, error) {
