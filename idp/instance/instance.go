@@ -19,6 +19,8 @@ import (
 	"github.com/gatehouse-idp/gatehouse/idp/masterkey"
 	"github.com/gatehouse-idp/gatehouse/idp/mfa/emailcode"
 	"github.com/gatehouse-idp/gatehouse/idp/mfa/recovery"
+	"github.com/gatehouse-idp/gatehouse/idp/mfa/smscode"
+	"github.com/gatehouse-idp/gatehouse/idp/phone"
 	"github.com/gatehouse-idp/gatehouse/idp/mfa/totplogin"
 	"github.com/gatehouse-idp/gatehouse/idp/notify"
 	"github.com/gatehouse-idp/gatehouse/idp/password"
@@ -203,6 +205,14 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Instance, erro
 		// A factor enrolled at a login is mailed like one added at /me.
 		inst.Flow.Notices = inst.SelfService
 	}
+	// Text messages need a gateway (or the dev sink); without one, the
+	// method is not offered.
+	if sm, err := inst.smsMethod(); err != nil {
+		inst.Store.Close()
+		return nil, err
+	} else if sm != nil {
+		inst.Flow.RegisterFactor(sm)
+	}
 	inst.Keys = &keys.Manager{Store: inst.Store, Sealer: inst.Key, Now: inst.Now, Logger: inst.Logger}
 	return inst, nil
 }
@@ -225,6 +235,34 @@ func (i *Instance) emailMethod() (*emailcode.Method, error) {
 	return &emailcode.Method{Store: i.Store, Mailer: emailcode.NotifyMailer{Notifier: i.Mail, Templates: i.Templates},
 		Sends: emailcode.SendLimits{}.Windows(i.Store, i.Now), ClientIP: httpserver.ClientIP, Key: key,
 		OrgName: i.orgDisplayName, Issuer: i.Config.Issuer, Now: i.Now, Logger: i.Logger}, nil
+}
+
+// smsMethod is the text-message method over the configured gateway; nil
+// when no gateway is configured.
+func (i *Instance) smsMethod() (*smscode.Method, error) {
+	sender, err := notify.SMSFromConfig(i.Config, notify.Options{Logger: i.Logger, Now: i.Now})
+	if err != nil {
+		return nil, err
+	}
+	if _, off := sender.(notify.SMSNotConfigured); off {
+		return nil, nil
+	}
+	key, err := i.derive("sms codes")
+	if err != nil {
+		return nil, fmt.Errorf("instance: sms code key: %w", err)
+	}
+	return &smscode.Method{Store: i.Store, Sender: smsSender{sender}, Sends: smscode.SendLimits{}.Windows(i.Store, i.Now),
+		ClientIP: httpserver.ClientIP, Country: phone.Country, Key: key, Issuer: i.Config.Issuer,
+		OrgName: i.orgDisplayName, Now: i.Now, Logger: i.Logger}, nil
+}
+
+// smsSender adapts notify's sender, which also reports the gateway's
+// answer, to the method's.
+type smsSender struct{ s notify.SMSSender }
+
+func (a smsSender) SendSMS(ctx context.Context, to, text string) error {
+	_, err := a.s.SendSMS(ctx, to, text)
+	return err
 }
 
 // orgDisplayName is u's organization's display name ("" when it has
