@@ -299,12 +299,19 @@ func (f *Flow) enrolView(ctx context.Context, r storage.AuthRequest, p Party, n 
 			return Outcome{}, err
 		}
 	}
+	var open []Choice
+	for _, c := range choices {
+		if c.Unavailable == "" {
+			open = append(open, c)
+		}
+	}
 	switch {
 	case len(choices) == 0:
 		out.Action = NoMethod
-	case len(choices) == 1 && choices[0].Unavailable == "" && !choices[0].AskAddress && !choices[0].AskPhone:
-		// One method: straight to it.
-		return f.beginEnrol(ctx, out.Request, p, n, choices[0].Method, Input{})
+	case len(open) == 1 && !open[0].AskAddress && !open[0].AskPhone:
+		// One method the user can take: straight to it (one they cannot
+		// take, such as text messages without a number, is no choice).
+		return f.beginEnrol(ctx, out.Request, p, n, open[0].Method, Input{})
 	default:
 		out.Action = Choose
 	}
