@@ -3,57 +3,36 @@ package smscode
 import (
 	"slices"
 	"strings"
+
+	"github.com/gatehouse-idp/gatehouse/idp/phone"
 )
 
 // maxTypedNumber bounds what parseNumber reads: a number with its
 // spacing, not a paste of a page.
 const maxTypedNumber = 64
 
-// E.164's bounds on a number's digits, country code included.
-const (
-	minDigits = 8
-	maxDigits = 15
-)
-
-// parseNumber turns a number as typed into E.164 ("+447700900123"):
-// spaces, dashes, dots and brackets are dropped; what is left must be +
-// and 8 to 15 ASCII digits, the first not 0 (no country code begins with
-// 0). show says what is wrong, for the user: ErrNoCountryCode for a number
-// without its leading + (a national "07700 900123", or "0044…").
+// parseNumber turns a number as typed into E.164 ("+447700900123") with
+// idp/phone's rules (separators and a trunk "(0)" dropped, 8 to 15
+// digits). Unlike a profile's number, a number typed at enrolment must
+// start with its "+": show is ErrNoCountryCode for one without (a
+// national "07700 900123", or "0044…"), ErrBadNumber for anything else
+// that is not a number.
 func parseNumber(typed string) (e164 string, show error) {
 	if len(typed) > maxTypedNumber {
 		return "", ErrBadNumber
 	}
-	n := strings.Map(func(r rune) rune {
-		switch r {
-		case ' ', '\t', '-', '.', '(', ')':
-			return -1
-		}
-		return r
-	}, typed)
-	if n == "" {
-		return "", ErrBadNumber
-	}
-	if n[0] != '+' {
-		if allDigits(n) {
+	n := strings.TrimLeft(typed, " \t")
+	if !strings.HasPrefix(n, "+") {
+		if n != "" && strings.Trim(n, "0123456789 \t-.()") == "" {
 			return "", ErrNoCountryCode
 		}
 		return "", ErrBadNumber
 	}
-	digits := n[1:]
-	if len(digits) < minDigits || len(digits) > maxDigits || !allDigits(digits) || digits[0] == '0' {
+	e164, err := phone.Parse(n)
+	if err != nil {
 		return "", ErrBadNumber
 	}
-	return n, nil
-}
-
-func allDigits(s string) bool {
-	for i := range len(s) {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return s != ""
+	return e164, nil
 }
 
 // countryAllowed reports whether codes may be texted to e164: any number

@@ -1,6 +1,7 @@
 package smscode
 
 import (
+	"github.com/gatehouse-idp/gatehouse/idp/phone"
 	"strings"
 	"testing"
 )
@@ -46,8 +47,16 @@ func FuzzParseNumber(f *testing.F) {
 			return
 		}
 		d := n[1:]
-		if n[0] != '+' || len(d) < minDigits || len(d) > maxDigits || d[0] == '0' || strings.Trim(d, "0123456789") != "" {
+		if n[0] != '+' || len(d) < phone.MinDigits || len(d) > phone.MaxDigits || d[0] == '0' || strings.Trim(d, "0123456789") != "" {
 			t.Fatalf("parseNumber(%q) = %q accepted", typed, n)
 		}
 	})
+}
+
+// A trunk "(0)" after the country code is dialled only within the
+// country: it is dropped, not kept as a digit of another number.
+func TestParseNumberTrunkPrefix(t *testing.T) {
+	if n, show := parseNumber("+44 (0) 7700-900.123"); show != nil || n != "+447700900123" {
+		t.Fatalf("parseNumber = %q, %v; want +447700900123", n, show)
+	}
 }
