@@ -219,7 +219,7 @@ func (f *Flow) accept(ctx context.Context, r storage.AuthRequest, b session.Brow
 			out, err = f.view(ctx, next, p)
 		}
 	} else {
-		out, err = f.advance(ctx, r, b, p, from, set)
+		out, err = f.advance(ctx, r, b, p, from, set, u)
 	}
 	if err != nil {
 		return Outcome{}, nil, err
@@ -258,11 +258,11 @@ func (f *Flow) expired(ctx context.Context, from Step, amr []string, u storage.U
 // and moves the request, in one write that re-checks it is still at step
 // from: to mfa when the user must give a second factor they have, to
 // enrol when they must set one up, and to done otherwise.
-func (f *Flow) advance(ctx context.Context, r storage.AuthRequest, b session.Browser, p Party, from Step, set func(*storage.AuthRequest)) (Outcome, error) {
+func (f *Flow) advance(ctx context.Context, r storage.AuthRequest, b session.Browser, p Party, from Step, set func(*storage.AuthRequest), u storage.User) (Outcome, error) {
 	probe := r
 	set(&probe)
 	if !slices.Contains(probe.AMR, AMRMFA) {
-		n, err := f.needsOf(ctx, probe, p)
+		n, err := f.needsFor(ctx, probe, p, u)
 		if err != nil {
 			return Outcome{}, err
 		}

@@ -199,7 +199,7 @@ func (f *Flow) resume(ctx context.Context, r storage.AuthRequest, b session.Brow
 	out, err := f.advance(ctx, r, b, p, StepLogin, func(r *storage.AuthRequest) {
 		r.UserID, r.OrgID, r.SessionID = u.ID, u.OrgID, s.Hash
 		r.AuthTime, r.AMR = s.AuthTime, slices.Clone(s.AMR)
-	})
+	}, u)
 	if err != nil {
 		return Outcome{}, err
 	}

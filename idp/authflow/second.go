@@ -62,12 +62,17 @@ type needs struct {
 // asks for an enrolment, or when the user has a factor that counts (a user
 // who turned one on is asked at every login).
 func (f *Flow) needsOf(ctx context.Context, r storage.AuthRequest, p Party) (needs, error) {
-	var n needs
 	u, err := f.Store.GetUser(ctx, r.UserID)
 	if err != nil {
-		return n, fmt.Errorf("authflow: load user for second factors: %w", err)
+		return needs{}, fmt.Errorf("authflow: load user for second factors: %w", err)
 	}
-	n.user = u
+	return f.needsFor(ctx, r, p, u)
+}
+
+// needsFor is needsOf for r's user u, already loaded (a login that just
+// proved them).
+func (f *Flow) needsFor(ctx context.Context, r storage.AuthRequest, p Party, u storage.User) (needs, error) {
+	n := needs{user: u}
 	if u.OrgID != "" {
 		o, err := f.Store.GetOrganization(ctx, u.OrgID)
 		if err != nil {
