@@ -266,6 +266,14 @@ type Factors interface {
 	// an enrolment at /me. ErrNotFound when the factor is gone or expired
 	// at now.
 	SetFactorData(ctx context.Context, id string, data []byte, now time.Time) error
+	// SetFactorLookup sets the Lookup of a live factor (pending or
+	// confirmed): a WebAuthn credential id, known only once the browser
+	// created it. ErrConflict when a factor of the same kind has it
+	// already; ErrNotFound when the factor is gone or expired at now.
+	SetFactorLookup(ctx context.Context, id, lookup string, now time.Time) error
+	// FindFactor returns the factor of kind whose Lookup is lookup,
+	// confirmed or not. ErrNotFound when there is none or lookup is "".
+	FindFactor(ctx context.Context, kind, lookup string) (Factor, error)
 	// TouchFactor sets LastUsedAt (email codes, later WebAuthn).
 	// ErrNotFound when there is no such factor.
 	TouchFactor(ctx context.Context, id string, now time.Time) error

@@ -453,6 +453,11 @@ type Factor struct {
 	Address string
 	// Data is JSON: a method's own fields (a WebAuthn credential later).
 	Data []byte
+	// Lookup finds the factor without its user (FindFactor): a WebAuthn
+	// credential id, base64url, for a passkey sign-in that reads it
+	// before anyone is identified. Unique per Kind among non-empty
+	// values; "" for every other factor.
+	Lookup string
 	// ConfirmedAt is when enrolment was confirmed; zero: not confirmed,
 	// not usable.
 	ConfirmedAt time.Time

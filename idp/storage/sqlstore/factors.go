@@ -54,6 +54,29 @@ func (s *Store) GetFactor(ctx context.Context, id string) (storage.Factor, error
 	return get(ctx, s, factors, "get factor", id)
 }
 
+func (s *Store) SetFactorLookup(ctx context.Context, id, lookup string, now time.Time) error {
+	const op = "set factor lookup"
+	if now.IsZero() {
+		return errZeroNow
+	}
+	// The unique index (kind, lookup) is what refuses a second factor
+	// with the same lookup: MapError makes its violation ErrConflict.
+	n, err := s.exec(ctx, op, `UPDATE factors SET lookup = $2 WHERE id = $1 AND `+liveFactor("$3"), id, lookup, micros(now))
+	if err == nil && n == 0 {
+		err = s.fail(op, storage.ErrNotFound)
+	}
+	return err
+}
+
+func (s *Store) FindFactor(ctx context.Context, kind, lookup string) (storage.Factor, error) {
+	const op = "find factor"
+	if lookup == "" {
+		return storage.Factor{}, s.fail(op, storage.ErrNotFound)
+	}
+	v, err := factors.one(ctx, s.d, factors.selectWhere("WHERE kind = $1 AND lookup = $2"), kind, lookup)
+	return v, s.fail(op, err)
+}
+
 // ListFactors orders ties in CreatedAt by id, so that a page lists the
 // same factors in the same order every time.
 func (s *Store) ListFactors(ctx context.Context, userID string, now time.Time) ([]storage.Factor, error) {

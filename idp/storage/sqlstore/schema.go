@@ -264,6 +264,7 @@ var factors = newTable("factors", "id",
 		f.bytes("secret", &v.Secret)
 		f.text("address", &v.Address)
 		f.jsonBytes("data", &v.Data)
+		f.text("lookup", &v.Lookup) // migrations/*/0008_factor_lookup.sql
 		f.time("confirmed_at", &v.ConfirmedAt)
 		f.int64("last_step", &v.LastStep)
 		f.time("last_used_at", &v.LastUsedAt)

@@ -31,6 +31,8 @@ var factorTests = []testCase{
 	{"ReplaceRefusesUnusableCodes", testFactorReplaceRefuses},
 	{"Touch", testFactorTouch},
 	{"SetData", testFactorSetData},
+	{"LookupFinds", testFactorLookup},
+	{"LookupUniquePerKind", testFactorLookupUnique},
 	{"Delete", testFactorDelete},
 	{"DeleteUserFactors", testFactorDeleteUser},
 	{"DeleteUserCascades", testFactorCascade},
@@ -466,6 +468,67 @@ func testFactorSetData(t *testing.T, f *fixture) {
 	checkErr(t, f.s.SetFactorData(f.ctx, "f-none", data, at(0)), storage.ErrNotFound, "SetFactorData of an unknown factor")
 }
 
+// testFactorLookup: a factor is found by kind and lookup once its lookup
+// is set, pending or confirmed; "" finds nothing, nor does another kind;
+// an expired enrolment's lookup cannot be set.
+func testFactorLookup(t *testing.T, f *fixture) {
+	b := f.base(t)
+	v := newFactor("f-1", b.user.ID)
+	v.Kind = "webauthn"
+	v = f.createFactor(t, v)
+	p := pendingFactor("f-2", b.user.ID)
+	p.Kind = "webauthn"
+	p = f.createFactor(t, p)
+	_, err := f.s.FindFactor(f.ctx, "webauthn", "")
+	checkErr(t, err, storage.ErrNotFound, "FindFactor with an empty lookup")
+	_, err = f.s.FindFactor(f.ctx, "webauthn", "cred-1")
+	checkErr(t, err, storage.ErrNotFound, "FindFactor before the lookup is set")
+	mustOK(t, f.s.SetFactorLookup(f.ctx, v.ID, "cred-1", at(time.Hour)), "SetFactorLookup of a confirmed factor")
+	mustOK(t, f.s.SetFactorLookup(f.ctx, p.ID, "cred-2_-", at(0)), "SetFactorLookup of a pending factor")
+	want := v
+	want.Lookup = "cred-1"
+	got, err := f.s.FindFactor(f.ctx, "webauthn", "cred-1")
+	if checkOK(t, err, "FindFactor") {
+		checkEqual(t, "found factor", want, got)
+	}
+	got, err = f.s.FindFactor(f.ctx, "webauthn", "cred-2_-")
+	if checkOK(t, err, "FindFactor of a pending factor") && got.ID != p.ID {
+		t.Errorf("FindFactor of a pending factor = %s, want %s", got.ID, p.ID)
+	}
+	_, err = f.s.FindFactor(f.ctx, storage.FactorTOTP, "cred-1")
+	checkErr(t, err, storage.ErrNotFound, "FindFactor of another kind")
+	_, err = f.s.FindFactor(f.ctx, "webauthn", "CRED-1")
+	checkErr(t, err, storage.ErrNotFound, "FindFactor is case-sensitive")
+	checkErr(t, f.s.SetFactorLookup(f.ctx, p.ID, "cred-3", p.ExpiresAt.Add(time.Second)), storage.ErrNotFound, "SetFactorLookup of an expired enrolment")
+	checkErr(t, f.s.SetFactorLookup(f.ctx, "f-none", "cred-3", at(0)), storage.ErrNotFound, "SetFactorLookup of an unknown factor")
+}
+
+// testFactorLookupUnique: a lookup belongs to one factor of a kind, of
+// any user (a credential id registered to one account only); another
+// kind may reuse it; deleting the factor frees it.
+func testFactorLookupUnique(t *testing.T, f *fixture) {
+	b := f.base(t)
+	other := f.createUser(t, newUser("user-2", b.org.ID, "bob@acme.example"))
+	mk := func(id, user, kind string) storage.Factor {
+		v := newFactor(id, user)
+		v.Kind = kind
+		return f.createFactor(t, v)
+	}
+	a := mk("f-a", b.user.ID, "webauthn")
+	c := mk("f-c", other.ID, "webauthn")
+	d := mk("f-d", other.ID, storage.FactorTOTP)
+	mustOK(t, f.s.SetFactorLookup(f.ctx, a.ID, "cred-1", at(0)), "SetFactorLookup")
+	checkErr(t, f.s.SetFactorLookup(f.ctx, c.ID, "cred-1", at(0)), storage.ErrConflict, "SetFactorLookup of another user's factor with a taken lookup")
+	mustOK(t, f.s.SetFactorLookup(f.ctx, d.ID, "cred-1", at(0)), "SetFactorLookup of another kind with the same lookup")
+	mustOK(t, f.s.SetFactorLookup(f.ctx, a.ID, "cred-1", at(0)), "SetFactorLookup to its own lookup again")
+	mustOK(t, f.s.DeleteFactor(f.ctx, a.ID), "DeleteFactor")
+	mustOK(t, f.s.SetFactorLookup(f.ctx, c.ID, "cred-1", at(0)), "SetFactorLookup once the holder is gone")
+	got, err := f.s.FindFactor(f.ctx, "webauthn", "cred-1")
+	if checkOK(t, err, "FindFactor") && got.ID != c.ID {
+		t.Errorf("FindFactor = %s, want %s", got.ID, c.ID)
+	}
+}
+
 func testFactorDelete(t *testing.T, f *fixture) {
 	b := f.base(t)
 	f.createFactor(t, newFactor("f-1", b.user.ID))
@@ -594,6 +657,7 @@ func testFactorZeroNow(t *testing.T, f *fixture) {
 		"ConsumeRecoveryCode": func() error { _, err := f.s.ConsumeRecoveryCode(f.ctx, b.user.ID, []byte(h("c1")), zero); return err },
 		"TouchFactor":         func() error { return f.s.TouchFactor(f.ctx, v.ID, zero) },
 		"SetFactorData":       func() error { return f.s.SetFactorData(f.ctx, v.ID, []byte("{}"), zero) },
+		"SetFactorLookup":     func() error { return f.s.SetFactorLookup(f.ctx, v.ID, "cred", zero) },
 	} {
 		if call() == nil {
 			t.Errorf("%s with a zero now succeeded", name)
@@ -622,6 +686,8 @@ func testFactorUnavailable(t *testing.T, f *fixture) {
 		},
 		"TouchFactor":       func() error { return f.s.TouchFactor(f.ctx, v.ID, at(0)) },
 		"DeleteFactor":      func() error { return f.s.DeleteFactor(f.ctx, v.ID) },
+		"FindFactor":        func() error { _, err := f.s.FindFactor(f.ctx, v.Kind, "cred"); return err },
+		"SetFactorLookup":   func() error { return f.s.SetFactorLookup(f.ctx, v.ID, "cred", at(0)) },
 		"DeleteUserFactors": func() error { _, err := f.s.DeleteUserFactors(f.ctx, b.user.ID); return err },
 	} {
 		err := call()

@@ -24,6 +24,7 @@ func Upgrades(t *testing.T, newStore func(t *testing.T) (s storage.Storage, migr
 		{"0003AuthRequestDoors", 2, testUpgradeAuthRequestDoors},
 		{"0005Factors", 4, testUpgradeFactors},
 		{"0007UserPhone", 6, testUpgradeUserPhone},
+		{"0008FactorLookup", 7, testUpgradeFactorLookup},
 	} {
 		t.Run(u.name, func(t *testing.T) {
 			s, migrateTo, exec := newStore(t)
@@ -168,6 +169,28 @@ func testUpgradeUserPhone(t *testing.T, f *fixture, _ Exec, migrate func() error
 	got, err = f.s.GetUserByEmail(f.ctx, b.user.Email)
 	if checkOK(t, err, "GetUserByEmail after upgrade") {
 		checkEqual(t, "user with a phone after upgrade", want, got)
+	}
+}
+
+// testUpgradeFactorLookup: 0008 adds factors.lookup. A factor written
+// before it keeps every field and has no lookup; afterwards lookups are
+// set, found and unique.
+func testUpgradeFactorLookup(t *testing.T, f *fixture, exec Exec, migrate func() error) {
+	b := f.base(t)
+	v := newFactor("f-1", b.user.ID)
+	const insert = `INSERT INTO factors (id, user_id, kind, label, secret, address, data, confirmed_at, last_step, last_used_at, created_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0)`
+	mustOK(t, exec(f.ctx, insert, v.ID, v.UserID, v.Kind, v.Label, v.Secret, v.Address, string(v.Data),
+		micros(v.ConfirmedAt), v.LastStep, micros(v.LastUsedAt), micros(v.CreatedAt)), "insert a version-7 factor")
+	mustOK(t, migrate(), "migrate")
+	checkEqual(t, "factor after upgrade", v, f.factor(t, v.ID))
+	mustOK(t, f.s.SetFactorLookup(f.ctx, v.ID, "cred-1", at(0)), "SetFactorLookup after upgrade")
+	w := newFactor("f-2", b.user.ID)
+	f.createFactor(t, w)
+	checkErr(t, f.s.SetFactorLookup(f.ctx, w.ID, "cred-1", at(0)), storage.ErrConflict, "SetFactorLookup of a taken lookup after upgrade")
+	got, err := f.s.FindFactor(f.ctx, v.Kind, "cred-1")
+	if checkOK(t, err, "FindFactor after upgrade") && got.ID != v.ID {
+		t.Errorf("FindFactor after upgrade = %s, want %s", got.ID, v.ID)
 	}
 }
 
