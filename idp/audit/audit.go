@@ -75,6 +75,9 @@ const (
 	// whose signature counter went backwards is a LoginFailed with reason
 	// "sign_count_regression": a sign of a cloned key.
 	LoginWebAuthn = "login.webauthn_ok"
+	// LoginPasskey: a passkey (a discoverable WebAuthn credential with
+	// user verification) proved a whole login, with no password.
+	LoginPasskey = "login.passkey_ok"
 )
 
 // Lockout events (idp/lockout, idp/admin). Each failed guess is a

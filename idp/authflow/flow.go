@@ -127,6 +127,9 @@ type Flow struct {
 	// Recovery issues recovery codes after a user's first enrolment; nil
 	// issues none.
 	Recovery RecoveryCodes
+	// Passkeys, when set, offers passkey sign-in at the login step.
+	Passkeys Passkeys
+
 	// Notices tells users of changes to their factors made during a
 	// login (an enrolment), after the change is committed; nil tells no
 	// one.

@@ -94,6 +94,9 @@ func (f *Flow) Submit(ctx context.Context, id string, b session.Browser, method 
 	if _, ok := f.factors[method]; ok {
 		return f.submitSecond(ctx, r, b, method, in)
 	}
+	if f.Passkeys != nil && method == f.Passkeys.PasskeyName() {
+		return f.submitPasskey(ctx, r, b, in)
+	}
 	m, ok := f.methods[method]
 	if !ok {
 		return Outcome{}, fmt.Errorf("%w: %q", ErrUnknownMethod, method)
@@ -108,17 +111,17 @@ func (f *Flow) Submit(ctx context.Context, id string, b session.Browser, method 
 	// A guess at a secret is counted before it is checked (guard.go).
 	att, err := f.guard(ctx, r, b, m, in)
 	if err != nil {
-		return f.refused(ctx, r, p, m, err)
+		return f.refused(ctx, r, p, m.Name(), err)
 	}
 	proof, err := m.Verify(ctx, r, in)
 	if err != nil {
 		settleVerify(ctx, att, err)
-		return f.refused(ctx, r, p, m, err)
+		return f.refused(ctx, r, p, m.Name(), err)
 	}
 	u, err := f.proved(ctx, r, proof)
 	if err != nil {
 		settleProved(ctx, att, err)
-		return f.refused(ctx, r, p, m, err)
+		return f.refused(ctx, r, p, m.Name(), err)
 	}
 	// What a successful proof writes (the count reset, the session, the
 	// request's move, the audit event, the last login) is one
@@ -129,7 +132,7 @@ func (f *Flow) Submit(ctx context.Context, id string, b session.Browser, method 
 	err = storage.Atomically(ctx, f.Store, func(ctx context.Context) error {
 		att.Succeeded(ctx)
 		var err error
-		out, then, err = f.accept(ctx, r, b, p, m, proof, u)
+		out, then, err = f.accept(ctx, r, b, p, m.Name(), proof, u)
 		return err
 	})
 	if err != nil {
@@ -143,14 +146,14 @@ func (f *Flow) Submit(ctx context.Context, id string, b session.Browser, method 
 	return out, nil
 }
 
-// refused turns a failed proof into the method's form again, audited; any
-// other error passes through.
-func (f *Flow) refused(ctx context.Context, r storage.AuthRequest, p Party, m Method, err error) (Outcome, error) {
+// refused turns a failed proof by method into the step's form again,
+// audited; any other error passes through.
+func (f *Flow) refused(ctx context.Context, r storage.AuthRequest, p Party, method string, err error) (Outcome, error) {
 	var fail *Failure
 	if !errors.As(err, &fail) {
 		return Outcome{}, err
 	}
-	f.record(ctx, audit.LoginFailed, r, fail.User, map[string]string{"reason": fail.Reason, "step": r.Step, "method": m.Name()})
+	f.record(ctx, audit.LoginFailed, r, fail.User, map[string]string{"reason": fail.Reason, "step": r.Step, "method": method})
 	shown := error(ErrInvalidCredentials)
 	switch {
 	case fail.Reason == ReasonThrottled:
@@ -158,7 +161,14 @@ func (f *Flow) refused(ctx context.Context, r storage.AuthRequest, p Party, m Me
 	case fail.Show != nil && StepOf(r) != StepLogin:
 		shown = fail.Show
 	}
-	return Outcome{Action: Challenge, Request: r, Party: p, Method: m.Name(), Failure: shown}, nil
+	if StepOf(r) == StepLogin {
+		// The login form again, with a new passkey offer: the failed
+		// attempt (or a password's) may have spent the last one.
+		out, err := f.view(ctx, r, p)
+		out.Failure = shown
+		return out, err
+	}
+	return Outcome{Action: Challenge, Request: r, Party: p, Method: method, Failure: shown}, nil
 }
 
 // proved loads the user a proof names and checks that they may sign in:
@@ -189,7 +199,7 @@ func (f *Flow) proved(ctx context.Context, r storage.AuthRequest, proof Proof) (
 // accept records an accepted proof and moves the request on. then is the
 // proof's follow-up, to run once the move is committed (nil when the
 // request did not move).
-func (f *Flow) accept(ctx context.Context, r storage.AuthRequest, b session.Browser, p Party, m Method, proof Proof, u storage.User) (out Outcome, then func(context.Context), err error) {
+func (f *Flow) accept(ctx context.Context, r storage.AuthRequest, b session.Browser, p Party, method string, proof Proof, u storage.User) (out Outcome, then func(context.Context), err error) {
 	now := f.Now()
 	from := StepOf(r)
 	if from == StepLogin && r.SubjectHint != "" && r.SubjectHint != u.ID && Prompted(r, "none") {
@@ -225,7 +235,7 @@ func (f *Flow) accept(ctx context.Context, r storage.AuthRequest, b session.Brow
 		return Outcome{}, nil, err
 	}
 	if proof.Event != "" {
-		f.record(ctx, proof.Event, out.Request, u, map[string]string{"method": m.Name()})
+		f.record(ctx, proof.Event, out.Request, u, map[string]string{"method": method})
 	}
 	if from == StepLogin {
 		// Bookkeeping in the same transaction as the move. A failure of

@@ -92,6 +92,11 @@ type Outcome struct {
 	// of the user they are for.
 	Codes   []string
 	Account string
+	// Passkey is what the login step's page needs to offer passkey
+	// sign-in (View.Data: the options for navigator.credentials.get),
+	// nil when it is not offered. The page posts the result as method
+	// Passkeys.PasskeyName().
+	Passkey *View
 }
 
 // Next decides what request id needs now, given the browser b: a live
@@ -135,6 +140,7 @@ func (f *Flow) view(ctx context.Context, r storage.AuthRequest, p Party) (Outcom
 		out.Action = LoginRequired
 	case StepOf(r) == StepLogin:
 		out.Action, out.Method = Challenge, f.firstFactor()
+		return f.offerPasskey(ctx, out)
 	case StepOf(r) == StepNewPassword:
 		out.Action = NoMethod
 		if m := f.methodsFor(StepNewPassword); len(m) > 0 {

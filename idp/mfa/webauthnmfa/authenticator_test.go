@@ -30,6 +30,11 @@ type authenticator struct {
 	uv     bool
 	origin string
 	rpID   string
+	// be sets the backup-eligible flag (a synced passkey); handle is the
+	// user handle the key stored at creation, returned with every
+	// assertion as a resident key does (nil: none).
+	be     bool
+	handle []byte
 }
 
 const (
@@ -120,6 +125,9 @@ func (a *authenticator) flags(extra byte) byte {
 	if a.uv {
 		f |= 0x04
 	}
+	if a.be {
+		f |= 0x08
+	}
 	return f
 }
 
@@ -144,6 +152,11 @@ func (a *authenticator) coseKey() []byte {
 func (a *authenticator) create(optionsJSON []byte) string {
 	a.t.Helper()
 	o := readOptions(a.t, optionsJSON)
+	handle, err := b64.DecodeString(o.User.ID)
+	if err != nil || len(handle) == 0 {
+		a.t.Fatalf("creation options: user id %q: %v", o.User.ID, err)
+	}
+	a.handle = handle
 	cd := a.clientData("webauthn.create", o.Challenge)
 	ad := append([]byte(nil), a.rpIDHash()...)
 	ad = append(ad, a.flags(0x40))
@@ -182,8 +195,12 @@ func (a *authenticator) assert(challenge string, count uint32) string {
 	if err != nil {
 		a.t.Fatal(err)
 	}
-	return a.marshal(map[string]any{"clientDataJSON": b64.EncodeToString(cd), "authenticatorData": b64.EncodeToString(ad),
-		"signature": b64.EncodeToString(sig)})
+	response := map[string]any{"clientDataJSON": b64.EncodeToString(cd), "authenticatorData": b64.EncodeToString(ad),
+		"signature": b64.EncodeToString(sig)}
+	if a.handle != nil {
+		response["userHandle"] = b64.EncodeToString(a.handle)
+	}
+	return a.marshal(response)
 }
 
 func (a *authenticator) marshal(response map[string]any) string {

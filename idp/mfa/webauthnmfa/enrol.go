@@ -9,6 +9,7 @@ import (
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
 
+	"github.com/gatehouse-idp/gatehouse/idp/audit"
 	"github.com/gatehouse-idp/gatehouse/idp/authflow"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
@@ -123,6 +124,8 @@ func (m *Method) ConfirmEnrol(ctx context.Context, t authflow.Turn, f storage.Fa
 	}
 	if err := m.confirm(ctx, f.ID, recordOf(m.rpID, cred)); err != nil {
 		switch {
+		case errors.Is(err, errTaken):
+			return authflow.Proof{}, failure(t, ReasonTaken, ErrTaken)
 		case errors.Is(err, storage.ErrNotFound):
 			return authflow.Proof{}, failure(t, ReasonEnrolExpired, authflow.ErrEnrolExpired)
 		case errors.Is(err, storage.ErrAlreadyUsed):
@@ -130,17 +133,37 @@ func (m *Method) ConfirmEnrol(ctx context.Context, t authflow.Turn, f storage.Fa
 		}
 		return authflow.Proof{}, err
 	}
-	return proof(t, parsed.Response.AttestationObject.AuthData.Flags.HasUserVerified()), nil
+	return proof(t, parsed.Response.AttestationObject.AuthData.Flags, audit.LoginWebAuthn), nil
 }
 
-// confirm stores rec in pending factor id and confirms it, together.
+// errTaken: another factor (of any user) has the credential id.
+var errTaken = errors.New("webauthnmfa: the credential id is registered already")
+
+// confirm stores rec in pending factor id, with its credential id as the
+// factor's Lookup (passkey sign-in finds it by that), and confirms it,
+// together.
 func (m *Method) confirm(ctx context.Context, id string, rec Record) error {
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("webauthnmfa: write credential record: %w", err)
 	}
 	now := m.now()
+	lookup := LookupOf(rec.ID)
 	return storage.Atomically(ctx, m.store, func(ctx context.Context) error {
+		// The read first, so that a taken id is a plain refusal rather
+		// than a failed statement (on PostgreSQL that ends the
+		// transaction); the unique index still refuses a racing twin.
+		switch holder, err := m.store.FindFactor(ctx, Name, lookup); {
+		case err == nil && holder.ID != id:
+			return errTaken
+		case err != nil && !errors.Is(err, storage.ErrNotFound):
+			return fmt.Errorf("webauthnmfa: look the key up: %w", err)
+		}
+		if err := m.store.SetFactorLookup(ctx, id, lookup, now); errors.Is(err, storage.ErrConflict) {
+			return errTaken
+		} else if err != nil {
+			return fmt.Errorf("webauthnmfa: store the key's id: %w", err)
+		}
 		if err := m.store.SetFactorData(ctx, id, data, now); err != nil {
 			return fmt.Errorf("webauthnmfa: store the key: %w", err)
 		}

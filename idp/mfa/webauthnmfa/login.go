@@ -12,6 +12,7 @@ import (
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
 
+	"github.com/gatehouse-idp/gatehouse/idp/audit"
 	"github.com/gatehouse-idp/gatehouse/idp/authflow"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
@@ -64,23 +65,29 @@ func (m *Method) Verify(ctx context.Context, t authflow.Turn, in authflow.Input)
 	if err != nil {
 		return authflow.Proof{}, err
 	}
-	raw, err := input(t, in)
+	parsed, err := m.parseAssertion(ctx, t, in)
 	if err != nil {
 		return authflow.Proof{}, err
-	}
-	parsed, err := protocol.ParseCredentialRequestResponseBytes(raw)
-	if err != nil {
-		m.refusal(ctx, t, ReasonMalformed, err)
-		return authflow.Proof{}, failure(t, ReasonMalformed, ErrRetry)
 	}
 	k, ok := find(m.keys(t), parsed.RawID)
 	if !ok {
 		return authflow.Proof{}, failure(t, ReasonUnknownCredential, ErrUnknownKey)
 	}
+	return m.check(ctx, t, s, k, parsed, func(u *user) (*webauthn.Credential, error) {
+		return m.wa.ValidateLogin(u, s.Session, parsed)
+	}, audit.LoginWebAuthn)
+}
+
+// check runs validate (the library's checks of parsed against key k, as
+// stored now) in one unit of work with the record it writes, and turns
+// the outcome into the proof or the Failure; event is the proof's audit
+// event.
+func (m *Method) check(ctx context.Context, t authflow.Turn, s State, k key, parsed *protocol.ParsedCredentialAssertionData,
+	validate func(u *user) (*webauthn.Credential, error), event string) (authflow.Proof, error) {
 	var out outcome
-	err = storage.Atomically(ctx, m.store, func(ctx context.Context) error {
+	err := storage.Atomically(ctx, m.store, func(ctx context.Context) error {
 		var err error
-		out, err = m.assert(ctx, t, s, k, parsed)
+		out, err = m.assert(ctx, t, s, k, parsed, validate)
 		return err
 	})
 	switch {
@@ -97,7 +104,7 @@ func (m *Method) Verify(ctx context.Context, t authflow.Turn, in authflow.Input)
 		m.refusal(ctx, t, out.reason, out.refusal)
 		return authflow.Proof{}, failure(t, out.reason, nil)
 	}
-	return proof(t, parsed.Response.AuthenticatorData.Flags.HasUserVerified()), nil
+	return proof(t, parsed.Response.AuthenticatorData.Flags, event), nil
 }
 
 // outcome is what assert decided that must be committed: a flag, or a
@@ -115,7 +122,8 @@ type outcome struct {
 // serializes it with other logins by the key on SQLite; on PostgreSQL two
 // logins racing with the same key may both pass, but each challenge
 // belongs to one login, whose move the flow makes once.
-func (m *Method) assert(ctx context.Context, t authflow.Turn, s State, k key, parsed *protocol.ParsedCredentialAssertionData) (outcome, error) {
+func (m *Method) assert(ctx context.Context, t authflow.Turn, s State, k key, parsed *protocol.ParsedCredentialAssertionData,
+	validate func(u *user) (*webauthn.Credential, error)) (outcome, error) {
 	f, err := m.store.GetFactor(ctx, k.f.ID)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
@@ -141,7 +149,7 @@ func (m *Method) assert(ctx context.Context, t authflow.Turn, s State, k key, pa
 			keys[i].rec = rec
 		}
 	}
-	cred, err := m.wa.ValidateLogin(m.userOf(t.User, keys), s.Session, parsed)
+	cred, err := validate(m.userOf(t.User, keys))
 	if err != nil {
 		return outcome{reason: m.classify(parsed.Response.CollectedClientData, parsed.Response.AuthenticatorData.RPIDHash), refusal: err}, nil
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
 
-	"github.com/gatehouse-idp/gatehouse/idp/audit"
 	"github.com/gatehouse-idp/gatehouse/idp/authflow"
 	"github.com/gatehouse-idp/gatehouse/idp/mfa"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
@@ -38,6 +37,9 @@ const (
 const (
 	// AMRHardwareKey: proof of possession of a hardware-secured key.
 	AMRHardwareKey = "hwk"
+	// AMRSoftwareKey: proof of possession of a key that may live in
+	// software (a synced passkey: the backup-eligible flag).
+	AMRSoftwareKey = "swk"
 	// AMRUser: the authenticator verified its user (the UV flag).
 	AMRUser = "user"
 )
@@ -83,6 +85,13 @@ const (
 	// ReasonFlagged: the key was flagged by an earlier ReasonSignCount.
 	ReasonFlagged      = "flagged_credential"
 	ReasonDuplicate    = "duplicate_credential"
+	// ReasonTaken: the credential id is registered to another factor
+	// (another account's): WebAuthn asks that a credential id belong to
+	// one account only.
+	ReasonTaken = "credential_taken"
+	// ReasonNoUser: a passkey's response carries a user handle that is
+	// not its factor's user's.
+	ReasonNoUser = "user_handle_mismatch"
 	ReasonBadLabel     = "malformed_label"
 	ReasonEnrolExpired = "enrolment_expired"
 	ReasonUsed         = "enrolment_used"
@@ -96,6 +105,7 @@ var (
 	ErrFlagged    = errors.New("This security key may have been copied, so it can no longer sign you in. Use another method, and remove the key from your account.")
 	ErrNoKey      = errors.New("None of your security keys can sign you in. Use another method.")
 	ErrDuplicate  = errors.New("This security key is already registered to your account.")
+	ErrTaken      = errors.New("This security key is already registered. Use another key.")
 	ErrBadLabel   = errors.New("Name the key in at most 64 characters, without line breaks.")
 )
 
@@ -109,6 +119,9 @@ type Store interface {
 	GetFactor(ctx context.Context, id string) (storage.Factor, error)
 	ConfirmFactor(ctx context.Context, id string, now time.Time, replace ...string) (storage.Factor, error)
 	SetFactorData(ctx context.Context, id string, data []byte, now time.Time) error
+	// Passkey sign-in finds a key by its credential id (Factor.Lookup).
+	SetFactorLookup(ctx context.Context, id, lookup string, now time.Time) error
+	FindFactor(ctx context.Context, kind, lookup string) (storage.Factor, error)
 	TouchFactor(ctx context.Context, id string, now time.Time) error
 }
 
@@ -275,10 +288,17 @@ func failure(t authflow.Turn, reason string, show error) *authflow.Failure {
 	return &authflow.Failure{User: t.User, Reason: reason, Show: show, State: spentState()}
 }
 
-func proof(t authflow.Turn, uv bool) authflow.Proof {
+// proof is what a response with authenticator flags fl proved: hwk for
+// a key bound to its device, swk for one that may be backed up and synced
+// (the BE flag: a synced passkey's private key lives in software across
+// the user's devices), and user when the authenticator verified its user.
+func proof(t authflow.Turn, fl protocol.AuthenticatorFlags, event string) authflow.Proof {
 	amr := []string{AMRHardwareKey}
-	if uv {
+	if fl.HasBackupEligible() {
+		amr = []string{AMRSoftwareKey}
+	}
+	if fl.HasUserVerified() {
 		amr = append(amr, AMRUser)
 	}
-	return authflow.Proof{UserID: t.User.ID, AMR: amr, Event: audit.LoginWebAuthn}
+	return authflow.Proof{UserID: t.User.ID, AMR: amr, Event: event}
 }
