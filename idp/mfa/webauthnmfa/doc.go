@@ -22,5 +22,13 @@
 // not count failures toward the lockout (the flow counts every
 // *authflow.Failure), render pages or carry the page script: the page
 // passes View.Data to navigator.credentials and posts the result as
-// FieldCredential. Passkey sign-in as a first factor is not here.
+// FieldCredential.
+//
+// The same keys sign users in without a password (passkey.go,
+// authflow.Passkeys): Offer asks for any credential of this relying party
+// with user verification required, Locate finds the key by its credential
+// id (the factor's Lookup, unique per kind, so an id belongs to one
+// account) and Identify checks the response against the keys the flow
+// says count for that key's user, with the user handle bound to them.
+// Whether that user may sign in, and where the login goes, is the flow's.
 package webauthnmfa

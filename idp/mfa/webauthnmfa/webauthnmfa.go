@@ -83,15 +83,15 @@ const (
 	// of a cloned key. The factor is flagged.
 	ReasonSignCount = "sign_count_regression"
 	// ReasonFlagged: the key was flagged by an earlier ReasonSignCount.
-	ReasonFlagged      = "flagged_credential"
-	ReasonDuplicate    = "duplicate_credential"
+	ReasonFlagged   = "flagged_credential"
+	ReasonDuplicate = "duplicate_credential"
 	// ReasonTaken: the credential id is registered to another factor
 	// (another account's): WebAuthn asks that a credential id belong to
 	// one account only.
 	ReasonTaken = "credential_taken"
 	// ReasonNoUser: a passkey's response carries a user handle that is
 	// not its factor's user's.
-	ReasonNoUser = "user_handle_mismatch"
+	ReasonNoUser       = "user_handle_mismatch"
 	ReasonBadLabel     = "malformed_label"
 	ReasonEnrolExpired = "enrolment_expired"
 	ReasonUsed         = "enrolment_used"
