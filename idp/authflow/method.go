@@ -215,6 +215,9 @@ func (f *Flow) accept(ctx context.Context, r storage.AuthRequest, b session.Brow
 	}
 	set := func(r *storage.AuthRequest) {
 		r.UserID, r.OrgID, r.AuthTime, r.AMR = u.ID, u.OrgID, authTime, amr
+		if from == StepLogin {
+			r.FlowData = nil // the login step's passkey offer is void now
+		}
 	}
 	if expired, xerr := f.expired(ctx, from, amr, u); xerr != nil {
 		return Outcome{}, nil, xerr

@@ -244,3 +244,20 @@ func TestPasskeyOutOfTurn(t *testing.T) {
 		t.Fatalf("passkey at the mfa step: %v; want ErrOutOfTurn", err)
 	}
 }
+
+// TestPasskeyOfferVoidAfterLogin: once a password proved the user, the
+// login step's offer is gone from the request.
+func TestPasskeyOfferVoidAfterLogin(t *testing.T) {
+	e, _ := passkeyEnv(t)
+	u := e.user("alice@acme.example", goodPW, nil)
+	r, _ := offered(t, e, nil)
+	if len(e.stored(r.ID).FlowData) == 0 {
+		t.Fatal("the offer is not stored with the request")
+	}
+	if out, err := e.submitPW(r.ID, u.Email, goodPW); err != nil || out.Action != authflow.Continue {
+		t.Fatalf("password: %v, %v", out.Action, err)
+	}
+	if d := e.stored(r.ID).FlowData; len(d) != 0 {
+		t.Fatalf("after the password the request still holds %s", d)
+	}
+}
