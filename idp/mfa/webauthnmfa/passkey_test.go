@@ -11,6 +11,7 @@ import (
 	"github.com/gatehouse-idp/gatehouse/idp/authflow"
 	"github.com/gatehouse-idp/gatehouse/idp/mfa/webauthnmfa"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
+	"github.com/gatehouse-idp/gatehouse/internal/softkey"
 )
 
 // passkeyLogin is one offer of passkey sign-in: a login with no user yet.
@@ -67,8 +68,8 @@ func passkeyAccepted(t *testing.T, what string, want, got storage.User, p authfl
 // unknown) and requires user verification.
 func TestPasskeyOptions(t *testing.T) {
 	e := newEnv(t)
-	e.register(e.user("alice@acme.example"), newAuthenticator(t))
-	o := readOptions(t, e.offer().data)
+	e.register(e.user("alice@acme.example"), softkey.New(t, rightOrigin))
+	o := softkey.ReadOptions(t, e.offer().data)
 	if len(o.Allow) != 0 || o.UserVerification != "required" || o.RPID != "id.example.com" {
 		t.Fatalf("passkey options %+v; want no allowCredentials, userVerification required, rpId id.example.com", o)
 	}
@@ -82,19 +83,19 @@ func TestPasskeyOptions(t *testing.T) {
 func TestPasskeySignIn(t *testing.T) {
 	e := newEnv(t)
 	alice, bob := e.user("alice@acme.example"), e.user("bob@acme.example")
-	ka, kb := newAuthenticator(t), newAuthenticator(t)
-	kb.be = true
+	ka, kb := softkey.New(t, rightOrigin), softkey.New(t, rightOrigin)
+	kb.BE = true
 	fa := e.register(alice, ka)
 	e.register(bob, kb)
-	if got := e.factor(fa).Lookup; got != webauthnmfa.LookupOf(ka.id) {
-		t.Fatalf("registered key's lookup %q; want its credential id %q", got, webauthnmfa.LookupOf(ka.id))
+	if got := e.factor(fa).Lookup; got != webauthnmfa.LookupOf(ka.ID) {
+		t.Fatalf("registered key's lookup %q; want its credential id %q", got, webauthnmfa.LookupOf(ka.ID))
 	}
 	l := e.offer()
-	u, p, err := e.identify(l, ka.get(l.data))
+	u, p, err := e.identify(l, ka.Get(l.data))
 	passkeyAccepted(t, "alice's passkey", alice, u, p, err, webauthnmfa.AMRHardwareKey, webauthnmfa.AMRUser)
 	e.advance(time.Second)
 	l = e.offer()
-	u, p, err = e.identify(l, kb.get(l.data))
+	u, p, err = e.identify(l, kb.Get(l.data))
 	passkeyAccepted(t, "bob's synced passkey", bob, u, p, err, webauthnmfa.AMRSoftwareKey, webauthnmfa.AMRUser)
 	if e.factor(fa).LastUsedAt.IsZero() {
 		t.Error("the passkey's use was not recorded")
@@ -105,15 +106,15 @@ func TestPasskeySignIn(t *testing.T) {
 func TestPasskeyRefusals(t *testing.T) {
 	e := newEnv(t)
 	alice, bob := e.user("alice@acme.example"), e.user("bob@acme.example")
-	ka := newAuthenticator(t)
+	ka := softkey.New(t, rightOrigin)
 	e.register(alice, ka)
-	kb := newAuthenticator(t)
+	kb := softkey.New(t, rightOrigin)
 	e.register(bob, kb)
 
 	t.Run("replayed response", func(t *testing.T) {
 		e.advance(time.Second)
 		l := e.offer()
-		resp := ka.get(l.data)
+		resp := ka.Get(l.data)
 		saved := l.t.State
 		_, p, err := e.identify(l, resp)
 		passkeyAccepted(t, "first use", alice, alice, p, err, webauthnmfa.AMRHardwareKey, webauthnmfa.AMRUser)
@@ -124,54 +125,54 @@ func TestPasskeyRefusals(t *testing.T) {
 	t.Run("spent challenge", func(t *testing.T) {
 		e.advance(time.Second)
 		l := e.offer()
-		bad := newAuthenticator(t) // no key: refused, challenge spent
-		bad.handle = e.m.UserHandle(alice.ID)
-		bad.id = ka.id
-		_, _, err := e.identify(l, bad.get(l.data))
+		bad := softkey.New(t, rightOrigin) // no key: refused, challenge spent
+		bad.Handle = e.m.UserHandle(alice.ID)
+		bad.ID = ka.ID
+		_, _, err := e.identify(l, bad.Get(l.data))
 		refused(t, "forged signature", alice, err, webauthnmfa.ReasonInvalid, nil)
-		_, _, err = e.identify(l, ka.get(l.data))
+		_, _, err = e.identify(l, ka.Get(l.data))
 		refused(t, "after a spent challenge", storage.User{}, err, webauthnmfa.ReasonNoChallenge, webauthnmfa.ErrExpired)
 	})
 	t.Run("expired challenge", func(t *testing.T) {
 		l := e.offer()
 		e.advance(webauthnmfa.CeremonyTTL)
-		_, _, err := e.identify(l, ka.get(l.data))
+		_, _, err := e.identify(l, ka.Get(l.data))
 		refused(t, "expired", storage.User{}, err, webauthnmfa.ReasonExpired, webauthnmfa.ErrExpired)
 	})
 	t.Run("another login's challenge", func(t *testing.T) {
 		e.advance(time.Second)
 		mine, other := e.offer(), e.offer()
-		_, _, err := e.identify(mine, ka.get(other.data))
+		_, _, err := e.identify(mine, ka.Get(other.data))
 		refused(t, "foreign challenge", alice, err, webauthnmfa.ReasonInvalid, nil)
 	})
 	t.Run("an mfa ceremony's state", func(t *testing.T) {
 		e.advance(time.Second)
 		c := e.challenge(e.turn(alice))
 		l := &passkeyLogin{t: authflow.Turn{Request: c.t.Request, State: c.t.State}, data: c.data}
-		_, _, err := e.identify(l, ka.get(c.data))
+		_, _, err := e.identify(l, ka.Get(c.data))
 		refused(t, "second-factor state", storage.User{}, err, webauthnmfa.ReasonNoChallenge, nil)
 	})
 	t.Run("no user verification", func(t *testing.T) {
 		e.advance(time.Second)
-		ka.uv = false
-		defer func() { ka.uv = true }()
+		ka.UV = false
+		defer func() { ka.UV = true }()
 		l := e.offer()
-		_, _, err := e.identify(l, ka.get(l.data))
+		_, _, err := e.identify(l, ka.Get(l.data))
 		refused(t, "without UV", alice, err, webauthnmfa.ReasonInvalid, nil)
 	})
 	t.Run("unknown credential", func(t *testing.T) {
 		l := e.offer()
-		stranger := newAuthenticator(t)
-		stranger.handle = e.m.UserHandle(alice.ID)
-		_, _, err := e.identify(l, stranger.get(l.data))
+		stranger := softkey.New(t, rightOrigin)
+		stranger.Handle = e.m.UserHandle(alice.ID)
+		_, _, err := e.identify(l, stranger.Get(l.data))
 		refused(t, "unregistered key", storage.User{}, err, webauthnmfa.ReasonUnknownCredential, webauthnmfa.ErrUnknownKey)
 	})
 	t.Run("another user's handle", func(t *testing.T) {
 		e.advance(time.Second)
-		ka.handle = e.m.UserHandle(bob.ID)
-		defer func() { ka.handle = e.m.UserHandle(alice.ID) }()
+		ka.Handle = e.m.UserHandle(bob.ID)
+		defer func() { ka.Handle = e.m.UserHandle(alice.ID) }()
 		l := e.offer()
-		_, _, err := e.identify(l, ka.get(l.data))
+		_, _, err := e.identify(l, ka.Get(l.data))
 		refused(t, "handle of bob on alice's key", alice, err, webauthnmfa.ReasonNoUser, nil)
 	})
 	t.Run("wrong origin and rp id", func(t *testing.T) {
@@ -180,12 +181,12 @@ func TestPasskeyRefusals(t *testing.T) {
 			{"", "evil.example", webauthnmfa.ReasonWrongRPID},
 		} {
 			e.advance(time.Second)
-			ka.origin, ka.rpID = c.origin, c.rpID
+			ka.Origin, ka.RPID = c.origin, c.rpID
 			l := e.offer()
-			_, _, err := e.identify(l, ka.get(l.data))
+			_, _, err := e.identify(l, ka.Get(l.data))
 			refused(t, c.reason, alice, err, c.reason, nil)
 		}
-		ka.origin, ka.rpID = "", ""
+		ka.Origin, ka.RPID = "", ""
 	})
 	t.Run("malformed", func(t *testing.T) {
 		l := e.offer()
@@ -201,22 +202,22 @@ func TestPasskeyRefusals(t *testing.T) {
 func TestPasskeySignCountRegression(t *testing.T) {
 	e := newEnv(t)
 	alice := e.user("alice@acme.example")
-	a := newAuthenticator(t)
+	a := softkey.New(t, rightOrigin)
 	id := e.register(alice, a)
 	l := e.offer()
-	_, p, err := e.identify(l, a.get(l.data))
+	_, p, err := e.identify(l, a.Get(l.data))
 	passkeyAccepted(t, "first", alice, alice, p, err, webauthnmfa.AMRHardwareKey, webauthnmfa.AMRUser)
 	e.advance(time.Second)
 	l = e.offer()
-	o := readOptions(t, l.data)
-	_, _, err = e.identify(l, a.assert(o.Challenge, a.count-1+0)) // the same counter again: not ahead
+	o := softkey.ReadOptions(t, l.data)
+	_, _, err = e.identify(l, a.Assert(o.Challenge, a.Count-1+0)) // the same counter again: not ahead
 	refused(t, "counter not ahead", alice, err, webauthnmfa.ReasonSignCount, nil)
 	if !e.record(id).CloneWarning {
 		t.Fatal("the key is not flagged")
 	}
 	e.advance(time.Second)
 	l = e.offer()
-	_, _, err = e.identify(l, a.get(l.data))
+	_, _, err = e.identify(l, a.Get(l.data))
 	refused(t, "flagged key", alice, err, webauthnmfa.ReasonFlagged, webauthnmfa.ErrFlagged)
 }
 
@@ -226,14 +227,14 @@ func TestPasskeySignCountRegression(t *testing.T) {
 func TestCredentialIDTaken(t *testing.T) {
 	e := newEnv(t)
 	alice, mallory := e.user("alice@acme.example"), e.user("mallory@acme.example")
-	a := newAuthenticator(t)
+	a := softkey.New(t, rightOrigin)
 	e.register(alice, a)
-	copycat := newAuthenticator(t)
-	copycat.id = a.id
+	copycat := softkey.New(t, rightOrigin)
+	copycat.ID = a.ID
 	en := e.beginEnrol(mallory, "")
-	_, err := e.confirm(en, copycat.create(en.data))
+	_, err := e.confirm(en, copycat.Create(en.data))
 	refused(t, "a taken credential id", mallory, err, webauthnmfa.ReasonTaken, webauthnmfa.ErrTaken)
-	f, err := e.st.FindFactor(e.ctx, webauthnmfa.Name, webauthnmfa.LookupOf(a.id))
+	f, err := e.st.FindFactor(e.ctx, webauthnmfa.Name, webauthnmfa.LookupOf(a.ID))
 	if err != nil || f.UserID != alice.ID {
 		t.Fatalf("the id's factor: %+v, %v; want alice's", f, err)
 	}
@@ -247,11 +248,11 @@ func TestCredentialIDTaken(t *testing.T) {
 // each.
 func BenchmarkPasskeySignIn(b *testing.B) {
 	e := newEnv(b)
-	var keys []*authenticator
+	var keys []*softkey.Key
 	var users []storage.User
 	for i := range 100 {
 		u := e.user(fmt.Sprintf("user%d@acme.example", i))
-		a := newAuthenticator(b)
+		a := softkey.New(b, rightOrigin)
 		e.register(u, a)
 		keys, users = append(keys, a), append(users, u)
 	}
@@ -262,7 +263,7 @@ func BenchmarkPasskeySignIn(b *testing.B) {
 		i++
 		l := e.offer()
 		b.StopTimer()
-		resp := k.get(l.data)
+		resp := k.Get(l.data)
 		b.StartTimer()
 		got, p, err := e.identify(l, resp)
 		if err != nil || got.ID != u.ID || p.UserID != u.ID {

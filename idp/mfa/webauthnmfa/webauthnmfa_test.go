@@ -3,6 +3,7 @@ package webauthnmfa_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -16,12 +17,20 @@ import (
 	"github.com/gatehouse-idp/gatehouse/idp/authflow"
 	"github.com/gatehouse-idp/gatehouse/idp/mfa/webauthnmfa"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
+	"github.com/gatehouse-idp/gatehouse/internal/softkey"
 	"github.com/gatehouse-idp/gatehouse/internal/testenv"
 )
 
 var t0 = time.Date(2030, 1, 2, 3, 4, 10, 0, time.UTC)
 
 var testKey = bytes.Repeat([]byte{7}, 32)
+
+const (
+	rightOrigin = "https://id.example.com"
+	rightRPID   = "id.example.com"
+)
+
+var b64 = base64.RawURLEncoding
 
 type env struct {
 	t   testing.TB
@@ -126,10 +135,10 @@ func (e *env) confirm(en *enrolment, credential string) (authflow.Proof, error) 
 }
 
 // register enrols a and returns its confirmed factor id.
-func (e *env) register(u storage.User, a *authenticator) string {
+func (e *env) register(u storage.User, a *softkey.Key) string {
 	e.t.Helper()
 	en := e.beginEnrol(u, "")
-	if _, err := e.confirm(en, a.create(en.data)); err != nil {
+	if _, err := e.confirm(en, a.Create(en.data)); err != nil {
 		e.t.Fatalf("ConfirmEnrol: %v", err)
 	}
 	return en.f.ID
@@ -252,13 +261,13 @@ func TestUserHandle(t *testing.T) {
 func TestRegisterThenLogin(t *testing.T) {
 	e := newEnv(t)
 	u := e.user("alice@example.com")
-	a := newAuthenticator(t)
-	a.count = 7
+	a := softkey.New(t, rightOrigin)
+	a.Count = 7
 	en := e.beginEnrol(u, "  Blue key  ")
 	if !en.f.Pending(*e.now) || en.f.Kind != "webauthn" || en.f.Label != "Blue key" || en.f.UserID != u.ID {
 		t.Fatalf("pending factor %+v", en.f)
 	}
-	o := readOptions(t, en.data)
+	o := softkey.ReadOptions(t, en.data)
 	if o.RP.ID != rightRPID || o.User.ID != b64.EncodeToString(e.m.UserHandle(u.ID)) || len(o.Exclude) != 0 ||
 		o.AuthenticatorSelection.ResidentKey != "preferred" || o.AuthenticatorSelection.UserVerification != "preferred" ||
 		o.Attestation != "none" {
@@ -273,23 +282,23 @@ func TestRegisterThenLogin(t *testing.T) {
 	if v, st2, err := e.m.EnrolView(e.ctx, en.t, en.f); err != nil || !bytes.Equal(v.Data, en.data) || !bytes.Equal(st2, en.t.State) {
 		t.Fatalf("EnrolView again: %v", err)
 	}
-	p, err := e.confirm(en, a.create(en.data))
+	p, err := e.confirm(en, a.Create(en.data))
 	accepted(t, "registration", u, p, err, "hwk", "user")
 	f := e.factor(en.f.ID)
 	rec := e.record(en.f.ID)
-	if f.ConfirmedAt.IsZero() || !bytes.Equal(rec.ID, a.id) || len(rec.PublicKey) == 0 || rec.SignCount != 7 ||
-		rec.RPID != rightRPID || !slices.Equal(rec.Transports, []string{"usb", "nfc"}) || !bytes.Equal(rec.AAGUID, a.aaguid) ||
+	if f.ConfirmedAt.IsZero() || !bytes.Equal(rec.ID, a.ID) || len(rec.PublicKey) == 0 || rec.SignCount != 7 ||
+		rec.RPID != rightRPID || !slices.Equal(rec.Transports, []string{"usb", "nfc"}) || !bytes.Equal(rec.AAGUID, a.AAGUID) ||
 		rec.CloneWarning || rec.Flags&0x04 == 0 {
 		t.Fatalf("stored %+v, record %+v", f, rec)
 	}
 
 	e.advance(time.Minute)
 	l := e.challenge(e.turn(u))
-	o = readOptions(t, l.data)
-	if o.RPID != rightRPID || len(o.Allow) != 1 || o.Allow[0].ID != b64.EncodeToString(a.id) || o.UserVerification != "preferred" {
+	o = softkey.ReadOptions(t, l.data)
+	if o.RPID != rightRPID || len(o.Allow) != 1 || o.Allow[0].ID != b64.EncodeToString(a.ID) || o.UserVerification != "preferred" {
 		t.Fatalf("request options %s", l.data)
 	}
-	p, err = e.verify(l, a.get(l.data))
+	p, err = e.verify(l, a.Get(l.data))
 	accepted(t, "login", u, p, err, "hwk", "user")
 	if got := e.record(en.f.ID); got.SignCount != 8 || len(got.LastChallenge) == 0 {
 		t.Fatalf("after login: %+v", got)
@@ -299,19 +308,19 @@ func TestRegisterThenLogin(t *testing.T) {
 	}
 	// Without the UV flag: "hwk" alone.
 	e.advance(time.Minute)
-	a.uv = false
+	a.UV = false
 	l = e.challenge(e.turn(u))
-	p, err = e.verify(l, a.get(l.data))
+	p, err = e.verify(l, a.Get(l.data))
 	accepted(t, "login without UV", u, p, err, "hwk")
 
 	// A second key: the first is excluded.
 	en2 := e.beginEnrol(u, "")
-	o = readOptions(t, en2.data)
-	if en2.f.Label != "Security key" || len(o.Exclude) != 1 || o.Exclude[0].ID != b64.EncodeToString(a.id) {
+	o = softkey.ReadOptions(t, en2.data)
+	if en2.f.Label != "Security key" || len(o.Exclude) != 1 || o.Exclude[0].ID != b64.EncodeToString(a.ID) {
 		t.Fatalf("second enrolment: label %q, options %s", en2.f.Label, en2.data)
 	}
 	// Registering the first key again is refused.
-	_, err = e.confirm(en2, a.create(en2.data))
+	_, err = e.confirm(en2, a.Create(en2.data))
 	refused(t, "the same key again", u, err, webauthnmfa.ReasonDuplicate, webauthnmfa.ErrDuplicate)
 }
 
@@ -319,13 +328,13 @@ func TestRegisterThenLogin(t *testing.T) {
 func TestZeroCounterKey(t *testing.T) {
 	e := newEnv(t)
 	u := e.user("alice@example.com")
-	a := newAuthenticator(t)
-	a.fixed = true
+	a := softkey.New(t, rightOrigin)
+	a.Fixed = true
 	e.register(u, a)
 	for range 3 {
 		e.advance(time.Minute)
 		l := e.challenge(e.turn(u))
-		p, err := e.verify(l, a.get(l.data))
+		p, err := e.verify(l, a.Get(l.data))
 		accepted(t, "a login with counter 0", u, p, err, "hwk", "user")
 	}
 }
@@ -333,10 +342,10 @@ func TestZeroCounterKey(t *testing.T) {
 func TestChallengeSingleUse(t *testing.T) {
 	e := newEnv(t)
 	u := e.user("alice@example.com")
-	a := newAuthenticator(t)
+	a := softkey.New(t, rightOrigin)
 	e.register(u, a)
 	l := e.challenge(e.turn(u))
-	cred := a.get(l.data)
+	cred := a.Get(l.data)
 	spent := *l
 	p, err := e.verify(&spent, cred)
 	accepted(t, "the first use", u, p, err, "hwk", "user")
@@ -347,23 +356,23 @@ func TestChallengeSingleUse(t *testing.T) {
 	e.advance(time.Second)
 	l = &login{t: l.t, data: l.data}
 	l.t.State = spent.t.State
-	_, err = e.verify(l, a.get(l.data))
+	_, err = e.verify(l, a.Get(l.data))
 	refused(t, "the same challenge signed anew", u, err, webauthnmfa.ReasonReplayed, nil)
 
 	// A failed attempt spends the challenge too.
 	e.advance(time.Minute)
 	l = e.challenge(e.turn(u))
 	wrong := *a
-	wrong.origin = "https://evil.example"
-	_, err = e.verify(l, wrong.get(l.data))
+	wrong.Origin = "https://evil.example"
+	_, err = e.verify(l, wrong.Get(l.data))
 	refused(t, "a wrong origin", u, err, webauthnmfa.ReasonWrongOrigin, nil)
-	_, err = e.verify(l, a.get(l.data))
+	_, err = e.verify(l, a.Get(l.data))
 	refused(t, "the right key after a failed attempt", u, err, webauthnmfa.ReasonNoChallenge, webauthnmfa.ErrExpired)
 
 	// A challenge dies after CeremonyTTL.
 	l = e.challenge(e.turn(u))
 	e.advance(webauthnmfa.CeremonyTTL)
-	_, err = e.verify(l, a.get(l.data))
+	_, err = e.verify(l, a.Get(l.data))
 	refused(t, "an expired challenge", u, err, webauthnmfa.ReasonExpired, webauthnmfa.ErrExpired)
 
 	// No state, or another ceremony's.
@@ -372,7 +381,7 @@ func TestChallengeSingleUse(t *testing.T) {
 	for name, st := range map[string][]byte{"none": nil, "garbage": []byte("garbage"), "spent": []byte(`{}`), "a registration's": en.t.State} {
 		bad := *l
 		bad.t.State = st
-		_, err = e.verify(&bad, a.get(l.data))
+		_, err = e.verify(&bad, a.Get(l.data))
 		refused(t, "state "+name, u, err, webauthnmfa.ReasonNoChallenge, nil)
 	}
 }
@@ -380,9 +389,9 @@ func TestChallengeSingleUse(t *testing.T) {
 func TestEnrolmentSingleUse(t *testing.T) {
 	e := newEnv(t)
 	u := e.user("alice@example.com")
-	a := newAuthenticator(t)
+	a := softkey.New(t, rightOrigin)
 	en := e.beginEnrol(u, "")
-	cred := a.create(en.data)
+	cred := a.Create(en.data)
 	first := *en
 	if _, err := e.confirm(&first, cred); err != nil {
 		t.Fatal(err)
@@ -393,26 +402,26 @@ func TestEnrolmentSingleUse(t *testing.T) {
 
 	// A failed attempt spends the ceremony; the next showing starts anew.
 	en = e.beginEnrol(u, "")
-	b := newAuthenticator(t)
-	b.origin = "https://id.example.com:8443"
-	_, err = e.confirm(en, b.create(en.data))
+	b := softkey.New(t, rightOrigin)
+	b.Origin = "https://id.example.com:8443"
+	_, err = e.confirm(en, b.Create(en.data))
 	refused(t, "another port", u, err, webauthnmfa.ReasonWrongOrigin, nil)
-	b.origin = ""
-	_, err = e.confirm(en, b.create(en.data))
+	b.Origin = ""
+	_, err = e.confirm(en, b.Create(en.data))
 	refused(t, "the right response after a failed attempt", u, err, webauthnmfa.ReasonNoChallenge, nil)
 	v, st, err := e.m.EnrolView(e.ctx, en.t, en.f)
 	if err != nil || bytes.Equal(v.Data, en.data) {
 		t.Fatalf("EnrolView after a spent ceremony: %v", err)
 	}
 	en.t.State, en.data = st, v.Data
-	if _, err := e.confirm(en, b.create(en.data)); err != nil {
+	if _, err := e.confirm(en, b.Create(en.data)); err != nil {
 		t.Fatalf("the new ceremony: %v", err)
 	}
 
 	// An expired enrolment.
 	en = e.beginEnrol(u, "")
 	e.advance(webauthnmfa.EnrolTTL)
-	_, err = e.confirm(en, newAuthenticator(t).create(en.data))
+	_, err = e.confirm(en, softkey.New(t, rightOrigin).Create(en.data))
 	refused(t, "an expired enrolment", u, err, webauthnmfa.ReasonEnrolExpired, authflow.ErrEnrolExpired)
 	if v, _, err := e.m.EnrolView(e.ctx, en.t, en.f); err != nil || v.Data != nil || !errors.Is(v.Notice, authflow.ErrEnrolExpired) {
 		t.Fatalf("EnrolView of an expired enrolment: %+v, %v", v, err)
@@ -426,7 +435,7 @@ func TestWrongOriginOrRPID(t *testing.T) {
 		{"another site", "https://evil.example", "", webauthnmfa.ReasonWrongOrigin},
 		{"another port", "https://id.example.com:8443", "", webauthnmfa.ReasonWrongOrigin},
 		{"plain http", "http://id.example.com", "", webauthnmfa.ReasonWrongOrigin},
-		{"a subdomain", "https://a.id.example.com", "", webauthnmfa.ReasonWrongOrigin},
+		{"a subdomain", "https://a.ID.example.com", "", webauthnmfa.ReasonWrongOrigin},
 		{"the parent domain's RP ID", "", "example.com", webauthnmfa.ReasonWrongRPID},
 		{"another RP ID", "", "evil.example", webauthnmfa.ReasonWrongRPID},
 	}
@@ -434,20 +443,20 @@ func TestWrongOriginOrRPID(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
 			u := e.user("alice@example.com")
-			a := newAuthenticator(t)
-			a.origin, a.rpID = tt.origin, tt.rpID
+			a := softkey.New(t, rightOrigin)
+			a.Origin, a.RPID = tt.origin, tt.rpID
 			en := e.beginEnrol(u, "")
-			_, err := e.confirm(en, a.create(en.data))
+			_, err := e.confirm(en, a.Create(en.data))
 			refused(t, "registration", u, err, tt.reason, nil)
 			if f := e.factor(en.f.ID); !f.ConfirmedAt.IsZero() || len(f.Data) != 0 {
 				t.Fatalf("a refused registration was stored: %+v", f)
 			}
-			a.origin, a.rpID = "", ""
+			a.Origin, a.RPID = "", ""
 			id := e.register(u, a)
-			a.origin, a.rpID = tt.origin, tt.rpID
+			a.Origin, a.RPID = tt.origin, tt.rpID
 			e.advance(time.Minute)
 			l := e.challenge(e.turn(u))
-			_, err = e.verify(l, a.get(l.data))
+			_, err = e.verify(l, a.Get(l.data))
 			refused(t, "login", u, err, tt.reason, nil)
 			if !e.factor(id).LastUsedAt.IsZero() || e.record(id).SignCount != 0 {
 				t.Fatal("a refused login was recorded")
@@ -459,18 +468,18 @@ func TestWrongOriginOrRPID(t *testing.T) {
 func TestSignCountRegression(t *testing.T) {
 	e := newEnv(t)
 	u := e.user("alice@example.com")
-	a := newAuthenticator(t)
-	a.count = 10
+	a := softkey.New(t, rightOrigin)
+	a.Count = 10
 	id := e.register(u, a)
 	e.advance(time.Minute)
 	l := e.challenge(e.turn(u))
-	p, err := e.verify(l, a.get(l.data)) // 11
+	p, err := e.verify(l, a.Get(l.data)) // 11
 	accepted(t, "counter 11", u, p, err, "hwk", "user")
 
 	for _, count := range []uint32{11, 5} { // equal, then lower: both regressions
 		e.advance(time.Minute)
 		l = e.challenge(e.turn(u))
-		_, err = e.verify(l, a.assert(readOptions(t, l.data).Challenge, count))
+		_, err = e.verify(l, a.Assert(softkey.ReadOptions(t, l.data).Challenge, count))
 		refused(t, "a counter that did not move forward", u, err, webauthnmfa.ReasonSignCount, nil)
 		if rec := e.record(id); !rec.CloneWarning || rec.SignCount != 11 {
 			t.Fatalf("after a regression to %d: %+v", count, rec)
@@ -490,7 +499,7 @@ func TestSignCountRegression(t *testing.T) {
 	// has nothing to ask for.
 	e.advance(time.Minute)
 	l = e.challenge(e.turn(u))
-	_, err = e.verify(l, a.assert(readOptions(t, l.data).Challenge, 3))
+	_, err = e.verify(l, a.Assert(softkey.ReadOptions(t, l.data).Challenge, 3))
 	refused(t, "the regression", u, err, webauthnmfa.ReasonSignCount, nil)
 	e.advance(time.Minute)
 	tn := e.turn(u)
@@ -500,58 +509,58 @@ func TestSignCountRegression(t *testing.T) {
 	}
 	// Flagged, it proves nothing more, even with a counter ahead, in a
 	// challenge begun for another key.
-	b := newAuthenticator(t)
+	b := softkey.New(t, rightOrigin)
 	e.register(u, b)
 	l = e.challenge(e.turn(u))
-	_, err = e.verify(l, a.assert(readOptions(t, l.data).Challenge, 100))
+	_, err = e.verify(l, a.Assert(softkey.ReadOptions(t, l.data).Challenge, 100))
 	refused(t, "a flagged key", u, err, webauthnmfa.ReasonFlagged, webauthnmfa.ErrFlagged)
 }
 
 func TestOtherKeysRefused(t *testing.T) {
 	e := newEnv(t)
 	alice, bob := e.user("alice@example.com"), e.user("bob@example.com")
-	ak, bk := newAuthenticator(t), newAuthenticator(t)
+	ak, bk := softkey.New(t, rightOrigin), softkey.New(t, rightOrigin)
 	e.register(alice, ak)
 	bobsID := e.register(bob, bk)
 	// Bob's key answers alice's challenge.
 	l := e.challenge(e.turn(alice))
-	_, err := e.verify(l, bk.get(l.data))
+	_, err := e.verify(l, bk.Get(l.data))
 	refused(t, "bob's key for alice", alice, err, webauthnmfa.ReasonUnknownCredential, webauthnmfa.ErrUnknownKey)
 	// Bob's row handed over as alice's factor (a caller's mix-up): not hers.
 	tn := e.turn(alice)
 	tn.Factors = append(tn.Factors, e.factor(bobsID))
 	l = e.challenge(tn)
-	if o := readOptions(t, l.data); len(o.Allow) != 1 || o.Allow[0].ID != b64.EncodeToString(ak.id) {
+	if o := softkey.ReadOptions(t, l.data); len(o.Allow) != 1 || o.Allow[0].ID != b64.EncodeToString(ak.ID) {
 		t.Fatalf("alice's challenge allows %+v; want her key alone", o.Allow)
 	}
-	_, err = e.verify(l, bk.get(l.data))
+	_, err = e.verify(l, bk.Get(l.data))
 	refused(t, "bob's row in alice's factors", alice, err, webauthnmfa.ReasonUnknownCredential, nil)
 	// Alice's second key, which does not count now (the flow left it out).
-	ak2 := newAuthenticator(t)
+	ak2 := softkey.New(t, rightOrigin)
 	e.advance(time.Minute)
 	e.register(alice, ak2)
 	tn = e.turn(alice)
 	tn.Factors = tn.Factors[:1]
 	l = e.challenge(tn)
-	_, err = e.verify(l, ak2.get(l.data))
+	_, err = e.verify(l, ak2.Get(l.data))
 	refused(t, "a key not in Factors", alice, err, webauthnmfa.ReasonUnknownCredential, nil)
 	// A pending key proves nothing.
-	ak3 := newAuthenticator(t)
+	ak3 := softkey.New(t, rightOrigin)
 	en := e.beginEnrol(alice, "")
-	_ = ak3.create(en.data)
+	_ = ak3.Create(en.data)
 	l = e.challenge(e.turn(alice))
-	_, err = e.verify(l, ak3.get(l.data))
+	_, err = e.verify(l, ak3.Get(l.data))
 	refused(t, "a pending key", alice, err, webauthnmfa.ReasonUnknownCredential, nil)
 	// A key that signs with another private key under alice's id.
-	forged := newAuthenticator(t)
-	forged.id = ak.id
+	forged := softkey.New(t, rightOrigin)
+	forged.ID = ak.ID
 	l = e.challenge(e.turn(alice))
-	_, err = e.verify(l, forged.get(l.data))
+	_, err = e.verify(l, forged.Get(l.data))
 	refused(t, "a forged signature", alice, err, webauthnmfa.ReasonInvalid, nil)
 	// Alice's own key still works.
 	e.advance(time.Minute)
 	l = e.challenge(e.turn(alice))
-	p, err := e.verify(l, ak.get(l.data))
+	p, err := e.verify(l, ak.Get(l.data))
 	accepted(t, "alice's key", alice, p, err, "hwk", "user")
 }
 
@@ -602,9 +611,9 @@ func malformed(valid string) map[string]string {
 func TestMalformedLogin(t *testing.T) {
 	e := newEnv(t)
 	u := e.user("alice@example.com")
-	a := newAuthenticator(t)
+	a := softkey.New(t, rightOrigin)
 	e.register(u, a)
-	valid := a.get(e.challenge(e.turn(u)).data)
+	valid := a.Get(e.challenge(e.turn(u)).data)
 	for name, in := range malformed(valid) {
 		e.advance(time.Second)
 		l := e.challenge(e.turn(u))
@@ -628,7 +637,7 @@ func TestMalformedLogin(t *testing.T) {
 	e.advance(time.Minute)
 	l := e.challenge(e.turn(u))
 	var padded map[string]any
-	if err := json.Unmarshal([]byte(a.get(l.data)), &padded); err != nil {
+	if err := json.Unmarshal([]byte(a.Get(l.data)), &padded); err != nil {
 		t.Fatal(err)
 	}
 	padded["padding"] = strings.Repeat("a", webauthnmfa.MaxInput)
@@ -638,15 +647,15 @@ func TestMalformedLogin(t *testing.T) {
 
 	e.advance(time.Minute)
 	l = e.challenge(e.turn(u))
-	p, err := e.verify(l, a.get(l.data))
+	p, err := e.verify(l, a.Get(l.data))
 	accepted(t, "the key after all that", u, p, err, "hwk", "user")
 }
 
 func TestMalformedRegistration(t *testing.T) {
 	e := newEnv(t)
 	u := e.user("alice@example.com")
-	a := newAuthenticator(t)
-	valid := a.create(e.beginEnrol(u, "").data)
+	a := softkey.New(t, rightOrigin)
+	valid := a.Create(e.beginEnrol(u, "").data)
 	for name, in := range malformed(valid) {
 		en := e.beginEnrol(u, "")
 		_, err := e.confirm(en, in)
@@ -697,10 +706,10 @@ func TestTurnWithoutLoginIsAnError(t *testing.T) {
 func FuzzVerify(f *testing.F) {
 	e := newEnv(f)
 	u := e.user("alice@example.com")
-	a := newAuthenticator(f)
+	a := softkey.New(f, rightOrigin)
 	e.register(u, a)
 	// The seeds answer another challenge: none of them is right.
-	for _, in := range malformed(a.get(e.challenge(e.turn(u)).data)) {
+	for _, in := range malformed(a.Get(e.challenge(e.turn(u)).data)) {
 		f.Add(in)
 	}
 	l := e.challenge(e.turn(u))
@@ -725,8 +734,8 @@ func (w writeFails) SetFactorData(context.Context, string, []byte, time.Time) er
 func TestStorageErrorsAreOutages(t *testing.T) {
 	e := newEnv(t)
 	u := e.user("alice@example.com")
-	a := newAuthenticator(t)
-	a.count = 5
+	a := softkey.New(t, rightOrigin)
+	a.Count = 5
 	id := e.register(u, a)
 	outage := errors.New("database is down")
 	m, err := webauthnmfa.New(webauthnmfa.Config{Issuer: "https://id.example.com", Key: testKey,
@@ -736,7 +745,7 @@ func TestStorageErrorsAreOutages(t *testing.T) {
 	}
 	e.advance(time.Minute)
 	l := e.challenge(e.turn(u))
-	_, err = m.Verify(e.ctx, l.t, authflow.Input{webauthnmfa.FieldCredential: a.get(l.data)})
+	_, err = m.Verify(e.ctx, l.t, authflow.Input{webauthnmfa.FieldCredential: a.Get(l.data)})
 	var fail *authflow.Failure
 	if !errors.Is(err, outage) || errors.As(err, &fail) {
 		t.Fatalf("err %v; want the outage, not a Failure", err)
@@ -744,14 +753,14 @@ func TestStorageErrorsAreOutages(t *testing.T) {
 	// A regression is refused, as a Failure, even when its flag cannot be
 	// written.
 	l = e.challenge(e.turn(u))
-	_, err = m.Verify(e.ctx, l.t, authflow.Input{webauthnmfa.FieldCredential: a.assert(readOptions(t, l.data).Challenge, 1)})
+	_, err = m.Verify(e.ctx, l.t, authflow.Input{webauthnmfa.FieldCredential: a.Assert(softkey.ReadOptions(t, l.data).Challenge, 1)})
 	refused(t, "a regression whose flag fails", u, err, webauthnmfa.ReasonSignCount, nil)
 	if e.record(id).SignCount != 5 {
 		t.Fatal("the counter moved")
 	}
 	// Registration: the key is not confirmed without its record.
 	en := e.beginEnrol(u, "")
-	_, err = m.ConfirmEnrol(e.ctx, en.t, en.f, authflow.Input{webauthnmfa.FieldCredential: newAuthenticator(t).create(en.data)})
+	_, err = m.ConfirmEnrol(e.ctx, en.t, en.f, authflow.Input{webauthnmfa.FieldCredential: softkey.New(t, rightOrigin).Create(en.data)})
 	if !errors.Is(err, outage) || errors.As(err, &fail) {
 		t.Fatalf("ConfirmEnrol: %v; want the outage", err)
 	}

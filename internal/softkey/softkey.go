@@ -1,4 +1,4 @@
-package webauthnmfa_test
+package softkey
 
 import (
 	"crypto/ecdsa"
@@ -8,41 +8,41 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"net/url"
 	"testing"
 
 	"github.com/fxamacker/cbor/v2"
 )
 
-// authenticator is a software security key: an ECDSA P-256 credential
-// that answers navigator.credentials.create and .get the way a browser
-// and a key together do, as the JSON a page script posts.
-type authenticator struct {
+// Key is a software security key: an ECDSA P-256 credential that
+// answers navigator.credentials.create and .get the way a browser and a
+// key together do, as the JSON a page script posts. Its fields are the
+// knobs of the attacks tests play.
+type Key struct {
 	t      testing.TB
 	priv   *ecdsa.PrivateKey
-	id     []byte
-	aaguid []byte
-	// count is the signature counter: incremented before each assertion
-	// unless fixed is set (a key that keeps none stays at 0).
-	count uint32
-	fixed bool
-	// uv sets the UV flag; origin and rpID are what the browser claims
-	// and what the key hashes ("" is the right one).
-	uv     bool
-	origin string
-	rpID   string
-	// be sets the backup-eligible flag (a synced passkey); handle is the
+	ID     []byte
+	AAGUID []byte
+	// Count is the signature counter: incremented before each assertion
+	// unless Fixed is set (a key that keeps none stays at 0).
+	Count uint32
+	Fixed bool
+	// UV sets the UV flag; Origin and RPID are what the browser claims
+	// and what the key hashes ("" is DefaultOrigin, DefaultRPID).
+	UV     bool
+	Origin string
+	RPID   string
+	// BE sets the backup-eligible flag (a synced passkey); Handle is the
 	// user handle the key stored at creation, returned with every
 	// assertion as a resident key does (nil: none).
-	be     bool
-	handle []byte
+	BE     bool
+	Handle []byte
+	// DefaultOrigin and DefaultRPID are the right origin and RP ID.
+	DefaultOrigin, DefaultRPID string
 }
 
-const (
-	rightOrigin = "https://id.example.com"
-	rightRPID   = "id.example.com"
-)
-
-func newAuthenticator(t testing.TB) *authenticator {
+// New is a key for the relying party at origin (its host is the RP ID).
+func New(t testing.TB, origin string) *Key {
 	t.Helper()
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -56,29 +56,33 @@ func newAuthenticator(t testing.TB) *authenticator {
 	if _, err := rand.Read(aaguid); err != nil {
 		t.Fatal(err)
 	}
-	return &authenticator{t: t, priv: priv, id: id, aaguid: aaguid, uv: true}
+	u, err := url.Parse(origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Key{t: t, priv: priv, ID: id, AAGUID: aaguid, UV: true, DefaultOrigin: origin, DefaultRPID: u.Hostname()}
 }
 
 var b64 = base64.RawURLEncoding
 
-func (a *authenticator) originOr() string {
-	if a.origin != "" {
-		return a.origin
+func (a *Key) originOr() string {
+	if a.Origin != "" {
+		return a.Origin
 	}
-	return rightOrigin
+	return a.DefaultOrigin
 }
 
-func (a *authenticator) rpIDHash() []byte {
-	id := a.rpID
+func (a *Key) rpIDHash() []byte {
+	id := a.RPID
 	if id == "" {
-		id = rightRPID
+		id = a.DefaultRPID
 	}
 	h := sha256.Sum256([]byte(id))
 	return h[:]
 }
 
-// options reads what a ceremony's options say the browser must use.
-type options struct {
+// Options is what a ceremony's options say the browser must use.
+type Options struct {
 	Challenge string `json:"challenge"`
 	RP        struct {
 		ID string `json:"id"`
@@ -87,8 +91,8 @@ type options struct {
 	User struct {
 		ID string `json:"id"`
 	} `json:"user"`
-	Exclude                []descriptor `json:"excludeCredentials"`
-	Allow                  []descriptor `json:"allowCredentials"`
+	Exclude                []Descriptor `json:"excludeCredentials"`
+	Allow                  []Descriptor `json:"allowCredentials"`
 	UserVerification       string       `json:"userVerification"`
 	AuthenticatorSelection struct {
 		ResidentKey      string `json:"residentKey"`
@@ -97,21 +101,23 @@ type options struct {
 	Attestation string `json:"attestation"`
 }
 
-type descriptor struct {
+// Descriptor names a credential in options.
+type Descriptor struct {
 	Type string `json:"type"`
 	ID   string `json:"id"`
 }
 
-func readOptions(t testing.TB, data []byte) options {
+// ReadOptions reads options JSON (View.Data).
+func ReadOptions(t testing.TB, data []byte) Options {
 	t.Helper()
-	var o options
+	var o Options
 	if err := json.Unmarshal(data, &o); err != nil || o.Challenge == "" {
 		t.Fatalf("options %s: %v", data, err)
 	}
 	return o
 }
 
-func (a *authenticator) clientData(kind, challenge string) []byte {
+func (a *Key) clientData(kind, challenge string) []byte {
 	b, err := json.Marshal(map[string]any{"type": kind, "challenge": challenge, "origin": a.originOr(), "crossOrigin": false})
 	if err != nil {
 		a.t.Fatal(err)
@@ -120,18 +126,18 @@ func (a *authenticator) clientData(kind, challenge string) []byte {
 }
 
 // flags are UP, UV when set, and extra (AT for a creation).
-func (a *authenticator) flags(extra byte) byte {
+func (a *Key) flags(extra byte) byte {
 	f := byte(0x01) | extra
-	if a.uv {
+	if a.UV {
 		f |= 0x04
 	}
-	if a.be {
+	if a.BE {
 		f |= 0x08
 	}
 	return f
 }
 
-func (a *authenticator) coseKey() []byte {
+func (a *Key) coseKey() []byte {
 	pub, err := a.priv.PublicKey.ECDH()
 	if err != nil {
 		a.t.Fatal(err)
@@ -148,22 +154,22 @@ func (a *authenticator) coseKey() []byte {
 	return b
 }
 
-// create answers creation options: an attestation of format "none".
-func (a *authenticator) create(optionsJSON []byte) string {
+// Create answers creation options: an attestation of format "none".
+func (a *Key) Create(optionsJSON []byte) string {
 	a.t.Helper()
-	o := readOptions(a.t, optionsJSON)
+	o := ReadOptions(a.t, optionsJSON)
 	handle, err := b64.DecodeString(o.User.ID)
 	if err != nil || len(handle) == 0 {
 		a.t.Fatalf("creation options: user id %q: %v", o.User.ID, err)
 	}
-	a.handle = handle
+	a.Handle = handle
 	cd := a.clientData("webauthn.create", o.Challenge)
 	ad := append([]byte(nil), a.rpIDHash()...)
 	ad = append(ad, a.flags(0x40))
-	ad = binary.BigEndian.AppendUint32(ad, a.count)
-	ad = append(ad, a.aaguid...)
-	ad = binary.BigEndian.AppendUint16(ad, uint16(len(a.id)))
-	ad = append(ad, a.id...)
+	ad = binary.BigEndian.AppendUint32(ad, a.Count)
+	ad = append(ad, a.AAGUID...)
+	ad = binary.BigEndian.AppendUint16(ad, uint16(len(a.ID)))
+	ad = append(ad, a.ID...)
 	ad = append(ad, a.coseKey()...)
 	att, err := cbor.Marshal(map[string]any{"fmt": "none", "attStmt": map[string]any{}, "authData": ad})
 	if err != nil {
@@ -173,18 +179,19 @@ func (a *authenticator) create(optionsJSON []byte) string {
 		"transports": []string{"usb", "nfc"}})
 }
 
-// get answers request options: an assertion signed over
+// Get answers request options: an assertion signed over
 // authenticatorData || SHA-256(clientDataJSON).
-func (a *authenticator) get(optionsJSON []byte) string {
+func (a *Key) Get(optionsJSON []byte) string {
 	a.t.Helper()
-	o := readOptions(a.t, optionsJSON)
-	if !a.fixed {
-		a.count++
+	o := ReadOptions(a.t, optionsJSON)
+	if !a.Fixed {
+		a.Count++
 	}
-	return a.assert(o.Challenge, a.count)
+	return a.Assert(o.Challenge, a.Count)
 }
 
-func (a *authenticator) assert(challenge string, count uint32) string {
+// Assert answers challenge with counter count.
+func (a *Key) Assert(challenge string, count uint32) string {
 	cd := a.clientData("webauthn.get", challenge)
 	ad := append([]byte(nil), a.rpIDHash()...)
 	ad = append(ad, a.flags(0))
@@ -197,14 +204,14 @@ func (a *authenticator) assert(challenge string, count uint32) string {
 	}
 	response := map[string]any{"clientDataJSON": b64.EncodeToString(cd), "authenticatorData": b64.EncodeToString(ad),
 		"signature": b64.EncodeToString(sig)}
-	if a.handle != nil {
-		response["userHandle"] = b64.EncodeToString(a.handle)
+	if a.Handle != nil {
+		response["userHandle"] = b64.EncodeToString(a.Handle)
 	}
 	return a.marshal(response)
 }
 
-func (a *authenticator) marshal(response map[string]any) string {
-	b, err := json.Marshal(map[string]any{"id": b64.EncodeToString(a.id), "rawId": b64.EncodeToString(a.id),
+func (a *Key) marshal(response map[string]any) string {
+	b, err := json.Marshal(map[string]any{"id": b64.EncodeToString(a.ID), "rawId": b64.EncodeToString(a.ID),
 		"type": "public-key", "response": response, "clientExtensionResults": map[string]any{},
 		"authenticatorAttachment": "cross-platform"})
 	if err != nil {
