@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse-idp/gatehouse/idp/mfa/emailcode"
 	"github.com/gatehouse-idp/gatehouse/idp/mfa/recovery"
 	"github.com/gatehouse-idp/gatehouse/idp/mfa/smscode"
+	"github.com/gatehouse-idp/gatehouse/idp/mfa/webauthnmfa"
 	"github.com/gatehouse-idp/gatehouse/idp/mfa/totplogin"
 	"github.com/gatehouse-idp/gatehouse/idp/notify"
 	"github.com/gatehouse-idp/gatehouse/idp/password"
@@ -95,6 +96,9 @@ type Instance struct {
 	// SelfService issues and honours set-password links and password
 	// changes.
 	SelfService *selfservice.Service
+	// WebAuthn is the security-key and passkey method (/me registers
+	// keys with it); nil when the issuer's host is an IP address.
+	WebAuthn *webauthnmfa.Method
 	rules       passwordRules
 	// masterRaw is the master key's bytes, from which per-purpose keys
 	// are derived (see derive).
@@ -213,8 +217,37 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Instance, erro
 	} else if sm != nil {
 		inst.Flow.RegisterFactor(sm)
 	}
+	// Security keys and passkeys need a relying-party id, which an
+	// issuer on an IP address has none of: the method is then left out,
+	// with a warning, and everything else works.
+	if wa, err := inst.webauthnMethod(); err != nil {
+		inst.Store.Close()
+		return nil, err
+	} else if wa != nil {
+		inst.Flow.RegisterFactor(wa)
+		inst.Flow.Passkeys = wa
+		inst.WebAuthn = wa
+	}
 	inst.Keys = &keys.Manager{Store: inst.Store, Sealer: inst.Key, Now: inst.Now, Logger: inst.Logger}
 	return inst, nil
+}
+
+// webauthnMethod is the security-key method, its relying party the
+// issuer; nil (and a warning) when the issuer's host is an IP address.
+func (i *Instance) webauthnMethod() (*webauthnmfa.Method, error) {
+	key, err := i.derive("webauthn user handles")
+	if err != nil {
+		return nil, fmt.Errorf("instance: webauthn user-handle key: %w", err)
+	}
+	m, err := webauthnmfa.New(webauthnmfa.Config{Issuer: i.Config.Issuer, Key: key, Store: i.Store, Now: i.Now, Logger: i.Logger})
+	if errors.Is(err, webauthnmfa.ErrIPAddress) {
+		i.Logger.Warn("security keys and passkeys are off: the issuer's host is an IP address, which WebAuthn cannot use; serve the issuer on a domain name (localhost in development) to offer them",
+			"issuer", i.Config.Issuer)
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("instance: %w", err)
+	}
+	return m, nil
 }
 
 // totpMethod is the authenticator-app method, with the organization's
