@@ -105,7 +105,11 @@ func factorLine(f admin.FactorInfo) string {
 	if !f.Confirmed {
 		return s + ", enrolment not confirmed"
 	}
-	return s + ", confirmed " + stamp(f.ConfirmedAt) + ", last used " + stampOr(f.LastUsedAt, "never")
+	s += ", confirmed " + stamp(f.ConfirmedAt) + ", last used " + stampOr(f.LastUsedAt, "never")
+	if f.Flagged {
+		s += "; FLAGGED: its signature counter went backwards, so it may be a copy; it no longer signs in, remove it"
+	}
+	return s
 }
 
 func passwordLine(set bool, changed time.Time) string {
@@ -120,7 +124,7 @@ func showJSON(info admin.UserInfo, now time.Time) map[string]any {
 	factors := make([]map[string]any, 0, len(info.Factors))
 	for _, f := range info.Factors {
 		factors = append(factors, map[string]any{"id": f.ID, "kind": f.Kind, "label": f.Label, "confirmed": f.Confirmed,
-			"created_at": f.CreatedAt, "confirmed_at": optTime(f.ConfirmedAt), "last_used_at": optTime(f.LastUsedAt)})
+			"created_at": f.CreatedAt, "confirmed_at": optTime(f.ConfirmedAt), "last_used_at": optTime(f.LastUsedAt), "flagged": f.Flagged})
 	}
 	return map[string]any{
 		"id": u.ID, "email": u.Email, "name": u.Name, "phone": u.Phone, "org": info.Org, "state": u.State, "email_verified": u.EmailVerified,

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -29,6 +30,11 @@ func TestUsersShow(t *testing.T) {
 	for _, f := range []storage.Factor{
 		{ID: "f-totp", UserID: u.ID, Kind: storage.FactorTOTP, Label: "Phone", Secret: []byte("sealed-secret"), ConfirmedAt: now, CreatedAt: now},
 		{ID: "f-pending", UserID: u.ID, Kind: storage.FactorTOTP, Label: "New phone", Secret: []byte("sealed"), CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
+		// A security key a login flagged as cloned, and a sound one.
+		{ID: "f-key", UserID: u.ID, Kind: "webauthn", Label: "Blue key", ConfirmedAt: now, CreatedAt: now,
+			Data: []byte(`{"rpId":"localhost","id":"AQID","publicKey":"BAUG","signCount":7,"cloneWarning":true}`)},
+		{ID: "f-key2", UserID: u.ID, Kind: "webauthn", Label: "Laptop", ConfirmedAt: now, CreatedAt: now,
+			Data: []byte(`{"rpId":"localhost","id":"BwgJ","publicKey":"BAUG","signCount":3}`)},
 	} {
 		if err := st.CreateFactor(ctx, f); err != nil {
 			t.Fatal(err)
@@ -62,10 +68,14 @@ func TestUsersShow(t *testing.T) {
 	for _, want := range []string{"al@example.com", "organization  default", "state         active", "lockout       not locked",
 		`totp "Phone", added`, "confirmed " + now.Format(time.RFC3339) + ", last used never", `totp "New phone"`, "enrolment not confirmed",
 		"recovery codes 1 of 2 left", "last sign-in never", "mfa skipped yes, 2030-01-02T03:04:05Z",
-		"enrolment required yes, at the next sign-in, method totp", "roles admin, org-admin of default"} {
+		"enrolment required yes, at the next sign-in, method totp", "roles admin, org-admin of default",
+		`webauthn "Blue key"`, "FLAGGED: its signature counter went backwards"} {
 		if !strings.Contains(strings.Join(strings.Fields(r.out), " "), strings.Join(strings.Fields(want), " ")) {
 			t.Errorf("users show lacks %q:\n%s", want, r.out)
 		}
+	}
+	if strings.Count(r.out, "FLAGGED") != 1 {
+		t.Errorf("users show flags %d keys; want 1 (Blue key):\n%s", strings.Count(r.out, "FLAGGED"), r.out)
 	}
 	for _, secret := range []string{"sealed", "h2", "argon2"} {
 		if strings.Contains(r.out, secret) {
@@ -78,7 +88,8 @@ func TestUsersShow(t *testing.T) {
 		t.Fatalf("users show --json: %v\n%s", err, r.out)
 	}
 	if out["recovery_codes_unused"] != float64(1) || out["recovery_codes_total"] != float64(2) || out["locked"] != false ||
-		len(out["factors"].([]any)) != 2 || out["mfa_skipped_at"] != "2030-01-02T03:04:05Z" || out["mfa_enrol_method"] != "totp" ||
+		len(out["factors"].([]any)) != 4 || flaggedOf(out)["f-key"] != true || flaggedOf(out)["f-key2"] != false ||
+		flaggedOf(out)["f-totp"] != false || out["mfa_skipped_at"] != "2030-01-02T03:04:05Z" || out["mfa_enrol_method"] != "totp" ||
 		out["mfa_enroll_required"] != true {
 		t.Errorf("users show --json: %v", out)
 	}
@@ -88,4 +99,16 @@ func TestUsersShow(t *testing.T) {
 	if r := cli("", "users", "show"); r.code != 2 {
 		t.Errorf("users show without --email: %d", r.code)
 	}
+}
+
+// flaggedOf is each factor's "flagged" in users show --json, by id.
+func flaggedOf(out map[string]any) map[string]any {
+	m := map[string]any{}
+	fs, _ := out["factors"].([]any)
+	for _, f := range fs {
+		if f, ok := f.(map[string]any); ok {
+			m[fmt.Sprint(f["id"])] = f["flagged"]
+		}
+	}
+	return m
 }

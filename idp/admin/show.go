@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gatehouse-idp/gatehouse/idp/mfa/webauthnmfa"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
 
@@ -16,6 +17,9 @@ type FactorInfo struct {
 	CreatedAt       time.Time
 	ConfirmedAt     time.Time
 	LastUsedAt      time.Time
+	// Flagged: a security key whose signature counter went backwards (a
+	// sign of a copy); it signs nobody in and should be removed.
+	Flagged bool
 }
 
 // UserInfo is what `users show` and the console show of a user.
@@ -68,7 +72,8 @@ func (s *Service) ShowUser(ctx context.Context, email string) (UserInfo, error) 
 			continue
 		}
 		info.Factors = append(info.Factors, FactorInfo{ID: f.ID, Kind: f.Kind, Label: f.Label,
-			Confirmed: !f.ConfirmedAt.IsZero(), CreatedAt: f.CreatedAt, ConfirmedAt: f.ConfirmedAt, LastUsedAt: f.LastUsedAt})
+			Confirmed: !f.ConfirmedAt.IsZero(), CreatedAt: f.CreatedAt, ConfirmedAt: f.ConfirmedAt, LastUsedAt: f.LastUsedAt,
+			Flagged: webauthnmfa.Flagged(f)})
 	}
 	if s.Lockout != nil {
 		n, until, err := s.Lockout.Status(ctx, u.ID)

@@ -78,6 +78,17 @@ func ReadRecord(data []byte) (Record, error) {
 	return r, nil
 }
 
+// Flagged reports whether f is a security key flagged as possibly cloned
+// (its counter went backwards at a login), for the pages and commands that
+// list factors.
+func Flagged(f storage.Factor) bool {
+	if f.Kind != Name {
+		return false
+	}
+	r, err := ReadRecord(f.Data)
+	return err == nil && r.CloneWarning
+}
+
 // key is a confirmed factor of the method with its record.
 type key struct {
 	f   storage.Factor
