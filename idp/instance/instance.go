@@ -20,8 +20,8 @@ import (
 	"github.com/gatehouse-idp/gatehouse/idp/mfa/emailcode"
 	"github.com/gatehouse-idp/gatehouse/idp/mfa/recovery"
 	"github.com/gatehouse-idp/gatehouse/idp/mfa/smscode"
-	"github.com/gatehouse-idp/gatehouse/idp/mfa/webauthnmfa"
 	"github.com/gatehouse-idp/gatehouse/idp/mfa/totplogin"
+	"github.com/gatehouse-idp/gatehouse/idp/mfa/webauthnmfa"
 	"github.com/gatehouse-idp/gatehouse/idp/notify"
 	"github.com/gatehouse-idp/gatehouse/idp/password"
 	"github.com/gatehouse-idp/gatehouse/idp/password/pwned"
@@ -99,7 +99,7 @@ type Instance struct {
 	// WebAuthn is the security-key and passkey method (/me registers
 	// keys with it); nil when the issuer's host is an IP address.
 	WebAuthn *webauthnmfa.Method
-	rules       passwordRules
+	rules    passwordRules
 	// masterRaw is the master key's bytes, from which per-purpose keys
 	// are derived (see derive).
 	masterRaw []byte
