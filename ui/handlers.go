@@ -112,8 +112,11 @@ const (
 	msgExpired     = "This sign-in request has expired or was already used. Please go back to the application and start again."
 	msgUnavailable = "Sign-in is temporarily unavailable. Please try again in a moment."
 	msgBadCreds    = "Incorrect email or password."
-	msgFormExpired = "This form has expired. Please go back and try again."
-	msgThrottled   = "Too many failed sign-ins from your network. Please try again in a few minutes."
+	// msgPasskeyFailed, like msgBadCreds, never says whether the key or
+	// its account exists.
+	msgPasskeyFailed = "That passkey could not sign you in. Try again, or sign in with your email and password."
+	msgFormExpired   = "This form has expired. Please go back and try again."
+	msgThrottled     = "Too many failed sign-ins from your network. Please try again in a few minutes."
 )
 
 // home says what this server is, to someone who opened it directly.
@@ -212,6 +215,10 @@ const (
 	MaxPassword = 4096
 	// maxField bounds every other field of a method's form.
 	maxField = 4096
+	// maxCredential bounds a security key's answer (the "credential"
+	// field), as webauthnmfa.MaxInput does (a test keeps them equal).
+	maxCredential   = 64 << 10
+	fieldCredential = "credential"
 )
 
 // boundInput blanks the fields of a login form that no account can match:
@@ -232,6 +239,8 @@ func boundInput(in authflow.Input) bool {
 			}
 		case passwordlogin.FieldPassword:
 			limit = MaxPassword
+		case fieldCredential:
+			limit = maxCredential
 		}
 		if len(v) > limit {
 			in[k] = ""
@@ -293,8 +302,14 @@ func (h *Handlers) challenge(w http.ResponseWriter, r *http.Request, status int,
 		Lang:              "en",
 		FormActionOrigins: door.ResponseOrigins(req),
 	}
+	if out.Passkey != nil && len(out.Passkey.Data) > 0 && h.Flow.Passkeys != nil {
+		data.Passkey = &PasskeyForm{Method: h.Flow.Passkeys.PasskeyName(), Options: string(out.Passkey.Data)}
+	}
 	if out.Failure != nil {
 		data.Email, data.Error = email, msgBadCreds
+		if h.Flow.Passkeys != nil && r.PostForm.Get("method") == h.Flow.Passkeys.PasskeyName() {
+			data.Error = msgPasskeyFailed
+		}
 		if errors.Is(out.Failure, authflow.ErrThrottled) {
 			data.Error = msgThrottled
 		}

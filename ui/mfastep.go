@@ -53,6 +53,8 @@ func methodHint(m string) string {
 		return "We email you a 6-digit code each time you sign in."
 	case mfa.SMS:
 		return "We text a 6-digit code to your mobile phone each time you sign in."
+	case mfa.WebAuthn:
+		return "A security key, such as a YubiKey, or a passkey on your phone or computer. Nothing to type, and no fake site can use it."
 	}
 	return ""
 }
@@ -65,6 +67,8 @@ func (h *Handlers) secondStep(w http.ResponseWriter, r *http.Request, status int
 		h.chooseForm(w, r, status, door, out)
 	case out.Action == authflow.Enrol && out.Method == mfa.TOTP:
 		h.totpEnrolForm(w, r, status, door, out)
+	case (out.Action == authflow.Enrol || out.Action == authflow.Challenge) && out.Method == mfa.WebAuthn:
+		h.webauthnForm(w, r, status, door, out)
 	case out.Action == authflow.Enrol, out.Action == authflow.Challenge && out.Method != "" && h.isFactor(out.Method):
 		h.factorCodeForm(w, r, status, door, out)
 	case out.Action == authflow.Notice:
@@ -120,7 +124,7 @@ func (h *Handlers) chooseForm(w http.ResponseWriter, r *http.Request, status int
 	for _, c := range out.Choices {
 		v := ChoiceView{Method: c.Method, Label: methodLabel(c.Method), Hint: methodHint(c.Method),
 			Button: "Use " + strings.ToLower(methodLabel(c.Method)), AskAddress: c.AskAddress, Address: c.Address,
-			AskPhone: c.AskPhone, Unavailable: c.Unavailable}
+			AskPhone: c.AskPhone, AskLabel: c.Method == mfa.WebAuthn, Unavailable: c.Unavailable}
 		if c.Phone != "" {
 			v.Phone = maskPhone(c.Phone)
 		}
@@ -194,6 +198,41 @@ func (h *Handlers) factorCodeForm(w http.ResponseWriter, r *http.Request, status
 	}
 	if err := h.Render.RenderMFACode(w, failureStatus(status, out), d); err != nil {
 		h.Logger.ErrorContext(r.Context(), "render mfa code", "err", err)
+	}
+}
+
+// webauthnForm is a security key's page at a login: registering one
+// (enrol) or signing in with one (mfa). webauthn.js runs the ceremony.
+func (h *Handlers) webauthnForm(w http.ResponseWriter, r *http.Request, status int, door Door, out authflow.Outcome) {
+	req := out.Request
+	v := authflow.View{}
+	if out.View != nil {
+		v = *out.View
+	}
+	d := WebAuthnData{PostURL: PathLogin, CSRFToken: h.CSRF.Token(w, r, req.ID), AuthRequestID: req.ID,
+		ClientName: out.Party.Name, Options: string(v.Data), Error: failureText(out.Failure),
+		FormActionOrigins: door.ResponseOrigins(req), Lang: "en"}
+	if out.Action == authflow.Enrol {
+		d.Create, d.Skip = true, out.CanSkip
+		d.Heading, d.Submit = "Register a security key", "Register security key"
+		d.Lead = "Insert your security key, or use your phone or computer as a passkey, and follow your browser's prompts"
+		if len(out.Choices) > 1 {
+			d.Others = append(d.Others, OtherMethod{Method: "", Label: "Choose another method"})
+		}
+	} else {
+		d.Heading, d.Submit = "Use your security key", "Use security key"
+		d.Lead = "Use your security key or passkey to confirm it is you"
+	}
+	if v.Notice != nil {
+		d.Notice = sentence(v.Notice.Error())
+	}
+	for _, m := range out.Methods {
+		if m != out.Method {
+			d.Others = append(d.Others, OtherMethod{Method: m, Label: methodLabel(m)})
+		}
+	}
+	if err := h.Render.RenderWebAuthn(w, failureStatus(status, out), d); err != nil {
+		h.Logger.ErrorContext(r.Context(), "render security key", "err", err)
 	}
 }
 

@@ -39,10 +39,11 @@ const (
 	pageMeMFA         = "me_mfa"
 	pageMFAChoose     = "mfa_choose"
 	pageMFANotice     = "mfa_notice"
+	pageWebAuthn      = "webauthn"
 )
 
 var requiredPages = []string{pageLogin, pageError, pageLogoutConfirm, pageLoggedOut, pageAutoPost, pageHome,
-	pageForgot, pageSetPassword, pageNotice, pageMFACode, pageTOTPEnrol, pageMeMFA, pageMFAChoose, pageMFANotice}
+	pageForgot, pageSetPassword, pageNotice, pageMFACode, pageTOTPEnrol, pageMeMFA, pageMFAChoose, pageMFANotice, pageWebAuthn}
 
 // baseCSP is httpserver.DefaultCSP without its form-action directive,
 // which the renderer writes per page (a test keeps the two in step).
@@ -68,6 +69,7 @@ type Renderer struct {
 	cssURL  string
 	iconURL string
 	postURL string // autopost.js
+	keyURL  string // webauthn.js
 }
 
 // New parses every page and loads the static files. It fails if a page or
@@ -105,7 +107,7 @@ func New(opts Options) (*Renderer, error) {
 		errs = append(errs, err)
 	}
 	r.assets = assets
-	for _, name := range []string{"gatehouse.css", "mark.svg", "autopost.js"} {
+	for _, name := range []string{"gatehouse.css", "mark.svg", "autopost.js", "webauthn.js"} {
 		if _, ok := assets[name]; !ok {
 			errs = append(errs, fmt.Errorf("ui: static/%s is missing", name))
 		}
@@ -116,6 +118,7 @@ func New(opts Options) (*Renderer, error) {
 	r.cssURL = r.assetURL("gatehouse.css")
 	r.iconURL = r.assetURL("mark.svg")
 	r.postURL = r.assetURL("autopost.js")
+	r.keyURL = r.assetURL("webauthn.js")
 	// Execute every page once now, so a template that fails on data
 	// (a wrong field name) stops start-up too.
 	for name, t := range r.pages {
@@ -132,7 +135,7 @@ func New(opts Options) (*Renderer, error) {
 func zeroData(page string) any {
 	switch page {
 	case pageLogin:
-		return LoginData{}
+		return LoginData{Passkey: &PasskeyForm{}}
 	case pageError:
 		return ErrorData{}.withDefaults()
 	case pageLogoutConfirm:
@@ -155,9 +158,11 @@ func zeroData(page string) any {
 		return MeMFAData{Factors: []FactorView{{CanReset: true}}, Recovery: &RecoveryView{}, CanAddTOTP: true,
 			Email: &EmailOption{AskAddress: true, OwnRefused: true, Invalid: true}}
 	case pageMFAChoose:
-		return MFAChooseData{Choices: []ChoiceView{{AskAddress: true, AskPhone: true, Phone: "+•••"}, {Unavailable: "x"}}, Skip: true}
+		return MFAChooseData{Choices: []ChoiceView{{AskAddress: true, AskPhone: true, AskLabel: true, Phone: "+•••"}, {Unavailable: "x"}}, Skip: true}
 	case pageMFANotice:
 		return MFANoticeData{Codes: []string{""}}
+	case pageWebAuthn:
+		return WebAuthnData{Options: "{}", Others: []OtherMethod{{}}, Skip: true}
 	default:
 		return LoggedOutData{}
 	}
@@ -188,7 +193,8 @@ type view struct {
 	CSSURL  string
 	IconURL string
 	// ScriptURL is the one script a page loads ("" for none: every page
-	// but the auto-post page works without script).
+	// but the auto-post page works without script, and the security-key
+	// pages say that they need it).
 	ScriptURL string
 	// Name is the page's name (data-page on <main>), so that tests and
 	// stylesheets can tell one page from another.
@@ -229,6 +235,8 @@ type LoginData struct {
 	// form-action to every redirect after a form submission, so without
 	// them the final redirect to the client is blocked.
 	FormActionOrigins []string
+	// Passkey, when set, offers signing in with a passkey.
+	Passkey *PasskeyForm
 }
 
 // ErrorData is the generic error page.
@@ -477,6 +485,8 @@ type ChoiceView struct {
 	AskPhone    bool
 	Phone       string
 	Unavailable string
+	// AskLabel shows a field naming a new security key.
+	AskLabel bool
 }
 
 // RenderMFAChoose renders the method choice with status.
@@ -594,8 +604,49 @@ func (r *Renderer) RenderAutoPost(w http.ResponseWriter, d AutoPostData) error {
 
 // RenderLogin renders the login page with status (200, or 401/403 after
 // a failed attempt, 429 when throttled). On error nothing was written.
+// With a passkey offer it loads the WebAuthn script.
 func (r *Renderer) RenderLogin(w http.ResponseWriter, status int, d LoginData) error {
-	return r.render(w, status, pageLogin, d.Lang, d, d.FormActionOrigins)
+	script := ""
+	if d.Passkey != nil {
+		script = r.keyURL
+	}
+	return r.renderScript(w, status, pageLogin, d.Lang, d, d.FormActionOrigins, script)
+}
+
+// WebAuthnData is a security key's page: registering one (Create) or
+// signing in with one, at a login's mfa or enrol step or at /me. The
+// ceremony runs in webauthn.js, which this page loads; Options is its
+// options JSON. Without Options (the method said why, in Notice) there
+// is no ceremony to run.
+type WebAuthnData struct {
+	PostURL, CSRFToken    string
+	AuthRequestID         string
+	FactorID              string
+	ClientName            string
+	Create                bool
+	Heading, Lead, Submit string
+	Options               string
+	Notice, Error         string
+	// Others are the other methods the user may answer with; Skip offers
+	// "Skip for now"; BackURL a way out that changes nothing (/me).
+	Others            []OtherMethod
+	Skip              bool
+	BackURL           string
+	FormActionOrigins []string
+	Lang              string
+}
+
+// RenderWebAuthn renders a security key's page with status.
+func (r *Renderer) RenderWebAuthn(w http.ResponseWriter, status int, d WebAuthnData) error {
+	return r.renderScript(w, status, pageWebAuthn, d.Lang, d, d.FormActionOrigins, r.keyURL)
+}
+
+// PasskeyForm is the login page's "Sign in with a passkey": a form of
+// its own (method passkey) that webauthn.js completes, offered also to
+// the email field's autofill (conditional mediation).
+type PasskeyForm struct {
+	Method  string
+	Options string
 }
 
 // RenderError renders the error page with status. On error nothing was
@@ -625,12 +676,20 @@ func (r *Renderer) RenderLoggedOut(w http.ResponseWriter, d LoggedOutData) error
 }
 
 func (r *Renderer) render(w http.ResponseWriter, status int, page, lang string, data any, formOrigins []string) error {
+	return r.renderScript(w, status, page, lang, data, formOrigins, "")
+}
+
+// renderScript is render for a page that loads script (a URL of
+// assetURL's, so under the CSP's script-src 'self').
+func (r *Renderer) renderScript(w http.ResponseWriter, status int, page, lang string, data any, formOrigins []string, script string) error {
 	t, ok := r.pages[page]
 	if !ok {
 		return fmt.Errorf("ui: unknown page %q", page)
 	}
+	v := r.view(page, lang, data)
+	v.ScriptURL = script
 	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout", r.view(page, lang, data)); err != nil {
+	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
 		return fmt.Errorf("ui: render %s: %w", page, err)
 	}
 	if status < 100 || status > 599 {

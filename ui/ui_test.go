@@ -125,6 +125,12 @@ func renderAll(t *testing.T, r *Renderer, evil string) map[string]*httptest.Resp
 		return r.RenderMFANotice(w, http.StatusOK, MFANoticeData{PostURL: "/login", CSRFToken: "tok" + evil, AuthRequestID: "req" + evil,
 			Heading: "On" + evil, Lead: "Lead" + evil, Codes: []string{"abcd" + evil}, Download: textDataURL("x" + evil), AccountURL: "/me/mfa"})
 	})
+	run("webauthn", func(w http.ResponseWriter) error {
+		return r.RenderWebAuthn(w, http.StatusOK, WebAuthnData{PostURL: "/login", CSRFToken: "tok" + evil, AuthRequestID: "req" + evil,
+			Heading: "Use your security key" + evil, Lead: "Lead" + evil, Submit: "Use security key" + evil,
+			Options: `{"challenge":"abc` + evil + `"}`, Notice: "N." + evil, Error: "E." + evil,
+			Others: []OtherMethod{{Method: "totp" + evil, Label: "App" + evil}}, Skip: true, BackURL: "/me/mfa"})
+	})
 	run("me_mfa", func(w http.ResponseWriter) error {
 		return r.RenderMeMFA(w, http.StatusOK, MeMFAData{Factors: []FactorView{{ID: "f" + evil, Label: "App" + evil, Added: "1 Dec 2026"}},
 			AddURL: "/me/mfa/totp", RemoveURL: "/me/mfa/remove", CSRFToken: "tok" + evil, Notice: "On." + evil})
@@ -132,11 +138,14 @@ func renderAll(t *testing.T, r *Renderer, evil string) map[string]*httptest.Resp
 	return out
 }
 
-// withoutOwnScript drops the one script tag the auto-post page may carry
-// (Gatehouse's static autopost.js), so checks for injected or inline
-// script see everything else.
+// withoutOwnScript drops the one script tag a page may carry
+// (Gatehouse's static autopost.js or webauthn.js), so checks for injected
+// or inline script see everything else.
 func withoutOwnScript(r *Renderer, body string) string {
-	return strings.Replace(body, `<script src="`+template.HTMLEscapeString(r.postURL)+`" defer></script>`, "", 1)
+	for _, u := range []string{r.postURL, r.keyURL} {
+		body = strings.Replace(body, `<script src="`+template.HTMLEscapeString(u)+`" defer></script>`, "", 1)
+	}
+	return body
 }
 
 func TestEveryPageRenders(t *testing.T) {
@@ -159,6 +168,7 @@ func TestEveryPageRenders(t *testing.T) {
 		"me_mfa":         {200, "Remove App"},
 		"mfa_choose":     {200, "Skip for now"},
 		"mfa_notice":     {200, "Download as text"},
+		"webauthn":       {200, "Use security key"},
 	}
 	pages := renderAll(t, r, "")
 	if len(pages) != len(requiredPages) {

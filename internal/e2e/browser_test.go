@@ -210,14 +210,15 @@ func (rp *browserRP) serve(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, rp.conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oidc.Nonce(nonce),
 			oauth2.SetAuthURLParam("response_mode", r.URL.Query().Get("mode"))), http.StatusFound)
 	case "/cb":
-		email, err := rp.finish(r)
+		c, err := rp.finish(r)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		if err != nil {
 			w.WriteHeader(http.StatusBadRequest)
 			fmt.Fprintf(w, "<!doctype html><p id=error>%s</p>", html.EscapeString(err.Error()))
 			return
 		}
-		fmt.Fprintf(w, "<!doctype html><title>RP</title><p id=result>Signed in as %s</p>", html.EscapeString(email))
+		fmt.Fprintf(w, "<!doctype html><title>RP</title><p id=result>Signed in as %s</p><p id=acr>%s</p><p id=amr>%s</p>",
+			html.EscapeString(c.Email), html.EscapeString(c.ACR), html.EscapeString(strings.Join(c.AMR, " ")))
 	case "/favicon.ico":
 		w.WriteHeader(http.StatusNoContent) // the final page has no icon; keep 404s for real faults
 	default:
@@ -225,34 +226,37 @@ func (rp *browserRP) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (rp *browserRP) finish(r *http.Request) (string, error) {
+// rpClaims are the ID token's claims the relying party's page shows.
+type rpClaims struct {
+	Email string   `json:"email"`
+	ACR   string   `json:"acr"`
+	AMR   []string `json:"amr"`
+}
+
+func (rp *browserRP) finish(r *http.Request) (rpClaims, error) {
 	if e := r.FormValue("error"); e != "" {
-		return "", fmt.Errorf("authorization error %s: %s", e, r.FormValue("error_description"))
+		return rpClaims{}, fmt.Errorf("authorization error %s: %s", e, r.FormValue("error_description"))
 	}
 	rp.mu.Lock()
 	p, ok := rp.pending[r.FormValue("state")]
 	delete(rp.pending, r.FormValue("state"))
 	rp.mu.Unlock()
 	if !ok {
-		return "", fmt.Errorf("unknown state")
+		return rpClaims{}, fmt.Errorf("unknown state")
 	}
 	tok, err := rp.conf.Exchange(r.Context(), r.FormValue("code"), oauth2.VerifierOption(p[0]))
 	if err != nil {
-		return "", fmt.Errorf("exchange: %w", err)
+		return rpClaims{}, fmt.Errorf("exchange: %w", err)
 	}
 	raw, _ := tok.Extra("id_token").(string)
 	idt, err := rp.idv.Verify(r.Context(), raw)
 	if err != nil {
-		return "", fmt.Errorf("verify ID token: %w", err)
+		return rpClaims{}, fmt.Errorf("verify ID token: %w", err)
 	}
 	if idt.Nonce != p[1] {
-		return "", fmt.Errorf("nonce mismatch")
+		return rpClaims{}, fmt.Errorf("nonce mismatch")
 	}
-	var c struct {
-		Email string `json:"email"`
-	}
-	if err := idt.Claims(&c); err != nil {
-		return "", err
-	}
-	return c.Email, nil
+	var c rpClaims
+	err = idt.Claims(&c)
+	return c, err
 }
