@@ -213,7 +213,7 @@ func (h *Handlers) webauthnForm(w http.ResponseWriter, r *http.Request, status i
 		ClientName: out.Party.Name, Options: string(v.Data), Error: failureText(out.Failure),
 		FormActionOrigins: door.ResponseOrigins(req), Lang: "en"}
 	if out.Action == authflow.Enrol {
-		d.Create, d.Skip = true, out.CanSkip
+		d.Register, d.Skip = true, out.CanSkip
 		d.Heading, d.Submit = "Register a security key", "Register security key"
 		d.Lead = "Insert your security key, or use your phone or computer as a passkey, and follow your browser's prompts"
 		if len(out.Choices) > 1 {

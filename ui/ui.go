@@ -613,7 +613,7 @@ func (r *Renderer) RenderLogin(w http.ResponseWriter, status int, d LoginData) e
 	return r.renderScript(w, status, pageLogin, d.Lang, d, d.FormActionOrigins, script)
 }
 
-// WebAuthnData is a security key's page: registering one (Create) or
+// WebAuthnData is a security key's page: registering one (Register) or
 // signing in with one, at a login's mfa or enrol step or at /me. The
 // ceremony runs in webauthn.js, which this page loads; Options is its
 // options JSON. Without Options (the method said why, in Notice) there
@@ -623,7 +623,7 @@ type WebAuthnData struct {
 	AuthRequestID         string
 	FactorID              string
 	ClientName            string
-	Create                bool
+	Register              bool
 	Heading, Lead, Submit string
 	Options               string
 	Notice, Error         string
