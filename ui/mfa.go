@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatehouse-idp/gatehouse/idp/mfa"
 	"github.com/gatehouse-idp/gatehouse/idp/mfa/recovery"
+	"github.com/gatehouse-idp/gatehouse/idp/mfa/webauthnmfa"
 	"github.com/gatehouse-idp/gatehouse/idp/selfservice"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
@@ -28,6 +29,8 @@ const (
 	PathEmailResend  = "/me/mfa/email/resend"
 	PathFactorDrop   = "/me/mfa/remove"
 	PathRecoveryNew  = "/me/mfa/recovery"
+	PathKeyAdd       = "/me/mfa/webauthn"
+	PathKeyConfirm   = "/me/mfa/webauthn/confirm"
 )
 
 const (
@@ -40,6 +43,8 @@ const (
 	msgNotAllowed   = "Your organization does not allow this method."
 	msgCodeUnsent   = "We could not send the code. Try again in a moment."
 	msgBadAddress   = "Enter one email address, like name@example.com."
+	msgBadLabel     = "Name the key in at most 64 characters, without line breaks."
+	msgKeyRefused   = "Your security key's answer was not accepted. Try again."
 )
 
 // Factors is what the pages need of idp/selfservice for second factors.
@@ -51,6 +56,9 @@ type Factors interface {
 	BeginEmail(ctx context.Context, userID, address string) (selfservice.EmailCode, error)
 	EmailEnrolment(ctx context.Context, userID, id string, resend bool) (selfservice.EmailCode, error)
 	ConfirmEmail(ctx context.Context, userID, id, code, ip string) (selfservice.Confirmed, error)
+	BeginKey(ctx context.Context, userID, label string) (selfservice.SecurityKey, error)
+	KeyEnrolment(ctx context.Context, userID, id string) (selfservice.SecurityKey, error)
+	ConfirmKey(ctx context.Context, userID, id, credential, ip string) (selfservice.Confirmed, error)
 	RemoveFactor(ctx context.Context, userID, id string) error
 	RegenerateRecoveryCodes(ctx context.Context, userID string) (selfservice.RecoveryCodes, error)
 }
@@ -70,6 +78,9 @@ func (h *Handlers) mountMFA(handle func(pattern string, handler http.Handler)) {
 	handle("GET "+PathEmailAdd, http.HandlerFunc(h.emailPage))
 	handle("POST "+PathEmailResend, http.HandlerFunc(h.emailResend))
 	handle("POST "+PathEmailConfirm, http.HandlerFunc(h.emailConfirm))
+	handle("POST "+PathKeyAdd, http.HandlerFunc(h.keyBegin))
+	handle("GET "+PathKeyAdd, http.HandlerFunc(h.keyPage))
+	handle("POST "+PathKeyConfirm, http.HandlerFunc(h.keyConfirm))
 	handle("POST "+PathFactorDrop, http.HandlerFunc(h.factorRemove))
 	handle("POST "+PathRecoveryNew, http.HandlerFunc(h.recoveryNew))
 }
@@ -105,6 +116,7 @@ var mfaNotices = map[string]string{
 	"reset":   "Your authenticator app is reset: only the new app's codes work now.",
 	"email":   "Email codes are on: sign-ins can now ask for a code sent to your email.",
 	"removed": "The method was removed.",
+	"key":     "Your security key is on: sign-ins can now ask for it, and a passkey signs you in without your password.",
 }
 
 func (h *Handlers) mfaPage(w http.ResponseWriter, r *http.Request) {
@@ -131,11 +143,11 @@ func (h *Handlers) renderMFA(w http.ResponseWriter, r *http.Request, status int,
 		return
 	}
 	d := MeMFAData{AddURL: PathTOTPAdd, ResetURL: PathTOTPReset, RemoveURL: PathFactorDrop, EmailURL: PathEmailAdd,
-		RecoveryURL: PathRecoveryNew, CSRFToken: h.CSRF.Token(w, r, bindMFA), CanAddTOTP: o.TOTP,
+		RecoveryURL: PathRecoveryNew, KeyURL: PathKeyAdd, CanAddKey: o.Keys, CSRFToken: h.CSRF.Token(w, r, bindMFA), CanAddTOTP: o.TOTP,
 		Notice: v.Notice, Error: v.Error, Lang: "en"}
 	for _, f := range o.Factors {
 		v := FactorView{ID: f.ID, Kind: methodLabel(f.Kind), Label: f.Label, Added: f.CreatedAt.UTC().Format("2 Jan 2006"),
-			CanReset: f.Kind == mfa.TOTP && o.TOTP}
+			CanReset: f.Kind == mfa.TOTP && o.TOTP, Flagged: webauthnmfa.Flagged(f)}
 		if !f.LastUsedAt.IsZero() {
 			v.LastUsed = f.LastUsedAt.UTC().Format("2 Jan 2006 15:04 UTC")
 		}

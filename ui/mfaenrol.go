@@ -9,8 +9,8 @@ import (
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
 
-// Adding a factor at /me: an authenticator app (also its reset) and an
-// email address. Each begins with a POST that makes the pending factor
+// Adding a factor at /me: an authenticator app (also its reset), an
+// email address and a security key. Each begins with a POST that makes the pending factor
 // and redirects to its page (a reload shows the same enrolment and makes
 // no other), and ends with the POST of its first code.
 
@@ -160,5 +160,69 @@ func (h *Handlers) emailConfirm(w http.ResponseWriter, r *http.Request) {
 		h.changeFailed(w, r, s, err)
 	default:
 		h.confirmed(w, r, c, "email")
+	}
+}
+
+func (h *Handlers) keyBegin(w http.ResponseWriter, r *http.Request) {
+	s := h.mfaPost(w, r)
+	if s == nil {
+		return
+	}
+	k, err := h.Factors.BeginKey(r.Context(), s.UserID, r.PostForm.Get("label"))
+	switch {
+	case errors.Is(err, selfservice.ErrLabelRefused):
+		h.renderMFA(w, r, http.StatusUnprocessableEntity, s, mfaView{Error: refusalText(err, msgBadLabel)})
+	case err != nil:
+		h.changeFailed(w, r, s, err)
+	default:
+		http.Redirect(w, r, PathKeyAdd+"?factor="+url.QueryEscape(k.Factor.ID), http.StatusSeeOther)
+	}
+}
+
+// keyForm is the page that registers pending key id; webauthn.js runs
+// the ceremony.
+func (h *Handlers) keyForm(w http.ResponseWriter, r *http.Request, status int, s *storage.Session, id, msg string) {
+	k, err := h.Factors.KeyEnrolment(r.Context(), s.UserID, id)
+	if err != nil {
+		h.changeFailed(w, r, s, err)
+		return
+	}
+	d := WebAuthnData{PostURL: PathKeyConfirm, CSRFToken: h.CSRF.Token(w, r, bindMFA), FactorID: k.Factor.ID,
+		Register: true, Heading: "Add a security key or passkey", Submit: "Register security key",
+		Lead:    "Insert your security key, or use your phone or computer as a passkey, and follow your browser's prompts",
+		Options: string(k.Options), BackURL: PathMFA, Error: msg, Lang: "en"}
+	if k.Notice != nil {
+		d.Notice = sentence(k.Notice.Error())
+	}
+	if err := h.Render.RenderWebAuthn(w, status, d); err != nil {
+		h.Logger.ErrorContext(r.Context(), "render security key", "err", err)
+	}
+}
+
+func (h *Handlers) keyPage(w http.ResponseWriter, r *http.Request) {
+	s := h.recentSession(w, r, PathMFA)
+	if s == nil {
+		return
+	}
+	h.keyForm(w, r, http.StatusOK, s, r.URL.Query().Get("factor"), "")
+}
+
+func (h *Handlers) keyConfirm(w http.ResponseWriter, r *http.Request) {
+	s := h.mfaPost(w, r)
+	if s == nil {
+		return
+	}
+	id, cred := r.PostForm.Get("factor"), r.PostForm.Get(fieldCredential)
+	if len(cred) > maxCredential {
+		cred = "" // read by no method: refused like any malformed answer
+	}
+	c, err := h.Factors.ConfirmKey(r.Context(), s.UserID, id, cred, h.clientIP(r.Context()))
+	switch {
+	case errors.Is(err, selfservice.ErrWrongCode):
+		h.keyForm(w, r, http.StatusUnprocessableEntity, s, id, refusalText(err, msgKeyRefused))
+	case err != nil:
+		h.changeFailed(w, r, s, err)
+	default:
+		h.confirmed(w, r, c, "key")
 	}
 }

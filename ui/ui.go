@@ -155,7 +155,7 @@ func zeroData(page string) any {
 	case pageTOTPEnrol:
 		return TOTPEnrolData{}
 	case pageMeMFA:
-		return MeMFAData{Factors: []FactorView{{CanReset: true}}, Recovery: &RecoveryView{}, CanAddTOTP: true,
+		return MeMFAData{Factors: []FactorView{{CanReset: true, Flagged: true}}, Recovery: &RecoveryView{}, CanAddTOTP: true, CanAddKey: true,
 			Email: &EmailOption{AskAddress: true, OwnRefused: true, Invalid: true}}
 	case pageMFAChoose:
 		return MFAChooseData{Choices: []ChoiceView{{AskAddress: true, AskPhone: true, AskLabel: true, Phone: "+•••"}, {Unavailable: "x"}}, Skip: true}
@@ -522,6 +522,9 @@ type FactorView struct {
 	ID, Kind, Label, Added, LastUsed string
 	// CanReset offers a new secret (an authenticator app).
 	CanReset bool
+	// Flagged: a security key whose signature counter went backwards (it
+	// may have been copied); it can no longer sign in.
+	Flagged bool
 }
 
 // RecoveryView is the user's recovery codes: Left of Total unused.
@@ -548,11 +551,13 @@ type MeMFAData struct {
 	// codes.
 	CanAddTOTP bool
 	Email      *EmailOption
+	// CanAddKey offers registering a security key or passkey.
+	CanAddKey bool
 	// The forms' targets.
-	AddURL, ResetURL, RemoveURL, EmailURL, RecoveryURL string
-	CSRFToken                                          string
-	Notice, Error                                      string
-	Lang                                               string
+	AddURL, ResetURL, RemoveURL, EmailURL, RecoveryURL, KeyURL string
+	CSRFToken                                                  string
+	Notice, Error                                              string
+	Lang                                                       string
 }
 
 // RenderMeMFA renders the user's two-step sign-in page with status.

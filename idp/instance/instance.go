@@ -227,6 +227,7 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Instance, erro
 		inst.Flow.RegisterFactor(wa)
 		inst.Flow.Passkeys = wa
 		inst.WebAuthn = wa
+		inst.SelfService.Keys = wa
 	}
 	inst.Keys = &keys.Manager{Store: inst.Store, Sealer: inst.Key, Now: inst.Now, Logger: inst.Logger}
 	return inst, nil

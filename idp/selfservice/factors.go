@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse-idp/gatehouse/idp/mfa/emailcode"
 	"github.com/gatehouse-idp/gatehouse/idp/mfa/totp"
 	"github.com/gatehouse-idp/gatehouse/idp/mfa/totplogin"
+	"github.com/gatehouse-idp/gatehouse/idp/mfa/webauthnmfa"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
 
@@ -33,6 +34,9 @@ var (
 	// ErrAddressRefused: the address cannot receive codes (malformed, or
 	// not allowed by the organization's policy); a *Refused says which.
 	ErrAddressRefused = errors.New("selfservice: the address cannot receive codes")
+	// ErrLabelRefused: the name given a new security key is refused
+	// (too long, line breaks); a *Refused says why.
+	ErrLabelRefused = errors.New("selfservice: the security key's name is refused")
 	// ErrLastFactor: the organization requires MFA and this is the user's
 	// last factor that counts.
 	ErrLastFactor = errors.New("selfservice: the last second factor cannot be removed while MFA is required")
@@ -111,6 +115,8 @@ type MFAOverview struct {
 	// EmailOther: to another address.
 	EmailOwn, EmailOther bool
 	Email                string
+	// Keys: a security key or passkey may be added.
+	Keys bool
 	// Recovery: recovery codes can be made (the user has a factor).
 	Recovery bool
 	// Required: the organization requires a second factor.
@@ -127,7 +133,8 @@ func (s *Service) Overview(ctx context.Context, userID string) (MFAOverview, err
 	if err != nil {
 		return MFAOverview{}, fmt.Errorf("selfservice: factors: %w", err)
 	}
-	o := MFAOverview{Email: u.Email, Required: p.Required, TOTP: s.TOTP != nil && mfa.Allowed(p, mfa.TOTP)}
+	o := MFAOverview{Email: u.Email, Required: p.Required, TOTP: s.TOTP != nil && mfa.Allowed(p, mfa.TOTP),
+		Keys: s.Keys != nil && mfa.Allowed(p, mfa.WebAuthn)}
 	if s.EmailCodes != nil {
 		o.EmailOwn = u.Email != "" && mfa.EmailAddressAllowed(p, u, u.Email)
 		o.EmailOther = mfa.OtherEmailAllowed(p)
@@ -231,7 +238,8 @@ func (s *Service) settle(ctx context.Context, att Attempt, u storage.User, f sto
 	case errors.Is(err, ErrNoFactor):
 		att.Released(ctx)
 		return err
-	case errors.As(err, &fail) && (fail.Reason == totplogin.ReasonExpired || fail.Reason == emailcode.ReasonEnrolExpired):
+	case errors.As(err, &fail) && (fail.Reason == totplogin.ReasonExpired || fail.Reason == emailcode.ReasonEnrolExpired ||
+		fail.Reason == webauthnmfa.ReasonEnrolExpired || fail.Reason == webauthnmfa.ReasonUsed):
 		att.Released(ctx)
 		return ErrNoFactor
 	case errors.As(err, &fail):
@@ -262,8 +270,12 @@ type Confirmed struct {
 func (s *Service) confirmed(ctx context.Context, u storage.User, f storage.Factor) (Confirmed, error) {
 	now := s.now()
 	c := Confirmed{Factor: f}
-	if err := s.Store.SetFactorData(ctx, f.ID, nil, now); err != nil {
-		return c, fmt.Errorf("selfservice: clear enrolment data: %w", err)
+	// A security key's Data is its record (public key, counter) from now
+	// on, not enrolment data.
+	if f.Kind != mfa.WebAuthn {
+		if err := s.Store.SetFactorData(ctx, f.ID, nil, now); err != nil {
+			return c, fmt.Errorf("selfservice: clear enrolment data: %w", err)
+		}
 	}
 	if u.MFAEnrollRequired || u.MFAEnrolMethod != "" || u.MFASkipped {
 		if _, err := s.Store.UpdateUser(ctx, u.ID, func(cur storage.User) (storage.User, error) {

@@ -189,6 +189,9 @@ type Service struct {
 	// EmailCodes adds email-code factors at /me (idp/mfa/emailcode); nil
 	// (no mail configured) offers none.
 	EmailCodes EmailEnroller
+	// Keys registers security keys and passkeys at /me
+	// (idp/mfa/webauthnmfa); nil (an issuer on an IP address) offers none.
+	Keys KeyEnroller
 	// Recovery issues recovery codes (idp/mfa/recovery); nil issues none.
 	Recovery RecoveryIssuer
 }

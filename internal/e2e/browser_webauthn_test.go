@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"log/slog"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/gatehouse-idp/gatehouse/config"
+	"github.com/gatehouse-idp/gatehouse/idp/instance"
 	"github.com/gatehouse-idp/gatehouse/idp/mfa/webauthnmfa"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
@@ -52,7 +55,11 @@ func virtualKey(t *testing.T, ctx context.Context) webauthn.AuthenticatorID {
 	res, err := chromedp.Call(ctx, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{
 		Options: &webauthn.VirtualAuthenticatorOptions{Protocol: webauthn.AuthenticatorProtocolCtap2,
 			Ctap2version: webauthn.Ctap2versionCtap21, Transport: webauthn.AuthenticatorTransportInternal,
-			HasResidentKey: true, HasUserVerification: true, IsUserVerified: true, AutomaticPresenceSimulation: true}})
+			HasResidentKey: true, HasUserVerification: true, IsUserVerified: true, AutomaticPresenceSimulation: true,
+			// cdproto always sends generateCmtgKeyOnNextOperation with
+			// AddCredential, which Chromium refuses unless the
+			// authenticator has the extension.
+			HasCmtgKey: true}})
 	if err != nil {
 		t.Fatalf("add a virtual authenticator: %v", err)
 	}
@@ -67,13 +74,20 @@ func virtualKey(t *testing.T, ctx context.Context) webauthn.AuthenticatorID {
 //   - the next one uses "Sign in with a passkey" with nothing typed: a
 //     complete multi-factor login (amr hwk, user, mfa; acr mfa);
 //   - a password login then asks for the key as its second step;
+//   - /me registers a second key, after the browser refused to register
+//     the first one twice;
+//   - a cloned key (its counter behind) fails to sign in, is flagged in
+//     /me, and can be removed there;
 //   - without JavaScript the key's page says it needs it and offers the
 //     other methods, and no broken button is shown.
 //
 // Any CSP violation or script error fails it.
 func TestBrowserWebAuthn(t *testing.T) {
 	chromium := chromiumPath(t)
-	h := newLocalhostHarness(t, config.StorageSQLite, harnessOptions{})
+	logs := &syncBuffer{}
+	h := newLocalhostHarness(t, config.StorageSQLite, harnessOptions{opts: func(o *instance.Options) {
+		o.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	}})
 	rp := newBrowserRP(t, h)
 	uid := h.user(aliceEmail, alicePW)
 	h.setMFA(storage.MFAPolicy{Required: true, AllowedMethods: []string{"webauthn", "totp"}})
@@ -134,7 +148,9 @@ func TestBrowserWebAuthn(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("label-webauthn"), "Work laptop"), chromedp.Click(chromedp.CSS(`button[data-method="webauthn"]`)))
 	step("enrol: register", chromedp.WaitVisible(chromedp.CSS(`main[data-page="webauthn"] #webauthn-start`)),
 		chromedp.Click(chromedp.ID("webauthn-start")))
-	step("enrol: the notice", chromedp.WaitVisible(chromedp.CSS(`main[data-page="mfa_notice"] #finish`)), chromedp.Click(chromedp.ID("finish")))
+	step("enrol: the notice", chromedp.WaitVisible(chromedp.CSS(`main[data-page="mfa_notice"] #recovery-codes`)))
+	codes := strings.Fields(read("#recovery-codes"))
+	step("enrol: finish", chromedp.Click(chromedp.ID("finish")))
 	arrive("enrol", "pwd", "hwk")
 	fs, err := h.inst.Store.ListFactors(h.ctx, uid, h.clock.Now())
 	if err != nil {
@@ -184,7 +200,93 @@ func TestBrowserWebAuthn(t *testing.T) {
 		t.Errorf("the credential's RP ID is %q; want the issuer's host", got)
 	}
 
-	// 4. Without JavaScript.
+	// 4. /me: a second key. The browser refuses to register the first
+	// one again (the ceremony excludes it), and the page says so; with
+	// another authenticator, the same ceremony registers it.
+	step("me: the list", chromedp.Navigate(h.issuer+"/me/mfa"), chromedp.WaitVisible(chromedp.CSS(`main[data-page="me_mfa"] #add-key`)))
+	if got := read(".factors"); !strings.Contains(got, "Work laptop") {
+		t.Fatalf("/me/mfa lists %q", got)
+	}
+	step("me: add a key", chromedp.SendKeys(chromedp.ID("key-label"), "Backup key"), chromedp.Click(chromedp.ID("add-key")),
+		chromedp.WaitVisible(chromedp.CSS(`main[data-page="webauthn"] #webauthn-start`)), chromedp.Click(chromedp.ID("webauthn-start")),
+		chromedp.WaitVisible(chromedp.ID("form-error")))
+	if got := read("#form-error"); !strings.Contains(got, "already registered") {
+		t.Errorf("registering the same key again: the page says %q", got)
+	}
+	if _, err := chromedp.Call(ctx, webauthn.RemoveVirtualAuthenticator, webauthn.RemoveVirtualAuthenticatorParams{AuthenticatorID: auth}); err != nil {
+		t.Fatal(err)
+	}
+	auth = virtualKey(t, ctx)
+	step("me: another key", chromedp.Click(chromedp.ID("webauthn-start")), chromedp.WaitVisible(chromedp.CSS(`main[data-page="me_mfa"] [role="status"]`)))
+	if got := read(".factors"); !strings.Contains(got, "Work laptop") || !strings.Contains(got, "Backup key") {
+		t.Fatalf("/me/mfa lists %q", got)
+	}
+	backup := func() storage.Factor {
+		t.Helper()
+		fs, err := h.inst.Store.ListFactors(h.ctx, uid, h.clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fs {
+			if f.Label == "Backup key" && !f.ConfirmedAt.IsZero() {
+				return f
+			}
+		}
+		t.Fatal("no confirmed backup key")
+		return storage.Factor{}
+	}
+	if p := problems(); len(p) > 0 {
+		t.Fatalf("the browser reported: %q", p)
+	}
+
+	// 5. A cloned key: the authenticator goes back to an earlier copy of
+	// its credential, whose counter is behind the one the server saw.
+	// The login fails and the key is flagged, in /me too.
+	saved, err := chromedp.Call(ctx, webauthn.GetCredentials, webauthn.GetCredentialsParams{AuthenticatorID: auth})
+	if err != nil || len(saved.Credentials) != 1 {
+		t.Fatalf("the new authenticator holds %+v (%v)", saved, err)
+	}
+	signOut()
+	open("backup key")
+	step("backup key: sign in", chromedp.Click(chromedp.ID("passkey")))
+	arrive("backup key", "hwk", "user")
+	old := saved.Credentials[0]
+	if _, err := chromedp.Call(ctx, webauthn.RemoveCredential, webauthn.RemoveCredentialParams{AuthenticatorID: auth,
+		CredentialID: old.CredentialID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(ctx, webauthn.AddCredential, webauthn.AddCredentialParams{AuthenticatorID: auth,
+		Credential: &webauthn.Credential{CredentialID: old.CredentialID, IsResidentCredential: true, RpID: old.RpID,
+			PrivateKey: old.PrivateKey, UserHandle: old.UserHandle, SignCount: old.SignCount}}); err != nil {
+		t.Fatal(err)
+	}
+	signOut()
+	open("clone")
+	step("clone: sign in", chromedp.Click(chromedp.ID("passkey")), chromedp.WaitVisible(chromedp.ID("login-error")))
+	if got := read("#login-error"); !strings.Contains(got, "passkey could not sign you in") {
+		t.Errorf("a cloned key: the page says %q", got)
+	}
+	flagged := backup()
+	if !webauthnmfa.Flagged(flagged) {
+		t.Fatal("the cloned key is not flagged")
+	}
+	if !regexp.MustCompile(`msg=audit type=login.failed .*reason:` + webauthnmfa.ReasonSignCount).MatchString(logs.String()) {
+		t.Error("no audit event for the cloned key")
+	}
+	// The password and a recovery code, then /me shows the flag.
+	step("clone: password", chromedp.SendKeys(chromedp.ID("email"), aliceEmail), chromedp.SendKeys(chromedp.ID("password"), alicePW+kb.Enter))
+	step("clone: a recovery code", chromedp.WaitVisible(chromedp.CSS(`button[data-method="recovery"]`)),
+		chromedp.Click(chromedp.CSS(`button[data-method="recovery"]`)), chromedp.WaitVisible(chromedp.ID("code")),
+		chromedp.SendKeys(chromedp.ID("code"), codes[0]+kb.Enter), chromedp.WaitVisible(chromedp.ID("finish")), chromedp.Click(chromedp.ID("finish")))
+	arrive("recovery code")
+	step("me: flagged", chromedp.Navigate(h.issuer+"/me/mfa"), chromedp.WaitVisible(chromedp.ID("flagged-"+flagged.ID)))
+	step("me: remove the flagged key", chromedp.Click(chromedp.CSS(`button[data-remove="`+flagged.ID+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`main[data-page="me_mfa"] [role="status"]`)))
+	if got := read(".factors"); strings.Contains(got, "Backup key") || !strings.Contains(got, "Work laptop") {
+		t.Fatalf("after removing the flagged key /me/mfa lists %q", got)
+	}
+
+	// 6. Without JavaScript.
 	signOut()
 	if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
 		t.Fatal(err)
