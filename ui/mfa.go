@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gatehouse-idp/gatehouse/idp/authflow"
 	"github.com/gatehouse-idp/gatehouse/idp/mfa"
 	"github.com/gatehouse-idp/gatehouse/idp/mfa/recovery"
 	"github.com/gatehouse-idp/gatehouse/idp/mfa/webauthnmfa"
@@ -29,6 +30,9 @@ const (
 	PathEmailResend  = "/me/mfa/email/resend"
 	PathFactorDrop   = "/me/mfa/remove"
 	PathRecoveryNew  = "/me/mfa/recovery"
+	PathSMSAdd       = "/me/mfa/sms"
+	PathSMSConfirm   = "/me/mfa/sms/confirm"
+	PathSMSResend    = "/me/mfa/sms/resend"
 	PathKeyAdd       = "/me/mfa/webauthn"
 	PathKeyConfirm   = "/me/mfa/webauthn/confirm"
 )
@@ -44,7 +48,12 @@ const (
 	msgCodeUnsent   = "We could not send the code. Try again in a moment."
 	msgBadAddress   = "Enter one email address, like name@example.com."
 	msgBadLabel     = "Name the key in at most 64 characters, without line breaks."
-	msgKeyRefused   = "Your security key's answer was not accepted. Try again."
+	msgSMSWrong     = "That code is not correct. Check the text message and try again."
+	msgBadPhone     = "Enter the number with its country code, starting with +, like +44 7700 900123."
+	// maxPhone bounds a typed number before the method reads it (E.164
+	// is 16 characters; spaces and dashes may double that).
+	maxPhone      = 32
+	msgKeyRefused = "Your security key's answer was not accepted. Try again."
 )
 
 // Factors is what the pages need of idp/selfservice for second factors.
@@ -53,9 +62,12 @@ type Factors interface {
 	BeginTOTP(ctx context.Context, userID, replace string) (storage.Factor, error)
 	TOTPEnrolment(ctx context.Context, userID, id string) (selfservice.TOTPSetup, error)
 	ConfirmTOTP(ctx context.Context, userID, id, code, ip string) (selfservice.Confirmed, error)
-	BeginEmail(ctx context.Context, userID, address string) (selfservice.EmailCode, error)
-	EmailEnrolment(ctx context.Context, userID, id string, resend bool) (selfservice.EmailCode, error)
+	BeginEmail(ctx context.Context, userID, address string) (selfservice.CodeEnrolment, error)
+	EmailEnrolment(ctx context.Context, userID, id string, resend bool) (selfservice.CodeEnrolment, error)
 	ConfirmEmail(ctx context.Context, userID, id, code, ip string) (selfservice.Confirmed, error)
+	BeginSMS(ctx context.Context, userID, typed string) (selfservice.CodeEnrolment, error)
+	SMSEnrolment(ctx context.Context, userID, id string, resend bool) (selfservice.CodeEnrolment, error)
+	ConfirmSMS(ctx context.Context, userID, id, code, ip string) (selfservice.Confirmed, error)
 	BeginKey(ctx context.Context, userID, label string) (selfservice.SecurityKey, error)
 	KeyEnrolment(ctx context.Context, userID, id string) (selfservice.SecurityKey, error)
 	ConfirmKey(ctx context.Context, userID, id, credential, ip string) (selfservice.Confirmed, error)
@@ -75,9 +87,13 @@ func (h *Handlers) mountMFA(handle func(pattern string, handler http.Handler)) {
 	handle("GET "+PathTOTPAdd, http.HandlerFunc(h.totpPage))
 	handle("POST "+PathTOTPConfirm, http.HandlerFunc(h.totpConfirm))
 	handle("POST "+PathEmailAdd, http.HandlerFunc(h.emailBegin))
-	handle("GET "+PathEmailAdd, http.HandlerFunc(h.emailPage))
-	handle("POST "+PathEmailResend, http.HandlerFunc(h.emailResend))
-	handle("POST "+PathEmailConfirm, http.HandlerFunc(h.emailConfirm))
+	handle("GET "+PathEmailAdd, h.codePage(emailKind))
+	handle("POST "+PathEmailResend, h.codeResend(emailKind))
+	handle("POST "+PathEmailConfirm, h.codeConfirm(emailKind))
+	handle("POST "+PathSMSAdd, http.HandlerFunc(h.smsBegin))
+	handle("GET "+PathSMSAdd, h.codePage(smsKind))
+	handle("POST "+PathSMSResend, h.codeResend(smsKind))
+	handle("POST "+PathSMSConfirm, h.codeConfirm(smsKind))
 	handle("POST "+PathKeyAdd, http.HandlerFunc(h.keyBegin))
 	handle("GET "+PathKeyAdd, http.HandlerFunc(h.keyPage))
 	handle("POST "+PathKeyConfirm, http.HandlerFunc(h.keyConfirm))
@@ -115,6 +131,7 @@ var mfaNotices = map[string]string{
 	"added":   "Your authenticator app is on: each sign-in now asks for its code.",
 	"reset":   "Your authenticator app is reset: only the new app's codes work now.",
 	"email":   "Email codes are on: sign-ins can now ask for a code sent to your email.",
+	"sms":     "Text-message codes are on: sign-ins can now ask for a code texted to your phone.",
 	"removed": "The method was removed.",
 	"key":     "Your security key is on: sign-ins can now ask for it, and a passkey signs you in without your password.",
 }
@@ -134,6 +151,9 @@ type mfaView struct {
 	Notice, Error string
 	Typed         string
 	BadAddress    bool
+	// TypedPhone and BadPhone are the same for a phone number.
+	TypedPhone string
+	BadPhone   bool
 }
 
 func (h *Handlers) renderMFA(w http.ResponseWriter, r *http.Request, status int, s *storage.Session, v mfaView) {
@@ -165,6 +185,18 @@ func (h *Handlers) renderMFA(w http.ResponseWriter, r *http.Request, status int,
 			e.Address = v.Typed
 		}
 		d.Email = e
+	}
+	if o.SMS {
+		p := &SMSOption{AskPhone: o.SMSAsk, Invalid: v.BadPhone && o.SMSAsk}
+		switch {
+		case o.Phone != "":
+			p.Phone = maskPhone(o.Phone)
+		case o.SMSAsk:
+			p.Typed = v.TypedPhone
+		default:
+			p.Unavailable = authflow.NoPhone
+		}
+		d.SMS, d.SMSURL = p, PathSMSAdd
 	}
 	if err := h.Render.RenderMeMFA(w, status, d); err != nil {
 		h.Logger.ErrorContext(r.Context(), "render mfa", "err", err)

@@ -5,12 +5,13 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/gatehouse-idp/gatehouse/idp/authflow"
 	"github.com/gatehouse-idp/gatehouse/idp/selfservice"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
 
 // Adding a factor at /me: an authenticator app (also its reset), an
-// email address and a security key. Each begins with a POST that makes the pending factor
+// email address, a phone number and a security key. Each begins with a POST that makes the pending factor
 // and redirects to its page (a reload shows the same enrolment and makes
 // no other), and ends with the POST of its first code.
 
@@ -100,13 +101,68 @@ func (h *Handlers) emailBegin(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// emailForm is the page that asks for the code sent to a new address.
-func (h *Handlers) emailForm(w http.ResponseWriter, r *http.Request, status int, v selfservice.EmailCode, msg string) {
-	d := MFACodeData{PostURL: PathEmailConfirm, CSRFToken: h.CSRF.Token(w, r, bindMFA), FactorID: v.Factor.ID,
-		Heading: "Check your email", Lead: "Enter the 6-digit code we emailed you", Label: "Code from the email",
-		Resend: true, ResendURL: PathEmailResend, BackURL: PathMFA, Submit: "Turn on", Error: msg, Lang: "en"}
+func (h *Handlers) smsBegin(w http.ResponseWriter, r *http.Request) {
+	s := h.mfaPost(w, r)
+	if s == nil {
+		return
+	}
+	typed := r.PostForm.Get("phone")
+	if len(typed) > maxPhone || !storage.Storable(typed) {
+		h.renderMFA(w, r, http.StatusUnprocessableEntity, s, mfaView{Error: msgBadPhone, BadPhone: true})
+		return
+	}
+	v, err := h.Factors.BeginSMS(r.Context(), s.UserID, typed)
+	switch {
+	case errors.Is(err, selfservice.ErrNumberRefused):
+		h.renderMFA(w, r, http.StatusUnprocessableEntity, s, mfaView{Error: refusalText(err, msgBadPhone), TypedPhone: typed, BadPhone: true})
+	case errors.Is(err, selfservice.ErrNoPhone):
+		h.renderMFA(w, r, http.StatusConflict, s, mfaView{Error: authflow.NoPhone})
+	case err != nil:
+		h.changeFailed(w, r, s, err)
+	default:
+		http.Redirect(w, r, PathSMSAdd+"?factor="+url.QueryEscape(v.Factor.ID), http.StatusSeeOther)
+	}
+}
+
+// codeKind is what the pages of a pending email or phone factor say and
+// where they post.
+type codeKind struct {
+	heading, lead, sentTo, label string
+	confirm, resend              string
+	wrong, done                  string
+	enrolment                    func(h *Handlers, r *http.Request, userID, id string, resend bool) (selfservice.CodeEnrolment, error)
+	confirmCode                  func(h *Handlers, r *http.Request, userID, id, code string) (selfservice.Confirmed, error)
+}
+
+var (
+	emailKind = codeKind{heading: "Check your email", lead: "Enter the 6-digit code we emailed you",
+		sentTo: "Enter the 6-digit code we emailed to ", label: "Code from the email",
+		confirm: PathEmailConfirm, resend: PathEmailResend, wrong: msgEmailWrong, done: "email",
+		enrolment: func(h *Handlers, r *http.Request, userID, id string, resend bool) (selfservice.CodeEnrolment, error) {
+			return h.Factors.EmailEnrolment(r.Context(), userID, id, resend)
+		},
+		confirmCode: func(h *Handlers, r *http.Request, userID, id, code string) (selfservice.Confirmed, error) {
+			return h.Factors.ConfirmEmail(r.Context(), userID, id, code, h.clientIP(r.Context()))
+		}}
+	smsKind = codeKind{heading: "Check your phone", lead: "Enter the 6-digit code we texted you",
+		sentTo: "Enter the 6-digit code we texted to ", label: "Code from the text message",
+		confirm: PathSMSConfirm, resend: PathSMSResend, wrong: msgSMSWrong, done: "sms",
+		enrolment: func(h *Handlers, r *http.Request, userID, id string, resend bool) (selfservice.CodeEnrolment, error) {
+			return h.Factors.SMSEnrolment(r.Context(), userID, id, resend)
+		},
+		confirmCode: func(h *Handlers, r *http.Request, userID, id, code string) (selfservice.Confirmed, error) {
+			return h.Factors.ConfirmSMS(r.Context(), userID, id, code, h.clientIP(r.Context()))
+		}}
+)
+
+// codeForm is the page that asks for the code sent to a new address or
+// number.
+func (h *Handlers) codeForm(w http.ResponseWriter, r *http.Request, status int, k codeKind, v selfservice.CodeEnrolment, msg string) {
+	d := MFACodeData{PostURL: k.confirm, CSRFToken: h.CSRF.Token(w, r, bindMFA), FactorID: v.Factor.ID,
+		Heading: k.heading, Lead: k.lead, Label: k.label,
+		Resend: true, ResendURL: k.resend, BackURL: PathMFA, Submit: "Turn on", Error: msg, Lang: "en"}
 	if v.Address != "" {
-		d.Lead = "Enter the 6-digit code we emailed to " + v.Address
+		d.Lead = k.sentTo + v.Address
 	}
 	if v.Sent {
 		d.Notice = "We sent a code. It is valid for 10 minutes."
@@ -116,50 +172,58 @@ func (h *Handlers) emailForm(w http.ResponseWriter, r *http.Request, status int,
 		d.Notice = sentence(v.Notice.Error())
 	}
 	if err := h.Render.RenderMFACode(w, status, d); err != nil {
-		h.Logger.ErrorContext(r.Context(), "render email code", "err", err)
+		h.Logger.ErrorContext(r.Context(), "render code form", "err", err)
 	}
 }
 
-// emailShow shows pending address id again (resend: with a new code).
-func (h *Handlers) emailShow(w http.ResponseWriter, r *http.Request, status int, s *storage.Session, id string, resend bool, msg string) {
-	v, err := h.Factors.EmailEnrolment(r.Context(), s.UserID, id, resend)
+// codeShow shows pending factor id again (resend: with a new code).
+func (h *Handlers) codeShow(w http.ResponseWriter, r *http.Request, status int, k codeKind, s *storage.Session, id string, resend bool, msg string) {
+	v, err := k.enrolment(h, r, s.UserID, id, resend)
 	if err != nil {
 		h.changeFailed(w, r, s, err)
 		return
 	}
-	h.emailForm(w, r, status, v, msg)
+	h.codeForm(w, r, status, k, v, msg)
 }
 
-func (h *Handlers) emailPage(w http.ResponseWriter, r *http.Request) {
-	s := h.recentSession(w, r, PathMFA)
-	if s == nil {
-		return
+// codePage, codeResend and codeConfirm are the handlers of kind k's
+// pending factor: its page, a new code, its first code.
+func (h *Handlers) codePage(k codeKind) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s := h.recentSession(w, r, PathMFA)
+		if s == nil {
+			return
+		}
+		h.codeShow(w, r, http.StatusOK, k, s, r.URL.Query().Get("factor"), false, "")
 	}
-	h.emailShow(w, r, http.StatusOK, s, r.URL.Query().Get("factor"), false, "")
 }
 
-func (h *Handlers) emailResend(w http.ResponseWriter, r *http.Request) {
-	s := h.mfaPost(w, r)
-	if s == nil {
-		return
+func (h *Handlers) codeResend(k codeKind) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s := h.mfaPost(w, r)
+		if s == nil {
+			return
+		}
+		h.codeShow(w, r, http.StatusOK, k, s, r.PostForm.Get("factor"), true, "")
 	}
-	h.emailShow(w, r, http.StatusOK, s, r.PostForm.Get("factor"), true, "")
 }
 
-func (h *Handlers) emailConfirm(w http.ResponseWriter, r *http.Request) {
-	s := h.mfaPost(w, r)
-	if s == nil {
-		return
-	}
-	id := r.PostForm.Get("factor")
-	c, err := h.Factors.ConfirmEmail(r.Context(), s.UserID, id, r.PostForm.Get("code"), h.clientIP(r.Context()))
-	switch {
-	case errors.Is(err, selfservice.ErrWrongCode):
-		h.emailShow(w, r, http.StatusUnprocessableEntity, s, id, false, refusalText(err, msgEmailWrong))
-	case err != nil:
-		h.changeFailed(w, r, s, err)
-	default:
-		h.confirmed(w, r, c, "email")
+func (h *Handlers) codeConfirm(k codeKind) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s := h.mfaPost(w, r)
+		if s == nil {
+			return
+		}
+		id := r.PostForm.Get("factor")
+		c, err := k.confirmCode(h, r, s.UserID, id, r.PostForm.Get("code"))
+		switch {
+		case errors.Is(err, selfservice.ErrWrongCode):
+			h.codeShow(w, r, http.StatusUnprocessableEntity, k, s, id, false, refusalText(err, k.wrong))
+		case err != nil:
+			h.changeFailed(w, r, s, err)
+		default:
+			h.confirmed(w, r, c, k.done)
+		}
 	}
 }
 

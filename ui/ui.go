@@ -156,6 +156,7 @@ func zeroData(page string) any {
 		return TOTPEnrolData{}
 	case pageMeMFA:
 		return MeMFAData{Factors: []FactorView{{CanReset: true, Flagged: true}}, Recovery: &RecoveryView{}, CanAddTOTP: true, CanAddKey: true,
+			SMS:   &SMSOption{AskPhone: true, Invalid: true, Unavailable: "x"},
 			Email: &EmailOption{AskAddress: true, OwnRefused: true, Invalid: true}}
 	case pageMFAChoose:
 		return MFAChooseData{Choices: []ChoiceView{{AskAddress: true, AskPhone: true, AskLabel: true, Phone: "+•••"}, {Unavailable: "x"}}, Skip: true}
@@ -542,6 +543,17 @@ type EmailOption struct {
 	OwnRefused, Invalid bool
 }
 
+// SMSOption is the form that adds text-message codes.
+type SMSOption struct {
+	// AskPhone shows a number field, prefilled with Typed (after a
+	// refusal, which Invalid says the page's error is about); Phone is
+	// the profile's number, masked, otherwise. Unavailable replaces the
+	// form with why there is none.
+	AskPhone, Invalid bool
+	Typed, Phone      string
+	Unavailable       string
+}
+
 // MeMFAData is the user's two-step sign-in page.
 type MeMFAData struct {
 	Factors []FactorView
@@ -553,11 +565,13 @@ type MeMFAData struct {
 	Email      *EmailOption
 	// CanAddKey offers registering a security key or passkey.
 	CanAddKey bool
+	// SMS, when set, offers adding text-message codes.
+	SMS *SMSOption
 	// The forms' targets.
-	AddURL, ResetURL, RemoveURL, EmailURL, RecoveryURL, KeyURL string
-	CSRFToken                                                  string
-	Notice, Error                                              string
-	Lang                                                       string
+	AddURL, ResetURL, RemoveURL, EmailURL, RecoveryURL, KeyURL, SMSURL string
+	CSRFToken                                                          string
+	Notice, Error                                                      string
+	Lang                                                               string
 }
 
 // RenderMeMFA renders the user's two-step sign-in page with status.

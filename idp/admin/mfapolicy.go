@@ -171,5 +171,5 @@ func (s *Service) SetMFAPolicy(ctx context.Context, actor, org string, in MFAPol
 
 func sameMFAPolicy(a, b storage.MFAPolicy) bool {
 	return a.Required == b.Required && slices.Equal(a.AllowedMethods, b.AllowedMethods) && a.AllowSkip == b.AllowSkip &&
-		a.OtherEmail == b.OtherEmail && a.Since.Equal(b.Since) && a.DisabledAt.Equal(b.DisabledAt)
+		a.OtherEmail == b.OtherEmail && a.SMSSelfEnrol == b.SMSSelfEnrol && a.Since.Equal(b.Since) && a.DisabledAt.Equal(b.DisabledAt)
 }

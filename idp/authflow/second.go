@@ -152,12 +152,7 @@ func (f *Flow) choices(n needs) []Choice {
 		}
 		c := Choice{Method: m}
 		if m == mfa.SMS {
-			switch {
-			case n.user.Phone != "":
-				c.Phone = n.user.Phone
-			case n.policy.SMSSelfEnrol || !n.policy.Required:
-				c.AskPhone = true
-			default:
+			if c.Phone, c.AskPhone = mfa.SMSNumber(n.policy, n.user); c.Phone == "" && !c.AskPhone {
 				c.Unavailable = NoPhone
 			}
 		}

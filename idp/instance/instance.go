@@ -216,6 +216,7 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Instance, erro
 		return nil, err
 	} else if sm != nil {
 		inst.Flow.RegisterFactor(sm)
+		inst.SelfService.SMS = sm
 	}
 	// Security keys and passkeys need a relying-party id, which an
 	// issuer on an IP address has none of: the method is then left out,

@@ -115,3 +115,19 @@ func MaskAddress(addr string) string {
 	}
 	return string(local[:1]) + "•••" + string(local[len(local)-1:]) + domain
 }
+
+// SMSNumber is where text-message codes for u may go under p: the
+// profile's number when it has one; else, with ask, a number the user
+// enters, when the organization allows that (SMSSelfEnrol) or does not
+// require a second factor (then any number the user proves is theirs
+// is as good as none); else nowhere ("", false): the account has no
+// number and only an administrator can give it one.
+func SMSNumber(p storage.MFAPolicy, u storage.User) (number string, ask bool) {
+	switch {
+	case u.Phone != "":
+		return u.Phone, false
+	case p.SMSSelfEnrol || !p.Required:
+		return "", true
+	}
+	return "", false
+}

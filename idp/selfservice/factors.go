@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse-idp/gatehouse/idp/authflow"
 	"github.com/gatehouse-idp/gatehouse/idp/mfa"
 	"github.com/gatehouse-idp/gatehouse/idp/mfa/emailcode"
+	"github.com/gatehouse-idp/gatehouse/idp/mfa/smscode"
 	"github.com/gatehouse-idp/gatehouse/idp/mfa/totp"
 	"github.com/gatehouse-idp/gatehouse/idp/mfa/totplogin"
 	"github.com/gatehouse-idp/gatehouse/idp/mfa/webauthnmfa"
@@ -37,6 +38,12 @@ var (
 	// ErrLabelRefused: the name given a new security key is refused
 	// (too long, line breaks); a *Refused says why.
 	ErrLabelRefused = errors.New("selfservice: the security key's name is refused")
+	// ErrNumberRefused: codes cannot be texted to the number (malformed,
+	// or in a country not allowed); a *Refused says which.
+	ErrNumberRefused = errors.New("selfservice: the number cannot receive codes")
+	// ErrNoPhone: the account has no mobile number and the organization
+	// does not let users enter one.
+	ErrNoPhone = errors.New("selfservice: the account has no mobile number")
 	// ErrLastFactor: the organization requires MFA and this is the user's
 	// last factor that counts.
 	ErrLastFactor = errors.New("selfservice: the last second factor cannot be removed while MFA is required")
@@ -82,8 +89,10 @@ type TOTPEnroller interface {
 	Confirm(ctx context.Context, u storage.User, f storage.Factor, code string, replace ...string) (authflow.Proof, error)
 }
 
-// EmailEnroller adds email-code factors (*emailcode.Method).
-type EmailEnroller interface {
+// Enroller adds factors of a login's method as a login's enrol step
+// would (*emailcode.Method, *smscode.Method, *webauthnmfa.Method): the
+// method's state for a login lives in the pending factor's Data.
+type Enroller interface {
 	BeginEnrol(ctx context.Context, t authflow.Turn, in authflow.Input) (string, []byte, error)
 	EnrolView(ctx context.Context, t authflow.Turn, f storage.Factor) (authflow.View, []byte, error)
 	ConfirmEnrol(ctx context.Context, t authflow.Turn, f storage.Factor, in authflow.Input) (authflow.Proof, error)
@@ -97,7 +106,9 @@ type RecoveryIssuer interface {
 
 var (
 	_ TOTPEnroller     = (*totplogin.Method)(nil)
-	_ EmailEnroller    = (*emailcode.Method)(nil)
+	_ Enroller         = (*emailcode.Method)(nil)
+	_ Enroller         = (*smscode.Method)(nil)
+	_ Enroller         = (*webauthnmfa.Method)(nil)
 	_ FactorStore      = storage.Factors(nil)
 	_ authflow.Notices = (*Service)(nil)
 )
@@ -117,6 +128,11 @@ type MFAOverview struct {
 	Email                string
 	// Keys: a security key or passkey may be added.
 	Keys bool
+	// SMS: text-message codes may be added: to Phone, the profile's
+	// number, or (SMSAsk) to a number the user enters; SMS with neither
+	// means the account has no number and may not enter one.
+	SMS, SMSAsk bool
+	Phone       string
 	// Recovery: recovery codes can be made (the user has a factor).
 	Recovery bool
 	// Required: the organization requires a second factor.
@@ -134,7 +150,10 @@ func (s *Service) Overview(ctx context.Context, userID string) (MFAOverview, err
 		return MFAOverview{}, fmt.Errorf("selfservice: factors: %w", err)
 	}
 	o := MFAOverview{Email: u.Email, Required: p.Required, TOTP: s.TOTP != nil && mfa.Allowed(p, mfa.TOTP),
-		Keys: s.Keys != nil && mfa.Allowed(p, mfa.WebAuthn)}
+		Keys: s.Keys != nil && mfa.Allowed(p, mfa.WebAuthn), SMS: s.SMS != nil && mfa.Allowed(p, mfa.SMS)}
+	if o.SMS {
+		o.Phone, o.SMSAsk = mfa.SMSNumber(p, u)
+	}
 	if s.EmailCodes != nil {
 		o.EmailOwn = u.Email != "" && mfa.EmailAddressAllowed(p, u, u.Email)
 		o.EmailOther = mfa.OtherEmailAllowed(p)

@@ -19,15 +19,6 @@ import (
 // user, it was issued for; every confirmation spends it, and the key's
 // record replaces it when the key is confirmed.
 
-// KeyEnroller registers security keys (*webauthnmfa.Method).
-type KeyEnroller interface {
-	BeginEnrol(ctx context.Context, t authflow.Turn, in authflow.Input) (string, []byte, error)
-	EnrolView(ctx context.Context, t authflow.Turn, f storage.Factor) (authflow.View, []byte, error)
-	ConfirmEnrol(ctx context.Context, t authflow.Turn, f storage.Factor, in authflow.Input) (authflow.Proof, error)
-}
-
-var _ KeyEnroller = (*webauthnmfa.Method)(nil)
-
 // SecurityKey is what the page of a pending key shows.
 type SecurityKey struct {
 	Factor storage.Factor

@@ -44,10 +44,10 @@ var (
 	// ErrRateLimited: too many links were asked for this address or from
 	// this network. The answer is the same for every address.
 	ErrRateLimited = errors.New("selfservice: too many requests")
-	// ErrSendFailed: the mail server did not take the message. The
-	// wrapped error has the detail, for the log; a link already stored
-	// stays valid.
-	ErrSendFailed = errors.New("selfservice: the email could not be sent")
+	// ErrSendFailed: the mail server (or, for a phone factor, the SMS
+	// gateway) did not take the message. The wrapped error has the
+	// detail, for the log; a link already stored stays valid.
+	ErrSendFailed = errors.New("selfservice: the message could not be sent")
 	// ErrLinkInvalid: the link is unknown, expired, used or voided, or its
 	// account can no longer use it.
 	ErrLinkInvalid = errors.New("selfservice: the link is not valid")
@@ -188,10 +188,13 @@ type Service struct {
 	TOTP TOTPEnroller
 	// EmailCodes adds email-code factors at /me (idp/mfa/emailcode); nil
 	// (no mail configured) offers none.
-	EmailCodes EmailEnroller
+	EmailCodes Enroller
+	// SMS adds text-message factors at /me (idp/mfa/smscode); nil (no
+	// gateway configured) offers none.
+	SMS Enroller
 	// Keys registers security keys and passkeys at /me
 	// (idp/mfa/webauthnmfa); nil (an issuer on an IP address) offers none.
-	Keys KeyEnroller
+	Keys Enroller
 	// Recovery issues recovery codes (idp/mfa/recovery); nil issues none.
 	Recovery RecoveryIssuer
 }
