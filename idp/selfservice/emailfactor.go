@@ -43,13 +43,16 @@ func codeTurn(u storage.User, p storage.MFAPolicy, f storage.Factor) authflow.Tu
 	return authflow.Turn{Request: storage.AuthRequest{ID: f.ID}, User: u, Policy: p, State: f.Data}
 }
 
-// codeMethod is the enroller of kind (email or sms), nil when not offered.
-func (s *Service) codeMethod(kind string) Enroller {
+// enroller is the method that adds factors of kind at /me, nil when
+// none is offered.
+func (s *Service) enroller(kind string) Enroller {
 	switch kind {
 	case mfa.Email:
 		return s.EmailCodes
 	case mfa.SMS:
 		return s.SMS
+	case mfa.WebAuthn:
+		return s.Keys
 	}
 	return nil
 }
@@ -99,7 +102,7 @@ func (s *Service) BeginSMS(ctx context.Context, userID, typed string) (CodeEnrol
 // refusal of in is refused.
 func (s *Service) beginCode(ctx context.Context, u storage.User, p storage.MFAPolicy, kind string, in authflow.Input, refused error) (CodeEnrolment, error) {
 	t := authflow.Turn{Request: storage.AuthRequest{ID: beginRequest}, User: u, Policy: p}
-	id, _, err := s.codeMethod(kind).BeginEnrol(ctx, t, in)
+	id, _, err := s.enroller(kind).BeginEnrol(ctx, t, in)
 	var fail *authflow.Failure
 	if errors.As(err, &fail) {
 		return CodeEnrolment{}, &Refused{Err: refused, Show: fail.Show}
@@ -138,7 +141,7 @@ func (s *Service) codeEnrolment(ctx context.Context, kind, userID, id string, re
 	if err != nil {
 		return CodeEnrolment{}, err
 	}
-	if s.codeMethod(kind) == nil {
+	if s.enroller(kind) == nil {
 		return CodeEnrolment{}, ErrNotAllowed
 	}
 	f, err := s.pending(ctx, u, id, kind)
@@ -152,7 +155,7 @@ func (s *Service) codeEnrolment(ctx context.Context, kind, userID, id string, re
 func (s *Service) codeView(ctx context.Context, u storage.User, p storage.MFAPolicy, f storage.Factor, resend bool) (CodeEnrolment, error) {
 	t := codeTurn(u, p, f)
 	t.Resend = resend
-	v, state, err := s.codeMethod(f.Kind).EnrolView(ctx, t, f)
+	v, state, err := s.enroller(f.Kind).EnrolView(ctx, t, f)
 	switch {
 	case errors.Is(err, authflow.ErrNotSent):
 		return CodeEnrolment{}, fmt.Errorf("%w: %w", ErrSendFailed, err)
@@ -186,11 +189,22 @@ func (s *Service) ConfirmSMS(ctx context.Context, userID, id, code, ip string) (
 }
 
 func (s *Service) confirmCode(ctx context.Context, kind, userID, id string, in authflow.Input, ip string) (Confirmed, error) {
+	return s.confirmPending(ctx, kind, userID, id, in, ip, func(_ context.Context, u storage.User, p storage.MFAPolicy, cur storage.Factor) (authflow.Turn, error) {
+		return codeTurn(u, p, cur), nil
+	})
+}
+
+// confirmPending confirms the user's pending factor id of kind with in,
+// through its method's ConfirmEnrol on turn's Turn. A refusal counts
+// toward the account's lockout and its state (a miss, a spent challenge)
+// is written in the unit that read the old one, whatever the outcome.
+func (s *Service) confirmPending(ctx context.Context, kind, userID, id string, in authflow.Input, ip string,
+	turn func(ctx context.Context, u storage.User, p storage.MFAPolicy, cur storage.Factor) (authflow.Turn, error)) (Confirmed, error) {
 	u, p, err := s.account(ctx, userID)
 	if err != nil {
 		return Confirmed{}, err
 	}
-	m := s.codeMethod(kind)
+	m := s.enroller(kind)
 	if m == nil {
 		return Confirmed{}, ErrNotAllowed
 	}
@@ -210,7 +224,11 @@ func (s *Service) confirmCode(ctx context.Context, kind, userID, id string, in a
 		if err != nil {
 			return err
 		}
-		_, err = m.ConfirmEnrol(ctx, codeTurn(u, p, cur), cur, in)
+		t, err := turn(ctx, u, p, cur)
+		if err != nil {
+			return err
+		}
+		_, err = m.ConfirmEnrol(ctx, t, cur, in)
 		if errors.As(err, &refusal) {
 			if refusal.State == nil {
 				return nil
@@ -218,6 +236,10 @@ func (s *Service) confirmCode(ctx context.Context, kind, userID, id string, in a
 			return s.Store.SetFactorData(ctx, cur.ID, refusal.State, s.now())
 		} else if err != nil {
 			return err
+		}
+		// As the method left it (a key's record is its Data now).
+		if cur, err = s.Store.GetFactor(ctx, cur.ID); err != nil {
+			return fmt.Errorf("selfservice: load the factor: %w", err)
 		}
 		c, err = s.confirmed(ctx, u, cur)
 		return err

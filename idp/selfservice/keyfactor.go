@@ -111,54 +111,8 @@ func (s *Service) KeyEnrolment(ctx context.Context, userID, id string) (Security
 // answer to its ceremony. A refused answer counts toward the account's
 // lockout, like a wrong code, and spends the challenge.
 func (s *Service) ConfirmKey(ctx context.Context, userID, id, credential, ip string) (Confirmed, error) {
-	u, p, err := s.account(ctx, userID)
-	if err != nil {
-		return Confirmed{}, err
-	}
-	if s.Keys == nil {
-		return Confirmed{}, ErrNotAllowed
-	}
-	f, err := s.pending(ctx, u, id, mfa.WebAuthn)
-	if err != nil {
-		return Confirmed{}, err
-	}
-	att, err := s.reserve(ctx, u, f.Kind, ip)
-	if err != nil {
-		return Confirmed{}, err
-	}
-	var c Confirmed
-	var refusal *authflow.Failure
-	err = storage.Atomically(ctx, s.Store, func(ctx context.Context) error {
-		c, refusal = Confirmed{}, nil
-		cur, err := s.pending(ctx, u, id, mfa.WebAuthn)
-		if err != nil {
-			return err
-		}
-		t, err := s.keyTurn(ctx, u, p, cur.ID, cur.Data)
-		if err != nil {
-			return err
-		}
-		_, err = s.Keys.ConfirmEnrol(ctx, t, cur, authflow.Input{webauthnmfa.FieldCredential: credential})
-		if errors.As(err, &refusal) {
-			if refusal.State == nil {
-				return nil
-			}
-			return s.Store.SetFactorData(ctx, cur.ID, refusal.State, s.now())
-		} else if err != nil {
-			return err
-		}
-		if cur, err = s.Store.GetFactor(ctx, cur.ID); err != nil {
-			return fmt.Errorf("selfservice: load the key: %w", err)
-		}
-		c, err = s.confirmed(ctx, u, cur)
-		return err
-	})
-	if err == nil && refusal != nil {
-		err = refusal
-	}
-	if err := s.settle(ctx, att, u, f, err); err != nil {
-		return Confirmed{}, err
-	}
-	s.added(ctx, u, c, "")
-	return c, nil
+	return s.confirmPending(ctx, mfa.WebAuthn, userID, id, authflow.Input{webauthnmfa.FieldCredential: credential}, ip,
+		func(ctx context.Context, u storage.User, p storage.MFAPolicy, cur storage.Factor) (authflow.Turn, error) {
+			return s.keyTurn(ctx, u, p, cur.ID, cur.Data)
+		})
 }

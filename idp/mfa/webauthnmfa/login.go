@@ -41,11 +41,17 @@ func (m *Method) Challenge(ctx context.Context, t authflow.Turn) (authflow.View,
 	if err != nil {
 		return authflow.View{}, nil, fmt.Errorf("webauthnmfa: begin login: %w", err)
 	}
+	return m.requestView(ceremonyGet, assertion, session)
+}
+
+// requestView is the view and state of a get ceremony of kind begun with
+// assertion and session.
+func (m *Method) requestView(kind string, assertion *protocol.CredentialAssertion, session *webauthn.SessionData) (authflow.View, []byte, error) {
 	data, err := json.Marshal(assertion.Response)
 	if err != nil {
 		return authflow.View{}, nil, fmt.Errorf("webauthnmfa: write request options: %w", err)
 	}
-	state, err := m.newState(ceremonyGet, "", session, nil)
+	state, err := m.newState(kind, "", session, nil)
 	if err != nil {
 		return authflow.View{}, nil, err
 	}
@@ -61,21 +67,31 @@ func (m *Method) Verify(ctx context.Context, t authflow.Turn, in authflow.Input)
 	if err := checkTurn(t); err != nil {
 		return authflow.Proof{}, err
 	}
-	s, err := m.ceremony(t, ceremonyGet, "")
+	s, k, parsed, err := m.readAssertion(ctx, t, ceremonyGet, in)
 	if err != nil {
 		return authflow.Proof{}, err
-	}
-	parsed, err := m.parseAssertion(ctx, t, in)
-	if err != nil {
-		return authflow.Proof{}, err
-	}
-	k, ok := find(m.keys(t), parsed.RawID)
-	if !ok {
-		return authflow.Proof{}, failure(t, ReasonUnknownCredential, ErrUnknownKey)
 	}
 	return m.check(ctx, t, s, k, parsed, func(u *user) (*webauthn.Credential, error) {
 		return m.wa.ValidateLogin(u, s.Session, parsed)
 	}, audit.LoginWebAuthn)
+}
+
+// readAssertion reads in[FieldCredential] as the answer to t's live
+// ceremony of kind, by one of t's keys.
+func (m *Method) readAssertion(ctx context.Context, t authflow.Turn, kind string, in authflow.Input) (State, key, *protocol.ParsedCredentialAssertionData, error) {
+	s, err := m.ceremony(t, kind, "")
+	if err != nil {
+		return State{}, key{}, nil, err
+	}
+	parsed, err := m.parseAssertion(ctx, t, in)
+	if err != nil {
+		return State{}, key{}, nil, err
+	}
+	k, ok := find(m.keys(t), parsed.RawID)
+	if !ok {
+		return State{}, key{}, nil, failure(t, ReasonUnknownCredential, ErrUnknownKey)
+	}
+	return s, k, parsed, nil
 }
 
 // check runs validate (the library's checks of parsed against key k, as

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -54,15 +53,7 @@ func (m *Method) Offer(ctx context.Context, t authflow.Turn) (authflow.View, []b
 	if err != nil {
 		return authflow.View{}, nil, fmt.Errorf("webauthnmfa: begin passkey login: %w", err)
 	}
-	data, err := json.Marshal(assertion.Response)
-	if err != nil {
-		return authflow.View{}, nil, fmt.Errorf("webauthnmfa: write request options: %w", err)
-	}
-	state, err := m.newState(ceremonyPasskey, "", session, nil)
-	if err != nil {
-		return authflow.View{}, nil, err
-	}
-	return authflow.View{Data: data}, state, nil
+	return m.requestView(ceremonyPasskey, assertion, session)
 }
 
 // Locate reads the response in in[FieldCredential] and returns the
@@ -104,17 +95,9 @@ func (m *Method) Identify(ctx context.Context, t authflow.Turn, in authflow.Inpu
 	if err := checkTurn(t); err != nil {
 		return authflow.Proof{}, err
 	}
-	s, err := m.ceremony(t, ceremonyPasskey, "")
+	s, k, parsed, err := m.readAssertion(ctx, t, ceremonyPasskey, in)
 	if err != nil {
 		return authflow.Proof{}, err
-	}
-	parsed, err := m.parseAssertion(ctx, t, in)
-	if err != nil {
-		return authflow.Proof{}, err
-	}
-	k, ok := find(m.keys(t), parsed.RawID)
-	if !ok {
-		return authflow.Proof{}, failure(t, ReasonUnknownCredential, ErrUnknownKey)
 	}
 	if !hmac.Equal(parsed.Response.UserHandle, m.UserHandle(t.User.ID)) {
 		// The library would refuse it too; this names why.
