@@ -68,7 +68,8 @@ func virtualKey(t *testing.T, ctx context.Context) webauthn.AuthenticatorID {
 
 // TestBrowserWebAuthn: in Debian's Chromium with the DevTools virtual
 // authenticator, on a localhost issuer, where the organization requires
-// a second factor and allows security keys and apps:
+// a second factor with every method allowed (totp, email, sms, webauthn),
+// on each backend:
 //   - the first sign-in (password) registers a key, named by the user, at
 //     the enrolment step; the login is multi-factor;
 //   - the next one uses "Sign in with a passkey" with nothing typed: a
@@ -84,13 +85,19 @@ func virtualKey(t *testing.T, ctx context.Context) webauthn.AuthenticatorID {
 // Any CSP violation or script error fails it.
 func TestBrowserWebAuthn(t *testing.T) {
 	chromium := chromiumPath(t)
+	for _, backend := range backends(t) {
+		t.Run(backend, func(t *testing.T) { browserWebAuthn(t, chromium, backend) })
+	}
+}
+
+func browserWebAuthn(t *testing.T, chromium, backend string) {
 	logs := &syncBuffer{}
-	h := newLocalhostHarness(t, config.StorageSQLite, harnessOptions{opts: func(o *instance.Options) {
+	h := newLocalhostHarness(t, backend, harnessOptions{opts: func(o *instance.Options) {
 		o.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	}})
 	rp := newBrowserRP(t, h)
 	uid := h.user(aliceEmail, alicePW)
-	h.setMFA(storage.MFAPolicy{Required: true, AllowedMethods: []string{"webauthn", "totp"}})
+	h.setMFA(storage.MFAPolicy{Required: true, AllowedMethods: []string{"totp", "email", "sms", "webauthn"}})
 
 	ctx := newChromium(t, chromium)
 	auth := virtualKey(t, ctx)
