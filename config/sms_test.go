@@ -49,7 +49,7 @@ func TestSMSEnv(t *testing.T) {
 		t.Fatalf("Load: %v", err)
 	}
 	want := SMS{Provider: SMSProviderTwilio, From: "+41791234567", Timeout: 3 * time.Second,
-		Twilio:  Twilio{AccountSID: testAccountSID, AuthToken: testTwilioToken, BaseURL: "http://127.0.0.1:9999"},
+		Twilio:           Twilio{AccountSID: testAccountSID, AuthToken: testTwilioToken, BaseURL: "http://127.0.0.1:9999"},
 		Webhook:          SMSWebhook{URL: "https://gw.example.com/send", Secret: testWebhookSecret},
 		AllowedCountries: []string{"ch", "gb", "de"},
 		Caps:             SMSCaps{PerNumber: 2, PerAccount: 3, PerIP: 40, PerOrg: 400}}
