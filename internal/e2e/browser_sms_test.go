@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 
 	"github.com/gatehouse-idp/gatehouse/config"
 	"github.com/gatehouse-idp/gatehouse/idp/admin"
+	"github.com/gatehouse-idp/gatehouse/idp/audit"
 )
 
 // smsPage is one Chromium, for one subtest, signing users in at rp. It
@@ -104,6 +106,16 @@ func (s *smsPage) arrive(email string) {
 	if p := s.problems(); len(p) > 0 {
 		s.t.Fatalf("the browser reported: %q", p)
 	}
+}
+
+// press clicks sel and waits for the next page: the current one is
+// marked first, since the next may look the same (the code step again).
+func (s *smsPage) press(what string, sel chromedp.CSS) {
+	s.t.Helper()
+	if _, err := chromedp.Run(s.ctx, chromedp.Evaluate[bool](`document.body.dataset.left = "1"; true`)); err != nil {
+		s.t.Fatalf("%s: mark the page: %v", what, err)
+	}
+	s.step(what, chromedp.Click(sel), chromedp.WaitVisible(chromedp.CSS(`body:not([data-left]) main`)))
 }
 
 func (s *smsPage) text(sel string) string {
@@ -374,4 +386,87 @@ func TestBrowserSMS(t *testing.T) {
 			t.Fatalf("the browser reported: %q", p)
 		}
 	})
+
+	// The gateway is down: each send is tried twice and answered 503.
+	// The page says so in words, never an error page, and offers the
+	// app; a user of the app signs in meanwhile; once the gateway is
+	// back, "Send a new code" delivers.
+	t.Run("gateway outage", func(t *testing.T) {
+		gw := &flakyGateway{}
+		gw.down.Store(true)
+		srv := httptest.NewServer(gw)
+		t.Cleanup(srv.Close)
+		h := newHarnessWith(t, config.StorageSQLite, harnessOptions{config: webhookSMS(srv.URL + "/send")})
+		h.client("web", nil)
+		h.user(aliceEmail, alicePW)
+		h.user(bobEmail, alicePW)
+		if _, err := h.inst.Admin.SetPhone(h.ctx, "test-admin", aliceEmail, smsNumberSeen); err != nil {
+			t.Fatal(err)
+		}
+		h.setMFAPolicy(admin.MFAPolicyInput{Required: true, Methods: []string{"sms", "totp"}})
+		// Bob has the app, set up before the outage.
+		secret, _, _ := h.enrolTOTP(t, h.browser(), "web", bobEmail)
+
+		// Over HTTP first, for the status codes.
+		b := h.browser()
+		p := b.login(b.get(h.authURL("web", nil)), aliceEmail, alicePW)
+		p = b.press(p, `data-method="sms"`, nil)
+		wantPage(t, "SMS down", p, http.StatusOK, smsOutage)
+		if !strings.Contains(p.body, "Choose another method") {
+			t.Fatalf("no other method offered while SMS is down:\n%s", p.body)
+		}
+		if n := gw.hits.Load(); n != 2 {
+			t.Fatalf("the gateway was asked %d times; want 2 (one retry)", n)
+		}
+		r := b.press(p, `id="resend"`, nil)
+		if r.resp.StatusCode >= 500 || !strings.Contains(r.body, smsOutage) {
+			t.Fatalf("resend while down: %d\n%s", r.resp.StatusCode, r.body)
+		}
+		evs := h.auditOf(h.storedUserByEmail(aliceEmail).ID, audit.SMSNotSent)
+		if len(evs) != 2 || evs[0].Details["reason"] != "send_failed" || evs[0].Details["purpose"] != "enrol" {
+			t.Fatalf("audit events %+v; want two mfa.sms_not_sent for send_failed", evs)
+		}
+		c := h.browser()
+		h.clock.Advance(30 * time.Second)
+		cp := c.login(c.get(h.authURL("web", nil)), bobEmail, alicePW)
+		wantPage(t, "the app's step", cp, http.StatusOK, "Open your authenticator app")
+		c.press(cp, `name="code"`, map[string]string{"code": h.code(t, secret)}).callback(t)
+
+		// In the browser: the words on the page, then the way back.
+		s := newSMSPage(t, chromium, h)
+		s.signIn(aliceEmail)
+		s.step("the choice", chromedp.WaitVisible(chromedp.CSS(`main[data-page="mfa_choose"] button[data-method="sms"]`)),
+			chromedp.Click(chromedp.CSS(`button[data-method="sms"]`)))
+		s.codeStep()
+		if got := s.text("#form-notice"); got != smsOutage {
+			t.Fatalf("with the gateway down the page says %q; want %q", got, smsOutage)
+		}
+		gw.down.Store(false)
+		s.press("send a new code", "#resend")
+		if got := s.text("#form-notice"); got != "We sent a new code. It is valid for 10 minutes." {
+			t.Fatalf("after the resend the page says %q", got)
+		}
+		s.typeCode(gw.last(t, smsNumber))
+		s.finishEnrolment()
+		s.arrive(aliceEmail)
+	})
+}
+
+// smsOutage is what the code step says when the gateway failed.
+const smsOutage = "We could not send the code; try again in a moment, or use another method."
+
+// flakyGateway is an smsGateway that answers 503 while down.
+type flakyGateway struct {
+	smsGateway
+	down atomic.Bool
+	hits atomic.Int32
+}
+
+func (g *flakyGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.hits.Add(1)
+	if g.down.Load() {
+		http.Error(w, `{"error":"upstream carrier unavailable"}`, http.StatusServiceUnavailable)
+		return
+	}
+	g.smsGateway.ServeHTTP(w, r)
 }
