@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -45,6 +46,38 @@ type SMS struct {
 	Timeout time.Duration `yaml:"timeout"`
 	Twilio  Twilio        `yaml:"twilio"`
 	Webhook SMSWebhook    `yaml:"webhook"`
+	// AllowedCountries are the ISO 3166-1 alpha-2 codes ("GB", "CH") of
+	// the numbers codes may be texted to; empty: any. A list keeps a
+	// toll-fraud ring from pumping texts to premium ranges abroad. Case
+	// does not matter; Countries gives the list upper-cased.
+	AllowedCountries []string `yaml:"allowed_countries"`
+	Caps             SMSCaps  `yaml:"caps"`
+}
+
+// SMSCaps are the caps on codes texted per hour; 0 takes the default of
+// idp/mfa/smscode (5 per number, 10 per account, 50 per client network,
+// 500 per organization).
+type SMSCaps struct {
+	PerNumber  int `yaml:"per_number"`
+	PerAccount int `yaml:"per_account"`
+	// PerIP counts per client network (an IPv4 address, an IPv6 /64),
+	// as the sign-in lockout does.
+	PerIP  int `yaml:"per_ip"`
+	PerOrg int `yaml:"per_org"`
+}
+
+// Countries returns AllowedCountries upper-cased, without repeats, in
+// their order. Entries that are not two letters are skipped (Validate
+// rejects them).
+func (s SMS) Countries() []string {
+	var out []string
+	for _, c := range s.AllowedCountries {
+		c = strings.ToUpper(strings.TrimSpace(c))
+		if countryRE.MatchString(c) && !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // Twilio configures the twilio provider.
@@ -77,6 +110,7 @@ var (
 	// Alphanumeric sender IDs: up to 11 letters, digits and spaces, at
 	// least one letter (the rule of Twilio and of most carriers).
 	alphaSenderRE = regexp.MustCompile(`^[A-Za-z0-9 ]{1,11}$`)
+	countryRE     = regexp.MustCompile(`^[A-Z]{2}$`)
 )
 
 // checkSMS: the settings make sense together. The rule has no key of its
@@ -85,6 +119,15 @@ func checkSMS(c *Config) error {
 	s := c.SMS
 	errs := []error{
 		atKey("timeout", errors.Join(positive(s.Timeout), atMost(s.Timeout, time.Minute))),
+		// A cap cannot be switched off: an uncapped send is what a
+		// pumping attack wants. An hour's cap above a million is a typo.
+		atKey("caps.per_number", smsCap(s.Caps.PerNumber)),
+		atKey("caps.per_account", smsCap(s.Caps.PerAccount)),
+		atKey("caps.per_ip", smsCap(s.Caps.PerIP)),
+		atKey("caps.per_org", smsCap(s.Caps.PerOrg)),
+	}
+	for i, c := range s.AllowedCountries {
+		errs = append(errs, atKey(fmt.Sprintf("allowed_countries[%d]", i), country(c)))
 	}
 	if s.From != "" {
 		errs = append(errs, atKey("from", smsSender(s.From)))
@@ -112,6 +155,34 @@ func checkSMS(c *Config) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// maxSMSCap bounds each of sms.caps.
+const maxSMSCap = 1000000
+
+// smsCap: 0 (the default) or a positive cap of at most maxSMSCap.
+func smsCap(n int) error {
+	switch {
+	case n < 0:
+		return fmt.Errorf("must not be negative, got %d (0 takes the default; a cap cannot be switched off)", n)
+	case n > maxSMSCap:
+		return fmt.Errorf("must be at most %d, got %d", maxSMSCap, n)
+	}
+	return nil
+}
+
+// country: an ISO 3166-1 alpha-2 code, in any case.
+func country(s string) error {
+	c := strings.ToUpper(strings.TrimSpace(s))
+	switch {
+	case c == "UK":
+		// The one code people guess wrong: ISO's code for the United
+		// Kingdom is GB.
+		return fmt.Errorf("%q is not an ISO 3166-1 alpha-2 code (the United Kingdom is GB)", s)
+	case !countryRE.MatchString(c):
+		return fmt.Errorf("%q is not an ISO 3166-1 alpha-2 code (two letters, like GB or CH)", s)
+	}
+	return nil
 }
 
 // unusedSMSSettings: a provider's settings without sms.provider are a

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -37,14 +39,21 @@ func TestSMSEnv(t *testing.T) {
 		"GATEHOUSE_SMS_TWILIO_BASE_URL=http://127.0.0.1:9999",
 		"GATEHOUSE_SMS_WEBHOOK_URL=https://gw.example.com/send",
 		"GATEHOUSE_SMS_WEBHOOK_SECRET_FILE="+secretFile,
+		"GATEHOUSE_SMS_ALLOWED_COUNTRIES=ch, gb ,,de",
+		"GATEHOUSE_SMS_CAPS_PER_NUMBER=2",
+		"GATEHOUSE_SMS_CAPS_PER_ACCOUNT=3",
+		"GATEHOUSE_SMS_CAPS_PER_IP=40",
+		"GATEHOUSE_SMS_CAPS_PER_ORG=400",
 	)
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
 	want := SMS{Provider: SMSProviderTwilio, From: "+41791234567", Timeout: 3 * time.Second,
-		Twilio:  Twilio{AccountSID: testAccountSID, AuthToken: testTwilioToken, BaseURL: "http://127.0.0.1:9999"},
-		Webhook: SMSWebhook{URL: "https://gw.example.com/send", Secret: testWebhookSecret}}
-	if c.SMS != want {
+		Twilio:           Twilio{AccountSID: testAccountSID, AuthToken: testTwilioToken, BaseURL: "http://127.0.0.1:9999"},
+		Webhook:          SMSWebhook{URL: "https://gw.example.com/send", Secret: testWebhookSecret},
+		AllowedCountries: []string{"ch", "gb", "de"},
+		Caps:             SMSCaps{PerNumber: 2, PerAccount: 3, PerIP: 40, PerOrg: 400}}
+	if !reflect.DeepEqual(c.SMS, want) {
 		t.Errorf("sms = %+v, want %+v", c.SMS, want)
 	}
 
@@ -60,7 +69,7 @@ func TestSMSEnv(t *testing.T) {
 func TestSMSDefaults(t *testing.T) {
 	for name, c := range map[string]Config{"production": Default(), "dev": DevDefault()} {
 		want := SMS{Timeout: 10 * time.Second, Twilio: Twilio{BaseURL: "https://api.twilio.com"}}
-		if c.SMS != want {
+		if !reflect.DeepEqual(c.SMS, want) {
 			t.Errorf("%s sms defaults = %+v, want %+v", name, c.SMS, want)
 		}
 	}
@@ -125,6 +134,25 @@ func TestValidateSMS(t *testing.T) {
 			[]string{"sms.provider: required when sms.webhook.secret is set (set sms.provider: webhook)"}},
 		{"zero timeout", false, func(s *SMS) { s.Timeout = 0 }, []string{"sms.timeout: must be greater than 0"}},
 		{"huge timeout", false, func(s *SMS) { s.Timeout = time.Hour }, []string{"sms.timeout: must be at most 1m0s"}},
+		{"allowed countries in any case", false, func(s *SMS) { webhook(s); s.AllowedCountries = []string{"GB", "ch", " De "} }, nil},
+		{"allowed countries without a provider", false, func(s *SMS) { s.AllowedCountries = []string{"GB"} }, nil},
+		{"a country of three letters", false, func(s *SMS) { s.AllowedCountries = []string{"GB", "CHE"} },
+			[]string{`sms.allowed_countries[1]: "CHE" is not an ISO 3166-1 alpha-2 code (two letters, like GB or CH)`}},
+		{"a calling code for a country", false, func(s *SMS) { s.AllowedCountries = []string{"+41"} },
+			[]string{`sms.allowed_countries[0]: "+41" is not an ISO 3166-1 alpha-2 code`}},
+		{"an empty country", false, func(s *SMS) { s.AllowedCountries = []string{""} },
+			[]string{`sms.allowed_countries[0]: "" is not an ISO 3166-1 alpha-2 code`}},
+		{"UK for the United Kingdom", false, func(s *SMS) { s.AllowedCountries = []string{"uk"} },
+			[]string{`sms.allowed_countries[0]: "uk" is not an ISO 3166-1 alpha-2 code (the United Kingdom is GB)`}},
+		{"letters outside ASCII", false, func(s *SMS) { s.AllowedCountries = []string{"ÇH"} },
+			[]string{`sms.allowed_countries[0]: "ÇH" is not an ISO 3166-1 alpha-2 code`}},
+		{"caps set", false, func(s *SMS) { s.Caps = SMSCaps{PerNumber: 1, PerAccount: 2, PerIP: 3, PerOrg: 1000000} }, nil},
+		{"negative caps", false, func(s *SMS) { s.Caps = SMSCaps{PerNumber: -1, PerAccount: -2, PerIP: -3, PerOrg: -4} }, []string{
+			"sms.caps.per_number: must not be negative, got -1 (0 takes the default",
+			"sms.caps.per_account: must not be negative, got -2",
+			"sms.caps.per_ip: must not be negative, got -3",
+			"sms.caps.per_org: must not be negative, got -4"}},
+		{"a cap too high", false, func(s *SMS) { s.Caps.PerOrg = 1000001 }, []string{"sms.caps.per_org: must be at most 1000000, got 1000001"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -134,5 +162,45 @@ func TestValidateSMS(t *testing.T) {
 			err := c.Validate()
 			assertProblems(t, err, tt.want, testTwilioToken, "hunter2-s3cret")
 		})
+	}
+}
+
+func TestSMSCountries(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []string
+		want []string
+	}{
+		{"none", nil, nil},
+		{"upper-cased and trimmed", []string{"gb", " Ch ", "DE"}, []string{"GB", "CH", "DE"}},
+		{"repeats dropped, order kept", []string{"ch", "GB", "CH", "gb"}, []string{"CH", "GB"}},
+		{"invalid entries skipped", []string{"GB", "CHE", "", "+41", "de"}, []string{"GB", "DE"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := (SMS{AllowedCountries: tt.in}).Countries(); !slices.Equal(got, tt.want) {
+				t.Errorf("Countries() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestSMSYAML: the keys of the file, and a bad entry named by its key.
+func TestSMSYAML(t *testing.T) {
+	c, err := loadYAML(t, minimal+"sms:\n  allowed_countries: [gb, CH]\n  caps:\n    per_number: 1\n    per_org: 50\n")
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if want := []string{"GB", "CH"}; !slices.Equal(c.SMS.Countries(), want) {
+		t.Errorf("countries = %q, want %q", c.SMS.Countries(), want)
+	}
+	if want := (SMSCaps{PerNumber: 1, PerOrg: 50}); c.SMS.Caps != want {
+		t.Errorf("caps = %+v, want %+v", c.SMS.Caps, want)
+	}
+	_, err = loadYAML(t, minimal+"sms:\n  allowed_countries: [GB, Switzerland]\n  caps:\n    per_ip: -5\n")
+	for _, want := range []string{`sms.allowed_countries[1]: "Switzerland" is not an ISO 3166-1 alpha-2 code`, "sms.caps.per_ip: must not be negative, got -5"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Load error %v, want it to contain %q", err, want)
+		}
 	}
 }

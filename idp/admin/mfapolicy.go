@@ -169,6 +169,8 @@ func (s *Service) SetMFAPolicy(ctx context.Context, actor, org string, in MFAPol
 	return o, s.Audit.Record(ctx, storage.AuditEvent{Type: audit.OrgMFAPolicyChanged, OrgID: o.ID, ActorID: actor, Details: details})
 }
 
+// sameMFAPolicy compares every setting of a policy: one left out here
+// would be a change SetMFAPolicy neither stores nor records.
 func sameMFAPolicy(a, b storage.MFAPolicy) bool {
 	return a.Required == b.Required && slices.Equal(a.AllowedMethods, b.AllowedMethods) && a.AllowSkip == b.AllowSkip &&
 		a.OtherEmail == b.OtherEmail && a.SMSSelfEnrol == b.SMSSelfEnrol && a.Since.Equal(b.Since) && a.DisabledAt.Equal(b.DisabledAt)

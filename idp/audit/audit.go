@@ -78,6 +78,13 @@ const (
 	// LoginPasskey: a passkey (a discoverable WebAuthn credential with
 	// user verification) proved a whole login, with no password.
 	LoginPasskey = "login.passkey_ok"
+	// SMSNotSent: a text message with a code was not sent (idp/mfa/smscode),
+	// at a login or confirming a new number. Details "reason"
+	// ("country_not_allowed", "cap_reached" or "send_failed"), "cap"
+	// (number, account, network or org) for cap_reached, "purpose"
+	// ("sign_in" or "enrol") and "number", masked (phone.Mask). A run of
+	// them is what an SMS pumping attack looks like.
+	SMSNotSent = "mfa.sms_not_sent"
 )
 
 // Lockout events (idp/lockout, idp/admin). Each failed guess is a

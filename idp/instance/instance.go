@@ -273,7 +273,8 @@ func (i *Instance) emailMethod() (*emailcode.Method, error) {
 }
 
 // smsMethod is the text-message method over the configured gateway; nil
-// when no gateway is configured.
+// when no gateway is configured. sms.caps are per hour (0: the method's
+// defaults); sms.allowed_countries limits where codes go.
 func (i *Instance) smsMethod() (*smscode.Method, error) {
 	sender, err := notify.SMSFromConfig(i.Config, notify.Options{Logger: i.Logger, Now: i.Now})
 	if err != nil {
@@ -286,9 +287,11 @@ func (i *Instance) smsMethod() (*smscode.Method, error) {
 	if err != nil {
 		return nil, fmt.Errorf("instance: sms code key: %w", err)
 	}
-	return &smscode.Method{Store: i.Store, Sender: smsSender{sender}, Sends: smscode.SendLimits{}.Windows(i.Store, i.Now),
-		ClientIP: httpserver.ClientIP, Country: phone.Country, Key: key, Issuer: i.Config.Issuer,
-		OrgName: i.orgDisplayName, Now: i.Now, Logger: i.Logger}, nil
+	caps := i.Config.SMS.Caps
+	limits := smscode.SendLimits{PerNumber: caps.PerNumber, PerAccount: caps.PerAccount, PerNetwork: caps.PerIP, PerOrg: caps.PerOrg}
+	return &smscode.Method{Store: i.Store, Sender: smsSender{sender}, Sends: limits.Windows(i.Store, i.Now),
+		ClientIP: httpserver.ClientIP, AllowedCountries: i.Config.SMS.Countries(), Country: phone.Country,
+		Key: key, Issuer: i.Config.Issuer, OrgName: i.orgDisplayName, Now: i.Now, Logger: i.Logger, Audit: i.Audit}, nil
 }
 
 // smsSender adapts notify's sender, which also reports the gateway's

@@ -10,9 +10,11 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/gatehouse-idp/gatehouse/idp/audit"
 	"github.com/gatehouse-idp/gatehouse/idp/authflow"
 	"github.com/gatehouse-idp/gatehouse/idp/lockout"
 	"github.com/gatehouse-idp/gatehouse/idp/mfa/otpcode"
+	"github.com/gatehouse-idp/gatehouse/idp/phone"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
 
@@ -108,6 +110,26 @@ const (
 	purposeEnrol  purpose = "code to add this phone number"
 )
 
+// auditName is p in an audit.SMSNotSent.
+func (p purpose) auditName() string {
+	if p == purposeEnrol {
+		return "enrol"
+	}
+	return "sign_in"
+}
+
+// notSent records a text to f that was not sent, and why.
+func (m *Method) notSent(ctx context.Context, t authflow.Turn, f storage.Factor, p purpose, reason, refusedBy string) {
+	if m.Audit == nil {
+		return
+	}
+	d := map[string]string{"reason": reason, "purpose": p.auditName(), "number": phone.Mask(f.Address), "factor_id": f.ID}
+	if refusedBy != "" {
+		d["cap"] = refusedBy
+	}
+	_ = m.Audit.Record(ctx, storage.AuditEvent{Type: audit.SMSNotSent, OrgID: t.User.OrgID, UserID: t.User.ID, Details: d})
+}
+
 // challenge shows the step for one of factors: the code this login was
 // already sent for one of them, unless t.Resend, or a new one.
 func (m *Method) challenge(ctx context.Context, t authflow.Turn, factors []storage.Factor, p purpose) (authflow.View, []byte, error) {
@@ -131,6 +153,7 @@ func (m *Method) send(ctx context.Context, t authflow.Turn, f storage.Factor, p 
 	log := m.logger().With("user_id", t.User.ID, "factor_id", f.ID, "auth_request_id", t.Request.ID)
 	if !m.countryAllowed(f.Address) {
 		log.WarnContext(ctx, "smscode: code not sent: the number's country is not allowed")
+		m.notSent(ctx, t, f, p, ReasonCountryRefused, "")
 		v.Notice = ErrCountry
 		return v, t.State, nil
 	}
@@ -140,6 +163,7 @@ func (m *Method) send(ctx context.Context, t authflow.Turn, f storage.Factor, p 
 	}
 	if refused != "" {
 		log.WarnContext(ctx, "smscode: code not sent: send cap reached", "cap", refused)
+		m.notSent(ctx, t, f, p, ReasonCapReached, refused)
 		v.Notice = ErrTooManySends
 		return v, t.State, nil
 	}
@@ -154,6 +178,7 @@ func (m *Method) send(ctx context.Context, t authflow.Turn, f storage.Factor, p 
 	}
 	if err := m.Sender.SendSMS(ctx, f.Address, m.text(ctx, t.User, p, code, ttl)); err != nil {
 		log.ErrorContext(ctx, "smscode: sending a code failed", "err", err)
+		m.notSent(ctx, t, f, p, ReasonSendFailed, "")
 		// authflow.ErrNotSent: the flow shows the step with a notice and
 		// the user's other methods, rather than an error page.
 		return authflow.View{}, nil, fmt.Errorf("smscode: %w: %w: %w", ErrSendFailed, authflow.ErrNotSent, err)

@@ -53,6 +53,10 @@ const (
 	ReasonBadNumber      = "malformed_number"
 	ReasonCountryRefused = "country_not_allowed"
 	ReasonEnrolExpired   = otpcode.ReasonEnrolExpired
+
+	// Reasons of an audit.SMSNotSent besides ReasonCountryRefused.
+	ReasonCapReached = "cap_reached"
+	ReasonSendFailed = "send_failed"
 )
 
 // What a page tells the user (Failure.Show, View.Notice), in plain words.
@@ -123,6 +127,16 @@ type Method struct {
 	Rand io.Reader
 	// Logger gets refused and failed sends; nil is slog.Default().
 	Logger *slog.Logger
+	// Audit records each text not sent (audit.SMSNotSent): a refused
+	// country, a cap reached, a failed gateway. nil records nothing.
+	Audit Auditor
+}
+
+// Auditor records audit events (*audit.Recorder). An error is logged by
+// the recorder; the method goes on, since the page's answer must not
+// depend on the audit store.
+type Auditor interface {
+	Record(ctx context.Context, e storage.AuditEvent) error
 }
 
 var _ authflow.Enroller = (*Method)(nil)
