@@ -36,6 +36,17 @@ type SecondFactor interface {
 // methods, instead of failing the page; the method logs the detail.
 var ErrNotSent = errors.New("we could not send the code; try again in a moment, or use another method")
 
+// Unsent is a method's failure to send its code with its own words for
+// the page (Show: "we could not send the text message…"), where
+// ErrNotSent's would say less. It is ErrNotSent, Show and Err to
+// errors.Is.
+type Unsent struct {
+	Show, Err error
+}
+
+func (e *Unsent) Error() string   { return e.Show.Error() + ": " + e.Err.Error() }
+func (e *Unsent) Unwrap() []error { return []error{ErrNotSent, e.Show, e.Err} }
+
 // Enroller is a SecondFactor a user can enrol during a login (and at
 // /me). An enrolment is a pending factor in storage, unconfirmed and
 // expiring, which proves nothing until ConfirmEnrol: an enrolment left

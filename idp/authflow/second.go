@@ -324,6 +324,10 @@ func notSent(err error, state []byte) (View, []byte, error) {
 	if !errors.Is(err, ErrNotSent) {
 		return View{}, nil, err
 	}
+	var u *Unsent
+	if errors.As(err, &u) && u.Show != nil {
+		return View{Notice: u.Show}, state, nil
+	}
 	return View{Notice: ErrNotSent}, state, nil
 }
 

@@ -453,7 +453,7 @@ func TestBrowserSMS(t *testing.T) {
 }
 
 // smsOutage is what the code step says when the gateway failed.
-const smsOutage = "We could not send the code; try again in a moment, or use another method."
+const smsOutage = "We could not send the text message; try again or use another method."
 
 // flakyGateway is an smsGateway that answers 503 while down.
 type flakyGateway struct {

@@ -179,9 +179,10 @@ func (m *Method) send(ctx context.Context, t authflow.Turn, f storage.Factor, p 
 	if err := m.Sender.SendSMS(ctx, f.Address, m.text(ctx, t.User, p, code, ttl)); err != nil {
 		log.ErrorContext(ctx, "smscode: sending a code failed", "err", err)
 		m.notSent(ctx, t, f, p, ReasonSendFailed, "")
-		// authflow.ErrNotSent: the flow shows the step with a notice and
-		// the user's other methods, rather than an error page.
-		return authflow.View{}, nil, fmt.Errorf("smscode: %w: %w: %w", ErrSendFailed, authflow.ErrNotSent, err)
+		// authflow.ErrNotSent: the flow shows the step with a notice (our
+		// words, ErrSendFailed) and the user's other methods, rather than
+		// an error page.
+		return authflow.View{}, nil, &authflow.Unsent{Show: ErrSendFailed, Err: fmt.Errorf("smscode: %w", err)}
 	}
 	v.Sent = true
 	return v, b, nil
