@@ -50,10 +50,10 @@ const (
 	msgBadLabel     = "Name the key in at most 64 characters, without line breaks."
 	msgSMSWrong     = "That code is not correct. Check the text message and try again."
 	msgBadPhone     = "Enter the number with its country code, starting with +, like +44 7700 900123."
+	msgKeyRefused   = "Your security key's answer was not accepted. Try again."
 	// maxPhone bounds a typed number before the method reads it (E.164
 	// is 16 characters; spaces and dashes may double that).
-	maxPhone      = 32
-	msgKeyRefused = "Your security key's answer was not accepted. Try again."
+	maxPhone = 32
 )
 
 // Factors is what the pages need of idp/selfservice for second factors.

@@ -127,7 +127,10 @@ func (m *Method) notSent(ctx context.Context, t authflow.Turn, f storage.Factor,
 	if refusedBy != "" {
 		d["cap"] = refusedBy
 	}
-	_ = m.Audit.Record(ctx, storage.AuditEvent{Type: audit.SMSNotSent, OrgID: t.User.OrgID, UserID: t.User.ID, Details: d})
+	if err := m.Audit.Record(ctx, storage.AuditEvent{Type: audit.SMSNotSent, OrgID: t.User.OrgID, UserID: t.User.ID, Details: d}); err != nil {
+		// The refusal stands; only its record is lost, which the log says.
+		m.logger().WarnContext(ctx, "smscode: recording a text not sent failed", "reason", reason, "err", err)
+	}
 }
 
 // challenge shows the step for one of factors: the code this login was
