@@ -18,10 +18,16 @@ import (
 // to ask an administrator. The code arrives through the webhook gateway
 // and, once confirmed, the next login asks for a texted code.
 func TestMeMFASMS(t *testing.T) {
+	for _, backend := range backends(t) {
+		t.Run(backend, func(t *testing.T) { eachMeMFASMS(t, backend) })
+	}
+}
+
+func eachMeMFASMS(t *testing.T, backend string) {
 	gw := &smsGateway{}
 	srv := httptest.NewServer(gw)
 	t.Cleanup(srv.Close)
-	h := newHarnessWith(t, backends(t)[0], harnessOptions{config: func(c *config.Config) {
+	h := newHarnessWith(t, backend, harnessOptions{config: func(c *config.Config) {
 		c.SMS = config.SMS{Provider: config.SMSProviderWebhook, Timeout: 2 * time.Second, Webhook: config.SMSWebhook{URL: srv.URL + "/send"}}
 	}})
 	h.client("web", nil)

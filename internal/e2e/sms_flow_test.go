@@ -62,10 +62,16 @@ func (g *smsGateway) count() int { g.mu.Lock(); defer g.mu.Unlock(); return len(
 // is sent with no click; a user without a number, where users may not
 // enter one, is told to ask an administrator.
 func TestSMSEnrolAndLogin(t *testing.T) {
+	for _, backend := range backends(t) {
+		t.Run(backend, func(t *testing.T) { eachSMSEnrolAndLogin(t, backend) })
+	}
+}
+
+func eachSMSEnrolAndLogin(t *testing.T, backend string) {
 	gw := &smsGateway{}
 	srv := httptest.NewServer(gw)
 	t.Cleanup(srv.Close)
-	h := newHarnessWith(t, backends(t)[0], harnessOptions{config: func(c *config.Config) {
+	h := newHarnessWith(t, backend, harnessOptions{config: func(c *config.Config) {
 		c.SMS = config.SMS{Provider: config.SMSProviderWebhook, Timeout: 2 * time.Second, Webhook: config.SMSWebhook{URL: srv.URL + "/send"}}
 	}})
 	secretC := h.client("web", nil)

@@ -29,10 +29,16 @@ func (h *harness) auditOf(userID, typ string) []storage.AuditEvent {
 // code is refused with the plain-words notice. Both refusals are in the
 // audit log.
 func TestSMSConfiguredLimits(t *testing.T) {
+	for _, backend := range backends(t) {
+		t.Run(backend, func(t *testing.T) { eachSMSConfiguredLimits(t, backend) })
+	}
+}
+
+func eachSMSConfiguredLimits(t *testing.T, backend string) {
 	gw := &smsGateway{}
 	srv := httptest.NewServer(gw)
 	t.Cleanup(srv.Close)
-	h := newHarnessWith(t, config.StorageSQLite, harnessOptions{config: func(c *config.Config) {
+	h := newHarnessWith(t, backend, harnessOptions{config: func(c *config.Config) {
 		c.SMS = config.SMS{Provider: config.SMSProviderWebhook, Timeout: 2 * time.Second,
 			Webhook:          config.SMSWebhook{URL: srv.URL + "/send"},
 			AllowedCountries: []string{"gb"}, Caps: config.SMSCaps{PerNumber: 1}}
