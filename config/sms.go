@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-idp/gatehouse/idp/phone"
 )
 
 // SMS providers (sms.provider).
@@ -181,6 +183,10 @@ func country(s string) error {
 		return fmt.Errorf("%q is not an ISO 3166-1 alpha-2 code (the United Kingdom is GB)", s)
 	case !countryRE.MatchString(c):
 		return fmt.Errorf("%q is not an ISO 3166-1 alpha-2 code (two letters, like GB or CH)", s)
+	case !phone.KnownRegion(c):
+		// XX, or a region whose numbers count as another's: an entry no
+		// number can match is a mistake, not a rule.
+		return fmt.Errorf("%q: no phone number counts as that region (numbers of a region that shares its country calling code count as the code's main region, e.g. Guernsey and Jersey as GB)", s)
 	}
 	return nil
 }

@@ -130,3 +130,24 @@ var nanpRegions = map[string]string{
 	"721": "SX", "758": "LC", "767": "DM", "784": "VC", "787": "PR", "939": "PR", "809": "DO", "829": "DO",
 	"849": "DO", "868": "TT", "869": "KN",
 }
+
+// KnownRegion reports whether Country returns region r (ISO 3166-1
+// alpha-2, any case) for some number. A region that shares its calling
+// code without its own area codes (Guernsey and Jersey in +44) is not
+// known: its numbers count as the plan's region. So
+// an allowlist entry of an unknown region would never admit a number,
+// and configuration refuses it.
+func KnownRegion(r string) bool {
+	r = strings.ToUpper(strings.TrimSpace(r))
+	if r == "KZ" {
+		return true
+	}
+	for _, m := range []map[string]string{callingCodes, nanpRegions} {
+		for _, v := range m {
+			if v == r {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -97,3 +97,15 @@ func TestCallingCodesArePrefixFree(t *testing.T) {
 		}
 	}
 }
+
+func TestKnownRegion(t *testing.T) {
+	for _, tt := range []struct {
+		r    string
+		want bool
+	}{{"CH", true}, {"gb", true}, {" us ", true}, {"CA", true}, {"JM", true}, {"KZ", true}, {"RU", true},
+		{"GG", false}, {"JE", false}, {"XX", false}, {"", false}, {"UK", false}} {
+		if got := KnownRegion(tt.r); got != tt.want {
+			t.Errorf("KnownRegion(%q) = %v; want %v", tt.r, got, tt.want)
+		}
+	}
+}
