@@ -2,12 +2,9 @@ package e2e
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/gatehouse-idp/gatehouse/config"
 	"github.com/gatehouse-idp/gatehouse/idp/admin"
 )
 
@@ -24,12 +21,7 @@ func TestMeMFASMS(t *testing.T) {
 }
 
 func eachMeMFASMS(t *testing.T, backend string) {
-	gw := &smsGateway{}
-	srv := httptest.NewServer(gw)
-	t.Cleanup(srv.Close)
-	h := newHarnessWith(t, backend, harnessOptions{config: func(c *config.Config) {
-		c.SMS = config.SMS{Provider: config.SMSProviderWebhook, Timeout: 2 * time.Second, Webhook: config.SMSWebhook{URL: srv.URL + "/send"}}
-	}})
+	h, gw := newSMSHarness(t, backend, nil)
 	h.client("web", nil)
 	h.user(aliceEmail, alicePW)
 

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/gatehouse-idp/gatehouse/config"
 	"github.com/gatehouse-idp/gatehouse/idp/admin"
@@ -67,13 +66,24 @@ func TestSMSEnrolAndLogin(t *testing.T) {
 	}
 }
 
-func eachSMSEnrolAndLogin(t *testing.T, backend string) {
+// newSMSHarness starts an instance on backend that texts through a local
+// webhook gateway, with edit (nil: none) applied to its SMS settings.
+func newSMSHarness(t *testing.T, backend string, edit func(*config.SMS)) (*harness, *smsGateway) {
+	t.Helper()
 	gw := &smsGateway{}
 	srv := httptest.NewServer(gw)
 	t.Cleanup(srv.Close)
 	h := newHarnessWith(t, backend, harnessOptions{config: func(c *config.Config) {
-		c.SMS = config.SMS{Provider: config.SMSProviderWebhook, Timeout: 2 * time.Second, Webhook: config.SMSWebhook{URL: srv.URL + "/send"}}
+		webhookSMS(srv.URL + "/send")(c)
+		if edit != nil {
+			edit(&c.SMS)
+		}
 	}})
+	return h, gw
+}
+
+func eachSMSEnrolAndLogin(t *testing.T, backend string) {
+	h, gw := newSMSHarness(t, backend, nil)
 	secretC := h.client("web", nil)
 	h.user(aliceEmail, alicePW)
 	h.user(bobEmail, alicePW)

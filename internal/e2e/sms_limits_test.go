@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -35,14 +34,9 @@ func TestSMSConfiguredLimits(t *testing.T) {
 }
 
 func eachSMSConfiguredLimits(t *testing.T, backend string) {
-	gw := &smsGateway{}
-	srv := httptest.NewServer(gw)
-	t.Cleanup(srv.Close)
-	h := newHarnessWith(t, backend, harnessOptions{config: func(c *config.Config) {
-		c.SMS = config.SMS{Provider: config.SMSProviderWebhook, Timeout: 2 * time.Second,
-			Webhook:          config.SMSWebhook{URL: srv.URL + "/send"},
-			AllowedCountries: []string{"gb"}, Caps: config.SMSCaps{PerNumber: 1}}
-	}})
+	h, gw := newSMSHarness(t, backend, func(s *config.SMS) {
+		s.AllowedCountries, s.Caps = []string{"gb"}, config.SMSCaps{PerNumber: 1}
+	})
 	h.client("web", nil)
 	alice, bob := h.user(aliceEmail, alicePW), h.user(bobEmail, alicePW)
 	const ukNumber, swissNumber = "+447700900123", "+41791234567"
