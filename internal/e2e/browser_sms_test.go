@@ -136,7 +136,7 @@ type twilioAPI struct {
 	sid, token, from string
 
 	mu    sync.Mutex
-	texts []struct{ To, Text string }
+	texts []sentText
 }
 
 func newTwilioAPI(t *testing.T) (*twilioAPI, *httptest.Server) {
@@ -196,7 +196,7 @@ func (a *twilioAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.mu.Lock()
-	a.texts = append(a.texts, struct{ To, Text string }{f.Get("To"), f.Get("Body")})
+	a.texts = append(a.texts, sentText{f.Get("To"), f.Get("Body")})
 	a.mu.Unlock()
 	msg := make([]byte, 16)
 	rand.Read(msg)
@@ -211,17 +211,7 @@ func (a *twilioAPI) last(t *testing.T, to string) (text, code string) {
 	t.Helper()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for i := len(a.texts) - 1; i >= 0; i-- {
-		if a.texts[i].To == to {
-			m := smsCodeRE.FindStringSubmatch(a.texts[i].Text)
-			if m == nil {
-				t.Fatalf("no WebOTP code line in the text %q", a.texts[i].Text)
-			}
-			return a.texts[i].Text, m[1]
-		}
-	}
-	t.Fatalf("no text to %s (%d texts)", to, len(a.texts))
-	return "", ""
+	return lastText(t, a.texts, to)
 }
 
 func (a *twilioAPI) count() int { a.mu.Lock(); defer a.mu.Unlock(); return len(a.texts) }
@@ -249,10 +239,7 @@ func TestBrowserSMS(t *testing.T) {
 	// allowed, goes straight to confirming it, then signs in with a
 	// code at the next login.
 	t.Run("enrolment and next login over the webhook", func(t *testing.T) {
-		gw := &smsGateway{}
-		srv := httptest.NewServer(gw)
-		t.Cleanup(srv.Close)
-		h := newHarnessWith(t, config.StorageSQLite, harnessOptions{config: webhookSMS(srv.URL + "/send")})
+		h, gw := newSMSHarness(t, config.StorageSQLite, nil)
 		h.user(aliceEmail, alicePW)
 		if _, err := h.inst.Admin.SetPhone(h.ctx, "test-admin", aliceEmail, smsNumberSeen); err != nil {
 			t.Fatal(err)
@@ -335,10 +322,7 @@ func TestBrowserSMS(t *testing.T) {
 	// proper one is confirmed by its code; where they may not, the page
 	// says to ask an administrator and offers the app instead.
 	t.Run("profile without a number", func(t *testing.T) {
-		gw := &smsGateway{}
-		srv := httptest.NewServer(gw)
-		t.Cleanup(srv.Close)
-		h := newHarnessWith(t, config.StorageSQLite, harnessOptions{config: webhookSMS(srv.URL + "/send")})
+		h, gw := newSMSHarness(t, config.StorageSQLite, nil)
 		h.user(aliceEmail, alicePW)
 		h.user(bobEmail, alicePW)
 		h.setMFAPolicy(admin.MFAPolicyInput{Required: true, Methods: []string{"sms", "totp"}, SMSSelfEnrol: true})

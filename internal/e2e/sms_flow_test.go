@@ -17,11 +17,11 @@ import (
 // keeps the texts it received.
 type smsGateway struct {
 	mu    sync.Mutex
-	texts []struct{ To, Text string }
+	texts []sentText
 }
 
 func (g *smsGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var m struct{ To, Text string }
+	var m sentText
 	if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
 		http.Error(w, "bad body", http.StatusBadRequest)
 		return
@@ -35,22 +35,32 @@ func (g *smsGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 var smsCodeRE = regexp.MustCompile(`#(\d{6})\s*$`)
 
+// sentText is a text a local gateway received.
+type sentText struct{ To, Text string }
+
+// lastText is the newest of texts to to, and its WebOTP code.
+func lastText(t *testing.T, texts []sentText, to string) (text, code string) {
+	t.Helper()
+	for i := len(texts) - 1; i >= 0; i-- {
+		if texts[i].To == to {
+			m := smsCodeRE.FindStringSubmatch(texts[i].Text)
+			if m == nil {
+				t.Fatalf("no WebOTP code line in the text %q", texts[i].Text)
+			}
+			return texts[i].Text, m[1]
+		}
+	}
+	t.Fatalf("no text to %s (%d texts)", to, len(texts))
+	return "", ""
+}
+
 // last is the code of the newest text to to.
 func (g *smsGateway) last(t *testing.T, to string) string {
 	t.Helper()
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	for i := len(g.texts) - 1; i >= 0; i-- {
-		if g.texts[i].To == to {
-			m := smsCodeRE.FindStringSubmatch(g.texts[i].Text)
-			if m == nil {
-				t.Fatalf("no WebOTP code line in the text %q", g.texts[i].Text)
-			}
-			return m[1]
-		}
-	}
-	t.Fatalf("no text to %s (%d texts)", to, len(g.texts))
-	return ""
+	_, code := lastText(t, g.texts, to)
+	return code
 }
 
 func (g *smsGateway) count() int { g.mu.Lock(); defer g.mu.Unlock(); return len(g.texts) }
