@@ -276,10 +276,9 @@ func (h *Handlers) keyConfirm(w http.ResponseWriter, r *http.Request) {
 	if s == nil {
 		return
 	}
+	// The method bounds the answer (webauthnmfa.MaxInput) and refuses a
+	// longer one like any malformed answer.
 	id, cred := r.PostForm.Get("factor"), r.PostForm.Get(fieldCredential)
-	if len(cred) > maxCredential {
-		cred = "" // read by no method: refused like any malformed answer
-	}
 	c, err := h.Factors.ConfirmKey(r.Context(), s.UserID, id, cred, h.clientIP(r.Context()))
 	switch {
 	case errors.Is(err, selfservice.ErrWrongCode):

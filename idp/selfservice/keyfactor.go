@@ -69,7 +69,12 @@ func (s *Service) BeginKey(ctx context.Context, userID, label string) (SecurityK
 	if err := s.Store.SetFactorData(ctx, id, state, s.now()); err != nil {
 		return SecurityKey{}, fmt.Errorf("selfservice: keep the ceremony: %w", err)
 	}
-	return s.KeyEnrolment(ctx, userID, id)
+	f, err := s.Store.GetFactor(ctx, id)
+	if err != nil {
+		return SecurityKey{}, fmt.Errorf("selfservice: load the enrolment: %w", err)
+	}
+	t.Request.ID, t.State = f.ID, f.Data
+	return s.keyView(ctx, t, f)
 }
 
 // KeyEnrolment shows the user's pending key id: its live ceremony again
@@ -90,6 +95,12 @@ func (s *Service) KeyEnrolment(ctx context.Context, userID, id string) (Security
 	if err != nil {
 		return SecurityKey{}, err
 	}
+	return s.keyView(ctx, t, f)
+}
+
+// keyView asks the method for pending key f's page on turn t and keeps
+// the state it returns.
+func (s *Service) keyView(ctx context.Context, t authflow.Turn, f storage.Factor) (SecurityKey, error) {
 	v, state, err := s.Keys.EnrolView(ctx, t, f)
 	if err != nil {
 		return SecurityKey{}, fmt.Errorf("selfservice: show the security key: %w", err)
