@@ -283,6 +283,54 @@ type Factors interface {
 	DeleteUserFactors(ctx context.Context, userID string) (int, error)
 }
 
+// Connectors stores organizations' upstream identity providers (suite
+// group Connectors).
+type Connectors interface {
+	// CreateConnector stores c. ErrConflict when the id is taken, a
+	// domain belongs to another connector, or the organization does not
+	// exist.
+	CreateConnector(ctx context.Context, c Connector) error
+	GetConnector(ctx context.Context, id string) (Connector, error)
+	// GetConnectorByDomain returns the connector a lower-case email
+	// domain belongs to, enabled or not. ErrNotFound when none.
+	GetConnectorByDomain(ctx context.Context, domain string) (Connector, error)
+	// ListConnectors lists an organization's connectors ("" for all),
+	// by id.
+	ListConnectors(ctx context.Context, orgID string) ([]Connector, error)
+	// UpdateConnector rewrites a connector; ErrConflict when a new domain
+	// belongs to another connector. ID, OrgID and CreatedAt are kept.
+	UpdateConnector(ctx context.Context, id string, fn func(Connector) (Connector, error)) (Connector, error)
+	// DeleteConnector removes the connector with its domains, its links
+	// and its replay records.
+	DeleteConnector(ctx context.Context, id string) error
+}
+
+// Links stores the ties between upstream identities and local users (suite
+// group Links). Deleting a user or a connector deletes its links.
+type Links interface {
+	// CreateLink stores l. ErrConflict when (ConnectorID, Subject) is
+	// linked already, or the connector or the user does not exist.
+	CreateLink(ctx context.Context, l Link) error
+	GetLink(ctx context.Context, connectorID, subject string) (Link, error)
+	// ListUserLinks lists a user's links, oldest first.
+	ListUserLinks(ctx context.Context, userID string) ([]Link, error)
+	// UpdateLink rewrites a link's Email, Groups and LastLoginAt; the key,
+	// the user and CreatedAt are kept.
+	UpdateLink(ctx context.Context, connectorID, subject string, fn func(Link) (Link, error)) (Link, error)
+	DeleteLink(ctx context.Context, connectorID, subject string) error
+}
+
+// Assertions is the replay cache of upstream SAML assertions (suite group
+// Assertions), in storage so that every instance sharing the database
+// refuses an assertion any of them accepted.
+type Assertions interface {
+	// UseAssertionID records assertion id of the connector as used until
+	// expiresAt, atomically: ErrAlreadyUsed when a record of it is live
+	// at now (of concurrent callers exactly one wins). A record past its
+	// expiresAt counts as none; DeleteExpired purges it.
+	UseAssertionID(ctx context.Context, connectorID, id string, expiresAt, now time.Time) error
+}
+
 // Units makes several calls one transaction.
 type Units interface {
 	// Atomically runs fn with a context in which every call on this

@@ -69,6 +69,9 @@ type Storage interface {
 	Audit
 	Attempts
 	Factors
+	Connectors
+	Links
+	Assertions
 	Units
 }
 
@@ -306,10 +309,32 @@ type AuthRequest struct {
 	SessionID string
 	AuthTime  time.Time
 	AMR       []string
+	// Upstream is the identity an upstream connector proved for this
+	// login (nil for a local login): kept from the callback until the
+	// login is done, so that the link the flow makes (or the proof of
+	// the local account it asks for first) and the tokens issued after
+	// it name the same (connector, subject). Only idp/authflow writes it.
+	Upstream *UpstreamLogin
 	// Attempts counts failed steps within this request.
 	Attempts  int
 	CreatedAt time.Time
 	ExpiresAt time.Time
+}
+
+// UpstreamLogin is what an upstream connector proved for one login.
+type UpstreamLogin struct {
+	ConnectorID   string   `json:"connector"`
+	Subject       string   `json:"subject"`
+	Email         string   `json:"email,omitempty"`
+	EmailVerified bool     `json:"email_verified,omitempty"`
+	Name          string   `json:"name,omitempty"`
+	Groups        []string `json:"groups,omitempty"`
+	// AMR and ACR are what the upstream said it did, as it said it.
+	AMR []string `json:"amr,omitempty"`
+	ACR string   `json:"acr,omitempty"`
+	// Linked is set once the login's user is linked to (ConnectorID,
+	// Subject); until then the identity is only a claim.
+	Linked bool `json:"linked,omitempty"`
 }
 
 // OIDCParams is what an OIDC authorization request carries for its
@@ -355,10 +380,16 @@ type RefreshToken struct {
 	Audience  []string
 	AMR       []string
 	AuthTime  time.Time
-	CreatedAt time.Time
-	ExpiresAt time.Time
-	UsedAt    time.Time
-	RevokedAt time.Time
+	// ConnectorID and UpstreamSubject name the link a federated login
+	// stood on ("" for a local login): the token stops working when that
+	// link is removed or its connector disabled or deleted. Rotation
+	// carries them to the next token.
+	ConnectorID     string
+	UpstreamSubject string
+	CreatedAt       time.Time
+	ExpiresAt       time.Time
+	UsedAt          time.Time
+	RevokedAt       time.Time
 }
 
 // AccessToken is an opaque access token (or a JWT's id), stored by hash so
@@ -380,14 +411,19 @@ type AccessToken struct {
 // Session is a browser SSO session. The cookie holds the random id; the row
 // is keyed by its hash so that a database leak yields no usable cookie.
 type Session struct {
-	Hash       string
-	UserID     string
-	AuthTime   time.Time
-	AMR        []string
-	IP         string
-	UserAgent  string
-	CreatedAt  time.Time
-	LastSeenAt time.Time
+	Hash     string
+	UserID   string
+	AuthTime time.Time
+	AMR      []string
+	// ConnectorID and UpstreamSubject name the link a federated login
+	// stood on ("" for a local one), so that single sign-on from this
+	// session stays bound to it.
+	ConnectorID     string
+	UpstreamSubject string
+	IP              string
+	UserAgent       string
+	CreatedAt       time.Time
+	LastSeenAt      time.Time
 	// IdleExpiresAt moves with activity; ExpiresAt is absolute.
 	IdleExpiresAt time.Time
 	ExpiresAt     time.Time
@@ -483,6 +519,72 @@ func (f Factor) Pending(now time.Time) bool {
 func (f Factor) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("id", f.ID), slog.String("user_id", f.UserID), slog.String("kind", f.Kind),
 		slog.Bool("confirmed", !f.ConfirmedAt.IsZero()))
+}
+
+// Connector types.
+const (
+	ConnectorOIDC = "oidc"
+	ConnectorSAML = "saml"
+)
+
+// Connector is an organization's upstream identity provider (its corporate
+// SSO): users of its Domains sign in there, and the identity it proves is
+// linked to a local account (federation's rules).
+type Connector struct {
+	// ID is chosen by the administrator ("acme-okta") and appears in the
+	// connector's fixed URLs (ISSUER/federation/ID/callback, .../acs,
+	// .../metadata), so it is known before anything is created. Unique.
+	ID    string
+	OrgID string
+	Type  string // ConnectorOIDC or ConnectorSAML
+	// Name is what the login pages call it ("Acme SSO").
+	Name string
+	// Domains are the lower-case email domains whose users home-realm
+	// discovery sends here. A domain belongs to one connector at most.
+	Domains []string
+	// Enabled: a disabled connector starts no login and accepts no
+	// callback, and tokens of logins that stood on it stop working.
+	Enabled bool
+	// TrustEmail: the organization trusts this upstream's verified
+	// emails enough to link a first login to the local account with that
+	// email (when that account's email is verified too).
+	TrustEmail bool
+	// TrustMFA: a second factor the upstream reports (amr/acr) satisfies
+	// the organization's MFA policy.
+	TrustMFA bool
+	// JIT: a first login whose email matches no account creates one in
+	// OrgID.
+	JIT bool
+	// RequireSSO: users whose email is in Domains may not sign in with a
+	// password.
+	RequireSSO bool
+	// Config is the type's own settings as JSON (federation/oidc,
+	// federation/saml own its shape: issuer, client id, metadata, claim
+	// names, group prefix).
+	Config []byte
+	// SecretSealed is the OIDC client secret sealed with the master key
+	// (nil: none). Storage never sees it in the clear.
+	SecretSealed []byte
+	// Source is "config" (declared in the config file, reconciled at
+	// start) or "api".
+	Source    string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Link ties an upstream identity (connector, subject) to a local user. It
+// is keyed by the pair, never by email: an upstream that changes a user's
+// email never moves the link to another account.
+type Link struct {
+	ConnectorID string
+	Subject     string
+	UserID      string
+	// Email and Groups are what the upstream last said (groups with the
+	// connector's prefix applied), refreshed at each federated login.
+	Email       string
+	Groups      []string
+	CreatedAt   time.Time
+	LastLoginAt time.Time
 }
 
 // Key uses.
