@@ -63,6 +63,13 @@ type Connector interface {
 	Check(ctx context.Context) []Problem
 }
 
+// Metadata is a connector that publishes metadata of its own at
+// URLs.Metadata: a SAML connector's service-provider metadata, handed to
+// the IT team for their IdP.
+type Metadata interface {
+	Metadata(ctx context.Context) ([]byte, error)
+}
+
 // Problem is one thing wrong with a connector's upstream.
 type Problem struct {
 	// Code is stable for tests and automation: "unreachable",
