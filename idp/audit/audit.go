@@ -196,3 +196,21 @@ func firstNonEmpty(a, b string) string {
 	}
 	return b
 }
+
+// Federation events (idp/authflow, for logins through an organization's
+// upstream identity provider).
+const (
+	// LoginUpstream: an upstream connector proved the first factor (an
+	// identity linked, or being linked, to the user). Details "connector"
+	// and "mfa" ("upstream" when the organization's trust in the
+	// connector's MFA counted what it reported).
+	LoginUpstream = "login.upstream_ok"
+	// LinkCreated: an upstream identity was linked to a local user.
+	// Details "connector", "subject" and "how" ("auto_link": a verified
+	// email from a connector trusted for email; "prove": the person
+	// proved the local account; "provision": a new account).
+	LinkCreated = "link.created"
+	// UserProvisioned: a first federated login created the account
+	// (just-in-time provisioning).
+	UserProvisioned = "user.provisioned"
+)

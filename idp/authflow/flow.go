@@ -130,6 +130,10 @@ type Flow struct {
 	// Passkeys, when set, offers passkey sign-in at the login step.
 	Passkeys Passkeys
 
+	// Federation, when set, lets organizations' upstream identity
+	// providers sign their users in (upstream.go).
+	Federation *Federation
+
 	// Notices tells users of changes to their factors made during a
 	// login (an enrolment), after the change is committed; nil tells no
 	// one.

@@ -41,28 +41,15 @@ type Proof struct {
 	// Event is the audit event type recorded when the flow accepts the
 	// proof ("" for none).
 	Event string
-	// Upstream is an identity proved by an upstream connector, for a
-	// proof with no UserID yet. It is the federation issue's hook: the
-	// flow will resolve or link it to a local user here (federation's
-	// linking rules: a verified email from a trusted upstream plus proof
-	// of the local account) and go on as for a local proof. Until then
-	// such a proof is refused (ErrNoLink).
-	Upstream *Upstream
+	// Upstream is the upstream identity the proof stands on (an
+	// upstream connector's proof, or the proof of the local account that
+	// a first-time upstream identity asked for): the flow keeps it with
+	// the request and links it when the login is done.
+	Upstream *storage.UpstreamLogin
 	// Then runs once the flow has accepted the proof, for best-effort
 	// follow-ups that must not run for a refused login (a rehash).
 	Then func(ctx context.Context)
 }
-
-// Upstream is an identity an upstream provider asserted.
-type Upstream struct {
-	Connector     string
-	Subject       string
-	Email         string
-	EmailVerified bool
-}
-
-// ErrNoLink: an upstream identity is linked to no local user.
-var ErrNoLink = errors.New("authflow: upstream identity is not linked to a local user")
 
 // Failure is a failed proof. The user sees ErrInvalidCredentials; the
 // audit log gets the reason and, when known, the user.
@@ -101,12 +88,21 @@ func (f *Flow) Submit(ctx context.Context, id string, b session.Browser, method 
 	if !ok {
 		return Outcome{}, fmt.Errorf("%w: %q", ErrUnknownMethod, method)
 	}
-	if m.Step() != StepOf(r) {
+	// At StepLink, a first factor proves the local account an upstream
+	// identity matched (proved checks it is that account).
+	if m.Step() != StepOf(r) && (StepOf(r) != StepLink || m.Step() != StepLogin) {
 		return Outcome{}, ErrOutOfTurn
 	}
 	p, err := f.party(ctx, r)
 	if err != nil {
 		return Outcome{}, err
+	}
+	if StepOf(r) == StepLogin {
+		// A domain that must use single sign-on is refused before its
+		// secret is checked or counted.
+		if err := f.ssoFirst(ctx, m, in); err != nil {
+			return f.refused(ctx, r, p, m.Name(), err)
+		}
 	}
 	// A guess at a secret is counted before it is checked (guard.go).
 	att, err := f.guard(ctx, r, b, m, in)
@@ -158,6 +154,8 @@ func (f *Flow) refused(ctx context.Context, r storage.AuthRequest, p Party, meth
 	switch {
 	case fail.Reason == ReasonThrottled:
 		shown = ErrThrottled // about the network, never the account
+	case fail.Reason == ReasonSSORequired:
+		shown = ErrSSORequired // about the domain, never the account
 	case fail.Show != nil && StepOf(r) != StepLogin:
 		shown = fail.Show
 	}
@@ -175,9 +173,6 @@ func (f *Flow) refused(ctx context.Context, r storage.AuthRequest, p Party, meth
 // the one such check for every method.
 func (f *Flow) proved(ctx context.Context, r storage.AuthRequest, proof Proof) (storage.User, error) {
 	if proof.UserID == "" {
-		if proof.Upstream != nil {
-			return storage.User{}, ErrNoLink
-		}
 		return storage.User{}, errors.New("authflow: a method proved no user")
 	}
 	u, err := f.Store.GetUser(ctx, proof.UserID)
@@ -192,6 +187,17 @@ func (f *Flow) proved(ctx context.Context, r storage.AuthRequest, proof Proof) (
 		return u, &Failure{User: u, Reason: "locked"}
 	case StepOf(r) != StepLogin && u.ID != r.UserID:
 		return u, &Failure{User: u, Reason: "other_user"}
+	}
+	if StepOf(r) == StepLogin && proof.Upstream == nil {
+		// Whatever proved a local login (a password, a passkey), a
+		// domain that must use single sign-on may not sign in without it.
+		req, err := f.ssoRequired(ctx, u.Email)
+		if err != nil {
+			return u, err
+		}
+		if req {
+			return u, &Failure{User: u, Reason: ReasonSSORequired, Show: ErrSSORequired}
+		}
 	}
 	return u, nil
 }
@@ -212,10 +218,16 @@ func (f *Flow) accept(ctx context.Context, r storage.AuthRequest, b session.Brow
 		// Setting a new password proves nothing more: the login stands
 		// on the password it began with.
 		amr, authTime = r.AMR, r.AuthTime
+	case StepLink:
+		amr = upstreamAMR(amr)
 	}
+	first := from == StepLogin || from == StepLink
 	set := func(r *storage.AuthRequest) {
 		r.UserID, r.OrgID, r.AuthTime, r.AMR = u.ID, u.OrgID, authTime, amr
-		if from == StepLogin {
+		if proof.Upstream != nil {
+			r.Upstream = proof.Upstream
+		}
+		if first {
 			r.FlowData = nil // the login step's passkey offer is void now
 		}
 	}
@@ -238,9 +250,16 @@ func (f *Flow) accept(ctx context.Context, r storage.AuthRequest, b session.Brow
 		return Outcome{}, nil, err
 	}
 	if proof.Event != "" {
-		f.record(ctx, proof.Event, out.Request, u, map[string]string{"method": method})
+		d := map[string]string{"method": method}
+		if proof.Upstream != nil {
+			d["connector"], d["mfa"] = proof.Upstream.ConnectorID, "local"
+			if slices.Contains(amr, AMRMFA) {
+				d["mfa"] = "upstream"
+			}
+		}
+		f.record(ctx, proof.Event, out.Request, u, d)
 	}
-	if from == StepLogin {
+	if first {
 		// Bookkeeping in the same transaction as the move. A failure of
 		// the call itself (not of the database, which fails the unit) is
 		// logged and must not fail the login.
@@ -312,18 +331,33 @@ func (f *Flow) toDone(ctx context.Context, r storage.AuthRequest, b session.Brow
 		}
 		started = &st
 	}
-	next, err := f.update(ctx, r.ID, from, func(r *storage.AuthRequest) error {
-		set(r)
-		if started != nil {
-			r.SessionID = started.Session.Hash
+	var next storage.AuthRequest
+	err := storage.Atomically(ctx, f.Store, func(ctx context.Context) error {
+		final := set
+		if probe.Upstream != nil && !probe.Upstream.Linked && f.Federation != nil {
+			// The login is done: now, and only now, the link it waits
+			// for, in one unit with the move.
+			up, err := f.linkOnDone(ctx, probe)
+			if err != nil {
+				return err
+			}
+			final = func(r *storage.AuthRequest) { set(r); r.Upstream = up }
 		}
-		r.Step = StepDone.name
-		return nil
+		var err error
+		next, err = f.update(ctx, r.ID, from, func(r *storage.AuthRequest) error {
+			final(r)
+			if started != nil {
+				r.SessionID = started.Session.Hash
+			}
+			r.Step = StepDone.name
+			return nil
+		})
+		return err
 	})
 	if err != nil {
 		if started != nil {
-			// Another request moved it first; this session reaches no
-			// browser.
+			// Another request moved it first, or the link could not be
+			// made; this session reaches no browser.
 			_ = f.Sessions.Discard(context.WithoutCancel(ctx), *started)
 		}
 		return Outcome{}, err

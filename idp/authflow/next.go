@@ -36,6 +36,18 @@ const (
 	// Notice: show the page Outcome.Notice names (recovery codes after an
 	// enrolment, a recovery code used), with Finish.
 	Notice
+	// Federate: send the browser to the upstream identity provider
+	// (Outcome.Upstream), setting its binding cookie first.
+	Federate
+	// LinkAccount: an upstream identity matched the local account
+	// Outcome.Account; the person proves it with Outcome.Method (the
+	// password; empty when the account has none) before the link is
+	// made, or starts again (Restart).
+	LinkAccount
+	// NoAccount: the upstream identity matches no account here and none
+	// may be made; Outcome.Account is the email the upstream gave, for
+	// the person who just signed in with it.
+	NoAccount
 )
 
 func (a Action) String() string {
@@ -54,6 +66,12 @@ func (a Action) String() string {
 		return "enrol"
 	case Notice:
 		return "notice"
+	case Federate:
+		return "federate"
+	case LinkAccount:
+		return "link_account"
+	case NoAccount:
+		return "no_account"
 	}
 	return "invalid"
 }
@@ -97,6 +115,9 @@ type Outcome struct {
 	// nil when it is not offered. The page posts the result as method
 	// Passkeys.PasskeyName().
 	Passkey *View
+	// Upstream is where to send the browser (Federate), or the connector
+	// the outcome is about (LinkAccount, NoAccount).
+	Upstream *UpstreamStart
 }
 
 // Next decides what request id needs now, given the browser b: a live
@@ -121,7 +142,12 @@ func (f *Flow) Next(ctx context.Context, id string, b session.Browser) (Outcome,
 			}
 		}
 		return f.view(ctx, r, p)
-	case StepNewPassword, StepMFA, StepEnrol, StepNotice:
+	case StepUpstream:
+		// The browser came back here instead of from the upstream: the
+		// person gave up on it, and may sign in another way. The callback
+		// that was awaited is void.
+		return f.Restart(ctx, id, b)
+	case StepNewPassword, StepMFA, StepEnrol, StepNotice, StepLink:
 		return f.view(ctx, r, p)
 	case StepDone:
 		return Outcome{Action: Continue, Request: r, Party: p}, nil
@@ -141,6 +167,8 @@ func (f *Flow) view(ctx context.Context, r storage.AuthRequest, p Party) (Outcom
 	case StepOf(r) == StepLogin:
 		out.Action, out.Method = Challenge, f.firstFactor()
 		return f.offerPasskey(ctx, out)
+	case StepOf(r) == StepLink:
+		return f.linkView(ctx, r, p)
 	case StepOf(r) == StepNewPassword:
 		out.Action = NoMethod
 		if m := f.methodsFor(StepNewPassword); len(m) > 0 {

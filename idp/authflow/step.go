@@ -22,6 +22,15 @@ var (
 	// under the organization's policy; a new one is needed before the
 	// login goes on.
 	StepNewPassword = Step{"new_password"}
+	// StepUpstream: the browser went to an upstream identity provider
+	// (home-realm discovery); the login waits for its callback, which
+	// only this browser may bring, once.
+	StepUpstream = Step{"upstream"}
+	// StepLink: an upstream identity matched a local account by email
+	// but may not be linked on its word alone; the person proves the
+	// local account (its password, then its second factor) and the link
+	// is made when the login is done.
+	StepLink = Step{"link"}
 	// StepMFA: the user is known; a second factor is required and not
 	// yet given.
 	StepMFA = Step{"mfa"}
@@ -40,7 +49,7 @@ var (
 	StepIssued = Step{"issued"}
 )
 
-var steps = []Step{StepLogin, StepNewPassword, StepMFA, StepEnrol, StepNotice, StepDone, StepIssued}
+var steps = []Step{StepLogin, StepNewPassword, StepUpstream, StepLink, StepMFA, StepEnrol, StepNotice, StepDone, StepIssued}
 
 func (s Step) String() string { return s.name }
 

@@ -93,7 +93,15 @@ func (m *Method) rehash(ctx context.Context, u storage.User, pw string) {
 	})
 }
 
-var _ authflow.Guarded = (*Method)(nil)
+var (
+	_ authflow.Guarded     = (*Method)(nil)
+	_ authflow.Identifying = (*Method)(nil)
+)
+
+// ClaimedEmail is the address the form names, for home-realm discovery.
+func (m *Method) ClaimedEmail(in authflow.Input) string {
+	return storage.NormalizeEmail(in[FieldEmail])
+}
 
 // Account names the account in[FieldEmail], checking nothing, so that the
 // flow can count the guess before Verify: "" for no such account.

@@ -333,8 +333,11 @@ type UpstreamLogin struct {
 	AMR []string `json:"amr,omitempty"`
 	ACR string   `json:"acr,omitempty"`
 	// Linked is set once the login's user is linked to (ConnectorID,
-	// Subject); until then the identity is only a claim.
-	Linked bool `json:"linked,omitempty"`
+	// Subject); until then the identity is only a claim, and LinkHow says
+	// how the link will be made when the login is done ("auto_link",
+	// "prove", "provision": federation's decisions).
+	Linked  bool   `json:"linked,omitempty"`
+	LinkHow string `json:"link_how,omitempty"`
 }
 
 // OIDCParams is what an OIDC authorization request carries for its
