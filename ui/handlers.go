@@ -66,6 +66,11 @@ type Handlers struct {
 	// MinLength is the policy's minimum password length for u, for the
 	// forms' hint (nil or 0: the default).
 	MinLength func(ctx context.Context, u storage.User) int
+	// Issuer is the server's base URL (federation's bounce page posts
+	// to it); SecureCookies gives cookies the __Host- prefix and Secure
+	// (off only in dev mode on http).
+	Issuer        string
+	SecureCookies bool
 }
 
 // RetryAfter is the Retry-After of the pages' 503 answers, in seconds.
@@ -88,6 +93,7 @@ func (h *Handlers) Mount(handle func(pattern string, handler http.Handler)) {
 	handle("GET "+PathAccountContinue, http.HandlerFunc(h.accountContinue))
 	h.mountPasswords(handle)
 	h.mountMFA(handle)
+	h.mountFederation(handle)
 }
 
 // CheckDoors fails unless every door registered with the flow can also
@@ -182,7 +188,13 @@ func (h *Handlers) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		out, err = h.Flow.Skip(r.Context(), id, b)
 	case actionFinish:
 		out, err = h.Flow.Finish(r.Context(), id, b)
+	case actionRestart:
+		out, err = h.Flow.Restart(r.Context(), id, b)
 	default:
+		if h.Flow.Federation != nil && identifyOnly(method, in) {
+			out, err = h.Flow.Identify(r.Context(), id, b, in[passwordlogin.FieldEmail])
+			break
+		}
 		out, err = h.Flow.Submit(r.Context(), id, b, method, in)
 	}
 	switch {
@@ -190,7 +202,7 @@ func (h *Handlers) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		// The server, not the form, decides what comes next.
 		http.Redirect(w, r, LoginURL(id), http.StatusSeeOther)
 	case err != nil:
-		h.flowError(w, r, err)
+		h.federationError(w, r, err)
 	case errors.Is(out.Failure, authflow.ErrThrottled):
 		// About the client's network, never the account: 429 says so to
 		// scripts as well.
@@ -276,6 +288,12 @@ func (h *Handlers) show(w http.ResponseWriter, r *http.Request, status int, out 
 		http.Redirect(w, r, door.ContinueURL(out.Request.ID), http.StatusSeeOther)
 	case authflow.LoginRequired:
 		door.LoginRequired(w, r, out.Request)
+	case authflow.Federate:
+		h.federate(w, r, out)
+	case authflow.LinkAccount:
+		h.linkAccountForm(w, r, status, door, out)
+	case authflow.NoAccount:
+		h.noAccount(w, r, out)
 	default:
 		h.fail(w, r, http.StatusInternalServerError, msgUnavailable, fmt.Errorf("unknown flow action %v", out.Action))
 	}
@@ -285,6 +303,10 @@ func (h *Handlers) show(w http.ResponseWriter, r *http.Request, status int, out 
 func (h *Handlers) challenge(w http.ResponseWriter, r *http.Request, status int, door Door, out authflow.Outcome, email string) {
 	if out.Method == passwordlogin.RenewName {
 		h.renewForm(w, r, status, door, out)
+		return
+	}
+	if out.Method == authflow.MethodSSO {
+		h.ssoForm(w, r, status, door, out, email)
 		return
 	}
 	if out.Method != passwordlogin.Name {
@@ -306,18 +328,18 @@ func (h *Handlers) challenge(w http.ResponseWriter, r *http.Request, status int,
 		data.Passkey = &PasskeyForm{Method: h.Flow.Passkeys.PasskeyName(), Options: string(out.Passkey.Data)}
 	}
 	if out.Failure != nil {
-		data.Email, data.Error = email, msgBadCreds
-		if h.Flow.Passkeys != nil && r.PostForm.Get("method") == h.Flow.Passkeys.PasskeyName() {
+		data.Email, data.Error = email, loginMessage(out.Failure)
+		if h.Flow.Passkeys != nil && r.PostForm.Get("method") == h.Flow.Passkeys.PasskeyName() && errors.Is(out.Failure, authflow.ErrInvalidCredentials) {
 			data.Error = msgPasskeyFailed
-		}
-		if errors.Is(out.Failure, authflow.ErrThrottled) {
-			data.Error = msgThrottled
 		}
 	} else if r.URL.Query().Get("notice") == noticePasswordSet {
 		data.Notice = "Your password is set. Sign in with it to continue."
 	}
 	if h.Self != nil && h.Forgot {
 		data.ForgotPasswordURL = forgotURL(req.ID)
+	}
+	if h.Flow.Federation != nil {
+		data.SSOURL = ssoURL(req.ID)
 	}
 	if data.ClientName == "" {
 		data.ClientName = req.ClientID

@@ -40,10 +40,14 @@ const (
 	pageMFAChoose     = "mfa_choose"
 	pageMFANotice     = "mfa_notice"
 	pageWebAuthn      = "webauthn"
+	pageSSO           = "sso"
+	pageUpstream      = "upstream"
+	pageLink          = "link"
 )
 
 var requiredPages = []string{pageLogin, pageError, pageLogoutConfirm, pageLoggedOut, pageAutoPost, pageHome,
-	pageForgot, pageSetPassword, pageNotice, pageMFACode, pageTOTPEnrol, pageMeMFA, pageMFAChoose, pageMFANotice, pageWebAuthn}
+	pageForgot, pageSetPassword, pageNotice, pageMFACode, pageTOTPEnrol, pageMeMFA, pageMFAChoose, pageMFANotice, pageWebAuthn,
+	pageSSO, pageUpstream, pageLink}
 
 // baseCSP is httpserver.DefaultCSP without its form-action directive,
 // which the renderer writes per page (a test keeps the two in step).
@@ -164,6 +168,12 @@ func zeroData(page string) any {
 		return MFANoticeData{Codes: []string{""}}
 	case pageWebAuthn:
 		return WebAuthnData{Options: "{}", Others: []OtherMethod{{}}, Skip: true}
+	case pageSSO:
+		return SSOData{}
+	case pageUpstream:
+		return UpstreamData{URL: "https://idp.example/"}
+	case pageLink:
+		return LinkData{Method: "password"}
 	default:
 		return LoggedOutData{}
 	}
@@ -238,6 +248,9 @@ type LoginData struct {
 	FormActionOrigins []string
 	// Passkey, when set, offers signing in with a passkey.
 	Passkey *PasskeyForm
+	// SSOURL, when set, offers "Sign in with SSO"; the password is then
+	// optional (an email alone goes to its organization's sign-in).
+	SSOURL string
 }
 
 // ErrorData is the generic error page.
@@ -619,6 +632,66 @@ func (r *Renderer) RenderAutoPost(w http.ResponseWriter, d AutoPostData) error {
 	w.WriteHeader(http.StatusOK)
 	_, _ = buf.WriteTo(w)
 	return nil
+}
+
+// SSOData is the "Sign in with SSO" page: an email or an organization's
+// name.
+type SSOData struct {
+	PostURL, CSRFToken, AuthRequestID string
+	ClientName                        string
+	Input, Error                      string
+	// BackURL is the password form.
+	BackURL           string
+	FormActionOrigins []string
+	Lang              string
+}
+
+// RenderSSO renders the SSO page with status.
+func (r *Renderer) RenderSSO(w http.ResponseWriter, status int, d SSOData) error {
+	return r.render(w, status, pageSSO, d.Lang, d, d.FormActionOrigins)
+}
+
+// UpstreamData is the page that sends the browser on to an upstream
+// identity provider. A redirect answering the login form's POST would be
+// held to that form's CSP form-action, which cannot know the upstream in
+// advance; this page is a new navigation, by a refresh and a link, that
+// works without JavaScript.
+type UpstreamData struct {
+	Name string
+	URL  string
+	Lang string
+}
+
+// RenderUpstream renders the page (200) that continues to d.URL, an
+// http(s) URL.
+func (r *Renderer) RenderUpstream(w http.ResponseWriter, d UpstreamData) error {
+	if src, ok := sourceExpression(d.URL); !ok || !strings.HasPrefix(src, "http") {
+		return fmt.Errorf("ui: upstream URL %q is not an http(s) URL", d.URL)
+	}
+	// Refresh is the header form of <meta http-equiv=refresh>: no
+	// script, and the URL stays out of the markup's escaping rules.
+	w.Header().Set("Refresh", "0; url="+d.URL)
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	return r.render(w, http.StatusOK, pageUpstream, d.Lang, d, nil)
+}
+
+// LinkData is the page where a person proves the local account their
+// company sign-in's email matched, before the two are linked.
+type LinkData struct {
+	PostURL, CSRFToken, AuthRequestID string
+	// Email is the local account's (the address the upstream gave).
+	Email string
+	// Method is the form's back door (the password); "" when the account
+	// has none.
+	Method            string
+	Error             string
+	FormActionOrigins []string
+	Lang              string
+}
+
+// RenderLink renders the link page with status.
+func (r *Renderer) RenderLink(w http.ResponseWriter, status int, d LinkData) error {
+	return r.render(w, status, pageLink, d.Lang, d, d.FormActionOrigins)
 }
 
 // RenderLogin renders the login page with status (200, or 401/403 after
