@@ -48,6 +48,10 @@ type Store interface {
 	GetAuthRequest(ctx context.Context, id string) (storage.AuthRequest, error)
 	DeleteAuthRequest(ctx context.Context, id string) error
 	storage.Grants
+	// A federated login's tokens live only as long as its link and its
+	// connector (upstream.go).
+	GetConnector(ctx context.Context, id string) (storage.Connector, error)
+	GetLink(ctx context.Context, connectorID, subject string) (storage.Link, error)
 }
 
 var _ Store = storage.Storage(nil)

@@ -252,8 +252,14 @@ func (p *Provider) checkCode(r *http.Request, c storage.Client, ac storage.AuthC
 	if oerr != nil {
 		return issued{}, oerr
 	}
+	var link upstreamLink
+	if up := req.Upstream; up != nil && up.Linked {
+		if link, oerr = p.liveLink(r.Context(), up.ConnectorID, up.Subject, u.ID); oerr != nil {
+			return issued{}, oerr
+		}
+	}
 	res, err := p.build(r.Context(), grant{client: c, user: &u, scopes: grantedScopes(&u, o.Scopes), authTime: req.AuthTime, amr: req.AMR,
-		acr: authflow.ACR(req.AMR), nonce: o.Nonce, familyID: ac.GrantID, sessionID: req.SessionID,
+		acr: authflow.ACR(req.AMR), nonce: o.Nonce, familyID: ac.GrantID, sessionID: req.SessionID, link: link,
 		refresh: hasScope(o.Scopes, oidc.ScopeOfflineAccess) && slices.Contains(c.GrantTypes, string(oidc.GrantTypeRefreshToken))})
 	if err != nil {
 		return issued{}, serverError(err)
@@ -339,10 +345,16 @@ func (p *Provider) refresh(r *http.Request, c storage.Client) (issued, *oauthErr
 	if oerr != nil {
 		return issued{}, oerr
 	}
+	var link upstreamLink
+	if old.ConnectorID != "" {
+		if link, oerr = p.liveLink(ctx, old.ConnectorID, old.UpstreamSubject, u.ID); oerr != nil {
+			return issued{}, oerr
+		}
+	}
 	// The user's roles are checked again: a privilege lost since the
 	// grant is not carried into a new access token.
 	res, err := p.build(ctx, grant{client: c, user: &u, scopes: grantedScopes(&u, scopes), authTime: old.AuthTime, amr: old.AMR, acr: authflow.ACR(old.AMR),
-		familyID: old.FamilyID, sessionID: old.SessionID, refresh: true})
+		familyID: old.FamilyID, sessionID: old.SessionID, refresh: true, link: link})
 	if err != nil {
 		return issued{}, serverError(err)
 	}

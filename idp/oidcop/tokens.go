@@ -88,6 +88,9 @@ type grant struct {
 	familyID  string
 	sessionID string
 	refresh   bool
+	// link is the upstream link a federated login stood on (zero for a
+	// local login); its groups go into the groups claim.
+	link upstreamLink
 }
 
 // tokenResponse is RFC 6749 §5.1 plus id_token.
@@ -145,7 +148,7 @@ func (p *Provider) build(ctx context.Context, g grant) (issued, error) {
 		out.resp.RefreshToken = rt
 		out.refresh = &storage.RefreshToken{Hash: storage.HashSecret(rt), FamilyID: g.familyID, ClientID: c.ID, UserID: userID,
 			SessionID: g.sessionID, Scopes: g.scopes, Audience: []string{c.ID}, AMR: g.amr, AuthTime: g.authTime,
-			CreatedAt: now, ExpiresAt: now.Add(ttl(c.RefreshTokenTTL, defaultRefreshTTL))}
+			ConnectorID: g.link.connector, UpstreamSubject: g.link.subject, CreatedAt: now, ExpiresAt: now.Add(ttl(c.RefreshTokenTTL, defaultRefreshTTL))}
 	}
 	if g.user != nil && hasScope(g.scopes, oidc.ScopeOpenID) {
 		alg := c.IDTokenSignedResponseAlg
@@ -160,6 +163,9 @@ func (p *Provider) build(ctx context.Context, g grant) (issued, error) {
 			IssuedAt: now.Unix(), Expiry: now.Add(ttl(c.IDTokenTTL, defaultIDTokenTTL)).Unix(),
 			AuthTime: g.authTime.Unix(), Nonce: g.nonce, ACR: g.acr, AMR: g.amr, AtHash: atHash}
 		claims.userClaims = userClaimsFor(*g.user, g.scopes)
+		if hasScope(g.scopes, ScopeGroups) {
+			claims.Groups = g.link.groups
+		}
 		if out.resp.IDToken, err = p.sign(ctx, alg, claims, "JWT"); err != nil {
 			return issued{}, err
 		}
@@ -190,6 +196,9 @@ type idClaims struct {
 	ACR      string   `json:"acr,omitempty"`
 	AMR      []string `json:"amr,omitempty"`
 	AtHash   string   `json:"at_hash,omitempty"`
+	// Groups are a federated login's upstream groups (with the
+	// connector's prefix), for the scope "groups".
+	Groups []string `json:"groups,omitempty"`
 	userClaims
 }
 
