@@ -92,7 +92,7 @@ type Store interface {
 
 // Sessions starts browser sessions for finished logins (session.Manager).
 type Sessions interface {
-	Create(ctx context.Context, b session.Browser, userID string, amr []string, authTime time.Time) (session.Started, error)
+	Create(ctx context.Context, b session.Browser, l session.Login) (session.Started, error)
 	Discard(ctx context.Context, st session.Started) error
 	Touch(ctx context.Context, s storage.Session) (storage.Session, error)
 }

@@ -832,8 +832,8 @@ func newBarrier(s authflow.Sessions, n int) *barrierSessions {
 	return &barrierSessions{Sessions: s, n: int32(n), all: make(chan struct{})}
 }
 
-func (s *barrierSessions) Create(ctx context.Context, b session.Browser, userID string, amr []string, authTime time.Time) (session.Started, error) {
-	st, err := s.Sessions.Create(ctx, b, userID, amr, authTime)
+func (s *barrierSessions) Create(ctx context.Context, b session.Browser, l session.Login) (session.Started, error) {
+	st, err := s.Sessions.Create(ctx, b, l)
 	if err == nil {
 		s.created.Add(1)
 	}

@@ -325,7 +325,12 @@ func (f *Flow) toDone(ctx context.Context, r storage.AuthRequest, b session.Brow
 	set(&probe)
 	var started *session.Started
 	if probe.SessionID == "" {
-		st, err := f.Sessions.Create(ctx, b, probe.UserID, probe.AMR, probe.AuthTime)
+		l := session.Login{UserID: probe.UserID, AMR: probe.AMR, AuthTime: probe.AuthTime}
+		if up := probe.Upstream; up != nil {
+			// Linked at the latest by the move below (linkOnDone).
+			l.ConnectorID, l.UpstreamSubject = up.ConnectorID, up.Subject
+		}
+		st, err := f.Sessions.Create(ctx, b, l)
 		if err != nil {
 			return Outcome{}, fmt.Errorf("authflow: start session: %w", err)
 		}

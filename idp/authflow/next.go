@@ -230,9 +230,23 @@ func (f *Flow) resume(ctx context.Context, r storage.AuthRequest, b session.Brow
 		r.SubjectHint != "" && r.SubjectHint != u.ID:
 		return Outcome{}, errNoResume
 	}
+	var up *storage.UpstreamLogin
+	if s.ConnectorID != "" {
+		// A federated login's session stands on its link: once the link
+		// is removed or its connector disabled, the person signs in
+		// again.
+		alive, err := f.linkAlive(ctx, s.ConnectorID, s.UpstreamSubject, u.ID)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if !alive {
+			return Outcome{}, errNoResume
+		}
+		up = &storage.UpstreamLogin{ConnectorID: s.ConnectorID, Subject: s.UpstreamSubject, Linked: true}
+	}
 	out, err := f.advance(ctx, r, b, p, StepLogin, func(r *storage.AuthRequest) {
 		r.UserID, r.OrgID, r.SessionID = u.ID, u.OrgID, s.Hash
-		r.AuthTime, r.AMR = s.AuthTime, slices.Clone(s.AMR)
+		r.AuthTime, r.AMR, r.Upstream = s.AuthTime, slices.Clone(s.AMR), up
 	}, u)
 	if err != nil {
 		return Outcome{}, err

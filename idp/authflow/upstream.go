@@ -41,6 +41,7 @@ type Upstreams interface {
 type UpstreamStore interface {
 	GetUserByEmail(ctx context.Context, email string) (storage.User, error)
 	CreateUser(ctx context.Context, u storage.User) error
+	GetConnector(ctx context.Context, id string) (storage.Connector, error)
 	GetLink(ctx context.Context, connectorID, subject string) (storage.Link, error)
 	CreateLink(ctx context.Context, l storage.Link) error
 	UpdateLink(ctx context.Context, connectorID, subject string, fn func(storage.Link) (storage.Link, error)) (storage.Link, error)
@@ -581,4 +582,26 @@ func upstreamAMR(amr []string) []string {
 		return amr
 	}
 	return append(slices.Clone(amr), AMRFederated)
+}
+
+// linkAlive reports whether a session's link still holds: its connector
+// exists and is enabled, and the identity is still linked to userID. A
+// session of a federated login resumes only while it does.
+func (f *Flow) linkAlive(ctx context.Context, connector, subject, userID string) (bool, error) {
+	if f.Federation == nil {
+		return false, nil
+	}
+	c, err := f.Federation.Store.GetConnector(ctx, connector)
+	if errors.Is(err, storage.ErrNotFound) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("authflow: load connector: %w", err)
+	}
+	l, err := f.Federation.Store.GetLink(ctx, connector, subject)
+	if errors.Is(err, storage.ErrNotFound) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("authflow: load link: %w", err)
+	}
+	return c.Enabled && l.UserID == userID, nil
 }

@@ -281,11 +281,22 @@ type Started struct {
 	id      secretID
 }
 
+// Login is what a finished login gives its session: who, how and when,
+// and for a federated login the link it stood on, so that single sign-on
+// from the session stays bound to that link.
+type Login struct {
+	UserID                       string
+	AMR                          []string
+	AuthTime                     time.Time
+	ConnectorID, UpstreamSubject string
+}
+
 // Create stores a new session for userID under a new id. It deletes the
 // row of any session id the browser presented first, so a planted or
 // pre-login id dies here. Call it at every login and step-up, never reuse
 // an id across them; SetCookie then hands the id to the browser.
-func (m *Manager) Create(ctx context.Context, b Browser, userID string, amr []string, authTime time.Time) (Started, error) {
+func (m *Manager) Create(ctx context.Context, b Browser, l Login) (Started, error) {
+	userID, amr, authTime := l.UserID, l.AMR, l.AuthTime
 	if userID == "" {
 		return Started{}, errors.New("session: create: empty user id")
 	}
@@ -303,16 +314,18 @@ func (m *Manager) Create(ctx context.Context, b Browser, userID string, amr []st
 		authTime = now
 	}
 	s := storage.Session{
-		Hash:          id.hash(),
-		UserID:        userID,
-		AuthTime:      authTime,
-		AMR:           slices.Clone(amr),
-		IP:            b.ip,
-		UserAgent:     b.userAgent,
-		CreatedAt:     now,
-		LastSeenAt:    now,
-		IdleExpiresAt: now.Add(m.idleTTL),
-		ExpiresAt:     now.Add(m.absoluteTTL),
+		Hash:            id.hash(),
+		UserID:          userID,
+		AuthTime:        authTime,
+		AMR:             slices.Clone(amr),
+		ConnectorID:     l.ConnectorID,
+		UpstreamSubject: l.UpstreamSubject,
+		IP:              b.ip,
+		UserAgent:       b.userAgent,
+		CreatedAt:       now,
+		LastSeenAt:      now,
+		IdleExpiresAt:   now.Add(m.idleTTL),
+		ExpiresAt:       now.Add(m.absoluteTTL),
 	}
 	if err := m.store.CreateSession(ctx, s); err != nil {
 		return Started{}, fmt.Errorf("session: create: %w", err)

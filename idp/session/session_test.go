@@ -633,7 +633,7 @@ func start(m *Manager, w http.ResponseWriter, r *http.Request, userID string, am
 	if err != nil {
 		return storage.Session{}, err
 	}
-	st, err := m.Create(r.Context(), b, userID, amr, authTime)
+	st, err := m.Create(r.Context(), b, Login{UserID: userID, AMR: amr, AuthTime: authTime})
 	if err != nil {
 		return storage.Session{}, err
 	}
