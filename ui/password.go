@@ -3,8 +3,12 @@ package ui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
+
+	"github.com/gatehouse-idp/gatehouse/federation"
 
 	"github.com/gatehouse-idp/gatehouse/idp/selfservice"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
@@ -137,8 +141,30 @@ func (h *Handlers) forgotSubmit(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		h.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
 	default:
-		h.notice(w, r, http.StatusOK, sentNotice(id))
+		d := sentNotice(id)
+		if name := h.ssoName(r, email); name != "" {
+			// Said for every address of the domain, account or not: no
+			// more than the domain rule itself tells.
+			d.Paragraphs = append(d.Paragraphs, fmt.Sprintf("Addresses at %s sign in with %s: on the sign-in page, leave the password empty or choose “Sign in with SSO”. An account that signs in that way has no password here to reset.", federation.Domain(email), name))
+		}
+		h.notice(w, r, http.StatusOK, d)
 	}
+}
+
+// ssoName is the name of the upstream that serves email's domain ("" for
+// none, or when discovery fails: the notice is only a hint).
+func (h *Handlers) ssoName(r *http.Request, email string) string {
+	if h.Flow.Federation == nil || !strings.Contains(email, "@") {
+		return ""
+	}
+	c, err := h.Flow.Federation.Upstreams.Discover(r.Context(), email)
+	if err != nil {
+		return ""
+	}
+	if c.Name != "" {
+		return c.Name
+	}
+	return "your company sign-in"
 }
 
 func (h *Handlers) renderForgot(w http.ResponseWriter, r *http.Request, status int, d ForgotData) {
