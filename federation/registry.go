@@ -26,7 +26,13 @@ type Registry struct {
 		GetConnector(ctx context.Context, id string) (storage.Connector, error)
 	}
 	Openers map[string]Opener
-	Env     Env
+	// Env is what every connector gets; its Open is replaced by Unseal
+	// bound to the connector's id.
+	Env Env
+	// Unseal opens a connector's sealed secret, which was sealed for that
+	// connector's id (so a sealed secret copied to another row opens
+	// nowhere).
+	Unseal func(sealed []byte, connectorID string) ([]byte, error)
 	// MaxAge bounds how long an opened connector is kept (default one
 	// hour).
 	MaxAge time.Duration
@@ -75,7 +81,12 @@ func (r *Registry) live(ctx context.Context, c storage.Connector) (Connector, er
 	}
 	// Opened outside the lock: it may fetch over the network, and two
 	// logins opening the same connector at once both succeed.
-	conn, err := open(ctx, c, r.Env)
+	env := r.Env
+	if r.Unseal != nil {
+		id := c.ID
+		env.Open = func(sealed []byte) ([]byte, error) { return r.Unseal(sealed, id) }
+	}
+	conn, err := open(ctx, c, env)
 	if err != nil {
 		return nil, fmt.Errorf("federation: open connector %q: %w", c.ID, err)
 	}
