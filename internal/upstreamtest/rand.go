@@ -1,0 +1,5 @@
+package upstreamtest
+
+import "crypto/rand"
+
+func randomWord() string { return rand.Text()[:10] }
