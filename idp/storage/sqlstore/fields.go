@@ -185,6 +185,35 @@ func (f *fields) jsonText(name string, p any, normalize func()) {
 	})
 }
 
+// optJSON is a struct that may be absent, stored as JSON text; nil is
+// stored as "" and "" reads back nil, so rows written before the column
+// existed (its default is the empty string) read as "none".
+func optJSON[T any](f *fields, name string, p **T) {
+	var v string
+	f.add(name, func() (any, error) {
+		if *p == nil {
+			return "", nil
+		}
+		// json.Marshal would silently turn invalid UTF-8 into U+FFFD.
+		if err := checkText(name, *p); err != nil {
+			return nil, err
+		}
+		b, err := json.Marshal(*p)
+		return string(b), err
+	}, &v, func() error {
+		*p = nil
+		if v == "" {
+			return nil
+		}
+		out := new(T)
+		if err := json.Unmarshal([]byte(v), out); err != nil {
+			return fmt.Errorf("decode %s: %w", name, err)
+		}
+		*p = out
+		return nil
+	})
+}
+
 // micros stores the zero time as 0 so that IsZero survives a round trip.
 func micros(t time.Time) int64 {
 	if t.IsZero() {

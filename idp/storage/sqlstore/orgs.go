@@ -6,40 +6,50 @@ import (
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
 
-// Domains live in org_domains, keyed by domain, so that the database itself
-// refuses to give one domain to two organizations. ord keeps the caller's
-// order.
+// An organization's domains live in org_domains (see domainChildren).
 func init() {
-	orgs.kids = &children[storage.Organization]{
-		load: func(ctx context.Context, q Querier, o *storage.Organization) error {
-			rows, err := q.Query(ctx, `SELECT domain FROM org_domains WHERE org_id = $1 ORDER BY ord`, o.ID)
+	orgs.kids = domainChildren("org_domains", "org_id",
+		func(o *storage.Organization) string { return o.ID },
+		func(o *storage.Organization) *[]string { return &o.Domains })
+}
+
+// domainChildren stores an entity's email domains in table, keyed by
+// domain, so that the database itself refuses to give one domain to two
+// owners (a violation is ErrConflict); owner is the column naming the
+// entity, and ord keeps the caller's order. table and owner are constants,
+// never input.
+func domainChildren[T any](table, owner string, id func(*T) string, domains func(*T) *[]string) *children[T] {
+	return &children[T]{
+		load: func(ctx context.Context, q Querier, v *T) error {
+			rows, err := q.Query(ctx, `SELECT domain FROM `+table+` WHERE `+owner+` = $1 ORDER BY ord`, id(v))
 			if err != nil {
 				return err
 			}
 			defer rows.Close()
-			o.Domains = nil
+			ds := domains(v)
+			*ds = nil
 			for rows.Next() {
 				var d string
 				if err := rows.Scan(&d); err != nil {
 					return err
 				}
-				o.Domains = append(o.Domains, d)
+				*ds = append(*ds, d)
 			}
 			return rows.Err()
 		},
-		store: func(ctx context.Context, q Querier, o *storage.Organization) error {
-			if err := checkText("domains", o.Domains); err != nil {
+		store: func(ctx context.Context, q Querier, v *T) error {
+			if err := checkText("domains", *domains(v)); err != nil {
 				return err
 			}
-			for i, d := range o.Domains {
-				if _, err := q.Exec(ctx, `INSERT INTO org_domains (domain, org_id, ord) VALUES ($1, $2, $3)`, d, o.ID, i); err != nil {
+			for i, d := range *domains(v) {
+				if _, err := q.Exec(ctx, `INSERT INTO `+table+` (domain, `+owner+`, ord) VALUES ($1, $2, $3)`, d, id(v), i); err != nil {
 					return err
 				}
 			}
 			return nil
 		},
-		clear: func(ctx context.Context, q Querier, o *storage.Organization) error {
-			_, err := q.Exec(ctx, `DELETE FROM org_domains WHERE org_id = $1`, o.ID)
+		clear: func(ctx context.Context, q Querier, v *T) error {
+			_, err := q.Exec(ctx, `DELETE FROM `+table+` WHERE `+owner+` = $1`, id(v))
 			return err
 		},
 	}
@@ -54,23 +64,12 @@ func (s *Store) GetOrganization(ctx context.Context, id string) (storage.Organiz
 }
 
 func (s *Store) GetOrganizationByName(ctx context.Context, name string) (storage.Organization, error) {
-	return s.oneOrg(ctx, "get organization by name", orgs.selectWhere("WHERE name = $1"), name)
+	return getWhere(ctx, s, orgs, "get organization by name", orgs.selectWhere("WHERE name = $1"), name)
 }
 
 func (s *Store) GetOrganizationByDomain(ctx context.Context, domain string) (storage.Organization, error) {
-	return s.oneOrg(ctx, "get organization by domain",
+	return getWhere(ctx, s, orgs, "get organization by domain",
 		orgs.selectWhere("WHERE id = (SELECT org_id FROM org_domains WHERE domain = $1)"), domain)
-}
-
-func (s *Store) oneOrg(ctx context.Context, op, query string, arg string) (storage.Organization, error) {
-	o, err := orgs.one(ctx, s.d, query, arg)
-	if err == nil {
-		err = orgs.loadChildren(ctx, s.d, &o)
-	}
-	if err != nil {
-		return storage.Organization{}, s.fail(op, err)
-	}
-	return o, nil
 }
 
 // ListOrganizations returns every organization ordered by name.

@@ -111,6 +111,7 @@ var authRequests = newTable("auth_requests", "id",
 		f.time("expires_at", &r.ExpiresAt)
 		f.text("subject_hint", &r.SubjectHint)
 		f.jsonBytes("flow_data", &r.FlowData)
+		optJSON(f, "upstream", &r.Upstream) // migrations/*/0009_federation.sql
 		f.dec = append(f.dec, func() error {
 			r.OIDC = nil
 			if !o.IsZero() {
@@ -152,6 +153,8 @@ var refreshTokens = newTable("refresh_tokens", "hash",
 		f.time("expires_at", &t.ExpiresAt)
 		f.time("used_at", &t.UsedAt)
 		f.time("revoked_at", &t.RevokedAt)
+		f.text("connector_id", &t.ConnectorID) // migrations/*/0009_federation.sql
+		f.text("upstream_subject", &t.UpstreamSubject)
 		return f
 	})
 
@@ -186,6 +189,8 @@ var sessions = newTable("sessions", "hash",
 		f.time("last_seen_at", &s.LastSeenAt)
 		f.time("idle_expires_at", &s.IdleExpiresAt)
 		f.time("expires_at", &s.ExpiresAt)
+		f.text("connector_id", &s.ConnectorID) // migrations/*/0009_federation.sql
+		f.text("upstream_subject", &s.UpstreamSubject)
 		return f
 	})
 
@@ -270,5 +275,45 @@ var factors = newTable("factors", "id",
 		f.time("last_used_at", &v.LastUsedAt)
 		f.time("created_at", &v.CreatedAt)
 		f.time("expires_at", &v.ExpiresAt)
+		return f
+	})
+
+// connectors, connector domains, links and assertion ids are
+// migrations/*/0009_federation.sql.
+var connectors = newTable("connectors", "id",
+	func(c *storage.Connector) *string { return &c.ID },
+	func(c *storage.Connector) *fields {
+		f := new(fields)
+		f.text("id", &c.ID)
+		f.text("org_id", &c.OrgID) // not ref: no connector is without an organization, "" fails the key
+		f.text("connector_type", &c.Type)
+		f.text("name", &c.Name)
+		f.boolean("enabled", &c.Enabled)
+		f.boolean("trust_email", &c.TrustEmail)
+		f.boolean("trust_mfa", &c.TrustMFA)
+		f.boolean("jit", &c.JIT)
+		f.boolean("require_sso", &c.RequireSSO)
+		f.bytes("config", &c.Config)
+		f.bytes("secret_sealed", &c.SecretSealed)
+		f.text("source", &c.Source)
+		f.time("created_at", &c.CreatedAt)
+		f.time("updated_at", &c.UpdatedAt)
+		return f
+	})
+
+// links is keyed by (connector_id, subject): its key is no single column,
+// so links.go has its own lookups, update and delete, and get, update and
+// remove must not be used with it.
+var links = newTable("links", "",
+	func(*storage.Link) *string { return new(string) },
+	func(l *storage.Link) *fields {
+		f := new(fields)
+		f.text("connector_id", &l.ConnectorID)
+		f.text("subject", &l.Subject)
+		f.text("user_id", &l.UserID) // not ref: no link is without a user, "" fails the key
+		f.text("email", &l.Email)
+		f.list("group_names", &l.Groups)
+		f.time("created_at", &l.CreatedAt)
+		f.time("last_login_at", &l.LastLoginAt)
 		return f
 	})

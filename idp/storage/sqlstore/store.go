@@ -81,6 +81,19 @@ func get[T any](ctx context.Context, s *Store, t *table[T], op, key string) (T, 
 	return v, s.fail(op, t.loadChildren(ctx, s.d, &v))
 }
 
+// getWhere reads the one row query selects, with its children.
+func getWhere[T any](ctx context.Context, s *Store, t *table[T], op, query string, args ...any) (T, error) {
+	v, err := t.one(ctx, s.d, query, args...)
+	if err == nil {
+		err = t.loadChildren(ctx, s.d, &v)
+	}
+	if err != nil {
+		var zero T
+		return zero, s.fail(op, err)
+	}
+	return v, nil
+}
+
 // create inserts v and its child rows in one transaction.
 func create[T any](ctx context.Context, s *Store, t *table[T], op string, v T) error {
 	return s.fail(op, s.d.InTx(ctx, func(q Querier) error {
@@ -157,6 +170,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 		`DELETE FROM attempt_counters WHERE expires_at < $1`,
 		// Only abandoned enrolments expire; a confirmed factor has no end.
 		`DELETE FROM factors WHERE confirmed_at = 0 AND expires_at <> 0 AND expires_at < $1`,
+		`DELETE FROM assertion_ids WHERE expires_at < $1`,
 	}
 	total := 0
 	for _, q := range stmts {

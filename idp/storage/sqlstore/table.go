@@ -113,12 +113,19 @@ func (t *table[T]) encoded(v *T) []any {
 // key.
 func (t *table[T]) rewrite(ctx context.Context, q Querier, was []any, v *T, key string) error {
 	*t.keyOf(v) = key
+	return t.rewriteKeyed(ctx, q, was, v, []string{t.key}, key)
+}
+
+// rewriteKeyed is rewrite for the row whose columns cols hold vals, for a
+// table keyed by several columns (links). The caller has forced v's key
+// fields to vals, so they are never among the columns set.
+func (t *table[T]) rewriteKeyed(ctx context.Context, q Querier, was []any, v *T, cols []string, vals ...any) error {
 	args, err := t.fields(v).args()
 	if err != nil {
 		return err
 	}
 	sets := make([]string, 0, len(args))
-	changed := make([]any, 0, len(args)+1)
+	changed := make([]any, 0, len(args)+len(vals))
 	for i, a := range args {
 		if was != nil && sameArg(was[i], a) {
 			continue
@@ -129,8 +136,13 @@ func (t *table[T]) rewrite(ctx context.Context, q Querier, was []any, v *T, key 
 	if len(sets) == 0 {
 		return nil
 	}
-	query := "UPDATE " + t.name + " SET " + strings.Join(sets, ", ") + " WHERE " + t.key + " = $" + strconv.Itoa(len(changed)+1)
-	n, err := q.Exec(ctx, query, append(changed, key)...)
+	conds := make([]string, len(cols))
+	for i, c := range cols {
+		changed = append(changed, vals[i])
+		conds[i] = c + " = $" + strconv.Itoa(len(changed))
+	}
+	query := "UPDATE " + t.name + " SET " + strings.Join(sets, ", ") + " WHERE " + strings.Join(conds, " AND ")
+	n, err := q.Exec(ctx, query, changed...)
 	if err == nil && n == 0 {
 		return storage.ErrNotFound
 	}

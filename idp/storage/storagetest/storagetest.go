@@ -84,10 +84,10 @@ type testCase struct {
 type fixture struct {
 	s   storage.Storage
 	ctx context.Context
-	// v1Users, when set, inserts users with the columns of 0001_init.sql
-	// (upgrade tests: the store's own CreateUser writes the columns of
-	// the newest schema).
-	v1Users Exec
+	// v1, when set, inserts users, sessions and refresh tokens with the
+	// columns of 0001_init.sql (upgrade tests: the store's own Create*
+	// write the columns of the newest schema).
+	v1 Exec
 }
 
 var pingTests = []testCase{
@@ -295,11 +295,11 @@ func (f *fixture) base(t *testing.T) base {
 
 func (f *fixture) createUser(t *testing.T, u storage.User) storage.User {
 	t.Helper()
-	if f.v1Users != nil {
+	if f.v1 != nil {
 		// The columns every version has had since 0001; the ones added
 		// later take their defaults.
 		u.MFASkippedAt, u.MFAEnrolMethod, u.Phone = time.Time{}, "", ""
-		mustOK(t, f.v1Users(f.ctx, `INSERT INTO users (id, org_id, email, email_verified, name, password_hash, state, roles,
+		mustOK(t, f.v1(f.ctx, `INSERT INTO users (id, org_id, email, email_verified, name, password_hash, state, roles,
 			locked_until, mfa_skipped, mfa_enroll_required, password_changed_at, last_login_at, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 			u.ID, u.OrgID, u.Email, u.EmailVerified, u.Name, u.PasswordHash, string(u.State), jsonList(u.Roles),
@@ -313,6 +313,14 @@ func (f *fixture) createUser(t *testing.T, u storage.User) storage.User {
 
 func (f *fixture) createSession(t *testing.T, s storage.Session) storage.Session {
 	t.Helper()
+	if f.v1 != nil {
+		s.ConnectorID, s.UpstreamSubject = "", "" // 0009
+		mustOK(t, f.v1(f.ctx, `INSERT INTO sessions (hash, user_id, auth_time, amr, ip, user_agent, created_at, last_seen_at,
+			idle_expires_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			s.Hash, orNull(s.UserID), micros0(s.AuthTime), jsonList(s.AMR), s.IP, s.UserAgent, micros0(s.CreatedAt),
+			micros0(s.LastSeenAt), micros0(s.IdleExpiresAt), micros0(s.ExpiresAt)), "insert a version-1 session")
+		return s
+	}
 	mustOK(t, f.s.CreateSession(f.ctx, s), "CreateSession "+s.Hash)
 	return s
 }
@@ -331,6 +339,16 @@ func (f *fixture) createAuthCode(t *testing.T, c storage.AuthCode) storage.AuthC
 
 func (f *fixture) createRefreshToken(t *testing.T, r storage.RefreshToken) storage.RefreshToken {
 	t.Helper()
+	if f.v1 != nil {
+		r.ConnectorID, r.UpstreamSubject = "", "" // 0009
+		mustOK(t, f.v1(f.ctx, `INSERT INTO refresh_tokens (hash, family_id, client_id, user_id, session_id, scopes, audience,
+			amr, auth_time, created_at, expires_at, used_at, revoked_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+			r.Hash, r.FamilyID, r.ClientID, orNull(r.UserID), r.SessionID, jsonList(r.Scopes), jsonList(r.Audience),
+			jsonList(r.AMR), micros0(r.AuthTime), micros0(r.CreatedAt), micros0(r.ExpiresAt), micros0(r.UsedAt),
+			micros0(r.RevokedAt)), "insert a version-1 refresh token")
+		return r
+	}
 	mustOK(t, f.s.CreateRefreshToken(f.ctx, r), "CreateRefreshToken "+r.Hash)
 	return r
 }
@@ -424,6 +442,14 @@ func micros0(t time.Time) int64 {
 		return 0
 	}
 	return t.UnixMicro()
+}
+
+// orNull is a reference column's value: "" is stored as NULL.
+func orNull(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 func jsonList(v []string) string {

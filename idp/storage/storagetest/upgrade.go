@@ -32,7 +32,7 @@ func Upgrades(t *testing.T, newStore func(t *testing.T) (s storage.Storage, migr
 			// Rows are written in the old schema and read after the whole
 			// chain, which is what an operator's upgrade runs: the store
 			// reads and writes the newest schema's columns.
-			u.run(t, &fixture{s: s, ctx: t.Context(), v1Users: exec}, exec, func() error { return migrateTo(latest) })
+			u.run(t, &fixture{s: s, ctx: t.Context(), v1: exec}, exec, func() error { return migrateTo(latest) })
 		})
 	}
 }
