@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -131,6 +132,17 @@ func renderAll(t *testing.T, r *Renderer, evil string) map[string]*httptest.Resp
 			Options: `{"challenge":"abc` + evil + `"}`, Notice: "N." + evil, Error: "E." + evil,
 			Others: []OtherMethod{{Method: "totp" + evil, Label: "App" + evil}}, Skip: true, BackURL: "/me/mfa"})
 	})
+	run("sso", func(w http.ResponseWriter) error {
+		return r.RenderSSO(w, http.StatusOK, SSOData{PostURL: "/login/sso", CSRFToken: "tok" + evil, AuthRequestID: "req" + evil,
+			ClientName: "App" + evil, Input: "a@b.example" + evil, Error: "No." + evil, BackURL: "/login?id=x"})
+	})
+	run("upstream", func(w http.ResponseWriter) error {
+		return r.RenderUpstream(w, UpstreamData{Name: "Acme SSO" + evil, URL: "https://idp.example/authorize?state=" + url.QueryEscape(evil)})
+	})
+	run("link", func(w http.ResponseWriter) error {
+		return r.RenderLink(w, http.StatusOK, LinkData{PostURL: "/login", CSRFToken: "tok" + evil, AuthRequestID: "req" + evil,
+			Email: "a@b.example" + evil, Method: "password" + evil, Error: "No." + evil})
+	})
 	run("me_mfa", func(w http.ResponseWriter) error {
 		return r.RenderMeMFA(w, http.StatusOK, MeMFAData{Factors: []FactorView{{ID: "f" + evil, Label: "App" + evil, Added: "1 Dec 2026"}},
 			AddURL: "/me/mfa/totp", RemoveURL: "/me/mfa/remove", CSRFToken: "tok" + evil, Notice: "On." + evil})
@@ -169,6 +181,9 @@ func TestEveryPageRenders(t *testing.T) {
 		"mfa_choose":     {200, "Skip for now"},
 		"mfa_notice":     {200, "Download as text"},
 		"webauthn":       {200, "Use security key"},
+		"sso":            {200, "Work email or organization name"},
+		"upstream":       {200, "Continue to Acme SSO"},
+		"link":           {200, "Connect and continue"},
 	}
 	pages := renderAll(t, r, "")
 	if len(pages) != len(requiredPages) {

@@ -339,7 +339,7 @@ func (e *env) browserOf(st session.Started) session.Browser {
 // earlier login) and returns it with the browser holding it.
 func (e *env) liveSession(u storage.User, amr []string) (session.Started, session.Browser) {
 	e.t.Helper()
-	st, err := e.sessions.Create(e.ctx, e.browser(), u.ID, amr, *e.now)
+	st, err := e.sessions.Create(e.ctx, e.browser(), session.Login{UserID: u.ID, AMR: amr, AuthTime: *e.now})
 	if err != nil {
 		e.t.Fatal(err)
 	}
