@@ -196,3 +196,10 @@ func CertificateProblems(certs []*x509.Certificate, now time.Time) []Problem {
 	}
 	return out
 }
+
+// SecretAD is the associated data a connector's sealed secret is sealed
+// with: it names the connector, so that a sealed value copied to another
+// connector's row opens nowhere.
+func SecretAD(connectorID string) []byte {
+	return []byte("gatehouse connector secret v1\x00" + connectorID)
+}

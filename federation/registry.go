@@ -39,6 +39,40 @@ type Registry struct {
 
 	mu   sync.Mutex
 	open map[string]opened
+	// offered caches Offered for offeredTTL.
+	offered   bool
+	offeredAt time.Time
+}
+
+// offeredTTL is how long Offered's answer is kept: a connector created on
+// one instance shows on every other's login page within it.
+const offeredTTL = 15 * time.Second
+
+// Offered reports whether any enabled connector exists, so that the login
+// page offers "Sign in with SSO" only where it can lead somewhere. A
+// storage error answers false: the page then shows the password form,
+// and an email of a domain with SSO still finds its connector.
+func (r *Registry) Offered(ctx context.Context) bool {
+	now := r.now()
+	r.mu.Lock()
+	if !r.offeredAt.IsZero() && now.Sub(r.offeredAt) < offeredTTL {
+		v := r.offered
+		r.mu.Unlock()
+		return v
+	}
+	r.mu.Unlock()
+	cs, err := r.Store.ListConnectors(ctx, "")
+	v := false
+	for _, c := range cs {
+		v = v || c.Enabled
+	}
+	if err != nil {
+		return false
+	}
+	r.mu.Lock()
+	r.offered, r.offeredAt = v, now
+	r.mu.Unlock()
+	return v
 }
 
 type opened struct {

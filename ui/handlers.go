@@ -71,6 +71,10 @@ type Handlers struct {
 	// (off only in dev mode on http).
 	Issuer        string
 	SecureCookies bool
+	// SSOOffered reports whether any organization has an enabled
+	// connector (federation.Registry.Offered): only then does the login
+	// page offer "Sign in with SSO". Nil: never.
+	SSOOffered func(ctx context.Context) bool
 }
 
 // RetryAfter is the Retry-After of the pages' 503 answers, in seconds.
@@ -338,7 +342,7 @@ func (h *Handlers) challenge(w http.ResponseWriter, r *http.Request, status int,
 	if h.Self != nil && h.Forgot {
 		data.ForgotPasswordURL = forgotURL(req.ID)
 	}
-	if h.Flow.Federation != nil {
+	if h.Flow.Federation != nil && h.SSOOffered != nil && h.SSOOffered(r.Context()) {
 		data.SSOURL = ssoURL(req.ID)
 	}
 	if data.ClientName == "" {

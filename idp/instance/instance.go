@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-idp/gatehouse/config"
+	"github.com/gatehouse-idp/gatehouse/federation"
 	"github.com/gatehouse-idp/gatehouse/idp/admin"
 	"github.com/gatehouse-idp/gatehouse/idp/audit"
 	"github.com/gatehouse-idp/gatehouse/idp/authflow"
@@ -79,6 +80,8 @@ type Instance struct {
 	Admin  *admin.Service
 	Flow   *authflow.Flow
 	Keys   *keys.Manager
+	// Connectors opens organizations' upstream identity providers.
+	Connectors *federation.Registry
 
 	// Checker judges new passwords; Passwords resolves an
 	// organization's effective policy (the config's defaults with the
@@ -187,6 +190,7 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Instance, erro
 	inst.Flow = &authflow.Flow{Store: inst.Store, Audit: inst.Audit, Now: inst.Now, Lockout: inst.Lockout, Expiry: inst.rules}
 	inst.Flow.RegisterMethod(&passwordlogin.Method{Users: inst.Store, Hasher: inst.Hasher})
 	inst.Flow.RegisterMethod(&passwordlogin.Renewal{Users: inst.Store, Hasher: inst.Hasher, Rules: inst.rules, Now: inst.Now})
+	inst.wireFederation()
 	app := inst.totpMethod()
 	inst.Flow.RegisterFactor(app)
 	rec := &recovery.Method{Store: inst.Store, Now: inst.Now, Logger: inst.Logger}
