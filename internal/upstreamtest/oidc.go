@@ -47,6 +47,7 @@ type OIDC struct {
 // ClientSecret) whose only redirect URI is redirectURI.
 func NewOIDC(t testing.TB, redirectURI string) *OIDC {
 	t.Helper()
+	quiet()
 	srv := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + srv.Listener.Addr().String()
 	o := &OIDC{Issuer: issuer, ClientID: "gatehouse-" + strings.ToLower(randomWord()), ClientSecret: randomWord() + randomWord(),
