@@ -13,6 +13,7 @@ import (
 	"github.com/beevik/etree"
 	crewjam "github.com/crewjam/saml"
 	"github.com/crewjam/saml/xmlenc"
+	dsig "github.com/russellhaering/goxmldsig"
 
 	"github.com/gatehouse-idp/gatehouse/federation"
 )
@@ -89,6 +90,12 @@ func TestRefusals(t *testing.T) {
 		}), "unsigned"},
 		{"signed by another key, its certificate in KeyInfo", impostor(false), "signature"},
 		{"signed by another key, no KeyInfo", impostor(true), "signature"},
+		{"signed with RSA-SHA1", func(t *testing.T, u *upstream) error {
+			u.set(func(u *upstream) { u.idp.SignatureMethod = dsig.RSASHA1SignatureMethod })
+			start, a := u.login("relay-1")
+			_, err := u.finish(start.State, a.form)
+			return err
+		}, "signature"},
 		{"tampered NameID in the signed assertion", forge(func(t *testing.T, doc *etree.Document) {
 			removeSignature(doc.Root())
 			setNameID(t, assertionOf(t, doc), "attacker")
