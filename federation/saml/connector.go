@@ -143,8 +143,8 @@ func (c *Connector) serviceProvider(idp *crewjam.EntityDescriptor, now time.Time
 	}
 	if c.key != nil {
 		sp.Key, sp.Certificate = c.key, c.cert
-		// Explicit: with an empty SignatureMethod crewjam leaves
-		// requests unsigned, and older versions fell back to RSA-SHA1.
+		// Named explicitly: with an empty SignatureMethod crewjam
+		// sends requests unsigned, and no default is left to choose.
 		sp.SignatureMethod = dsig.RSASHA256SignatureMethod
 	}
 	if c.pinned != nil {

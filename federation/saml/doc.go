@@ -13,12 +13,12 @@
 // one is set, otherwise the signing certificates of the IdP's metadata
 // (inline, or fetched over https and fetched again when it expires). A
 // Response is accepted only when it, or its one assertion, is signed with
-// such a certificate (RSA-SHA256 or better: SHA-1 signatures are refused),
-// answers the AuthnRequest of this login (no IdP-initiated logins), is
-// addressed to this SP (Destination, Recipient, Audience), is current at
-// env.Now, carries no DTD and exactly one assertion, and its assertion was
-// not used before (env.Assertions, the shared replay cache). A transient
-// NameID is refused: it is no stable subject for a link.
+// such a certificate (SHA-1 signatures are refused), answers the
+// AuthnRequest of this login (no IdP-initiated logins), is addressed to
+// this SP (Destination, Recipient, Audience), is current at env.Now,
+// carries no DTD and exactly one assertion, and its assertion was not used
+// before (env.Assertions, the shared replay cache). A transient NameID is
+// refused: it is no stable subject for a link.
 //
 // It must not decide what a login leads to (linking, provisioning, MFA:
 // that is idp/authflow), write users, links or sessions, nor serve HTTP: the
