@@ -195,7 +195,9 @@ func (h *Handlers) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	case actionRestart:
 		out, err = h.Flow.Restart(r.Context(), id, b)
 	default:
-		if h.Flow.Federation != nil && identifyOnly(method, in) {
+		// An email alone is discovery; a password blanked for its size
+		// is a wrong one.
+		if h.Flow.Federation != nil && !refused && identifyOnly(method, in) {
 			out, err = h.Flow.Identify(r.Context(), id, b, in[passwordlogin.FieldEmail])
 			break
 		}

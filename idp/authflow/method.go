@@ -159,9 +159,10 @@ func (f *Flow) refused(ctx context.Context, r storage.AuthRequest, p Party, meth
 	case fail.Show != nil && StepOf(r) != StepLogin:
 		shown = fail.Show
 	}
-	if StepOf(r) == StepLogin {
+	if StepOf(r) == StepLogin || StepOf(r) == StepLink {
 		// The login form again, with a new passkey offer: the failed
-		// attempt (or a password's) may have spent the last one.
+		// attempt (or a password's) may have spent the last one; or the
+		// link page again.
 		out, err := f.view(ctx, r, p)
 		out.Failure = shown
 		return out, err
