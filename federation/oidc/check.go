@@ -29,8 +29,8 @@ func (c *connector) Check(ctx context.Context) []federation.Problem {
 			"The discovery document at %s names the issuer %q, but the connector is configured for %q: "+
 				"correct the issuer, or the upstream is not who it should be.", d.url, d.Issuer, c.settings.Issuer)})
 	}
-	if err := d.endpointsErr(c.env.Dev); err != nil {
-		out = append(out, federation.Problem{Code: "invalid_metadata", Message: "The discovery document is not usable: " + err.Error()})
+	for _, e := range d.endpointIssues(c.env.Dev) {
+		out = append(out, federation.Problem{Code: "invalid_metadata", Message: e.sentence()})
 	}
 	if d.JwksURI != "" {
 		out = append(out, c.checkKeys(ctx, d.JwksURI)...)
@@ -43,10 +43,14 @@ func (c *connector) Check(ctx context.Context) []federation.Problem {
 
 // fetchProblem says that what could not be read.
 func fetchProblem(what string, err error) federation.Problem {
-	if errors.Is(err, ErrUnreachable) {
-		return federation.Problem{Code: "unreachable", Message: what + " cannot be fetched: " + err.Error()}
+	var fe *fetchError
+	if !errors.As(err, &fe) {
+		return federation.Problem{Code: "unreachable", Message: fmt.Sprintf("%s cannot be fetched: %v.", what, err)}
 	}
-	return federation.Problem{Code: "invalid_metadata", Message: what + " is not usable: " + err.Error()}
+	if fe.kind == ErrUnreachable {
+		return federation.Problem{Code: "unreachable", Message: fmt.Sprintf("%s at %s cannot be fetched: %s.", what, fe.url, fe.reason())}
+	}
+	return federation.Problem{Code: "invalid_metadata", Message: fmt.Sprintf("%s at %s is not usable: %s.", what, fe.url, fe.reason())}
 }
 
 // checkKeys: the key set answers, has a signing key, and the

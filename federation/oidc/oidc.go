@@ -53,7 +53,7 @@ func (r relyingParty) UserinfoEndpoint() string { return r.userinfo }
 func Open(ctx context.Context, c storage.Connector, env federation.Env) (federation.Connector, error) {
 	s, err := federation.DecodeOIDC(c.Config, env.Dev)
 	if err != nil {
-		return nil, fmt.Errorf("federation/oidc: connector %q: %w", c.ID, err)
+		return nil, fmt.Errorf("connector %q: %w", c.ID, err)
 	}
 	if env.HTTP == nil {
 		return nil, errors.New("federation/oidc: no HTTP client in the environment")
@@ -74,10 +74,10 @@ func Open(ctx context.Context, c storage.Connector, env federation.Env) (federat
 	}
 	d, err := discover(ctx, env.HTTP, s.Issuer)
 	if err != nil {
-		return nil, fmt.Errorf("federation/oidc: connector %q: %w", c.ID, err)
+		return nil, fmt.Errorf("connector %q: %w", c.ID, err)
 	}
 	if err := d.check(s.Issuer, env.Dev); err != nil {
-		return nil, fmt.Errorf("federation/oidc: connector %q: %w", c.ID, err)
+		return nil, fmt.Errorf("connector %q: %w", c.ID, err)
 	}
 	conn := &connector{
 		id: c.ID, settings: s, claims: claimNamesOf(s),
@@ -92,7 +92,7 @@ func Open(ctx context.Context, c storage.Connector, env federation.Env) (federat
 	}
 	conn.rp, err = newRelyingParty(conn, secret, d)
 	if err != nil {
-		return nil, fmt.Errorf("federation/oidc: connector %q: %w", c.ID, err)
+		return nil, fmt.Errorf("connector %q: %w", c.ID, err)
 	}
 	return conn, nil
 }
