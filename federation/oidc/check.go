@@ -29,13 +29,15 @@ func (c *connector) Check(ctx context.Context) []federation.Problem {
 			"The discovery document at %s names the issuer %q, but the connector is configured for %q: "+
 				"correct the issuer, or the upstream is not who it should be.", d.url, d.Issuer, c.settings.Issuer)})
 	}
+	usable := map[string]bool{"jwks_uri": true, "authorization_endpoint": true}
 	for _, e := range d.endpointIssues(c.env.Dev) {
 		out = append(out, federation.Problem{Code: "invalid_metadata", Message: e.sentence()})
+		usable[e.name] = false
 	}
-	if d.JwksURI != "" {
+	if usable["jwks_uri"] {
 		out = append(out, c.checkKeys(ctx, d.JwksURI)...)
 	}
-	if d.AuthorizationEndpoint != "" {
+	if usable["authorization_endpoint"] {
 		out = append(out, c.checkRedirect(ctx, d.AuthorizationEndpoint)...)
 	}
 	return out
@@ -90,7 +92,7 @@ func (c *connector) checkKeys(ctx context.Context, jwks string) []federation.Pro
 func (c *connector) checkRedirect(ctx context.Context, endpoint string) []federation.Problem {
 	u, err := url.Parse(endpoint)
 	if err != nil {
-		return nil // endpointsErr said so
+		return nil // CheckUpstreamURL parsed it
 	}
 	q := u.Query()
 	for k, v := range map[string]string{
@@ -111,7 +113,7 @@ func (c *connector) checkRedirect(ctx context.Context, endpoint string) []federa
 	resp, err := client.Do(req)
 	if err != nil {
 		return []federation.Problem{{Code: "unreachable",
-			Message: fmt.Sprintf("The authorization endpoint %s cannot be reached: %v", endpoint, err)}}
+			Message: fmt.Sprintf("The authorization endpoint %s cannot be reached: %s.", endpoint, cause(err))}}
 	}
 	defer resp.Body.Close()
 	if why := c.redirectRefused(resp); why != "" {

@@ -125,6 +125,12 @@ func TestCheck(t *testing.T) {
 					u.editDiscovery = func(d map[string]any) { d["userinfo_endpoint"] = "http://upstream.example/userinfo" }
 				})
 			}},
+		{name: "http key set is not fetched", want: []string{"invalid_metadata"}, says: "jwks_uri",
+			broken: func(_ *testing.T, u *upstream) {
+				u.set(func(u *upstream) {
+					u.editDiscovery = func(d map[string]any) { d["jwks_uri"] = "http://upstream.example/keys" }
+				})
+			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -132,16 +132,21 @@ func (e *fetchError) Error() string { return e.kind.Error() + ": " + e.url + ": 
 
 func (e *fetchError) Unwrap() []error { return []error{e.kind, e.err} }
 
-// reason is why, or err without the URL a *url.Error repeats.
+// reason is why, or what failed.
 func (e *fetchError) reason() string {
 	if e.why != "" {
 		return e.why
 	}
+	return cause(e.err)
+}
+
+// cause is err without the method and URL a *url.Error repeats.
+func cause(err error) string {
 	var ue *url.Error
-	if errors.As(e.err, &ue) {
+	if errors.As(err, &ue) {
 		return ue.Err.Error()
 	}
-	return e.err.Error()
+	return err.Error()
 }
 
 // getJSON GETs addr into v: ErrUnreachable without an HTTP 200,

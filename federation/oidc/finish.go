@@ -66,8 +66,11 @@ func (c *connector) checkCallback(s loginState, in url.Values) error {
 	if subtle.ConstantTimeCompare([]byte(in.Get("state")), []byte(s.Relay)) != 1 {
 		return federation.Refuse("state", errors.New("the callback's state is not this login's"))
 	}
-	if age := c.env.Now().Sub(s.Began); age > maxLoginAge || age < -leeway {
+	switch age := c.env.Now().Sub(s.Began); {
+	case age > maxLoginAge:
 		return federation.Refuse("state", fmt.Errorf("the login began %s ago, more than %s", age.Round(time.Second), maxLoginAge))
+	case age < -leeway:
+		return federation.Refuse("state", fmt.Errorf("the login began %s from now", (-age).Round(time.Second)))
 	}
 	if iss := in.Get("iss"); iss != "" && iss != c.settings.Issuer {
 		return federation.Refuse("issuer", fmt.Errorf("the callback names the issuer %q", clip(iss)))
