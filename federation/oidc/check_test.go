@@ -35,7 +35,9 @@ func TestOpen(t *testing.T) {
 		// setup changes the upstream before Open.
 		setup  func(*upstream)
 		sealed []byte
-		want   error
+		typ    string
+		// want is errors.Is of Open's error; errAny any error.
+		want error
 	}{
 		{name: "http issuer outside dev mode", dev: false, want: federation.ErrInsecureURL},
 		{name: "http issuer not on loopback", issuer: "http://upstream.example", dev: true, want: federation.ErrInsecureURL},
@@ -50,6 +52,7 @@ func TestOpen(t *testing.T) {
 		{name: "no key set", dev: true, want: fedoidc.ErrInvalidMetadata,
 			setup: func(u *upstream) { u.editDiscovery = func(d map[string]any) { delete(d, "jwks_uri") } }},
 		{name: "a secret that does not unseal", dev: true, sealed: []byte("garbage"), want: errSeal},
+		{name: "not an OIDC connector", dev: true, typ: "saml", want: errAny},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -68,16 +71,21 @@ func TestOpen(t *testing.T) {
 			if tc.sealed != nil {
 				r.SecretSealed = tc.sealed
 			}
+			if tc.typ != "" {
+				r.Type = tc.typ
+			}
 			e := env(&clock{})
 			e.Dev = tc.dev
 			c, err := fedoidc.Open(context.Background(), r, e)
-			if !errors.Is(err, tc.want) || c != nil {
+			if err == nil || tc.want != errAny && !errors.Is(err, tc.want) || c != nil {
 				t.Fatalf("Open: %v, %v; want %v", c, err, tc.want)
 			}
 			t.Logf("Open: %v", err)
 		})
 	}
 }
+
+var errAny = errors.New("any error")
 
 func TestCheck(t *testing.T) {
 	t.Parallel()

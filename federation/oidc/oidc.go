@@ -51,6 +51,9 @@ func (r relyingParty) UserinfoEndpoint() string { return r.userinfo }
 // client secret (none: a public client, PKCE only) and reads the upstream's
 // discovery document, whose issuer must be the configured one exactly.
 func Open(ctx context.Context, c storage.Connector, env federation.Env) (federation.Connector, error) {
+	if c.Type != storage.ConnectorOIDC {
+		return nil, fmt.Errorf("federation/oidc: connector %q is of type %q", c.ID, c.Type)
+	}
 	s, err := federation.DecodeOIDC(c.Config, env.Dev)
 	if err != nil {
 		return nil, fmt.Errorf("connector %q: %w", c.ID, err)

@@ -174,6 +174,7 @@ func TestRefusals(t *testing.T) {
 		{name: "no subject", setup: edit(func(c map[string]any) { delete(c, "sub") }), want: "no_subject"},
 		{name: "expired", opts: upstreamOpts{idTokenLifetime: time.Minute},
 			setup: func(_ *testing.T, _ *upstream, c *clock) { c.set(2 * time.Minute) }, want: "expired"},
+		{name: "not valid yet", setup: edit(func(c map[string]any) { c["nbf"] = time.Now().Add(10 * time.Minute).Unix() }), want: "expired"},
 		{name: "issued in the future", setup: func(_ *testing.T, _ *upstream, c *clock) { c.set(-10 * time.Minute) }, want: "expired"},
 		{name: "an upstream clock a little ahead", setup: func(_ *testing.T, _ *upstream, c *clock) { c.set(-10 * time.Second) },
 			check: func(t *testing.T, id federation.Identity) {}},
