@@ -55,7 +55,8 @@ func (c *connector) Finish(ctx context.Context, state []byte, in url.Values) (fe
 	}
 	// rp does not look at nbf.
 	if nbf := claims.NotBefore.AsTime(); !nbf.IsZero() && nbf.After(c.env.Now().Add(leeway)) {
-		return federation.Identity{}, federation.Refuse("expired", fmt.Errorf("the ID token is not valid before %s", nbf.UTC().Format(time.RFC3339)))
+		return federation.Identity{}, federation.Refuse("expired",
+			fmt.Errorf("the ID token is not valid before %s", nbf.UTC().Format(time.RFC3339)))
 	}
 	return c.identity(ctx, claims, tokens.Token)
 }
