@@ -29,13 +29,15 @@ func (c *connector) Check(ctx context.Context) []federation.Problem {
 			"The discovery document at %s names the issuer %q, but the connector is configured for %q: "+
 				"correct the issuer, or the upstream is not who it should be.", d.url, d.Issuer, c.settings.Issuer)})
 	}
-	if err := d.endpointsErr(c.env.Dev); err != nil {
-		out = append(out, federation.Problem{Code: "invalid_metadata", Message: "The discovery document is not usable: " + err.Error()})
+	usable := map[string]bool{"jwks_uri": true, "authorization_endpoint": true}
+	for _, e := range d.endpointIssues(c.env.Dev) {
+		out = append(out, federation.Problem{Code: "invalid_metadata", Message: e.sentence()})
+		usable[e.name] = false
 	}
-	if d.JwksURI != "" {
+	if usable["jwks_uri"] {
 		out = append(out, c.checkKeys(ctx, d.JwksURI)...)
 	}
-	if d.AuthorizationEndpoint != "" {
+	if usable["authorization_endpoint"] {
 		out = append(out, c.checkRedirect(ctx, d.AuthorizationEndpoint)...)
 	}
 	return out
@@ -43,10 +45,14 @@ func (c *connector) Check(ctx context.Context) []federation.Problem {
 
 // fetchProblem says that what could not be read.
 func fetchProblem(what string, err error) federation.Problem {
-	if errors.Is(err, ErrUnreachable) {
-		return federation.Problem{Code: "unreachable", Message: what + " cannot be fetched: " + err.Error()}
+	var fe *fetchError
+	if !errors.As(err, &fe) {
+		return federation.Problem{Code: "unreachable", Message: fmt.Sprintf("%s cannot be fetched: %v.", what, err)}
 	}
-	return federation.Problem{Code: "invalid_metadata", Message: what + " is not usable: " + err.Error()}
+	if fe.kind == ErrUnreachable {
+		return federation.Problem{Code: "unreachable", Message: fmt.Sprintf("%s at %s cannot be fetched: %s.", what, fe.url, fe.reason())}
+	}
+	return federation.Problem{Code: "invalid_metadata", Message: fmt.Sprintf("%s at %s is not usable: %s.", what, fe.url, fe.reason())}
 }
 
 // checkKeys: the key set answers, has a signing key, and the
@@ -86,7 +92,7 @@ func (c *connector) checkKeys(ctx context.Context, jwks string) []federation.Pro
 func (c *connector) checkRedirect(ctx context.Context, endpoint string) []federation.Problem {
 	u, err := url.Parse(endpoint)
 	if err != nil {
-		return nil // endpointsErr said so
+		return nil // CheckUpstreamURL parsed it
 	}
 	q := u.Query()
 	for k, v := range map[string]string{
@@ -107,7 +113,7 @@ func (c *connector) checkRedirect(ctx context.Context, endpoint string) []federa
 	resp, err := client.Do(req)
 	if err != nil {
 		return []federation.Problem{{Code: "unreachable",
-			Message: fmt.Sprintf("The authorization endpoint %s cannot be reached: %v", endpoint, err)}}
+			Message: fmt.Sprintf("The authorization endpoint %s cannot be reached: %s.", endpoint, cause(err))}}
 	}
 	defer resp.Body.Close()
 	if why := c.redirectRefused(resp); why != "" {

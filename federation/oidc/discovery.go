@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -63,21 +64,8 @@ func (d *discovery) issuerErr(issuer string) error {
 
 func (d *discovery) endpointsErr(dev bool) error {
 	var errs []error
-	for _, e := range []struct{ name, url string }{
-		{"authorization_endpoint", d.AuthorizationEndpoint},
-		{"token_endpoint", d.TokenEndpoint},
-		{"jwks_uri", d.JwksURI},
-		{"userinfo_endpoint", d.UserinfoEndpoint},
-	} {
-		switch {
-		case e.url == "" && e.name == "userinfo_endpoint":
-		case e.url == "":
-			errs = append(errs, fmt.Errorf("it has no %s", e.name))
-		default:
-			if err := federation.CheckUpstreamURL(e.url, dev); err != nil {
-				errs = append(errs, fmt.Errorf("its %s: %w", e.name, err))
-			}
-		}
+	for _, e := range d.endpointIssues(dev) {
+		errs = append(errs, e)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %s: %w", ErrInvalidMetadata, d.url, errors.Join(errs...))
@@ -85,31 +73,107 @@ func (d *discovery) endpointsErr(dev bool) error {
 	return nil
 }
 
-// getJSON GETs url into v: ErrUnreachable without an HTTP 200,
+// endpointIssue is an endpoint the document lacks (err nil) or one that
+// is not https.
+type endpointIssue struct {
+	name, url string
+	err       error
+}
+
+func (e endpointIssue) Error() string {
+	if e.err == nil {
+		return "it has no " + e.name
+	}
+	return "its " + e.name + ": " + e.err.Error()
+}
+
+func (e endpointIssue) Unwrap() error { return e.err }
+
+// sentence says it for an administrator.
+func (e endpointIssue) sentence() string {
+	if e.err == nil {
+		return fmt.Sprintf("The discovery document has no %s.", e.name)
+	}
+	return fmt.Sprintf("The discovery document's %s %q is not https (http is allowed only on loopback, in dev mode).", e.name, e.url)
+}
+
+func (d *discovery) endpointIssues(dev bool) []endpointIssue {
+	var out []endpointIssue
+	for _, e := range []endpointIssue{
+		{name: "authorization_endpoint", url: d.AuthorizationEndpoint},
+		{name: "token_endpoint", url: d.TokenEndpoint},
+		{name: "jwks_uri", url: d.JwksURI},
+		{name: "userinfo_endpoint", url: d.UserinfoEndpoint},
+	} {
+		switch {
+		case e.url == "" && e.name == "userinfo_endpoint": // optional
+		case e.url == "":
+			out = append(out, e)
+		default:
+			if e.err = federation.CheckUpstreamURL(e.url, dev); e.err != nil {
+				out = append(out, e)
+			}
+		}
+	}
+	return out
+}
+
+// fetchError is a document that could not be read: kind is
+// ErrUnreachable or ErrInvalidMetadata.
+type fetchError struct {
+	kind error
+	url  string
+	// why says it, or err: what failed.
+	why string
+	err error
+}
+
+func (e *fetchError) Error() string { return e.kind.Error() + ": " + e.url + ": " + e.reason() }
+
+func (e *fetchError) Unwrap() []error { return []error{e.kind, e.err} }
+
+// reason is why, or what failed.
+func (e *fetchError) reason() string {
+	if e.why != "" {
+		return e.why
+	}
+	return cause(e.err)
+}
+
+// cause is err without the method and URL a *url.Error repeats.
+func cause(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return err.Error()
+}
+
+// getJSON GETs addr into v: ErrUnreachable without an HTTP 200,
 // ErrInvalidMetadata when the body is not JSON.
-func getJSON(ctx context.Context, client *http.Client, url string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+func getJSON(ctx context.Context, client *http.Client, addr string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, addr, nil)
 	if err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrInvalidMetadata, url, err)
+		return &fetchError{kind: ErrInvalidMetadata, url: addr, err: err}
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrUnreachable, url, err)
+		return &fetchError{kind: ErrUnreachable, url: addr, err: err}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%w: %s answered HTTP %d", ErrUnreachable, url, resp.StatusCode)
+		return &fetchError{kind: ErrUnreachable, url: addr, why: fmt.Sprintf("HTTP %d", resp.StatusCode)}
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxDocument+1))
 	if err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrUnreachable, url, err)
+		return &fetchError{kind: ErrUnreachable, url: addr, err: err}
 	}
 	if len(body) > maxDocument {
-		return fmt.Errorf("%w: %s is larger than %d bytes", ErrInvalidMetadata, url, maxDocument)
+		return &fetchError{kind: ErrInvalidMetadata, url: addr, why: fmt.Sprintf("larger than %d bytes", maxDocument)}
 	}
 	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrInvalidMetadata, url, err)
+		return &fetchError{kind: ErrInvalidMetadata, url: addr, err: err}
 	}
 	return nil
 }

@@ -13,12 +13,15 @@
 //   - the login's State (state.go): a fresh PKCE S256 verifier and nonce
 //     per login, the relay and when the login began, as JSON that only
 //     this package reads;
-//   - the callback's checks and the ID token's verification (verify.go):
-//     relay, RFC 9207 iss, the code exchange, issuer, audience and azp,
+//   - the callback's checks (finish.go: an upstream error, the relay, the
+//     login's age, RFC 9207 iss, the code exchange with the verifier) and
+//     the ID token's verification (verify.go: issuer, audience and azp,
 //     signature with the upstream's JWKS and an algorithm from a fixed
-//     asymmetric set (never none, never HMAC), expiry and iat on env.Now,
-//     nonce; each failure is a *federation.Refusal with a short Reason,
+//     asymmetric set, never none nor HMAC, exp, iat and nbf on env.Now,
+//     nonce); each failure is a *federation.Refusal with a short Reason,
 //     each outage a plain wrapped error;
+//   - Check (check.go): discovery, keys and their certificates, and a
+//     probe of the authorization endpoint with our redirect URI;
 //   - the mapping of claims to an Identity (claims.go), with the
 //     configured claim names and the userinfo endpoint as a fallback for
 //     email, name and groups only.

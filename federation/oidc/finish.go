@@ -53,6 +53,11 @@ func (c *connector) Finish(ctx context.Context, state []byte, in url.Values) (fe
 	if err != nil {
 		return federation.Identity{}, verifyError(err)
 	}
+	// rp does not look at nbf.
+	if nbf := claims.NotBefore.AsTime(); !nbf.IsZero() && nbf.After(c.env.Now().Add(leeway)) {
+		return federation.Identity{}, federation.Refuse("expired",
+			fmt.Errorf("the ID token is not valid before %s", nbf.UTC().Format(time.RFC3339)))
+	}
 	return c.identity(ctx, claims, tokens.Token)
 }
 
@@ -66,8 +71,11 @@ func (c *connector) checkCallback(s loginState, in url.Values) error {
 	if subtle.ConstantTimeCompare([]byte(in.Get("state")), []byte(s.Relay)) != 1 {
 		return federation.Refuse("state", errors.New("the callback's state is not this login's"))
 	}
-	if age := c.env.Now().Sub(s.Began); age > maxLoginAge || age < -leeway {
+	switch age := c.env.Now().Sub(s.Began); {
+	case age > maxLoginAge:
 		return federation.Refuse("state", fmt.Errorf("the login began %s ago, more than %s", age.Round(time.Second), maxLoginAge))
+	case age < -leeway:
+		return federation.Refuse("state", fmt.Errorf("the login began %s from now", (-age).Round(time.Second)))
 	}
 	if iss := in.Get("iss"); iss != "" && iss != c.settings.Issuer {
 		return federation.Refuse("issuer", fmt.Errorf("the callback names the issuer %q", clip(iss)))

@@ -51,9 +51,12 @@ func (r relyingParty) UserinfoEndpoint() string { return r.userinfo }
 // client secret (none: a public client, PKCE only) and reads the upstream's
 // discovery document, whose issuer must be the configured one exactly.
 func Open(ctx context.Context, c storage.Connector, env federation.Env) (federation.Connector, error) {
+	if c.Type != storage.ConnectorOIDC {
+		return nil, fmt.Errorf("federation/oidc: connector %q is of type %q", c.ID, c.Type)
+	}
 	s, err := federation.DecodeOIDC(c.Config, env.Dev)
 	if err != nil {
-		return nil, fmt.Errorf("federation/oidc: connector %q: %w", c.ID, err)
+		return nil, fmt.Errorf("connector %q: %w", c.ID, err)
 	}
 	if env.HTTP == nil {
 		return nil, errors.New("federation/oidc: no HTTP client in the environment")
@@ -74,10 +77,10 @@ func Open(ctx context.Context, c storage.Connector, env federation.Env) (federat
 	}
 	d, err := discover(ctx, env.HTTP, s.Issuer)
 	if err != nil {
-		return nil, fmt.Errorf("federation/oidc: connector %q: %w", c.ID, err)
+		return nil, fmt.Errorf("connector %q: %w", c.ID, err)
 	}
 	if err := d.check(s.Issuer, env.Dev); err != nil {
-		return nil, fmt.Errorf("federation/oidc: connector %q: %w", c.ID, err)
+		return nil, fmt.Errorf("connector %q: %w", c.ID, err)
 	}
 	conn := &connector{
 		id: c.ID, settings: s, claims: claimNamesOf(s),
@@ -92,7 +95,7 @@ func Open(ctx context.Context, c storage.Connector, env federation.Env) (federat
 	}
 	conn.rp, err = newRelyingParty(conn, secret, d)
 	if err != nil {
-		return nil, fmt.Errorf("federation/oidc: connector %q: %w", c.ID, err)
+		return nil, fmt.Errorf("connector %q: %w", c.ID, err)
 	}
 	return conn, nil
 }

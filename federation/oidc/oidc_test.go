@@ -113,8 +113,10 @@ func TestLogin(t *testing.T) {
 			if !reflect.DeepEqual(id, tc.want) {
 				t.Errorf("Identity = %+v\nwant       %+v", id, tc.want)
 			}
-			if u.userinfoCalls != tc.userinfo {
-				t.Errorf("userinfo asked %d times, want %d", u.userinfoCalls, tc.userinfo)
+			var calls int
+			u.set(func(u *upstream) { calls = u.userinfoCalls })
+			if calls != tc.userinfo {
+				t.Errorf("userinfo asked %d times, want %d", calls, tc.userinfo)
 			}
 		})
 	}
@@ -174,6 +176,7 @@ func TestRefusals(t *testing.T) {
 		{name: "no subject", setup: edit(func(c map[string]any) { delete(c, "sub") }), want: "no_subject"},
 		{name: "expired", opts: upstreamOpts{idTokenLifetime: time.Minute},
 			setup: func(_ *testing.T, _ *upstream, c *clock) { c.set(2 * time.Minute) }, want: "expired"},
+		{name: "not valid yet", setup: edit(func(c map[string]any) { c["nbf"] = time.Now().Add(10 * time.Minute).Unix() }), want: "expired"},
 		{name: "issued in the future", setup: func(_ *testing.T, _ *upstream, c *clock) { c.set(-10 * time.Minute) }, want: "expired"},
 		{name: "an upstream clock a little ahead", setup: func(_ *testing.T, _ *upstream, c *clock) { c.set(-10 * time.Second) },
 			check: func(t *testing.T, id federation.Identity) {}},
@@ -298,7 +301,8 @@ func TestIDTokenOfAnotherUpstream(t *testing.T) {
 	if _, err := cb.Finish(context.Background(), start.State, b.login(t, start)); err != nil {
 		t.Fatalf("login at B: %v", err)
 	}
-	fromB := b.lastIDToken
+	var fromB string
+	b.set(func(u *upstream) { fromB = u.lastIDToken })
 	a.set(func(u *upstream) { u.editToken = func(resp map[string]any) { resp["id_token"] = fromB } })
 	ca := open(t, a, withGroups, &clock{})
 	start = begin(t, ca, "relay-a")
@@ -318,7 +322,9 @@ func TestUpstreamError(t *testing.T) {
 	if refusal(err) != "upstream_error" || !errors.As(err, &ue) || ue.Code != "access_denied" || ue.Description != "The user said no?" {
 		t.Fatalf("Finish: %v; want a refusal \"upstream_error\" with access_denied", err)
 	}
-	if u.lastIDToken != "" {
+	var sent string
+	u.set(func(u *upstream) { sent = u.lastIDToken })
+	if sent != "" {
 		t.Error("an upstream error reached the token endpoint")
 	}
 }
@@ -352,4 +358,27 @@ func TestOutages(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestConcurrentLogins: one connector serves logins side by side (one
+// key set, fetched once, shared).
+func TestConcurrentLogins(t *testing.T) {
+	t.Parallel()
+	u := newUpstream(t, upstreamOpts{claimsInIDToken: true})
+	c := open(t, u, withGroups, &clock{})
+	var wg sync.WaitGroup
+	for i := range 5 {
+		wg.Go(func() {
+			relay := "relay-" + string(rune('a'+i))
+			start, err := c.Begin(context.Background(), relay)
+			if err != nil {
+				t.Errorf("Begin: %v", err)
+				return
+			}
+			if id, err := c.Finish(context.Background(), start.State, u.login(t, start)); err != nil || id.Subject != "id1" {
+				t.Errorf("Finish: %+v, %v", id, err)
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -239,6 +240,12 @@ func unsigned(claims map[string]any) string {
 // redirects until the one to our callback, whose query it returns.
 func (u *upstream) login(t *testing.T, start federation.Start) url.Values {
 	t.Helper()
+	// fatal is t.Fatalf that also works in a goroutine of the test.
+	fatal := func(format string, args ...any) {
+		t.Helper()
+		t.Errorf(format, args...)
+		runtime.Goexit()
+	}
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Jar: jar, Timeout: 5 * time.Second,
 		CheckRedirect: func(req *http.Request, _ []*http.Request) error {
@@ -249,29 +256,29 @@ func (u *upstream) login(t *testing.T, start federation.Start) url.Values {
 		}}
 	resp, err := browser.Get(start.URL)
 	if err != nil {
-		t.Fatal(err)
+		fatal("%v", err)
 	}
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	form := loginForm.FindSubmatch(page)
 	id := hiddenID.FindSubmatch(page)
 	if resp.StatusCode != http.StatusOK || form == nil || id == nil {
-		t.Fatalf("no login form at the upstream (HTTP %d): %s", resp.StatusCode, page)
+		fatal("no login form at the upstream (HTTP %d): %s", resp.StatusCode, page)
 	}
 	action, err := resp.Request.URL.Parse(string(form[1]))
 	if err != nil {
-		t.Fatal(err)
+		fatal("%v", err)
 	}
 	resp, err = browser.PostForm(action.String(), url.Values{
 		"id": {string(id[1])}, "username": {username}, "password": {password}})
 	if err != nil {
-		t.Fatal(err)
+		fatal("%v", err)
 	}
 	defer resp.Body.Close()
 	loc, err := resp.Location()
 	if err != nil || !strings.HasPrefix(loc.String(), callback+"?") {
 		body, _ := io.ReadAll(resp.Body)
-		t.Fatalf("the upstream did not send the browser to our callback (HTTP %d, %v): %s", resp.StatusCode, loc, body)
+		fatal("the upstream did not send the browser to our callback (HTTP %d, %v): %s", resp.StatusCode, loc, body)
 	}
 	return loc.Query()
 }
