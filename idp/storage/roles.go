@@ -23,8 +23,8 @@ type Maintenance interface {
 
 	// DeleteExpired removes rows whose lifetime ended before now: auth
 	// requests, codes, tokens, sessions, one-time tokens, attempt
-	// counters and unconfirmed factors whose enrolment expired. Audit
-	// events are kept.
+	// counters, unconfirmed factors whose enrolment expired and assertion
+	// replay records. Audit events are kept.
 	DeleteExpired(ctx context.Context, now time.Time) (int, error)
 }
 
@@ -39,6 +39,7 @@ type Organizations interface {
 	ListOrganizations(ctx context.Context) ([]Organization, error)
 	UpdateOrganization(ctx context.Context, id string, fn func(Organization) (Organization, error)) (Organization, error)
 	// DeleteOrganization fails with ErrConflict while users belong to it.
+	// Its connectors (and their domains) go with it.
 	DeleteOrganization(ctx context.Context, id string) error
 }
 
@@ -115,7 +116,9 @@ type Grants interface {
 	// not nil, is the access token issued with next and is stored in the
 	// same transaction, so that a family revocation racing the rotation
 	// revokes it too. The FamilyID of next and access is overwritten with
-	// the old token's family.
+	// the old token's family; every other field of next is stored as
+	// given, so the caller carries ConnectorID and UpstreamSubject over
+	// from the old token.
 	RotateRefreshToken(ctx context.Context, oldHash string, next RefreshToken, access *AccessToken, now time.Time) (RefreshToken, error)
 
 	CreateAccessToken(ctx context.Context, t AccessToken) error

@@ -386,7 +386,8 @@ type RefreshToken struct {
 	// ConnectorID and UpstreamSubject name the link a federated login
 	// stood on ("" for a local login): the token stops working when that
 	// link is removed or its connector disabled or deleted. Rotation
-	// carries them to the next token.
+	// carries them to the next token (the caller copies them into next;
+	// see RotateRefreshToken).
 	ConnectorID     string
 	UpstreamSubject string
 	CreatedAt       time.Time
