@@ -54,7 +54,16 @@ func NewOIDC(t testing.TB, redirectURI string) *OIDC {
 		server: srv, people: &people{byID: map[string]Person{}}}
 	clients := map[string]*exstorage.Client{o.ClientID: exstorage.WebClient(o.ClientID, o.ClientSecret, redirectURI)}
 	st := &opStorage{Storage: exstorage.NewStorageWithClients(o.people, clients), people: o.people}
-	srv.Config.Handler = exampleop.SetupServer(issuer, st, nil, false)
+	op := exampleop.SetupServer(issuer, st, nil, false)
+	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/favicon.ico" {
+			// The example serves none; a browser's 404 for it would read
+			// as a fault in browser tests.
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		op.ServeHTTP(w, r)
+	})
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return o
