@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,6 +26,7 @@ const (
 	PathSSO        = "/login/sso"
 	pathFederation = "/federation/"
 	actionRestart  = "restart"
+	actionSendCode = "send_code"
 	fieldSSO       = "sso"
 	// upstreamCookieTTL outlives the flow's wait for a callback a little.
 	upstreamCookieTTL = 16 * time.Minute
@@ -260,9 +262,19 @@ func (h *Handlers) federationError(w http.ResponseWriter, r *http.Request, err e
 func (h *Handlers) linkAccountForm(w http.ResponseWriter, r *http.Request, status int, door Door, out authflow.Outcome) {
 	req := out.Request
 	d := LinkData{PostURL: PathLogin, CSRFToken: h.CSRF.Token(w, r, req.ID), AuthRequestID: req.ID,
-		Email: out.Account, Method: out.Method, FormActionOrigins: door.ResponseOrigins(req), Lang: "en"}
+		Email: out.Account, Method: out.Method, FormActionOrigins: door.ResponseOrigins(req), Lang: "en",
+		CodeOffered: slices.Contains(out.Methods, authflow.MethodLinkCode)}
+	if out.View != nil {
+		d.CodeSent = out.View.Sent || len(out.Request.FlowData) > 0
+		if out.View.Notice != nil {
+			d.Notice = sentence(out.View.Notice.Error())
+		}
+	}
 	if out.Failure != nil {
 		d.Error = msgBadCreds
+		if r.PostForm.Get("method") == authflow.MethodLinkCode {
+			d.Error = failureText(out.Failure)
+		}
 		if status < 400 {
 			status = http.StatusUnauthorized
 		}

@@ -194,6 +194,8 @@ func (h *Handlers) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		out, err = h.Flow.Finish(r.Context(), id, b)
 	case actionRestart:
 		out, err = h.Flow.Restart(r.Context(), id, b)
+	case actionSendCode:
+		out, err = h.Flow.SendLinkCode(r.Context(), id, b)
 	default:
 		// An email alone is discovery; a password blanked for its size
 		// is a wrong one.

@@ -173,7 +173,7 @@ func zeroData(page string) any {
 	case pageUpstream:
 		return UpstreamData{URL: "https://idp.example/"}
 	case pageLink:
-		return LinkData{Method: "password"}
+		return LinkData{Method: "password", CodeOffered: true, CodeSent: true, Notice: "x"}
 	default:
 		return LoggedOutData{}
 	}
@@ -683,8 +683,13 @@ type LinkData struct {
 	Email string
 	// Method is the form's back door (the password); "" when the account
 	// has none.
-	Method            string
-	Error             string
+	Method string
+	// CodeOffered offers a code sent to Email instead; CodeSent shows the
+	// form for the code that was sent, with Notice (a send cap reached,
+	// the mail server down).
+	CodeOffered, CodeSent bool
+	Notice                string
+	Error                 string
 	FormActionOrigins []string
 	Lang              string
 }

@@ -84,6 +84,9 @@ func (f *Flow) Submit(ctx context.Context, id string, b session.Browser, method 
 	if f.Passkeys != nil && method == f.Passkeys.PasskeyName() {
 		return f.submitPasskey(ctx, r, b, in)
 	}
+	if method == MethodLinkCode {
+		return f.submitLinkCode(ctx, r, b, in)
+	}
 	m, ok := f.methods[method]
 	if !ok {
 		return Outcome{}, fmt.Errorf("%w: %q", ErrUnknownMethod, method)

@@ -52,6 +52,9 @@ type UpstreamStore interface {
 type Federation struct {
 	Upstreams Upstreams
 	Store     UpstreamStore
+	// Address, when set, offers a code sent to the account's address as
+	// the proof of a local account before a link (linkcode.go).
+	Address AddressProof
 }
 
 // Identifying is a first-factor method whose form names the account by an
@@ -547,6 +550,13 @@ func (f *Flow) linkView(ctx context.Context, r storage.AuthRequest, p Party) (Ou
 		out.Method = f.firstFactor()
 		out.Methods = []string{out.Method}
 	}
+	if f.Federation != nil && f.Federation.Address != nil {
+		out.Methods = append(out.Methods, MethodLinkCode)
+		if len(r.FlowData) > 0 {
+			// A code was sent for this login: its form.
+			out.View = &View{Sent: true}
+		}
+	}
 	if r.Upstream != nil {
 		out.Upstream = &UpstreamStart{Connector: r.Upstream.ConnectorID}
 	}
@@ -581,7 +591,7 @@ func upstreamAMR(amr []string) []string {
 	if slices.Contains(amr, AMRFederated) {
 		return amr
 	}
-	return append(slices.Clone(amr), AMRFederated)
+	return append([]string{AMRFederated}, amr...)
 }
 
 // linkAlive reports whether a session's link still holds: its connector

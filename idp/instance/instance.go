@@ -210,6 +210,8 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Instance, erro
 		}
 		inst.Flow.RegisterFactor(em)
 		inst.SelfService.EmailCodes = em
+		// Its codes also prove an account before a link (federation).
+		inst.Flow.Federation.Address = em
 		// A factor enrolled at a login is mailed like one added at /me.
 		inst.Flow.Notices = inst.SelfService
 	}

@@ -226,3 +226,62 @@ func TestFederationInvited(t *testing.T) {
 		})
 	})
 }
+
+// TestFederationLinkByEmailCode: the other proof of the local account is a
+// code sent to its own address, over SMTP. It works for an account without
+// a password (an invited one is activated by it), a wrong code links
+// nothing, and the code is bound to the login that asked for it.
+func TestFederationLinkByEmailCode(t *testing.T) {
+	for _, backend := range backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			m := newMailHarness(t, backend, nil)
+			f := newFedOn(t, m.harness, connectorOpts{}) // not trusted for email: every first login proves
+			now := f.clock.Now()
+			inv := storage.User{ID: storage.NewID(), OrgID: f.org.ID, Email: "ivy@" + acmeDomain, Name: "Ivy",
+				State: storage.UserInvited, CreatedAt: now, UpdatedAt: now}
+			if err := f.inst.Store.CreateUser(f.ctx, inv); err != nil {
+				t.Fatal(err)
+			}
+			f.person("up-ivy", inv.Email, true, nil)
+			b := f.browser()
+			target, l := f.toUpstream(b, inv.Email, nil)
+			p := f.signInUpstream(b, target, "up-ivy")
+			if !isPage(p, "link") || strings.Contains(p.body, `name="password"`) || !strings.Contains(p.body, `id="send-code"`) {
+				t.Fatalf("expected the link page with only the emailed code, got %d\n%s", p.resp.StatusCode, p.body)
+			}
+			send := p.hidden()
+			send.Del("method")
+			send.Set("action", "send_code")
+			p = b.post(f.issuer+"/login", send)
+			if !strings.Contains(p.body, `name="code"`) {
+				t.Fatalf("no code form after sending:\n%s", p.body)
+			}
+			code := m.mailedCode(t, inv.Email)
+			form := p.hidden()
+			form.Del("action")
+			form.Set("method", "link_code")
+			form.Set("code", wrongCode(code))
+			p = b.post(f.issuer+"/login", form)
+			if !isPage(p, "link") || p.resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("wrong code: %d\n%s", p.resp.StatusCode, p.body)
+			}
+			if _, ok := f.link("up-ivy"); ok {
+				t.Fatal("linked after a wrong code")
+			}
+			form = p.hidden()
+			form.Del("action")
+			form.Set("method", "link_code")
+			form.Set("code", code)
+			l.q = b.post(f.issuer+"/login", form).callback(t)
+			if sub, _ := f.subject(l); sub != inv.ID {
+				t.Fatalf("signed in as %s", sub)
+			}
+			if u := f.storedUser(inv.ID); u.State != storage.UserActive || !u.EmailVerified {
+				t.Fatalf("after the code: state %s verified %v", u.State, u.EmailVerified)
+			}
+			if l, ok := f.link("up-ivy"); !ok || l.UserID != inv.ID {
+				t.Fatalf("link %+v %v", l, ok)
+			}
+		})
+	}
+}

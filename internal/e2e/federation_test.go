@@ -53,7 +53,12 @@ type connectorOpts struct {
 
 func newFed(t *testing.T, backend string, o connectorOpts) *fed {
 	t.Helper()
-	h := newHarness(t, backend)
+	return newFedOn(t, newHarness(t, backend), o)
+}
+
+// newFedOn adds the organization, its connector and its upstream to h.
+func newFedOn(t *testing.T, h *harness, o connectorOpts) *fed {
+	t.Helper()
 	const id = "acme-sso"
 	up := upstreamtest.NewOIDC(t, federation.URLsFor(h.issuer, id).Callback)
 	org, err := h.inst.Admin.CreateOrg(h.ctx, "test", admin.CreateOrgInput{Name: "acme", DisplayName: "Acme", Domains: []string{acmeDomain}})
