@@ -690,8 +690,8 @@ type LinkData struct {
 	CodeOffered, CodeSent bool
 	Notice                string
 	Error                 string
-	FormActionOrigins []string
-	Lang              string
+	FormActionOrigins     []string
+	Lang                  string
 }
 
 // RenderLink renders the link page with status.
