@@ -75,6 +75,8 @@ type Handlers struct {
 	// connector (federation.Registry.Offered): only then does the login
 	// page offer "Sign in with SSO". Nil: never.
 	SSOOffered func(ctx context.Context) bool
+	// Links serves /me/links (idp/admin); nil leaves it out.
+	Links Links
 }
 
 // RetryAfter is the Retry-After of the pages' 503 answers, in seconds.
@@ -98,6 +100,7 @@ func (h *Handlers) Mount(handle func(pattern string, handler http.Handler)) {
 	h.mountPasswords(handle)
 	h.mountMFA(handle)
 	h.mountFederation(handle)
+	h.mountLinks(handle)
 }
 
 // CheckDoors fails unless every door registered with the flow can also

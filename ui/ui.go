@@ -43,11 +43,12 @@ const (
 	pageSSO           = "sso"
 	pageUpstream      = "upstream"
 	pageLink          = "link"
+	pageMeLinks       = "me_links"
 )
 
 var requiredPages = []string{pageLogin, pageError, pageLogoutConfirm, pageLoggedOut, pageAutoPost, pageHome,
 	pageForgot, pageSetPassword, pageNotice, pageMFACode, pageTOTPEnrol, pageMeMFA, pageMFAChoose, pageMFANotice, pageWebAuthn,
-	pageSSO, pageUpstream, pageLink}
+	pageSSO, pageUpstream, pageLink, pageMeLinks}
 
 // baseCSP is httpserver.DefaultCSP without its form-action directive,
 // which the renderer writes per page (a test keeps the two in step).
@@ -172,6 +173,8 @@ func zeroData(page string) any {
 		return SSOData{}
 	case pageUpstream:
 		return UpstreamData{URL: "https://idp.example/"}
+	case pageMeLinks:
+		return LinksData{Links: []LinkRow{{LastUsed: "x"}}}
 	case pageLink:
 		return LinkData{Method: "password", CodeOffered: true, CodeSent: true, Notice: "x"}
 	default:
