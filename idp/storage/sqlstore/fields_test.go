@@ -81,6 +81,16 @@ func TestFieldsRoundTrip(t *testing.T) {
 			storage.AuthRequest{ID: "a", MaxAge: &maxAge},
 		},
 		{
+			"an upstream with empty lists reads back without them",
+			storage.AuthRequest{ID: "a", Upstream: &storage.UpstreamLogin{ConnectorID: "c", Subject: "s", Groups: []string{}, AMR: []string{}}},
+			storage.AuthRequest{ID: "a", Upstream: &storage.UpstreamLogin{ConnectorID: "c", Subject: "s"}},
+		},
+		{
+			"an upstream survives",
+			storage.AuthRequest{ID: "a", Upstream: &storage.UpstreamLogin{ConnectorID: "c", Subject: "s", Groups: []string{"g"}, Linked: true}},
+			storage.AuthRequest{ID: "a", Upstream: &storage.UpstreamLogin{ConnectorID: "c", Subject: "s", Groups: []string{"g"}, Linked: true}},
+		},
+		{
 			"values survive",
 			storage.AuthRequest{ID: "a", OIDC: &storage.OIDCParams{Scopes: []string{"openid"}}, DoorData: []byte(`{"k":"v"}`), SubjectHint: "u", Attempts: 3},
 			storage.AuthRequest{ID: "a", OIDC: &storage.OIDCParams{Scopes: []string{"openid"}}, DoorData: []byte(`{"k":"v"}`), SubjectHint: "u", Attempts: 3},
@@ -167,6 +177,21 @@ func TestTableSQL(t *testing.T) {
 	}
 }
 
+// A request without an upstream stores "", the column's default, so rows
+// written before migration 0009 and local logins read alike.
+func TestUpstreamNoneIsEmpty(t *testing.T) {
+	r := storage.AuthRequest{ID: "a"}
+	args, err := authRequests.fields(&r).args()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range authRequests.names {
+		if n == "upstream" && args[i] != "" {
+			t.Fatalf("upstream argument = %#v, want \"\"", args[i])
+		}
+	}
+}
+
 // execLog is a Querier that keeps the statements Exec gets.
 type execLog struct {
 	queries []string
@@ -228,5 +253,23 @@ func TestRewriteChangedColumnsOnly(t *testing.T) {
 	next := cur
 	if err := users.rewrite(context.Background(), &l, nil, &next, "u1"); err != nil || len(l.args) != 1 || len(l.args[0]) != len(users.names)+1 {
 		t.Fatalf("full rewrite: %v %q", err, l.queries)
+	}
+}
+
+// A table keyed by two columns (links) names both in the WHERE, after the
+// changed columns.
+func TestRewriteKeyed(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	l := storage.Link{ConnectorID: "c", Subject: "s", UserID: "u", Email: "a@example.com", CreatedAt: now}
+	was := links.encoded(&l)
+	next := l
+	next.Email = "b@example.com"
+	var kl execLog
+	if err := links.rewriteKeyed(context.Background(), &kl, was, &next, []string{"connector_id", "subject"}, "c", "s"); err != nil {
+		t.Fatal(err)
+	}
+	if want := "UPDATE links SET email = $1 WHERE connector_id = $2 AND subject = $3"; len(kl.queries) != 1 || kl.queries[0] != want ||
+		!slices.Equal(kl.args[0], []any{"b@example.com", "c", "s"}) {
+		t.Fatalf("keyed rewrite: got %q %v\nwant %q", kl.queries, kl.args, want)
 	}
 }

@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ var authRequestTests = []testCase{
 	{"RoundTrip", testAuthRequestRoundTrip},
 	{"MaxAge", testAuthRequestMaxAge},
 	{"DoorData", testAuthRequestDoorData},
+	{"Upstream", testAuthRequestUpstream},
 	{"UpdateThroughSteps", testAuthRequestUpdate},
 	{"NotFound", testAuthRequestNotFound},
 	{"CreateConflict", testAuthRequestCreateConflict},
@@ -35,8 +37,24 @@ func fullAuthRequest(id, clientID, orgID, userID, sessionID string) storage.Auth
 	r.SessionID = sessionID
 	r.AuthTime = at(-30 * time.Second)
 	r.AMR = []string{"pwd"}
+	r.Upstream = newUpstream()
 	r.Attempts = 2
 	return r
+}
+
+// newUpstream is an upstream identity with every field set.
+func newUpstream() *storage.UpstreamLogin {
+	return &storage.UpstreamLogin{
+		ConnectorID:   "acme-okta",
+		Subject:       "00u1abcd – Ünïcode ✓",
+		Email:         "Alice.O'Brien@Acme.example",
+		EmailVerified: true,
+		Name:          "Alice \"Al\" O'Brien",
+		Groups:        []string{"acme:admins", "acme:users"},
+		AMR:           []string{"pwd", "mfa"},
+		ACR:           "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport",
+		Linked:        true,
+	}
 }
 
 func testAuthRequestRoundTrip(t *testing.T, f *fixture) {
@@ -136,6 +154,69 @@ func testAuthRequestDoorData(t *testing.T, f *fixture) {
 		_, err := f.s.GetAuthRequest(f.ctx, r.ID)
 		checkErr(t, err, storage.ErrNotFound, "GetAuthRequest after a refused create")
 	})
+}
+
+// testAuthRequestUpstream: the identity an upstream proved round-trips
+// whole; a local login's nil stays nil, also through updates that do not
+// touch it; the flow can set it, mark it linked and clear it.
+func testAuthRequestUpstream(t *testing.T, f *fixture) {
+	b := f.base(t)
+	bare := &storage.UpstreamLogin{ConnectorID: "acme-saml", Subject: "s", Groups: []string{}, AMR: []string{}}
+	for _, c := range []struct {
+		name     string
+		upstream *storage.UpstreamLogin
+	}{
+		{"nil", nil},
+		{"full", newUpstream()},
+		{"bare", bare},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := newAuthRequest("ar-"+c.name, b.client.ID)
+			r.Upstream = c.upstream
+			f.createAuthRequest(t, r)
+			got, err := f.s.GetAuthRequest(f.ctx, r.ID)
+			if checkOK(t, err, "GetAuthRequest") {
+				checkEqual(t, "GetAuthRequest", r, got)
+			}
+			want := r
+			want.Step = "authenticate"
+			got, err = f.s.UpdateAuthRequest(f.ctx, r.ID, func(cur storage.AuthRequest) (storage.AuthRequest, error) {
+				cur.Step = want.Step
+				return cur, nil
+			})
+			if checkOK(t, err, "UpdateAuthRequest") {
+				checkEqual(t, "UpdateAuthRequest result", want, got)
+			}
+			if got, err := f.s.GetAuthRequest(f.ctx, r.ID); checkOK(t, err, "GetAuthRequest after update") {
+				checkEqual(t, "GetAuthRequest after an update that keeps Upstream", want, got)
+			}
+		})
+	}
+
+	r := f.createAuthRequest(t, newAuthRequest("ar-flow", b.client.ID))
+	for i, change := range []func(*storage.AuthRequest){
+		func(r *storage.AuthRequest) { r.Step, r.Upstream = "link", newUpstream() },
+		func(r *storage.AuthRequest) { r.Upstream.Linked, r.UserID = false, b.user.ID },
+		func(r *storage.AuthRequest) { r.Upstream.Linked, r.Upstream.Email = true, "alice@acme.example" },
+		func(r *storage.AuthRequest) { r.Upstream = nil },
+	} {
+		want := r
+		if r.Upstream != nil {
+			u := *r.Upstream
+			want.Upstream = &u
+		}
+		change(&want)
+		_, err := f.s.UpdateAuthRequest(f.ctx, r.ID, func(cur storage.AuthRequest) (storage.AuthRequest, error) {
+			change(&cur)
+			return cur, nil
+		})
+		mustOK(t, err, fmt.Sprintf("UpdateAuthRequest %d", i))
+		got, err := f.s.GetAuthRequest(f.ctx, r.ID)
+		if checkOK(t, err, "GetAuthRequest") {
+			checkEqual(t, fmt.Sprintf("auth request after update %d", i), want, got)
+		}
+		r = want
+	}
 }
 
 func testAuthRequestUpdate(t *testing.T, f *fixture) {

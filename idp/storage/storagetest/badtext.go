@@ -32,6 +32,8 @@ var badTexts = map[string]string{
 
 func testBadTextLookups(t *testing.T, f *fixture) {
 	b := f.base(t)
+	conn := f.createConnector(t, newConnector("acme-okta", b.org.ID, "sso.acme.example"))
+	link := f.createLink(t, newLink(conn.ID, "sub-1", b.user.ID))
 	now := at(0)
 	for label, bad := range badTexts {
 		lookups := map[string]func() error{
@@ -97,8 +99,23 @@ func testBadTextLookups(t *testing.T, f *fixture) {
 				_, err := f.s.ConsumeRecoveryCode(f.ctx, bad, []byte(h("code")), now)
 				return err
 			},
-			"TouchFactor":  func() error { return f.s.TouchFactor(f.ctx, bad, now) },
-			"DeleteFactor": func() error { return f.s.DeleteFactor(f.ctx, bad) },
+			"TouchFactor":          func() error { return f.s.TouchFactor(f.ctx, bad, now) },
+			"DeleteFactor":         func() error { return f.s.DeleteFactor(f.ctx, bad) },
+			"GetConnector":         func() error { _, err := f.s.GetConnector(f.ctx, bad); return err },
+			"GetConnectorByDomain": func() error { _, err := f.s.GetConnectorByDomain(f.ctx, bad); return err },
+			"UpdateConnector": func() error {
+				_, err := f.s.UpdateConnector(f.ctx, bad, func(c storage.Connector) (storage.Connector, error) { return c, nil })
+				return err
+			},
+			"DeleteConnector":     func() error { return f.s.DeleteConnector(f.ctx, bad) },
+			"GetLink":             func() error { _, err := f.s.GetLink(f.ctx, conn.ID, bad); return err },
+			"GetLinkBadConnector": func() error { _, err := f.s.GetLink(f.ctx, bad, "sub-1"); return err },
+			"UpdateLink": func() error {
+				_, err := f.s.UpdateLink(f.ctx, conn.ID, bad, func(l storage.Link) (storage.Link, error) { return l, nil })
+				return err
+			},
+			"DeleteLink":             func() error { return f.s.DeleteLink(f.ctx, conn.ID, bad) },
+			"DeleteLinkBadConnector": func() error { return f.s.DeleteLink(f.ctx, bad, "sub-1") },
 		}
 		for op, fn := range lookups {
 			checkErr(t, fn(), storage.ErrNotFound, fmt.Sprintf("%s(%s)", op, label))
@@ -118,10 +135,14 @@ func testBadTextLookups(t *testing.T, f *fixture) {
 	// The rows that exist are untouched.
 	_, err := f.s.GetUser(f.ctx, b.user.ID)
 	checkOK(t, err, "GetUser after the bad lookups")
+	f.checkConnector(t, "connector after the bad lookups", conn)
+	f.checkLink(t, "link after the bad lookups", link)
 }
 
 func testBadTextLists(t *testing.T, f *fixture) {
 	b := f.base(t)
+	conn := f.createConnector(t, newConnector("acme-okta", b.org.ID, "sso.acme.example"))
+	f.createLink(t, newLink(conn.ID, "sub-1", b.user.ID))
 	mustOK(t, f.s.AppendAuditEvent(f.ctx, auditEvent(1, "login.succeeded", b.org.ID, b.user.ID)), "AppendAuditEvent")
 	for label, bad := range badTexts {
 		for name, q := range map[string]storage.UserQuery{
@@ -151,11 +172,21 @@ func testBadTextLists(t *testing.T, f *fixture) {
 		if err != nil || len(factors) != 0 {
 			t.Errorf("ListFactors(%s) = %d factors, %v; want none, nil", label, len(factors), err)
 		}
+		conns, err := f.s.ListConnectors(f.ctx, bad)
+		if err != nil || len(conns) != 0 {
+			t.Errorf("ListConnectors(%s) = %d connectors, %v; want none, nil", label, len(conns), err)
+		}
+		links, err := f.s.ListUserLinks(f.ctx, bad)
+		if err != nil || len(links) != 0 {
+			t.Errorf("ListUserLinks(%s) = %d links, %v; want none, nil", label, len(links), err)
+		}
 	}
 }
 
 func testBadTextWrites(t *testing.T, f *fixture) {
 	b := f.base(t)
+	conn := f.createConnector(t, newConnector("acme-okta", b.org.ID, "sso.acme.example"))
+	now := at(0)
 	for label, bad := range badTexts {
 		writes := map[string]func() error{
 			"CreateOrganization.ID": func() error {
@@ -265,6 +296,77 @@ func testBadTextWrites(t *testing.T, f *fixture) {
 				e.Details = map[string]string{"email": bad}
 				return f.s.AppendAuditEvent(f.ctx, e)
 			},
+			"CreateAuthRequest.Upstream": func() error {
+				r := newAuthRequest("ar-bad", b.client.ID)
+				r.Upstream = newUpstream()
+				r.Upstream.Subject = bad
+				return f.s.CreateAuthRequest(f.ctx, r)
+			},
+			"CreateAuthRequest.Upstream.Groups": func() error {
+				r := newAuthRequest("ar-bad", b.client.ID)
+				r.Upstream = newUpstream()
+				r.Upstream.Groups = []string{"acme:users", bad}
+				return f.s.CreateAuthRequest(f.ctx, r)
+			},
+			"CreateSession.ConnectorID": func() error {
+				s := newSession(h("sess-bad"), b.user.ID)
+				s.ConnectorID = bad
+				return f.s.CreateSession(f.ctx, s)
+			},
+			"CreateSession.UpstreamSubject": func() error {
+				s := newSession(h("sess-bad"), b.user.ID)
+				s.UpstreamSubject = bad
+				return f.s.CreateSession(f.ctx, s)
+			},
+			"CreateRefreshToken.ConnectorID": func() error {
+				r := newRefreshToken(h("rt-bad"), "fam", b.client.ID, b.user.ID, "")
+				r.ConnectorID = bad
+				return f.s.CreateRefreshToken(f.ctx, r)
+			},
+			"CreateRefreshToken.UpstreamSubject": func() error {
+				r := newRefreshToken(h("rt-bad"), "fam", b.client.ID, b.user.ID, "")
+				r.UpstreamSubject = bad
+				return f.s.CreateRefreshToken(f.ctx, r)
+			},
+			"CreateConnector.ID": func() error {
+				return f.s.CreateConnector(f.ctx, newConnector(bad, b.org.ID, "bad.acme.example"))
+			},
+			"CreateConnector.OrgID": func() error {
+				return f.s.CreateConnector(f.ctx, newConnector("conn-bad", bad, "bad.acme.example"))
+			},
+			"CreateConnector.Name": func() error {
+				c := newConnector("conn-bad", b.org.ID, "bad.acme.example")
+				c.Name = bad
+				return f.s.CreateConnector(f.ctx, c)
+			},
+			"CreateConnector.Domains": func() error {
+				return f.s.CreateConnector(f.ctx, newConnector("conn-bad", b.org.ID, "bad.acme.example", bad))
+			},
+			"CreateLink.ConnectorID": func() error {
+				return f.s.CreateLink(f.ctx, newLink(bad, "sub-bad", b.user.ID))
+			},
+			"CreateLink.Subject": func() error {
+				return f.s.CreateLink(f.ctx, newLink(conn.ID, bad, b.user.ID))
+			},
+			"CreateLink.UserID": func() error {
+				return f.s.CreateLink(f.ctx, newLink(conn.ID, "sub-bad", bad))
+			},
+			"CreateLink.Email": func() error {
+				l := newLink(conn.ID, "sub-bad", b.user.ID)
+				l.Email = bad
+				return f.s.CreateLink(f.ctx, l)
+			},
+			"CreateLink.Groups": func() error {
+				l := newLink(conn.ID, "sub-bad", b.user.ID)
+				l.Groups = []string{bad}
+				return f.s.CreateLink(f.ctx, l)
+			},
+			"UseAssertionID.ID": func() error {
+				return f.s.UseAssertionID(f.ctx, conn.ID, bad, at(time.Hour), now)
+			},
+			"UseAssertionID.ConnectorID": func() error {
+				return f.s.UseAssertionID(f.ctx, bad, "_a1", at(time.Hour), now)
+			},
 			"AppendAuditEvent.DetailsKey": func() error {
 				e := auditEvent(3, "login.failed", b.org.ID, "")
 				e.Details = map[string]string{bad: "x"}
@@ -295,6 +397,26 @@ func testBadTextWrites(t *testing.T, f *fixture) {
 	if checkOK(t, err, "ListAuditEvents") && len(events) != 0 {
 		t.Errorf("%d audit events stored by refused appends", len(events))
 	}
+	for what, err := range map[string]error{
+		"GetAuthRequest(ar-bad)": func() error { _, err := f.s.GetAuthRequest(f.ctx, "ar-bad"); return err }(),
+		"GetSession(sess-bad)":   func() error { _, err := f.s.GetSession(f.ctx, h("sess-bad")); return err }(),
+		"GetRefreshToken(rt-bad)": func() error {
+			_, err := f.s.GetRefreshToken(f.ctx, h("rt-bad"))
+			return err
+		}(),
+		"GetConnector(conn-bad)": func() error { _, err := f.s.GetConnector(f.ctx, "conn-bad"); return err }(),
+		"GetConnectorByDomain(bad.acme.example)": func() error {
+			_, err := f.s.GetConnectorByDomain(f.ctx, "bad.acme.example")
+			return err
+		}(),
+	} {
+		if !errorIs(err, storage.ErrNotFound) {
+			t.Errorf("%s after refused writes: %v, want ErrNotFound", what, err)
+		}
+	}
+	f.checkLinks(t, "links after refused creates", b.user.ID)
+	// The refused uses recorded nothing: the id is still new.
+	checkOK(t, f.s.UseAssertionID(f.ctx, conn.ID, "_a1", at(time.Hour), now), "UseAssertionID after refused uses")
 }
 
 // An update function that returns bad text is refused and the row is kept.
@@ -312,6 +434,33 @@ func testBadTextUpdate(t *testing.T, f *fixture) {
 			return o, nil
 		})
 		checkErr(t, err, storage.ErrInvalid, "UpdateOrganization adding domain "+label)
+	}
+	conn := f.createConnector(t, newConnector("acme-okta", b.org.ID, "sso.acme.example"))
+	link := f.createLink(t, newLink(conn.ID, "sub-1", b.user.ID))
+	r := f.createAuthRequest(t, newAuthRequest("ar-1", b.client.ID))
+	for label, bad := range badTexts {
+		_, err := f.s.UpdateConnector(f.ctx, conn.ID, func(c storage.Connector) (storage.Connector, error) {
+			c.Name = "changed"
+			c.Domains = append(c.Domains, bad)
+			return c, nil
+		})
+		checkErr(t, err, storage.ErrInvalid, "UpdateConnector adding domain "+label)
+		_, err = f.s.UpdateLink(f.ctx, link.ConnectorID, link.Subject, func(l storage.Link) (storage.Link, error) {
+			l.Email, l.LastLoginAt = bad, at(time.Hour)
+			return l, nil
+		})
+		checkErr(t, err, storage.ErrInvalid, "UpdateLink to email "+label)
+		_, err = f.s.UpdateAuthRequest(f.ctx, r.ID, func(r storage.AuthRequest) (storage.AuthRequest, error) {
+			r.Upstream = newUpstream()
+			r.Upstream.Email = bad
+			return r, nil
+		})
+		checkErr(t, err, storage.ErrInvalid, "UpdateAuthRequest to an upstream email "+label)
+	}
+	f.checkConnector(t, "connector after refused updates", conn)
+	f.checkLink(t, "link after refused updates", link)
+	if got, err := f.s.GetAuthRequest(f.ctx, r.ID); checkOK(t, err, "GetAuthRequest") {
+		checkEqual(t, "auth request after refused updates", r, got)
 	}
 	u, err := f.s.GetUser(f.ctx, b.user.ID)
 	if checkOK(t, err, "GetUser") {

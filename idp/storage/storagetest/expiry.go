@@ -78,14 +78,19 @@ func testDeleteExpiredExactly(t *testing.T, f *fixture) {
 	f.createOneTimeToken(t, ottLive)
 	f.createOneTimeToken(t, ottExp)
 
+	conn := f.createConnector(t, newConnector("acme-saml", b.org.ID))
+	mustOK(t, f.s.UseAssertionID(f.ctx, conn.ID, "_live", future, at(0)), "UseAssertionID live")
+	mustOK(t, f.s.UseAssertionID(f.ctx, conn.ID, "_expired", past, at(0)), "UseAssertionID expired")
+	link := f.createLink(t, newLink(conn.ID, "sub-1", b.user.ID)) // no lifetime
+
 	key := newSigningKey("k-1", storage.KeyUseOIDC, at(-1000*time.Hour)) // RetireAt, ExpiresAt zero: no end
 	mustOK(t, f.s.CreateSigningKey(f.ctx, key), "CreateSigningKey")
 	mustOK(t, f.s.AppendAuditEvent(f.ctx, auditEvent(-100000, "login.success", b.org.ID, b.user.ID)), "AppendAuditEvent")
 
 	n, err := f.s.DeleteExpired(f.ctx, now)
 	mustOK(t, err, "DeleteExpired")
-	if n != 7 {
-		t.Errorf("DeleteExpired = %d, want 7 (one auth request, code, refresh token, access token and one-time token, two sessions)", n)
+	if n != 8 {
+		t.Errorf("DeleteExpired = %d, want 8 (one auth request, code, refresh token, access token, one-time token and assertion record, two sessions)", n)
 	}
 
 	// Gone.
@@ -103,6 +108,7 @@ func testDeleteExpiredExactly(t *testing.T, f *fixture) {
 	checkErr(t, err, storage.ErrNotFound, "session past its idle expiry")
 	_, err = f.s.GetOneTimeToken(f.ctx, ottExp.Purpose, ottExp.Hash)
 	checkErr(t, err, storage.ErrNotFound, "expired one-time token")
+	checkOK(t, f.s.UseAssertionID(f.ctx, conn.ID, "_expired", future, now), "UseAssertionID of a purged record")
 
 	// Kept, unchanged.
 	if got, err := f.s.GetAuthRequest(f.ctx, arLive.ID); checkOK(t, err, "live auth request") {
@@ -119,6 +125,9 @@ func testDeleteExpiredExactly(t *testing.T, f *fixture) {
 	if got, err := f.s.GetOneTimeToken(f.ctx, ottLive.Purpose, ottLive.Hash); checkOK(t, err, "live one-time token") {
 		checkEqual(t, "live one-time token", ottLive, got)
 	}
+	checkErr(t, f.s.UseAssertionID(f.ctx, conn.ID, "_live", future, now), storage.ErrAlreadyUsed, "UseAssertionID of a live record")
+	f.checkConnector(t, "connector after DeleteExpired", conn)
+	f.checkLink(t, "link after DeleteExpired", link)
 	if keys := f.listKeys(t, storage.KeyUseOIDC); len(keys) != 1 {
 		t.Errorf("signing keys without an end after DeleteExpired = %d, want 1", len(keys))
 	}

@@ -20,6 +20,9 @@ var raceTests = []testCase{
 	{"CreateOneTimeTokenLeavesOne", testRaceCreateOneTimeToken},
 	{"RedeemOnce", testRaceRedeemOnce},
 	{"DeleteClientVersusTokens", testRaceDeleteClientVersusTokens},
+	{"CreateConnectorSameDomain", testRaceCreateConnectorSameDomain},
+	{"CreateLinkSameIdentity", testRaceCreateLinkSameIdentity},
+	{"DeleteConnectorVersusLinksAndAssertions", testRaceDeleteConnector},
 }
 
 func testRaceCreateUserSameEmail(t *testing.T, f *fixture) {
@@ -189,4 +192,109 @@ func testRaceCreateOneTimeToken(t *testing.T, f *fixture) {
 		t.Errorf("%d concurrent CreateOneTimeToken for one user and purpose left %d unconsumed tokens %v, want 1 (a newer link voids the older ones)",
 			concurrency, len(live), live)
 	}
+}
+
+// testRaceCreateConnectorSameDomain: two administrators (or two instances
+// reconciling the config) give one domain to different connectors at once;
+// one gets it, and the others leave nothing behind.
+func testRaceCreateConnectorSameDomain(t *testing.T, f *fixture) {
+	b := f.base(t)
+	errs := make([]error, concurrency)
+	race(concurrency, func(i int) {
+		errs[i] = f.s.CreateConnector(f.ctx, newConnector(fmt.Sprintf("conn-%02d", i), b.org.ID,
+			fmt.Sprintf("own-%02d.example", i), "shared.example"))
+	})
+	ok, winner := 0, ""
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+			winner = fmt.Sprintf("conn-%02d", i)
+		case !errorIs(err, storage.ErrConflict):
+			t.Errorf("concurrent CreateConnector: unexpected error %v", err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d concurrent CreateConnector with one shared domain: %d ok, want 1", concurrency, ok)
+	}
+	f.checkDomainOwner(t, "the shared domain", "shared.example", winner)
+	if list := f.listConnectors(t, ""); len(list) != 1 {
+		t.Errorf("ListConnectors = %d rows, want 1 (losers leave nothing)", len(list))
+	}
+	for i := range concurrency {
+		if id := fmt.Sprintf("conn-%02d", i); id != winner {
+			f.checkDomainOwner(t, "a loser's own domain", fmt.Sprintf("own-%02d.example", i), "")
+		}
+	}
+}
+
+// testRaceCreateLinkSameIdentity: two first logins of one upstream
+// identity, each about to link it to a different account; one link wins.
+func testRaceCreateLinkSameIdentity(t *testing.T, f *fixture) {
+	b := f.linkBase(t)
+	users := make([]string, concurrency)
+	for i := range concurrency {
+		users[i] = f.createUser(t, newUser(fmt.Sprintf("user-%02d", i+2), b.org.ID, fmt.Sprintf("u%02d@acme.example", i))).ID
+	}
+	errs := make([]error, concurrency)
+	race(concurrency, func(i int) {
+		errs[i] = f.s.CreateLink(f.ctx, newLink(b.conn.ID, "sub-1", users[i]))
+	})
+	ok, winner := 0, ""
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+			winner = users[i]
+		case !errorIs(err, storage.ErrConflict):
+			t.Errorf("concurrent CreateLink: unexpected error %v", err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d concurrent CreateLink of one identity: %d ok, want 1", concurrency, ok)
+	}
+	got, err := f.s.GetLink(f.ctx, b.conn.ID, "sub-1")
+	if checkOK(t, err, "GetLink") && got.UserID != winner {
+		t.Errorf("the identity is linked to %q, want the winner %q", got.UserID, winner)
+	}
+}
+
+// testRaceDeleteConnector: links made and assertions recorded while their
+// connector is deleted either fail (ErrConflict) or go with it; none is
+// left behind for a connector created again under the id.
+func testRaceDeleteConnector(t *testing.T, f *fixture) {
+	b := f.base(t)
+	for r := range rounds {
+		id := fmt.Sprintf("conn-%02d", r)
+		f.createConnector(t, newConnector(id, b.org.ID))
+		errs := make([]error, concurrency)
+		race(concurrency, func(i int) {
+			switch {
+			case i == 0:
+				errs[i] = f.s.DeleteConnector(f.ctx, id)
+			case i%2 == 0:
+				errs[i] = f.s.CreateLink(f.ctx, newLink(id, fmt.Sprintf("sub-%02d", i), b.user.ID))
+			default:
+				errs[i] = f.s.UseAssertionID(f.ctx, id, fmt.Sprintf("_a-%02d", i), at(time.Hour), at(0))
+			}
+		})
+		round := fmt.Sprintf("round %d", r)
+		mustOK(t, errs[0], round+": DeleteConnector")
+		for i := 1; i < concurrency; i++ {
+			if errs[i] != nil {
+				checkErr(t, errs[i], storage.ErrConflict, fmt.Sprintf("%s: a write racing DeleteConnector", round))
+			}
+		}
+		f.createConnector(t, newConnector(id, b.org.ID))
+		for i := 1; i < concurrency; i++ {
+			if i%2 == 0 {
+				_, err := f.s.GetLink(f.ctx, id, fmt.Sprintf("sub-%02d", i))
+				checkErr(t, err, storage.ErrNotFound, round+": a link made while its connector was deleted")
+				continue
+			}
+			checkOK(t, f.s.UseAssertionID(f.ctx, id, fmt.Sprintf("_a-%02d", i), at(time.Hour), at(0)),
+				round+": an assertion recorded while its connector was deleted, used at the connector created again")
+		}
+	}
+	f.checkLinks(t, "links after the rounds", b.user.ID)
 }

@@ -14,6 +14,7 @@ var refreshTokenTests = []testCase{
 	{"CreateConflict", testRefreshCreateConflict},
 	{"Rotate", testRefreshRotate},
 	{"RotateChain", testRefreshRotateChain},
+	{"RotateStoresTheLinkGiven", testRefreshRotateLink},
 	{"ReuseRevokesFamily", testRefreshReuseRevokesFamily},
 	{"RotateExpired", testRefreshRotateExpired},
 	{"RotateRevoked", testRefreshRotateRevoked},
@@ -113,6 +114,31 @@ func testRefreshRotate(t *testing.T, f *fixture) {
 	wantNext := next
 	wantNext.FamilyID = old.FamilyID
 	checkEqual(t, "stored next token (FamilyID overwritten with the old token's)", wantNext, f.refresh(t, next.Hash))
+}
+
+// testRefreshRotateLink: the link a token stood on is stored as the caller
+// gives it, at creation and at rotation (where the caller carries it over
+// from the old token); a local login's token has none.
+func testRefreshRotateLink(t *testing.T, f *fixture) {
+	b := f.tokenBase(t)
+	for _, c := range []struct{ name, connector, subject string }{
+		{"federated", "acme-saml", "CN=Alice,OU=Ünïcode ✓"},
+		{"local", "", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			old := b.refresh("rt-old-"+c.name, "fam-"+c.name)
+			old.ConnectorID, old.UpstreamSubject = c.connector, c.subject
+			f.createRefreshToken(t, old)
+			checkEqual(t, "stored token", old, f.refresh(t, old.Hash))
+			next := b.refresh("rt-next-"+c.name, "")
+			next.ConnectorID, next.UpstreamSubject = old.ConnectorID, old.UpstreamSubject
+			_, err := f.s.RotateRefreshToken(f.ctx, old.Hash, next, nil, at(time.Minute))
+			mustOK(t, err, "RotateRefreshToken")
+			want := next
+			want.FamilyID = old.FamilyID
+			checkEqual(t, "stored next token", want, f.refresh(t, next.Hash))
+		})
+	}
 }
 
 func testRefreshRotateChain(t *testing.T, f *fixture) {

@@ -52,6 +52,9 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Storage) {
 		{"AuditEvents", auditEventTests},
 		{"Attempts", attemptTests},
 		{"Factors", factorTests},
+		{"Connectors", connectorTests},
+		{"Links", linkTests},
+		{"Assertions", assertionTests},
 		{"Units", unitTests},
 		{"UpdateByFunction", updateByFunctionTests},
 		{"DeleteExpired", deleteExpiredTests},
@@ -171,16 +174,19 @@ func newClient(id, orgID string) storage.Client {
 
 func newSession(hash, userID string) storage.Session {
 	return storage.Session{
-		Hash:          hash,
-		UserID:        userID,
-		AuthTime:      at(-30 * time.Minute),
-		AMR:           []string{"pwd", "otp"},
-		IP:            "2001:db8::1",
-		UserAgent:     "Mozilla/5.0 (X11; Linux x86_64) \"quoted\"",
-		CreatedAt:     at(-30 * time.Minute),
-		LastSeenAt:    at(-5 * time.Minute),
-		IdleExpiresAt: at(25 * time.Minute),
-		ExpiresAt:     at(12 * time.Hour),
+		Hash:     hash,
+		UserID:   userID,
+		AuthTime: at(-30 * time.Minute),
+		AMR:      []string{"pwd", "otp"},
+		// A federated login's session: the link it stood on.
+		ConnectorID:     "acme-okta",
+		UpstreamSubject: "00u-" + userID + "-Ünïcode ✓",
+		IP:              "2001:db8::1",
+		UserAgent:       "Mozilla/5.0 (X11; Linux x86_64) \"quoted\"",
+		CreatedAt:       at(-30 * time.Minute),
+		LastSeenAt:      at(-5 * time.Minute),
+		IdleExpiresAt:   at(25 * time.Minute),
+		ExpiresAt:       at(12 * time.Hour),
 	}
 }
 
@@ -229,8 +235,11 @@ func newRefreshToken(hash, familyID, clientID, userID, sessionID string) storage
 		Audience:  []string{clientID, "https://api.example"},
 		AMR:       []string{"pwd", "hwk"},
 		AuthTime:  at(-2 * time.Hour),
-		CreatedAt: at(-time.Hour),
-		ExpiresAt: at(24 * time.Hour),
+		// A federated login's token: the link it stood on.
+		ConnectorID:     "acme-okta",
+		UpstreamSubject: "00u-" + userID + "-Ünïcode ✓",
+		CreatedAt:       at(-time.Hour),
+		ExpiresAt:       at(24 * time.Hour),
 	}
 }
 

@@ -3,6 +3,7 @@ package storagetest
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
@@ -18,6 +19,8 @@ var unavailableTests = []testCase{
 // database the suite can make without knowing the backend.
 func testUnavailableAfterClose(t *testing.T, f *fixture) {
 	b := f.base(t)
+	conn := f.createConnector(t, newConnector("acme-okta", b.org.ID, "sso.acme.example"))
+	f.createLink(t, newLink(conn.ID, "sub-1", b.user.ID))
 	mustOK(t, f.s.Close(), "Close")
 	for _, c := range []struct {
 		name string
@@ -38,6 +41,22 @@ func testUnavailableAfterClose(t *testing.T, f *fixture) {
 			return err
 		}},
 		{"CreateUser", func() error { return f.s.CreateUser(f.ctx, newUser("user-2", b.org.ID, "bob@acme.example")) }},
+		{"GetConnector", func() error { _, err := f.s.GetConnector(f.ctx, conn.ID); return err }},
+		{"GetConnectorByDomain", func() error { _, err := f.s.GetConnectorByDomain(f.ctx, "sso.acme.example"); return err }},
+		{"ListConnectors", func() error { _, err := f.s.ListConnectors(f.ctx, ""); return err }},
+		{"UpdateConnector", func() error {
+			_, err := f.s.UpdateConnector(f.ctx, conn.ID, func(c storage.Connector) (storage.Connector, error) { return c, nil })
+			return err
+		}},
+		{"GetLink", func() error { _, err := f.s.GetLink(f.ctx, conn.ID, "sub-1"); return err }},
+		{"GetLink of an unknown identity", func() error { _, err := f.s.GetLink(f.ctx, conn.ID, "sub-unknown"); return err }},
+		{"ListUserLinks", func() error { _, err := f.s.ListUserLinks(f.ctx, b.user.ID); return err }},
+		{"CreateLink", func() error { return f.s.CreateLink(f.ctx, newLink(conn.ID, "sub-2", b.user.ID)) }},
+		{"UpdateLink", func() error {
+			_, err := f.s.UpdateLink(f.ctx, conn.ID, "sub-1", func(l storage.Link) (storage.Link, error) { return l, nil })
+			return err
+		}},
+		{"UseAssertionID", func() error { return f.s.UseAssertionID(f.ctx, conn.ID, "_a1", at(time.Hour), at(0)) }},
 	} {
 		err := c.call()
 		if !errors.Is(err, storage.ErrUnavailable) {

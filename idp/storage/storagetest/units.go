@@ -18,6 +18,7 @@ var unitTests = []testCase{
 	{"NestedJoins", testUnitNested},
 	{"OtherContextIsOutside", testUnitOtherContext},
 	{"ConcurrentUnitsStopAtLimit", testUnitConcurrent},
+	{"FederatedLogin", testUnitFederatedLogin},
 }
 
 func testUnitCommits(t *testing.T, f *fixture) {
@@ -153,4 +154,73 @@ func testUnitConcurrent(t *testing.T, f *fixture) {
 	if ok != limit {
 		t.Errorf("%d units committed, want %d", ok, limit)
 	}
+}
+
+// testUnitFederatedLogin: the writes of a federated login's callback
+// (the assertion recorded, the link made and refreshed, the request and
+// the session naming it, the connector touched) are one unit: rolled back
+// together, committed together.
+func testUnitFederatedLogin(t *testing.T, f *fixture) {
+	b := f.base(t)
+	conn := f.createConnector(t, newConnector("acme-okta", b.org.ID, "sso.acme.example"))
+	r := f.createAuthRequest(t, newAuthRequest("ar-1", b.client.ID))
+	link := newLink(conn.ID, "sub-1", b.user.ID)
+	sess := newSession(h("sess-fed"), b.user.ID)
+	sess.ConnectorID, sess.UpstreamSubject = link.ConnectorID, link.Subject
+	login := func(ctx context.Context) error {
+		if err := f.s.UseAssertionID(ctx, conn.ID, "_a1", at(time.Minute), at(0)); err != nil {
+			return err
+		}
+		if err := f.s.CreateLink(ctx, link); err != nil {
+			return err
+		}
+		if _, err := f.s.UpdateLink(ctx, link.ConnectorID, link.Subject, func(l storage.Link) (storage.Link, error) {
+			l.LastLoginAt = at(0)
+			return l, nil
+		}); err != nil {
+			return err
+		}
+		if _, err := f.s.UpdateAuthRequest(ctx, r.ID, func(r storage.AuthRequest) (storage.AuthRequest, error) {
+			r.Upstream, r.UserID = newUpstream(), b.user.ID
+			return r, nil
+		}); err != nil {
+			return err
+		}
+		if _, err := f.s.UpdateConnector(ctx, conn.ID, func(c storage.Connector) (storage.Connector, error) {
+			c.UpdatedAt = at(0)
+			return c, nil
+		}); err != nil {
+			return err
+		}
+		return f.s.CreateSession(ctx, sess)
+	}
+
+	err := f.s.Atomically(f.ctx, func(ctx context.Context) error {
+		mustOK(t, login(ctx), "the login in the unit")
+		return errUnitTest
+	})
+	if err != errUnitTest {
+		t.Fatalf("Atomically = %v, want fn's error as it is", err)
+	}
+	_, err = f.s.GetLink(f.ctx, link.ConnectorID, link.Subject)
+	checkErr(t, err, storage.ErrNotFound, "GetLink after a rolled-back unit")
+	_, err = f.s.GetSession(f.ctx, sess.Hash)
+	checkErr(t, err, storage.ErrNotFound, "GetSession after a rolled-back unit")
+	if got, err := f.s.GetAuthRequest(f.ctx, r.ID); checkOK(t, err, "GetAuthRequest") {
+		checkEqual(t, "auth request after a rolled-back unit", r, got)
+	}
+	f.checkConnector(t, "connector after a rolled-back unit", conn)
+
+	mustOK(t, f.s.Atomically(f.ctx, login), "the login in a unit, again")
+	want := link
+	want.LastLoginAt = at(0)
+	f.checkLink(t, "link after the unit", want)
+	if got, err := f.s.GetSession(f.ctx, sess.Hash); checkOK(t, err, "GetSession after the unit") {
+		checkEqual(t, "session after the unit", sess, got)
+	}
+	if got, err := f.s.GetAuthRequest(f.ctx, r.ID); checkOK(t, err, "GetAuthRequest after the unit") {
+		checkEqual(t, "upstream after the unit", newUpstream(), got.Upstream)
+	}
+	checkErr(t, f.s.UseAssertionID(f.ctx, conn.ID, "_a1", at(time.Minute), at(time.Second)), storage.ErrAlreadyUsed,
+		"UseAssertionID replayed after the unit")
 }

@@ -14,6 +14,8 @@ var updateByFunctionTests = []testCase{
 	{"NoLostUpdates/User", testNoLostUpdatesUser},
 	{"NoLostUpdates/Organization", testNoLostUpdatesOrganization},
 	{"NoLostUpdates/AuthRequest", testNoLostUpdatesAuthRequest},
+	{"NoLostUpdates/Connector", testNoLostUpdatesConnector},
+	{"NoLostUpdates/Link", testNoLostUpdatesLink},
 }
 
 // updatable reduces one entity's Update method to one string field, so that
@@ -124,6 +126,55 @@ var updatables = []updatable{
 		field: func(f *fixture, hash string) (string, error) {
 			s, err := f.s.GetSession(f.ctx, hash)
 			return s.UserAgent, err
+		},
+	},
+	{
+		name: "Connector",
+		create: func(t *testing.T, f *fixture, b base) string {
+			return f.createConnector(t, newConnector("acme-okta", b.org.ID, "sso.acme.example")).ID
+		},
+		update: func(f *fixture, id string, fn func(string) (string, error)) error {
+			_, err := f.s.UpdateConnector(f.ctx, id, func(c storage.Connector) (storage.Connector, error) {
+				v, err := fn(c.Name)
+				c.Name = v
+				if err != nil {
+					c.Domains = append(c.Domains, "aborted.example")
+				}
+				return c, err
+			})
+			return err
+		},
+		field: func(f *fixture, id string) (string, error) {
+			c, err := f.s.GetConnector(f.ctx, id)
+			if err == nil && slices.Contains(c.Domains, "aborted.example") {
+				return "", errors.New("a domain of the aborted update was written")
+			}
+			return c.Name, err
+		},
+	},
+	{
+		name: "Link",
+		create: func(t *testing.T, f *fixture, b base) string {
+			c := f.createConnector(t, newConnector("acme-link", b.org.ID))
+			return f.createLink(t, newLink(c.ID, "sub-1", b.user.ID)).Subject
+		},
+		update: func(f *fixture, sub string, fn func(string) (string, error)) error {
+			_, err := f.s.UpdateLink(f.ctx, "acme-link", sub, func(l storage.Link) (storage.Link, error) {
+				v, err := fn(l.Email)
+				l.Email = v
+				if err != nil {
+					l.Groups = nil
+				}
+				return l, err
+			})
+			return err
+		},
+		field: func(f *fixture, sub string) (string, error) {
+			l, err := f.s.GetLink(f.ctx, "acme-link", sub)
+			if err == nil && len(l.Groups) == 0 {
+				return "", errors.New("groups of the aborted update were written")
+			}
+			return l.Email, err
 		},
 	},
 	{
@@ -265,4 +316,52 @@ func testNoLostUpdatesAuthRequest(t *testing.T, f *fixture) {
 	if got.Attempts != concurrency {
 		t.Errorf("Attempts after %d concurrent increments = %d, want %d", concurrency, got.Attempts, concurrency)
 	}
+}
+
+// testNoLostUpdatesConnector: concurrent updates that each add a domain
+// keep every domain, the child rows included.
+func testNoLostUpdatesConnector(t *testing.T, f *fixture) {
+	b := f.base(t)
+	c := f.createConnector(t, newConnector("acme-okta", b.org.ID, "sso.acme.example"))
+	errs := make([]error, concurrency)
+	race(concurrency, func(i int) {
+		_, errs[i] = f.s.UpdateConnector(f.ctx, c.ID, func(c storage.Connector) (storage.Connector, error) {
+			c.Domains = append(slices.Clone(c.Domains), fmt.Sprintf("d%02d.acme.example", i))
+			return c, nil
+		})
+	})
+	checkAllOK(t, "concurrent UpdateConnector", errs)
+	got, err := f.s.GetConnector(f.ctx, c.ID)
+	mustOK(t, err, "GetConnector")
+	want := slices.Clone(c.Domains)
+	for i := range concurrency {
+		want = append(want, fmt.Sprintf("d%02d.acme.example", i))
+	}
+	checkSet(t, "Domains after concurrent appends", want, got.Domains)
+	for _, d := range want {
+		f.checkDomainOwner(t, "after concurrent appends", d, c.ID)
+	}
+}
+
+// testNoLostUpdatesLink: concurrent upstream logins of one identity that
+// each add a group keep every group.
+func testNoLostUpdatesLink(t *testing.T, f *fixture) {
+	b := f.base(t)
+	c := f.createConnector(t, newConnector("acme-okta", b.org.ID))
+	l := f.createLink(t, newLink(c.ID, "sub-1", b.user.ID))
+	errs := make([]error, concurrency)
+	race(concurrency, func(i int) {
+		_, errs[i] = f.s.UpdateLink(f.ctx, l.ConnectorID, l.Subject, func(l storage.Link) (storage.Link, error) {
+			l.Groups = append(slices.Clone(l.Groups), fmt.Sprintf("group-%02d", i))
+			return l, nil
+		})
+	})
+	checkAllOK(t, "concurrent UpdateLink", errs)
+	got, err := f.s.GetLink(f.ctx, l.ConnectorID, l.Subject)
+	mustOK(t, err, "GetLink")
+	want := slices.Clone(l.Groups)
+	for i := range concurrency {
+		want = append(want, fmt.Sprintf("group-%02d", i))
+	}
+	checkSet(t, "Groups after concurrent appends", want, got.Groups)
 }

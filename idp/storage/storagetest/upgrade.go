@@ -25,6 +25,7 @@ func Upgrades(t *testing.T, newStore func(t *testing.T) (s storage.Storage, migr
 		{"0005Factors", 4, testUpgradeFactors},
 		{"0007UserPhone", 6, testUpgradeUserPhone},
 		{"0008FactorLookup", 7, testUpgradeFactorLookup},
+		{"0009Federation", 8, testUpgradeFederation},
 	} {
 		t.Run(u.name, func(t *testing.T) {
 			s, migrateTo, exec := newStore(t)
@@ -192,6 +193,76 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0)`
 	if checkOK(t, err, "FindFactor after upgrade") && got.ID != v.ID {
 		t.Errorf("FindFactor after upgrade = %s, want %s", got.ID, v.ID)
 	}
+}
+
+// testUpgradeFederation: 0009 adds the federation tables and the upstream
+// of auth requests and the link of sessions and refresh tokens. Rows
+// written before it keep every field and read as local logins (no
+// upstream, no link); afterwards connectors, links and assertion records
+// work on the upgraded database, and the new columns take values.
+func testUpgradeFederation(t *testing.T, f *fixture, exec Exec, migrate func() error) {
+	b := f.base(t)
+	sess := f.createSession(t, newSession(h("sess-1"), b.user.ID)) // the fixture writes the old columns
+	rt := f.createRefreshToken(t, newRefreshToken(h("rt-1"), "fam-1", b.client.ID, b.user.ID, sess.Hash))
+	r := fullAuthRequest("ar-1", b.client.ID, b.org.ID, b.user.ID, sess.Hash)
+	r.Upstream = nil
+	const insert = `INSERT INTO auth_requests (id, protocol, client_id, redirect_uri, state, nonce, scopes, response_type,
+		response_mode, code_challenge, code_challenge_method, prompt, max_age, login_hint, acr_values, ui_locales,
+		door_data, step, org_id, user_id, session_id, auth_time, amr, attempts, created_at, expires_at, subject_hint, flow_data)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23,
+		$24, $25, $26, $27, $28)`
+	o := r.OIDC
+	mustOK(t, exec(f.ctx, insert, r.ID, r.Protocol, r.ClientID, o.RedirectURI, o.State, o.Nonce, jsonList(o.Scopes),
+		o.ResponseType, o.ResponseMode, o.CodeChallenge, o.CodeChallengeMethod, jsonList(r.Prompt), *r.MaxAge, r.LoginHint,
+		jsonList(r.ACRValues), jsonList(r.UILocales), string(r.DoorData), r.Step, r.OrgID, r.UserID, r.SessionID,
+		micros0(r.AuthTime), jsonList(r.AMR), int64(r.Attempts), micros0(r.CreatedAt), micros0(r.ExpiresAt), r.SubjectHint,
+		string(r.FlowData)), "insert a version-8 auth request")
+
+	mustOK(t, migrate(), "migrate")
+
+	if got, err := f.s.GetSession(f.ctx, sess.Hash); checkOK(t, err, "GetSession after upgrade") {
+		checkEqual(t, "session after upgrade", sess, got)
+	}
+	checkEqual(t, "refresh token after upgrade", rt, f.refresh(t, rt.Hash))
+	if got, err := f.s.GetAuthRequest(f.ctx, r.ID); checkOK(t, err, "GetAuthRequest after upgrade") {
+		checkEqual(t, "auth request after upgrade", r, got)
+	}
+
+	conn := f.createConnector(t, newConnector("acme-okta", b.org.ID, "sso.acme.example"))
+	f.checkConnector(t, "connector after upgrade", conn)
+	link := f.createLink(t, newLink(conn.ID, "sub-1", b.user.ID))
+	f.checkLinks(t, "links after upgrade", b.user.ID, link)
+	mustOK(t, f.s.UseAssertionID(f.ctx, conn.ID, "_a1", at(time.Hour), at(0)), "UseAssertionID after upgrade")
+	checkErr(t, f.s.UseAssertionID(f.ctx, conn.ID, "_a1", at(time.Hour), at(0)), storage.ErrAlreadyUsed, "replay after upgrade")
+
+	wantSess := sess
+	wantSess.ConnectorID, wantSess.UpstreamSubject = link.ConnectorID, link.Subject
+	_, err := f.s.UpdateSession(f.ctx, sess.Hash, func(storage.Session) (storage.Session, error) { return wantSess, nil })
+	mustOK(t, err, "UpdateSession with a link after upgrade")
+	if got, err := f.s.GetSession(f.ctx, sess.Hash); checkOK(t, err, "GetSession") {
+		checkEqual(t, "session with a link after upgrade", wantSess, got)
+	}
+	wantReq := r
+	wantReq.Upstream = newUpstream()
+	_, err = f.s.UpdateAuthRequest(f.ctx, r.ID, func(cur storage.AuthRequest) (storage.AuthRequest, error) {
+		cur.Upstream = newUpstream()
+		return cur, nil
+	})
+	mustOK(t, err, "UpdateAuthRequest with an upstream after upgrade")
+	if got, err := f.s.GetAuthRequest(f.ctx, r.ID); checkOK(t, err, "GetAuthRequest") {
+		checkEqual(t, "auth request with an upstream after upgrade", wantReq, got)
+	}
+	next := newRefreshToken(h("rt-2"), "", b.client.ID, b.user.ID, sess.Hash)
+	next.ConnectorID, next.UpstreamSubject = link.ConnectorID, link.Subject
+	_, err = f.s.RotateRefreshToken(f.ctx, rt.Hash, next, nil, at(time.Minute))
+	mustOK(t, err, "RotateRefreshToken after upgrade")
+	wantNext := next
+	wantNext.FamilyID = rt.FamilyID
+	checkEqual(t, "rotated refresh token with a link after upgrade", wantNext, f.refresh(t, next.Hash))
+
+	mustOK(t, f.s.DeleteUser(f.ctx, b.user.ID), "DeleteUser after upgrade")
+	f.checkLinks(t, "links of a deleted user after upgrade", b.user.ID)
+	f.checkConnector(t, "connector after DeleteUser", conn)
 }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
