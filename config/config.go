@@ -61,6 +61,9 @@ type Config struct {
 	SMS       SMS       `yaml:"sms"`
 	// Clients are the OIDC clients declared in the file (see Client).
 	Clients []Client `yaml:"clients"`
+	// Connectors are the organizations' upstream identity providers
+	// declared in the file (see Connector).
+	Connectors []Connector `yaml:"connectors"`
 }
 
 // Server configures the HTTP listener and its lifecycle.

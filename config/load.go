@@ -34,7 +34,9 @@ const maxSecretFileSize = 64 << 10
 //     EnvNames. Empty values are ignored. Unknown GATEHOUSE_* variables are
 //     errors, except GATEHOUSE_TEST_*, which belong to the test harness.
 //  4. *_file secrets: when x_file is set and x is not, x is read from the
-//     named file, less one trailing newline, and x_file is cleared.
+//     named file, less one trailing newline, and x_file is cleared. A SAML
+//     connector's metadata_file and certificate_file are read the same
+//     way, whole, into metadata and certificate.
 //
 // Finally Load runs Validate. All problems found on the way are returned
 // together, joined with errors.Join; each is a *FieldError whose Key is a
@@ -64,6 +66,7 @@ func load(name string, data []byte, environ []string) (Config, error) {
 	}
 	errs = append(errs, applyEnv(&c, environ)...)
 	errs = append(errs, readSecretFiles(&c)...)
+	errs = append(errs, readConnectorFiles(&c)...)
 	errs = append(errs, flatten(c.Validate())...)
 	if len(errs) > 0 {
 		return Config{}, errors.Join(errs...)

@@ -107,6 +107,7 @@ var rules = []rule{
 	{"sms", checkSMS},
 
 	{"clients", checkClients},
+	{"connectors", checkConnectors},
 }
 
 // Validate checks the whole configuration and returns every problem at

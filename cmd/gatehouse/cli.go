@@ -62,6 +62,7 @@ type cmdEnv struct {
 	policy                        policyFlags
 	mfa                           mfaFlags
 	bench                         benchFlags
+	conn                          connectorFlags
 	// set names the flags the command line gave, for commands that
 	// change only what was asked (clients update).
 	set map[string]bool
@@ -189,7 +190,7 @@ func commands() []command {
 			run: runMailTest, flags: mailTestFlags},
 		{name: "sms test", summary: "send a test SMS with the configured settings and print the gateway's answer", usage: smsTestUsage,
 			run: runSMSTest, flags: smsTestFlags},
-	}, benchCommands()...)
+	}, append(connectorCommands(), benchCommands()...)...)
 }
 
 func run(ctx context.Context, args []string, io stdio, environ []string) int {
@@ -387,7 +388,7 @@ func (c *cmdEnv) openInstanceNoBootstrap(ctx context.Context) (*instance.Instanc
 	// Management commands log warnings only: their output is for people
 	// and scripts, and audit records still reach storage.
 	logger := slog.New(slog.NewTextHandler(c.io.err, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return instance.Open(ctx, cfg, instance.Options{Logger: logger})
+	return instance.Open(ctx, cfg, withFederation(instance.Options{Logger: logger}))
 }
 
 // actor names who ran a management command, for the audit log.

@@ -55,7 +55,7 @@ func runServe(ctx context.Context, c *cmdEnv) error {
 	}
 	cfg.Issuer = devIssuer(cfg, explicit, ln.Addr(), logger)
 
-	inst, err := instance.Open(ctx, cfg, instance.Options{Logger: logger})
+	inst, err := instance.Open(ctx, cfg, withFederation(instance.Options{Logger: logger}))
 	if err != nil {
 		return err
 	}

@@ -39,7 +39,7 @@ func conflictErr(format string, args ...any) error {
 }
 
 // Store is what the Service needs of storage: it manages organizations,
-// users and clients, and disabling a user ends the user's sessions and
+// users, clients and connectors, and disabling a user ends the user's sessions and
 // revokes the user's tokens, for which it needs one method each of the
 // Sessions and Grants roles; an MFA reset also deletes the user's
 // factors. (A reset runs as one unit of work where the backend has units,
@@ -56,6 +56,11 @@ type Store interface {
 	ListFactors(ctx context.Context, userID string, now time.Time) ([]storage.Factor, error)
 	// DeleteUserFactors is storage.Factors' (an MFA reset).
 	DeleteUserFactors(ctx context.Context, userID string) (int, error)
+	// Connectors and links are administered here; a connector opened
+	// for Test is given the replay cache its type may require.
+	storage.Connectors
+	storage.Links
+	storage.Assertions
 }
 
 var _ Store = storage.Storage(nil)
@@ -85,6 +90,9 @@ type Service struct {
 	// Logger gets what fails after an action was done (a notice not
 	// sent); nil is slog.Default().
 	Logger *slog.Logger
+	// Federation is what administering connectors needs (the master
+	// key, the issuer, the connector types).
+	Federation Federation
 }
 
 func (s *Service) logger() *slog.Logger {

@@ -121,6 +121,14 @@ func (a *API) routes() []route {
 		{http.MethodPost, "orgs/{name}/password-policy", false, a.setPasswordPolicy},
 		{http.MethodGet, "orgs/{name}/mfa", false, a.getMFAPolicy},
 		{http.MethodPut, "orgs/{name}/mfa", false, a.setMFAPolicy},
+		{http.MethodGet, "connectors", true, a.listConnectors},
+		{http.MethodPost, "connectors", true, a.createConnector},
+		{http.MethodGet, "connectors/{id}", true, a.getConnector},
+		{http.MethodPatch, "connectors/{id}", true, a.updateConnector},
+		{http.MethodDelete, "connectors/{id}", true, a.deleteConnector},
+		{http.MethodPost, "connectors/{id}/test", true, a.testConnector},
+		{http.MethodGet, "users/{email}/links", true, a.listLinks},
+		{http.MethodDelete, "users/{email}/links/{connector}/{subject}", true, a.removeLink},
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
 
 // TestAPIAuthorizationMatrix calls every route of the admin API as each
@@ -36,12 +38,23 @@ func TestAPIAuthorizationMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 	oa, ob := "org-admin:"+alpha.ID, "org-admin:"+beta.ID
+	withFederation(t, s)
+	sso := oidcInput("alpha-sso", "alpha.example")
+	sso.Org = "alpha"
+	if _, err := s.CreateConnector(ctx, Everyone, "test", sso); err != nil {
+		t.Fatal(err)
+	}
+	if err := backend(t, s).CreateLink(ctx, storage.Link{ConnectorID: "alpha-sso", Subject: "sub/1", UserID: a1.ID, CreatedAt: now, LastLoginAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	const newSSO = `{"id":"new-sso","org":"alpha","type":"oidc","client_secret":"s","oidc":{"issuer":"https://login.alpha.example","client_id":"g"}}`
 
 	// unknown turns a request about alpha's user (or alpha) into the same
 	// request about nobody (or no organization).
 	unknown := func(s string) string {
 		s = strings.ReplaceAll(s, target, nobody)
 		s = strings.ReplaceAll(s, a1.ID, "no-such-id")
+		s = strings.ReplaceAll(s, "alpha-sso", "nope-sso")
 		for _, org := range [][2]string{{`"org":"alpha"`, `"org":"nope"`}, {"org=alpha", "org=nope"}, {`organization \"alpha\"`, `organization \"nope\"`}} {
 			s = strings.ReplaceAll(s, org[0], org[1])
 		}
@@ -76,6 +89,16 @@ func TestAPIAuthorizationMatrix(t *testing.T) {
 		{"POST", "orgs/{name}/password-policy", u + "orgs/alpha/password-policy", `{"min_length":12}`, false, true},
 		{"GET", "orgs/{name}/mfa", u + "orgs/alpha/mfa", "", false, true},
 		{"PUT", "orgs/{name}/mfa", u + "orgs/alpha/mfa", `{"required":true,"methods":["totp"]}`, false, true},
+		{"GET", "connectors", u + "connectors", "", true, false},
+		{"GET", "connectors", u + "connectors?org=alpha", "", true, true},
+		{"POST", "connectors", u + "connectors", newSSO, true, true},
+		{"GET", "connectors/{id}", u + "connectors/alpha-sso", "", true, true},
+		{"PATCH", "connectors/{id}", u + "connectors/alpha-sso", `{"trust_email":true}`, true, true},
+		{"POST", "connectors/{id}/test", u + "connectors/alpha-sso/test", "", true, true},
+		{"GET", "users/{email}/links", u + "users/" + target + "/links", "", true, true},
+		{"DELETE", "users/{email}/links/{connector}/{subject}", u + "users/" + target + "/links/alpha-sso/sub%2F1", "", true, true},
+		// Last: the rows above need the connector.
+		{"DELETE", "connectors/{id}", u + "connectors/alpha-sso", "", true, true},
 	}
 	covered := map[string]bool{}
 	for _, r := range rows {
@@ -100,7 +123,10 @@ func TestAPIAuthorizationMatrix(t *testing.T) {
 		for _, p := range principals {
 			t.Run(p.name+" "+row.method+" "+row.path+" "+row.body, func(t *testing.T) {
 				r := call(t, srv, p.token, row.method, row.path, jsonCT, row.body)
-				code, _ := r.json(t)["error"].(string)
+				var code string
+				if r.status != http.StatusNoContent {
+					code, _ = r.json(t)["error"].(string)
+				}
 				switch {
 				case p.token == "":
 					if r.status != http.StatusUnauthorized || code != "invalid_token" {

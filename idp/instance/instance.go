@@ -126,6 +126,12 @@ type Options struct {
 	// AnswerFloor overrides the least time a link request takes
 	// (selfservice.Service.AnswerFloor; tests shorten it). 0: the default.
 	AnswerFloor time.Duration
+	// Connectors open the upstream connector types this build has
+	// (federation/oidc, federation/saml), keyed by type; NewSPKey makes a
+	// SAML connector's SP key pair. The admin service tests connectors
+	// and creates SAML ones with them; without them it refuses to.
+	Connectors map[string]federation.Opener
+	NewSPKey   func(now time.Time) (certPEM string, keyDER []byte, err error)
 }
 
 // Open opens storage, applies pending migrations and loads the master key.
@@ -173,7 +179,9 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Instance, erro
 	inst.Lockout = &lockout.Limiter{Store: inst.Store, Audit: inst.Audit, Now: inst.Now, Logger: inst.Logger,
 		MaxFailures: lo.MaxFailures, Duration: lo.Duration, IPMaxFailures: lo.IPMaxFailures, IPWindow: lo.IPWindow}
 	inst.Admin = &admin.Service{Store: inst.Store, Hasher: inst.Hasher, Audit: inst.Audit, Now: inst.Now,
-		Policy: cfg.Password.Policy(), Checker: inst.Checker, Lockout: inst.Lockout, Logger: inst.Logger}
+		Policy: cfg.Password.Policy(), Checker: inst.Checker, Lockout: inst.Lockout, Logger: inst.Logger,
+		Federation: admin.Federation{Sealer: inst.Key, Issuer: cfg.Issuer, Dev: cfg.Dev,
+			Openers: opts.Connectors, NewSPKey: opts.NewSPKey}}
 	inst.rules = passwordRules{policies: inst.Passwords, checker: inst.Checker, now: inst.Now}
 	// Templates load now, so a broken override directory stops start-up.
 	if inst.Mail, inst.Templates, err = notify.FromConfigWith(cfg, notify.Options{Logger: inst.Logger, Now: inst.Now, RootCAs: opts.MailRootCAs}); err != nil {

@@ -29,14 +29,38 @@ func ClientInputs(cfg config.Config) []clients.Input {
 	return out
 }
 
+// ConnectorInputs converts the config file's connectors for
+// reconciliation.
+func ConnectorInputs(cfg config.Config) []admin.ConnectorInput {
+	out := make([]admin.ConnectorInput, 0, len(cfg.Connectors))
+	for _, cn := range cfg.Connectors {
+		in := admin.ConnectorInput{ID: cn.ID, Org: cn.Org, Type: cn.Type, Name: cn.Name, Domains: cn.Domains,
+			TrustEmail: cn.TrustEmail, TrustMFA: cn.TrustMFA, JIT: cn.JIT, RequireSSO: cn.RequireSSO, Enabled: cn.Enabled}
+		if cn.OIDC != nil {
+			o := cn.OIDC.OIDCSettings()
+			in.OIDC, in.ClientSecret = &o, cn.OIDC.ClientSecret.Reveal()
+		}
+		if cn.SAML != nil {
+			s := cn.SAML.SAMLSettings()
+			in.SAML = &s
+		}
+		out = append(out, in)
+	}
+	return out
+}
+
 // Start prepares a serving instance: signing keys exist and the config
-// file's clients are in storage. Every instance may run it at once.
+// file's clients and connectors are in storage. Every instance may run it
+// at once.
 func (i *Instance) Start(ctx context.Context) error {
 	if err := i.Keys.Ensure(ctx); err != nil {
 		return fmt.Errorf("signing keys: %w", err)
 	}
 	if err := i.Admin.ReconcileConfigClients(ctx, ClientInputs(i.Config)); err != nil {
 		return fmt.Errorf("clients from config: %w", err)
+	}
+	if err := i.Admin.ReconcileConfigConnectors(ctx, ConnectorInputs(i.Config)); err != nil {
+		return fmt.Errorf("connectors from config: %w", err)
 	}
 	return nil
 }
