@@ -143,6 +143,10 @@ func renderAll(t *testing.T, r *Renderer, evil string) map[string]*httptest.Resp
 		return r.RenderLink(w, http.StatusOK, LinkData{PostURL: "/login", CSRFToken: "tok" + evil, AuthRequestID: "req" + evil,
 			Email: "a@b.example" + evil, Method: "password" + evil, Error: "No." + evil})
 	})
+	run("me_links", func(w http.ResponseWriter) error {
+		return r.RenderLinks(w, http.StatusOK, LinksData{Links: []LinkRow{{Connector: "c" + evil, Subject: "s" + evil, Provider: "Acme SSO" + evil,
+			Email: "a@b.example" + evil, Added: "1 Dec 2026"}}, RemoveURL: "/me/links/remove", MFAURL: "/me/mfa", CSRFToken: "tok" + evil, Notice: "N." + evil})
+	})
 	run("me_mfa", func(w http.ResponseWriter) error {
 		return r.RenderMeMFA(w, http.StatusOK, MeMFAData{Factors: []FactorView{{ID: "f" + evil, Label: "App" + evil, Added: "1 Dec 2026"}},
 			AddURL: "/me/mfa/totp", RemoveURL: "/me/mfa/remove", CSRFToken: "tok" + evil, Notice: "On." + evil})
@@ -184,6 +188,7 @@ func TestEveryPageRenders(t *testing.T) {
 		"sso":            {200, "Work email or organization name"},
 		"upstream":       {200, "Continue to Acme SSO"},
 		"link":           {200, "Connect and continue"},
+		"me_links":       {200, "Disconnect Acme SSO"},
 	}
 	pages := renderAll(t, r, "")
 	if len(pages) != len(requiredPages) {

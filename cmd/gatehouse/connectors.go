@@ -17,11 +17,8 @@ import (
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
 
-// The connector types this build serves, for instance.Options: the
-// openers of federation/oidc and federation/saml and saml.NewSPKey are
-// set here when those packages are wired into the binary; until then
-// `connectors test` and creating a SAML connector say this server cannot.
-// Tests set them to fakes.
+// The connector types for instance.Options: nil is the built-in ones
+// (instance.Openers, federation/saml's NewSPKey); tests set fakes.
 var (
 	connectorOpeners map[string]federation.Opener
 	newSPKey         func(now time.Time) (certPEM string, keyDER []byte, err error)

@@ -73,9 +73,7 @@ type Sealer interface {
 // ConnectorSecretAD is the associated data a connector's SecretSealed is
 // sealed with: its id, so that a sealed secret copied onto another
 // connector's row opens nowhere.
-func ConnectorSecretAD(connectorID string) []byte {
-	return []byte("connector_secret:" + connectorID)
-}
+func ConnectorSecretAD(connectorID string) []byte { return federation.SecretAD(connectorID) }
 
 // UnsealConnectorSecret opens connector secrets sealed by this package
 // (federation.Registry's Unseal).

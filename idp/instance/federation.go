@@ -7,6 +7,7 @@ import (
 	"github.com/gatehouse-idp/gatehouse/federation"
 	fedoidc "github.com/gatehouse-idp/gatehouse/federation/oidc"
 	fedsaml "github.com/gatehouse-idp/gatehouse/federation/saml"
+	"github.com/gatehouse-idp/gatehouse/idp/admin"
 	"github.com/gatehouse-idp/gatehouse/idp/authflow"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
@@ -26,22 +27,17 @@ var Openers = map[string]federation.Opener{
 func (inst *Instance) wireFederation() {
 	inst.Connectors = &federation.Registry{
 		Store:   inst.Store,
-		Openers: Openers,
+		Openers: inst.Admin.Federation.Openers,
 		Env: federation.Env{Issuer: inst.Config.Issuer, HTTP: &http.Client{Timeout: upstreamTimeout},
 			Assertions: inst.Store, Now: inst.Now, Dev: inst.Config.Dev, Logger: inst.Logger},
-		Unseal: inst.UnsealConnectorSecret,
+		Unseal: admin.UnsealConnectorSecret(inst.Key),
 	}
 	inst.Flow.Federation = &authflow.Federation{Upstreams: inst.Connectors, Store: inst.Store}
 }
 
 // SealConnectorSecret seals a connector's secret (an OIDC client secret, a
-// SAML SP key) for that connector alone: the associated data names it, so
-// a sealed value copied to another row opens nowhere.
+// SAML SP key) as the admin service does, for that connector alone (tests
+// that store a connector row themselves).
 func (inst *Instance) SealConnectorSecret(secret []byte, connectorID string) ([]byte, error) {
-	return inst.Key.Seal(secret, federation.SecretAD(connectorID))
-}
-
-// UnsealConnectorSecret opens what SealConnectorSecret sealed.
-func (inst *Instance) UnsealConnectorSecret(sealed []byte, connectorID string) ([]byte, error) {
-	return inst.Key.Open(sealed, federation.SecretAD(connectorID))
+	return inst.Key.Seal(secret, admin.ConnectorSecretAD(connectorID))
 }

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"path/filepath"
 	"time"
 
 	"github.com/gatehouse-idp/gatehouse/config"
 	"github.com/gatehouse-idp/gatehouse/federation"
+	fedsaml "github.com/gatehouse-idp/gatehouse/federation/saml"
 	"github.com/gatehouse-idp/gatehouse/idp/admin"
 	"github.com/gatehouse-idp/gatehouse/idp/audit"
 	"github.com/gatehouse-idp/gatehouse/idp/authflow"
@@ -181,7 +183,14 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Instance, erro
 	inst.Admin = &admin.Service{Store: inst.Store, Hasher: inst.Hasher, Audit: inst.Audit, Now: inst.Now,
 		Policy: cfg.Password.Policy(), Checker: inst.Checker, Lockout: inst.Lockout, Logger: inst.Logger,
 		Federation: admin.Federation{Sealer: inst.Key, Issuer: cfg.Issuer, Dev: cfg.Dev,
-			Openers: opts.Connectors, NewSPKey: opts.NewSPKey}}
+			HTTP: &http.Client{Timeout: upstreamTimeout}, Openers: opts.Connectors, NewSPKey: opts.NewSPKey}}
+	if inst.Admin.Federation.Openers == nil {
+		// The built-in types (federation.go); tests may give others.
+		inst.Admin.Federation.Openers = Openers
+	}
+	if inst.Admin.Federation.NewSPKey == nil {
+		inst.Admin.Federation.NewSPKey = fedsaml.NewSPKey
+	}
 	inst.rules = passwordRules{policies: inst.Passwords, checker: inst.Checker, now: inst.Now}
 	// Templates load now, so a broken override directory stops start-up.
 	if inst.Mail, inst.Templates, err = notify.FromConfigWith(cfg, notify.Options{Logger: inst.Logger, Now: inst.Now, RootCAs: opts.MailRootCAs}); err != nil {

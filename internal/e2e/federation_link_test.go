@@ -285,3 +285,47 @@ func TestFederationLinkByEmailCode(t *testing.T) {
 		})
 	}
 }
+
+// TestMeLinks: /me/links lists the company sign-ins of the account and
+// disconnects one (audited; its refresh tokens stop), but not the last
+// way to sign in of an account without a password.
+func TestMeLinks(t *testing.T) {
+	eachFed(t, connectorOpts{trustEmail: true, jit: true}, func(t *testing.T, f *fed) {
+		ann := f.localUser("ann@"+acmeDomain, alicePW, true)
+		f.person("up-ann", ann.Email, true, nil)
+		b := f.browser()
+		tok := f.mustExchange("app", f.secret, f.federatedLogin(b, ann.Email, "up-ann"))
+		p := b.get(f.issuer + "/me/links")
+		if p.resp.StatusCode != http.StatusOK || !strings.Contains(p.body, "Acme SSO") || !strings.Contains(p.body, `data-remove-link="acme-sso"`) {
+			t.Fatalf("/me/links: %d\n%s", p.resp.StatusCode, p.body)
+		}
+		form := p.hidden()
+		done := b.post(f.issuer+"/me/links/remove", form)
+		if done.resp.StatusCode != http.StatusOK || !strings.Contains(done.body, "was disconnected") {
+			t.Fatalf("disconnect: %d\n%s", done.resp.StatusCode, done.body)
+		}
+		if _, ok := f.link("up-ann"); ok {
+			t.Fatal("the link is still there")
+		}
+		ev, err := f.inst.Store.ListAuditEvents(f.ctx, storage.AuditQuery{UserID: ann.ID, Type: "link.removed"})
+		if err != nil || len(ev) != 1 {
+			t.Fatalf("link.removed events %v %v", ev, err)
+		}
+		status, body := f.refresh("app", f.secret, jsonStr(tok, "refresh_token"), "")
+		wantOAuthError(t, "refresh after disconnecting", status, body, http.StatusBadRequest, "invalid_grant")
+
+		// An account made by the first SSO login has no password: its only
+		// link stays.
+		f.person("up-new", "new@"+acmeDomain, true, nil)
+		b2 := f.browser()
+		f.subject(f.federatedLogin(b2, "new@"+acmeDomain, "up-new"))
+		p = b2.get(f.issuer + "/me/links")
+		refused := b2.post(f.issuer+"/me/links/remove", p.hidden())
+		if refused.resp.StatusCode != http.StatusConflict || !strings.Contains(refused.body, "is how you sign in") {
+			t.Fatalf("disconnecting the only sign-in: %d\n%s", refused.resp.StatusCode, refused.body)
+		}
+		if _, ok := f.link("up-new"); !ok {
+			t.Fatal("the only link was removed")
+		}
+	})
+}
