@@ -364,6 +364,25 @@ func TestConnectorsOrgAdminReach(t *testing.T) {
 			t.Errorf("%s of another organization's connector: %v", name, err)
 		}
 	}
+	// The organization gave up a domain since: a change that leaves the
+	// connector's domains alone is not refused for it.
+	if _, err := s.Store.UpdateOrganization(ctx, acme.ID, func(o storage.Organization) (storage.Organization, error) {
+		o.Domains = nil
+		return o, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	off := false
+	if _, err := s.UpdateConnector(ctx, oa, "api:oa", "mine", ConnectorChange{Enabled: &off}); err != nil {
+		t.Errorf("disable after the domain left the organization: %v", err)
+	}
+	if _, err := s.UpdateConnector(ctx, oa, "api:oa", "mine", ConnectorChange{Domains: &[]string{}}); err != nil {
+		t.Errorf("dropping the domain: %v", err)
+	}
+	if _, err := s.UpdateConnector(ctx, oa, "api:oa", "mine", ConnectorChange{Domains: &[]string{"acme.example"}}); err == nil ||
+		!strings.Contains(err.Error(), "only an admin") {
+		t.Errorf("an organization admin re-claimed a domain: %v", err)
+	}
 	list, err := s.ListConnectors(ctx, oa, "")
 	if err != nil || len(list) != 1 || list[0].Connector.ID != "mine" || list[0].Org != "acme" {
 		t.Errorf("org admin's list: %+v, %v", list, err)
