@@ -21,25 +21,26 @@ import (
 // (OIDC, SAML). One set of rules serves the CLI, the admin API, the config
 // file's reconciliation and later the console.
 
-// Audit event types of connector and link administration. Their details
-// always name the connector ("connector").
+// Audit event types of connector and link administration, kept with the
+// rules that record them (as cmd's key.rotated is). Their details always
+// name the connector ("connector").
 const (
-	// AuditConnectorCreated: details "type", "source", "domains" and, when
-	// the connector's domains were added to its organization,
+	// AuditConnectorCreated: details "type", "source", "domains" and,
+	// when the connector's domains were added to its organization,
 	// "claimed_domains".
 	AuditConnectorCreated = "connector.created"
-	// AuditConnectorUpdated: details "source" and "changed" (the settings
-	// that changed, by name: "client_secret", never its value).
+	// AuditConnectorUpdated: details "source" and "changed" (the
+	// settings that changed, by name: "client_secret", never its value).
 	AuditConnectorUpdated = "connector.updated"
-	// AuditConnectorEnabled and AuditConnectorDisabled: the connector was turned
-	// on or off; a disabled one starts no login, and the tokens of
-	// logins that stood on it stop working.
+	// AuditConnectorEnabled and AuditConnectorDisabled: the connector
+	// was turned on or off; a disabled one starts no login, and the
+	// tokens of logins that stood on it stop working.
 	AuditConnectorEnabled  = "connector.enabled"
 	AuditConnectorDisabled = "connector.disabled"
 	// AuditConnectorDeleted: the connector and its links are gone.
 	AuditConnectorDeleted = "connector.deleted"
-	// AuditLinkRemoved: an upstream identity is no longer linked to the user;
-	// details "connector" and "subject".
+	// AuditLinkRemoved: an upstream identity is no longer linked to the
+	// user; details "connector" and "subject".
 	AuditLinkRemoved = "link.removed"
 )
 

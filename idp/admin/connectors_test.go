@@ -99,7 +99,12 @@ func (c *fakeConn) Close() error {
 // (domain acme.example) and beta (domain beta.example).
 func fedFixture(t *testing.T) (*Service, *fakeFed, storage.Organization, storage.Organization) {
 	t.Helper()
-	s := newService(t)
+	return fedFixtureOn(t, newService(t))
+}
+
+// fedFixtureOn is fedFixture over s (eachStore's backends).
+func fedFixtureOn(t *testing.T, s *Service) (*Service, *fakeFed, storage.Organization, storage.Organization) {
+	t.Helper()
 	f := withFederation(t, s)
 	ctx := context.Background()
 	acme, err := s.CreateOrg(ctx, "test", CreateOrgInput{Name: "acme", DisplayName: "Acme Corp", Domains: []string{"acme.example"}})
@@ -141,8 +146,10 @@ func connectorAudit(t *testing.T, s *Service, orgID string) []string {
 	return out
 }
 
-func TestCreateConnectorRefuses(t *testing.T) {
-	s, _, _, _ := fedFixture(t)
+func TestCreateConnectorRefuses(t *testing.T) { eachStore(t, testCreateConnectorRefuses) }
+
+func testCreateConnectorRefuses(t *testing.T, s *Service) {
+	fedFixtureOn(t, s)
 	ctx := context.Background()
 	if _, err := s.CreateConnector(ctx, Everyone, "test", oidcInput("taken", "taken.example")); err != nil {
 		t.Fatal(err)
@@ -275,8 +282,10 @@ func TestCreateConnectorDevLoopback(t *testing.T) {
 	}
 }
 
-func TestCreateSAMLConnector(t *testing.T) {
-	s, f, acme, _ := fedFixture(t)
+func TestCreateSAMLConnector(t *testing.T) { eachStore(t, testCreateSAMLConnector) }
+
+func testCreateSAMLConnector(t *testing.T, s *Service) {
+	s, f, acme, _ := fedFixtureOn(t, s)
 	ctx := context.Background()
 	res, err := s.CreateConnector(ctx, Everyone, "test", samlInput("acme-adfs", "acme.example"))
 	if err != nil {
@@ -355,6 +364,25 @@ func TestConnectorsOrgAdminReach(t *testing.T) {
 			t.Errorf("%s of another organization's connector: %v", name, err)
 		}
 	}
+	// The organization gave up a domain since: a change that leaves the
+	// connector's domains alone is not refused for it.
+	if _, err := s.Store.UpdateOrganization(ctx, acme.ID, func(o storage.Organization) (storage.Organization, error) {
+		o.Domains = nil
+		return o, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	off := false
+	if _, err := s.UpdateConnector(ctx, oa, "api:oa", "mine", ConnectorChange{Enabled: &off}); err != nil {
+		t.Errorf("disable after the domain left the organization: %v", err)
+	}
+	if _, err := s.UpdateConnector(ctx, oa, "api:oa", "mine", ConnectorChange{Domains: &[]string{}}); err != nil {
+		t.Errorf("dropping the domain: %v", err)
+	}
+	if _, err := s.UpdateConnector(ctx, oa, "api:oa", "mine", ConnectorChange{Domains: &[]string{"acme.example"}}); err == nil ||
+		!strings.Contains(err.Error(), "only an admin") {
+		t.Errorf("an organization admin re-claimed a domain: %v", err)
+	}
 	list, err := s.ListConnectors(ctx, oa, "")
 	if err != nil || len(list) != 1 || list[0].Connector.ID != "mine" || list[0].Org != "acme" {
 		t.Errorf("org admin's list: %+v, %v", list, err)
@@ -368,8 +396,10 @@ func TestConnectorsOrgAdminReach(t *testing.T) {
 	}
 }
 
-func TestUpdateConnector(t *testing.T) {
-	s, f, acme, _ := fedFixture(t)
+func TestUpdateConnector(t *testing.T) { eachStore(t, testUpdateConnector) }
+
+func testUpdateConnector(t *testing.T, s *Service) {
+	s, f, acme, _ := fedFixtureOn(t, s)
 	ctx := context.Background()
 	if _, err := s.CreateConnector(ctx, Everyone, "test", oidcInput("okta", "acme.example")); err != nil {
 		t.Fatal(err)
@@ -463,8 +493,10 @@ func TestConfigConnectorsRefuseRuntimeChanges(t *testing.T) {
 	}
 }
 
-func TestDeleteConnectorDeletesLinks(t *testing.T) {
-	s, _, acme, _ := fedFixture(t)
+func TestDeleteConnectorDeletesLinks(t *testing.T) { eachStore(t, testDeleteConnectorDeletesLinks) }
+
+func testDeleteConnectorDeletesLinks(t *testing.T, s *Service) {
+	s, _, acme, _ := fedFixtureOn(t, s)
 	ctx := context.Background()
 	if _, err := s.CreateConnector(ctx, Everyone, "test", oidcInput("okta")); err != nil {
 		t.Fatal(err)
@@ -543,8 +575,10 @@ func TestTestConnector(t *testing.T) {
 	}
 }
 
-func TestLinks(t *testing.T) {
-	s, _, acme, _ := fedFixture(t)
+func TestLinks(t *testing.T) { eachStore(t, testLinks) }
+
+func testLinks(t *testing.T, s *Service) {
+	s, _, acme, _ := fedFixtureOn(t, s)
 	ctx := context.Background()
 	if _, err := s.CreateConnector(ctx, Everyone, "test", oidcInput("okta")); err != nil {
 		t.Fatal(err)
@@ -631,8 +665,10 @@ func TestViewConnectorShowsNoSecret(t *testing.T) {
 	}
 }
 
-func TestReconcileConfigConnectors(t *testing.T) {
-	s, f, acme, _ := fedFixture(t)
+func TestReconcileConfigConnectors(t *testing.T) { eachStore(t, testReconcileConfigConnectors) }
+
+func testReconcileConfigConnectors(t *testing.T, s *Service) {
+	s, f, acme, _ := fedFixtureOn(t, s)
 	ctx := context.Background()
 	if _, err := s.CreateConnector(ctx, Everyone, "test", oidcInput("runtime")); err != nil {
 		t.Fatal(err)
@@ -690,7 +726,11 @@ func TestReconcileConfigConnectors(t *testing.T) {
 }
 
 func TestReconcileConfigConnectorsReportsEverything(t *testing.T) {
-	s, _, _, _ := fedFixture(t)
+	eachStore(t, testReconcileConfigConnectorsReportsEverything)
+}
+
+func testReconcileConfigConnectorsReportsEverything(t *testing.T, s *Service) {
+	fedFixtureOn(t, s)
 	ctx := context.Background()
 	if _, err := s.CreateConnector(ctx, Everyone, "test", oidcInput("runtime")); err != nil {
 		t.Fatal(err)
@@ -741,7 +781,11 @@ func TestReconcileConfigConnectorsReportsEverything(t *testing.T) {
 
 // Instances starting at once agree on one connector and one SP key.
 func TestReconcileConfigConnectorsConcurrent(t *testing.T) {
-	s, _, _, _ := fedFixture(t)
+	eachStore(t, testReconcileConfigConnectorsConcurrent)
+}
+
+func testReconcileConfigConnectorsConcurrent(t *testing.T, s *Service) {
+	fedFixtureOn(t, s)
 	ctx := context.Background()
 	inputs := []ConnectorInput{oidcInput("okta", "acme.example"), samlInput("adfs", "new.example")}
 	var wg sync.WaitGroup

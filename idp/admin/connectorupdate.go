@@ -89,9 +89,11 @@ func (s *Service) UpdateConnector(ctx context.Context, reach Reach, actor, id st
 			n.UpdatedAt = s.Now()
 			return n, nil
 		})
-		if err != nil {
+		if err != nil || p.domains == nil {
 			return err
 		}
+		// Only a change of domains claims: a connector whose domains
+		// stay is not refused for what its organization did since.
 		_, err = s.claimDomains(ctx, reach, next.OrgID, next.Domains)
 		return err
 	})

@@ -1,6 +1,9 @@
 // Package admin owns administrative actions on organizations and users:
 // creating, listing and disabling them, their password and MFA policies,
-// MFA resets, roles, and the first-start bootstrap. The CLI calls it
+// MFA resets, roles, the first-start bootstrap, and organizations'
+// upstream connectors (OIDC, SAML) and users' links to them. Connectors
+// are opened only through the federation.Opener the caller injects
+// (Federation), so the protocol packages stay out of here. The CLI calls it
 // in-process and the admin HTTP API calls the same methods, so a rule
 // (email normalisation, password policy, session revocation on disable or
 // MFA reset, the audit record) exists once.
