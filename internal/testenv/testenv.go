@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -102,4 +103,99 @@ func WithDatabase(dsn, name string) (string, error) {
 		return u.String(), nil
 	}
 	return dsn + " dbname=" + name, nil
+}
+
+// Templates are databases prepared once per test process (migrated
+// schemas), which PostgresFrom copies: CREATE DATABASE … TEMPLATE copies
+// files, where migrating every test's database again costs a DDL round
+// trip per statement. Their package's TestMain calls DropTemplates.
+var templates struct {
+	sync.Mutex
+	byName map[string]*template
+}
+
+type template struct {
+	once sync.Once
+	db   string
+	err  error
+}
+
+// PostgresFrom is a new database that starts as the template key names,
+// which prepare makes (on a DSN of its own database) the first time a test
+// of the process asks for it. Unlike Postgres, the database outlives the
+// test (a caller reuses it): DropDatabase drops it.
+func PostgresFrom(t testing.TB, key string, prepare func(dsn string) error) string {
+	t.Helper()
+	admin := PostgresDSN(t)
+	templates.Lock()
+	if templates.byName == nil {
+		templates.byName = map[string]*template{}
+	}
+	tp := templates.byName[key]
+	if tp == nil {
+		tp = &template{}
+		templates.byName[key] = tp
+	}
+	templates.Unlock()
+	tp.once.Do(func() {
+		name := "gh_tmpl_" + strings.ToLower(rand.Text()[:12])
+		if tp.err = exec(admin, "CREATE DATABASE "+name); tp.err != nil {
+			return
+		}
+		tp.db = name
+		dsn, err := WithDatabase(admin, name)
+		if err != nil {
+			tp.err = err
+			return
+		}
+		tp.err = prepare(dsn)
+	})
+	if tp.err != nil {
+		t.Fatalf("prepare template %s: %v", key, tp.err)
+	}
+	name := "gh_test_" + strings.ToLower(rand.Text()[:12])
+	if err := exec(admin, "CREATE DATABASE "+name+" TEMPLATE "+tp.db); err != nil {
+		t.Fatalf("create database from template: %v", err)
+	}
+	dsn, err := WithDatabase(admin, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dsn
+}
+
+// DropTemplates drops the templates PostgresFrom made (TestMain, after
+// the tests).
+func DropTemplates() {
+	admin := os.Getenv(EnvPostgres)
+	templates.Lock()
+	defer templates.Unlock()
+	for _, tp := range templates.byName {
+		if tp.db != "" && admin != "" {
+			_ = exec(admin, "DROP DATABASE IF EXISTS "+tp.db+" WITH (FORCE)")
+		}
+	}
+}
+
+// DropDatabase drops the database dsn names (best effort: the end of a
+// test run).
+func DropDatabase(dsn string) {
+	admin := os.Getenv(EnvPostgres)
+	u, err := url.Parse(dsn)
+	if admin == "" || err != nil {
+		return
+	}
+	_ = exec(admin, "DROP DATABASE IF EXISTS "+strings.TrimPrefix(u.Path, "/")+" WITH (FORCE)")
+}
+
+func exec(dsn, sql string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer c.Close(ctx)
+	_, err = c.Exec(ctx, sql)
+	return err
 }
