@@ -101,7 +101,15 @@ func stepper(t *testing.T, ctx context.Context, problems func() []string) func(w
 		defer cancel()
 		if err := chromedp.Do(sctx, actions...); err != nil {
 			loc, _ := chromedp.Run(ctx, chromedp.Location())
-			t.Fatalf("%s: %v (at %s; console: %v)", what, err, loc, problems())
+			// What the page says, bounded: an error page explains more
+			// than its address.
+			tctx, tcancel := context.WithTimeout(ctx, 2*time.Second)
+			text, _ := chromedp.Run(tctx, chromedp.Text(chromedp.CSS("main")))
+			tcancel()
+			if len(text) > 500 {
+				text = text[:500]
+			}
+			t.Fatalf("%s: %v (at %s; page: %q; console: %v)", what, err, loc, text, problems())
 		}
 	}
 }
