@@ -254,3 +254,67 @@ func TestFederationSSORequired(t *testing.T) {
 		_ = federation.URLsFor
 	})
 }
+
+// TestFederationSSOPage: "Sign in with SSO" takes the work email or the
+// organization's name; neither serving anything gets a plain answer, not
+// an account's existence.
+func TestFederationSSOPage(t *testing.T) {
+	eachFed(t, connectorOpts{trustEmail: true}, func(t *testing.T, f *fed) {
+		f.localUser("ann@"+acmeDomain, alicePW, true)
+		f.person("up-ann", "ann@"+acmeDomain, true, nil)
+		for _, tc := range []struct{ input, want string }{
+			{"acme", "continue"}, // the organization's name
+			{"ANN@" + strings.ToUpper(acmeDomain), "continue"}, // any case
+			{"default", "no single sign-on"},                   // an organization without one
+			{"someone@example.com", "no single sign-on"},
+			{"no-such-org", "no single sign-on"},
+		} {
+			t.Run(tc.input, func(t *testing.T) {
+				b := f.browser()
+				q, _ := withPKCE(nil)
+				login := b.get(f.authURL("app", q))
+				if !strings.Contains(login.body, `id="sso-link"`) {
+					t.Fatalf("no Sign in with SSO on the login page:\n%s", login.body)
+				}
+				page := b.get(f.issuer + "/login/sso?id=" + url.QueryEscape(login.hidden().Get("id")))
+				if !isPage(page, "sso") {
+					t.Fatalf("the SSO page: %d\n%s", page.resp.StatusCode, page.body)
+				}
+				p := b.submit(page, "/login/sso", map[string]string{"sso": tc.input})
+				switch tc.want {
+				case "continue":
+					f.upstreamURL(p)
+				default:
+					if !isPage(p, "sso") || !strings.Contains(strings.ToLower(p.body), tc.want) {
+						t.Fatalf("%q: %d\n%s", tc.input, p.resp.StatusCode, p.body)
+					}
+				}
+			})
+		}
+	})
+}
+
+// TestFederationForgotPassword: addresses of a domain with SSO are told to
+// use it, whether or not they have an account.
+func TestFederationForgotPassword(t *testing.T) {
+	eachFed(t, connectorOpts{trustEmail: true}, func(t *testing.T, f *fed) {
+		f.localUser("ann@"+acmeDomain, alicePW, true)
+		b := f.browser()
+		var bodies []string
+		for _, email := range []string{"ann@" + acmeDomain, "nobody@" + acmeDomain} {
+			fp := b.get(f.issuer + "/password/forgot")
+			p := b.submit(fp, "/password/forgot", map[string]string{"email": email})
+			if !strings.Contains(p.body, "sign in with Acme SSO") {
+				t.Fatalf("%s: no SSO hint\n%s", email, p.body)
+			}
+			bodies = append(bodies, p.body)
+		}
+		if bodies[0] != bodies[1] {
+			t.Fatal("the answer differs between an account and none")
+		}
+		fp := b.get(f.issuer + "/password/forgot")
+		if p := b.submit(fp, "/password/forgot", map[string]string{"email": "x@example.com"}); strings.Contains(p.body, "Acme SSO") {
+			t.Fatal("an address of another domain got the SSO hint")
+		}
+	})
+}
