@@ -78,18 +78,8 @@ func (h *Handlers) ssoPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handlers) ssoSubmit(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		h.fail(w, r, http.StatusBadRequest, msgExpired, err)
-		return
-	}
-	id := r.PostForm.Get("id")
-	if err := h.CSRF.Verify(r, id); err != nil {
-		h.fail(w, r, http.StatusForbidden, msgFormExpired, err)
-		return
-	}
-	b, err := h.Sessions.Browser(r)
-	if err != nil {
-		h.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
+	id, b, ok := h.loginPost(w, r)
+	if !ok {
 		return
 	}
 	input := r.PostForm.Get(fieldSSO)

@@ -160,18 +160,8 @@ func (h *Handlers) loginPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handlers) loginSubmit(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		h.fail(w, r, http.StatusBadRequest, msgExpired, err)
-		return
-	}
-	id := r.PostForm.Get("id")
-	if err := h.CSRF.Verify(r, id); err != nil {
-		h.fail(w, r, http.StatusForbidden, msgFormExpired, err)
-		return
-	}
-	b, err := h.Sessions.Browser(r)
-	if err != nil {
-		h.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
+	id, b, ok := h.loginPost(w, r)
+	if !ok {
 		return
 	}
 	method := r.PostForm.Get("method")
@@ -186,6 +176,7 @@ func (h *Handlers) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	refused := boundInput(in)
 	var out authflow.Outcome
+	var err error
 	switch r.PostForm.Get("action") {
 	case actionChoose:
 		out, err = h.Flow.Choose(r.Context(), id, b, r.PostForm.Get("method"), in)
@@ -225,6 +216,27 @@ func (h *Handlers) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	default:
 		h.show(w, r, http.StatusOK, out, in[passwordlogin.FieldEmail])
 	}
+}
+
+// loginPost parses a form of a login's pages and checks its CSRF token
+// against the login it names: the login's id and the browser, or false
+// when it has answered.
+func (h *Handlers) loginPost(w http.ResponseWriter, r *http.Request) (string, session.Browser, bool) {
+	if err := r.ParseForm(); err != nil {
+		h.fail(w, r, http.StatusBadRequest, msgExpired, err)
+		return "", session.Browser{}, false
+	}
+	id := r.PostForm.Get("id")
+	if err := h.CSRF.Verify(r, id); err != nil {
+		h.fail(w, r, http.StatusForbidden, msgFormExpired, err)
+		return "", session.Browser{}, false
+	}
+	b, err := h.Sessions.Browser(r)
+	if err != nil {
+		h.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
+		return "", session.Browser{}, false
+	}
+	return id, b, true
 }
 
 // Limits of the login form's fields (README.md, "Limits").

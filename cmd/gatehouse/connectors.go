@@ -488,28 +488,21 @@ func (c *cmdEnv) connectorChange() admin.ConnectorChange {
 
 // oidcEdits are the changes of the OIDC settings flags given.
 func oidcEdits(given federation.OIDCSettings, set map[string]bool) []func(*federation.OIDCSettings) {
-	var out []func(*federation.OIDCSettings)
-	for flagName, e := range map[string]func(*federation.OIDCSettings){
+	return editsGiven(set, map[string]func(*federation.OIDCSettings){
 		"issuer":        func(o *federation.OIDCSettings) { o.Issuer = given.Issuer },
 		"client-id":     func(o *federation.OIDCSettings) { o.ClientID = given.ClientID },
 		"scopes":        func(o *federation.OIDCSettings) { o.Scopes = given.Scopes },
 		"email-claim":   func(o *federation.OIDCSettings) { o.EmailClaim = given.EmailClaim },
 		"groups-claim":  func(o *federation.OIDCSettings) { o.GroupsClaim = given.GroupsClaim },
 		"groups-prefix": func(o *federation.OIDCSettings) { o.GroupsPrefix = given.GroupsPrefix },
-	} {
-		if set[flagName] {
-			out = append(out, e)
-		}
-	}
-	return out
+	})
 }
 
 // samlEdits are the changes of the SAML settings flags given. Naming the
 // metadata anew (by URL or file) drops the other source (the service's
 // rule).
 func samlEdits(given federation.SAMLSettings, set map[string]bool) []func(*federation.SAMLSettings) {
-	var out []func(*federation.SAMLSettings)
-	for flagName, e := range map[string]func(*federation.SAMLSettings){
+	return editsGiven(set, map[string]func(*federation.SAMLSettings){
 		"metadata-url":     func(s *federation.SAMLSettings) { s.MetadataURL = given.MetadataURL },
 		"metadata-file":    func(s *federation.SAMLSettings) { s.Metadata = given.Metadata },
 		"certificate-file": func(s *federation.SAMLSettings) { s.Certificate = given.Certificate },
@@ -517,7 +510,13 @@ func samlEdits(given federation.SAMLSettings, set map[string]bool) []func(*feder
 		"groups-attribute": func(s *federation.SAMLSettings) { s.GroupsAttribute = given.GroupsAttribute },
 		"email-verified":   func(s *federation.SAMLSettings) { s.EmailVerified = given.EmailVerified },
 		"groups-prefix":    func(s *federation.SAMLSettings) { s.GroupsPrefix = given.GroupsPrefix },
-	} {
+	})
+}
+
+// editsGiven are the edits of the flags set names.
+func editsGiven[T any](set map[string]bool, edits map[string]func(*T)) []func(*T) {
+	var out []func(*T)
+	for flagName, e := range edits {
 		if set[flagName] {
 			out = append(out, e)
 		}

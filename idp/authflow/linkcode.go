@@ -41,16 +41,9 @@ func (f *Flow) SendLinkCode(ctx context.Context, id string, _ session.Browser) (
 	if err != nil {
 		return Outcome{}, err
 	}
-	if StepOf(r) != StepLink || f.Federation == nil || f.Federation.Address == nil {
-		return Outcome{}, ErrOutOfTurn
-	}
-	p, err := f.party(ctx, r)
+	p, u, err := f.linkTurn(ctx, r)
 	if err != nil {
 		return Outcome{}, err
-	}
-	u, err := f.Store.GetUser(ctx, r.UserID)
-	if err != nil {
-		return Outcome{}, fmt.Errorf("authflow: link code: %w", err)
 	}
 	v, state, err := f.Federation.Address.SendProof(ctx, Turn{Request: r, User: u, State: r.FlowData, Resend: len(r.FlowData) > 0})
 	out, verr := f.linkView(ctx, r, p)
@@ -79,16 +72,12 @@ func (f *Flow) SendLinkCode(ctx context.Context, id string, _ session.Browser) (
 // submitLinkCode checks a code typed at StepLink: the account is proved,
 // and the login goes on as after its password.
 func (f *Flow) submitLinkCode(ctx context.Context, r storage.AuthRequest, b session.Browser, in Input) (Outcome, error) {
-	if StepOf(r) != StepLink || f.Federation == nil || f.Federation.Address == nil || len(r.FlowData) == 0 {
+	if len(r.FlowData) == 0 { // no code was sent for this login
 		return Outcome{}, ErrOutOfTurn
 	}
-	p, err := f.party(ctx, r)
+	p, u, err := f.linkTurn(ctx, r)
 	if err != nil {
 		return Outcome{}, err
-	}
-	u, err := f.Store.GetUser(ctx, r.UserID)
-	if err != nil {
-		return Outcome{}, fmt.Errorf("authflow: link code: %w", err)
 	}
 	att, err := f.reserve(ctx, u.ID, b, nil)
 	if err != nil {
@@ -137,4 +126,21 @@ func (f *Flow) submitLinkCode(ctx context.Context, r storage.AuthRequest, b sess
 		return f.refused(ctx, r, p, MethodLinkCode, err)
 	}
 	return out, nil
+}
+
+// linkTurn is the party and the account of r, a login waiting at StepLink
+// where codes may prove the account; ErrOutOfTurn otherwise.
+func (f *Flow) linkTurn(ctx context.Context, r storage.AuthRequest) (Party, storage.User, error) {
+	if StepOf(r) != StepLink || f.Federation == nil || f.Federation.Address == nil {
+		return Party{}, storage.User{}, ErrOutOfTurn
+	}
+	p, err := f.party(ctx, r)
+	if err != nil {
+		return Party{}, storage.User{}, err
+	}
+	u, err := f.Store.GetUser(ctx, r.UserID)
+	if err != nil {
+		return Party{}, storage.User{}, fmt.Errorf("authflow: link code: %w", err)
+	}
+	return p, u, nil
 }
