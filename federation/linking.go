@@ -61,7 +61,8 @@ func (d Decision) String() string {
 // for invited users").
 //
 // A local account of another organization is never linked: a connector
-// speaks for its own organization only.
+// speaks for its own organization only. Just-in-time provisioning makes
+// accounts only for addresses of the connector's own domains.
 func Decide(c storage.Connector, id Identity, local *storage.User) (Decision, string) {
 	if local == nil {
 		switch {
@@ -69,6 +70,11 @@ func Decide(c storage.Connector, id Identity, local *storage.User) (Decision, st
 			return NoAccount, "no_account"
 		case id.Email == "" || !strings.Contains(id.Email, "@"):
 			return NoAccount, "no_email"
+		case !slices.Contains(c.Domains, Domain(id.Email)):
+			// An upstream mints accounts only for its own domains: an
+			// address of another domain would take that address from
+			// whoever owns it here, in the wrong organization.
+			return NoAccount, "email_outside_domains"
 		}
 		return Provision, "jit"
 	}

@@ -10,7 +10,7 @@ import (
 func TestDecide(t *testing.T) {
 	trusted := storage.Connector{ID: "acme", OrgID: "org1", TrustEmail: true}
 	untrusted := storage.Connector{ID: "acme", OrgID: "org1"}
-	jit := storage.Connector{ID: "acme", OrgID: "org1", TrustEmail: true, JIT: true}
+	jit := storage.Connector{ID: "acme", OrgID: "org1", TrustEmail: true, JIT: true, Domains: []string{"example.com"}}
 	verified := federation.Identity{Subject: "s1", Email: "ann@example.com", EmailVerified: true}
 	unverified := federation.Identity{Subject: "s1", Email: "ann@example.com"}
 	active := &storage.User{ID: "u1", OrgID: "org1", Email: "ann@example.com", EmailVerified: true, State: storage.UserActive, PasswordHash: "$argon2id$x"}
@@ -38,6 +38,8 @@ func TestDecide(t *testing.T) {
 		{"no account, no JIT", trusted, verified, nil, federation.NoAccount, "no_account"},
 		{"no account, JIT", jit, verified, nil, federation.Provision, "jit"},
 		{"no account, JIT, no email", jit, federation.Identity{Subject: "s1"}, nil, federation.NoAccount, "no_email"},
+		{"no account, JIT, an address of another domain", jit, federation.Identity{Subject: "s1", Email: "ann@elsewhere.example", EmailVerified: true},
+			nil, federation.NoAccount, "email_outside_domains"},
 		// JIT never overrides the rules when an account exists.
 		{"JIT with an unverified match", jit, unverified, active, federation.Prove, "upstream_email_unverified"},
 	} {
