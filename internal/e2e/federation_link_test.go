@@ -47,15 +47,12 @@ func (f *fed) subject(l loginResult) (string, map[string]any) {
 
 func TestFederationLinking(t *testing.T) {
 	ann := "ann@" + acmeDomain
-	type result struct {
-		page string // the page the callback leads to: "rp" (signed in), "link", "error"
-	}
 	for _, tc := range []struct {
 		name  string
 		opts  connectorOpts
 		local func(f *fed) *storage.User // the local account with the same email, nil for none
 		up    func(p *upstreamtest.Person)
-		want  string // "rp", "link", "no_account"
+		want  string // where the callback leads: "rp" (signed in), "link", "no_account"
 	}{
 		{name: "verified and trusted links at once", opts: connectorOpts{trustEmail: true},
 			local: func(f *fed) *storage.User { u := f.localUser(ann, alicePW, true); return &u }, want: "rp"},

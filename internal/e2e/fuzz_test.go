@@ -113,6 +113,17 @@ func (s *fuzzSurface) requests(v string) []*http.Request {
 		get(s.issuer+"/admin/api/v1/clients/"+url.PathEscape(v), s.adminTok),
 		get(s.issuer+"/admin/api/v1/users?org="+e+"&after="+e+"&limit="+e, s.adminTok),
 		form("/admin/api/v1/users/"+url.PathEscape(v)+"/disable", url.Values{}, "", ""),
+		// Federation: the SSO form, a connector's callback, ACS and
+		// metadata (of no connector, or a name the fuzzer makes), and the
+		// admin API's connectors.
+		get(s.issuer+"/login/sso?id="+e, ""),
+		form("/login/sso", url.Values{"id": {v}, "csrf_token": {v}, "sso": {v}}, "", ""),
+		get(s.issuer+"/federation/"+url.PathEscape(v)+"/callback?code="+e+"&state="+e+"&error="+e, ""),
+		get(s.issuer+"/federation/acme/callback?state="+e+"."+e, ""),
+		form("/federation/"+url.PathEscape(v)+"/acs", url.Values{"SAMLResponse": {v}, "RelayState": {v}}, "", ""),
+		form("/federation/acme/acs?bounced=1", url.Values{"SAMLResponse": {v}, "RelayState": {v}}, "", ""),
+		get(s.issuer+"/federation/"+url.PathEscape(v)+"/metadata", ""),
+		get(s.issuer+"/admin/api/v1/connectors/"+url.PathEscape(v), s.adminTok),
 	}
 }
 
