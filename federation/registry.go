@@ -62,12 +62,12 @@ func (r *Registry) Offered(ctx context.Context) bool {
 	}
 	r.mu.Unlock()
 	cs, err := r.Store.ListConnectors(ctx, "")
+	if err != nil {
+		return false
+	}
 	v := false
 	for _, c := range cs {
 		v = v || c.Enabled
-	}
-	if err != nil {
-		return false
 	}
 	r.mu.Lock()
 	r.offered, r.offeredAt = v, now

@@ -255,7 +255,7 @@ func (h *Handlers) linkAccountForm(w http.ResponseWriter, r *http.Request, statu
 		Email: out.Account, Method: out.Method, FormActionOrigins: door.ResponseOrigins(req), Lang: "en",
 		CodeOffered: slices.Contains(out.Methods, authflow.MethodLinkCode)}
 	if out.View != nil {
-		d.CodeSent = out.View.Sent || len(out.Request.FlowData) > 0
+		d.CodeSent = true // the flow shows the code's form
 		if out.View.Notice != nil {
 			d.Notice = sentence(out.View.Notice.Error())
 		}

@@ -49,6 +49,10 @@ type Proof struct {
 	// Then runs once the flow has accepted the proof, for best-effort
 	// follow-ups that must not run for a refused login (a rehash).
 	Then func(ctx context.Context)
+
+	// domainChecked: the flow checked the single-sign-on rule of the
+	// address the form named (ssoFirst), which is the proved user's.
+	domainChecked bool
 }
 
 // Failure is a failed proof. The user sees ErrInvalidCredentials; the
@@ -117,6 +121,7 @@ func (f *Flow) Submit(ctx context.Context, id string, b session.Browser, method 
 		settleVerify(ctx, att, err)
 		return f.refused(ctx, r, p, m.Name(), err)
 	}
+	_, proof.domainChecked = m.(Identifying)
 	u, err := f.proved(ctx, r, proof)
 	if err != nil {
 		settleProved(ctx, att, err)
@@ -192,9 +197,10 @@ func (f *Flow) proved(ctx context.Context, r storage.AuthRequest, proof Proof) (
 	case StepOf(r) != StepLogin && u.ID != r.UserID:
 		return u, &Failure{User: u, Reason: "other_user"}
 	}
-	if StepOf(r) == StepLogin && proof.Upstream == nil {
-		// Whatever proved a local login (a password, a passkey), a
-		// domain that must use single sign-on may not sign in without it.
+	if StepOf(r) == StepLogin && proof.Upstream == nil && !proof.domainChecked {
+		// Whatever proved a local login (a passkey; a password's address
+		// was checked before its guess), a domain that must use single
+		// sign-on may not sign in without it.
 		req, err := f.ssoRequired(ctx, u.Email)
 		if err != nil {
 			return u, err

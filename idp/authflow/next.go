@@ -116,7 +116,8 @@ type Outcome struct {
 	// Passkeys.PasskeyName().
 	Passkey *View
 	// Upstream is where to send the browser (Federate), or the connector
-	// the outcome is about (LinkAccount, NoAccount).
+	// the outcome is about (LinkAccount, NoAccount). At LinkAccount, View
+	// is set when a code was sent to prove the account: its form.
 	Upstream *UpstreamStart
 }
 

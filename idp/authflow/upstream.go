@@ -553,7 +553,7 @@ func (f *Flow) linkView(ctx context.Context, r storage.AuthRequest, p Party) (Ou
 	if f.Federation != nil && f.Federation.Address != nil {
 		out.Methods = append(out.Methods, MethodLinkCode)
 		if len(r.FlowData) > 0 {
-			// A code was sent for this login: its form.
+			// A code was sent for this login: its form (View set).
 			out.View = &View{Sent: true}
 		}
 	}
