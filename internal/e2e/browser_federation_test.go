@@ -6,7 +6,6 @@ import (
 
 	"testing"
 
-	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -57,10 +56,7 @@ func TestBrowserHomeRealmDiscovery(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := newChromium(t, chromium)
 			if !tc.js {
-				if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled,
-					emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
-					t.Fatal(err)
-				}
+				noScript(t, ctx)
 			}
 			problems := watchConsole(ctx)
 			step := stepper(t, ctx, problems)

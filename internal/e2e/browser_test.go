@@ -49,10 +49,7 @@ func TestBrowserLogin(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				ctx := newChromium(t, chromium)
 				if !tc.js {
-					if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled,
-						emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
-						t.Fatal(err)
-					}
+					noScript(t, ctx)
 				}
 				problems := watchConsole(ctx)
 				step := stepper(t, ctx, problems)
@@ -89,6 +86,16 @@ func TestBrowserLogin(t *testing.T) {
 			})
 		}
 	})
+}
+
+// noScript turns JavaScript off in the browser of ctx: the pages must
+// work without it.
+func noScript(t *testing.T, ctx context.Context) {
+	t.Helper()
+	if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled,
+		emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // stepper returns a function that runs one step of a browser test within

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/webauthn"
@@ -295,9 +294,7 @@ func browserWebAuthn(t *testing.T, chromium, backend string) {
 
 	// 6. Without JavaScript.
 	signOut()
-	if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
-		t.Fatal(err)
-	}
+	noScript(t, ctx)
 	step("no script: open the relying party", chromedp.Navigate(rp.url+"/start?mode=query"),
 		chromedp.WaitVisible(chromedp.CSS(`main[data-page="login"] #email`)))
 	if vis, err := chromedp.Run(ctx, visible("#passkey")); err != nil || vis {
