@@ -72,6 +72,7 @@ type Storage interface {
 	Connectors
 	Links
 	Assertions
+	SAML
 	Units
 }
 
@@ -253,6 +254,10 @@ type Client struct {
 	IDTokenTTL        time.Duration
 	RefreshTokenTTL   time.Duration
 	RequireMFA        bool
+	// InitiateLoginURI is the client's initiate_login_uri (OpenID
+	// Connect Core §4): where "My apps" sends a user to start a sign-in
+	// from Gatehouse ("" : the client is not listed there).
+	InitiateLoginURI string
 	// Source is "config" for clients declared in the config file (they
 	// are reconciled at start) or "api" for runtime-managed ones.
 	Source    string
