@@ -64,6 +64,10 @@ type Config struct {
 	// Connectors are the organizations' upstream identity providers
 	// declared in the file (see Connector).
 	Connectors []Connector `yaml:"connectors"`
+	// SAML configures the SAML identity provider (the front door at
+	// /saml/...): its signing keys and the service providers declared in
+	// the file (see SAML).
+	SAML SAML `yaml:"saml"`
 }
 
 // Server configures the HTTP listener and its lifecycle.
