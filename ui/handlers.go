@@ -77,6 +77,8 @@ type Handlers struct {
 	SSOOffered func(ctx context.Context) bool
 	// Links serves /me/links (idp/admin); nil leaves it out.
 	Links Links
+	// Apps serves /me/apps; nil leaves it out.
+	Apps Apps
 }
 
 // RetryAfter is the Retry-After of the pages' 503 answers, in seconds.
@@ -101,6 +103,7 @@ func (h *Handlers) Mount(handle func(pattern string, handler http.Handler)) {
 	h.mountMFA(handle)
 	h.mountFederation(handle)
 	h.mountLinks(handle)
+	h.mountApps(handle)
 }
 
 // CheckDoors fails unless every door registered with the flow can also

@@ -44,11 +44,12 @@ const (
 	pageUpstream      = "upstream"
 	pageLink          = "link"
 	pageMeLinks       = "me_links"
+	pageMeApps        = "me_apps"
 )
 
 var requiredPages = []string{pageLogin, pageError, pageLogoutConfirm, pageLoggedOut, pageAutoPost, pageHome,
 	pageForgot, pageSetPassword, pageNotice, pageMFACode, pageTOTPEnrol, pageMeMFA, pageMFAChoose, pageMFANotice, pageWebAuthn,
-	pageSSO, pageUpstream, pageLink, pageMeLinks}
+	pageSSO, pageUpstream, pageLink, pageMeLinks, pageMeApps}
 
 // baseCSP is httpserver.DefaultCSP without its form-action directive,
 // which the renderer writes per page (a test keeps the two in step).
@@ -175,6 +176,8 @@ func zeroData(page string) any {
 		return UpstreamData{URL: "https://idp.example/"}
 	case pageMeLinks:
 		return LinksData{Links: []LinkRow{{LastUsed: "x"}}}
+	case pageMeApps:
+		return AppsData{Apps: []AppLink{{Name: "x", URL: "/x"}}}
 	case pageLink:
 		return LinkData{Method: "password", CodeOffered: true, CodeSent: true, Notice: "x"}
 	default:

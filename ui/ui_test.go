@@ -147,6 +147,9 @@ func renderAll(t *testing.T, r *Renderer, evil string) map[string]*httptest.Resp
 		return r.RenderLinks(w, http.StatusOK, LinksData{Links: []LinkRow{{Connector: "c" + evil, Subject: "s" + evil, Provider: "Acme SSO" + evil,
 			Email: "a@b.example" + evil, Added: "1 Dec 2026"}}, RemoveURL: "/me/links/remove", MFAURL: "/me/mfa", CSRFToken: "tok" + evil, Notice: "N." + evil})
 	})
+	run("me_apps", func(w http.ResponseWriter) error {
+		return r.RenderApps(w, http.StatusOK, AppsData{Apps: []AppLink{{Name: "Expenses" + evil, URL: "/saml/init?sp=x" + evil}}})
+	})
 	run("me_mfa", func(w http.ResponseWriter) error {
 		return r.RenderMeMFA(w, http.StatusOK, MeMFAData{Factors: []FactorView{{ID: "f" + evil, Label: "App" + evil, Added: "1 Dec 2026"}},
 			AddURL: "/me/mfa/totp", RemoveURL: "/me/mfa/remove", CSRFToken: "tok" + evil, Notice: "On." + evil})
@@ -189,6 +192,7 @@ func TestEveryPageRenders(t *testing.T) {
 		"upstream":       {200, "Continue to Acme SSO"},
 		"link":           {200, "Connect and continue"},
 		"me_links":       {200, "Disconnect Acme SSO"},
+		"me_apps":        {200, "Expenses"},
 	}
 	pages := renderAll(t, r, "")
 	if len(pages) != len(requiredPages) {
