@@ -347,15 +347,21 @@ func parseEntity(data []byte) (*saml.EntityDescriptor, error) {
 // slogLogger gives the library our logger.
 type slogLogger struct{ l *slog.Logger }
 
-func (s slogLogger) Printf(format string, v ...any) { s.l.Info("saml", "msg", fmt.Sprintf(format, v...)) }
-func (s slogLogger) Print(v ...any)                 { s.l.Info("saml", "msg", fmt.Sprint(v...)) }
-func (s slogLogger) Println(v ...any)               { s.l.Info("saml", "msg", fmt.Sprint(v...)) }
-func (s slogLogger) Fatal(v ...any)                 { s.l.Error("saml", "msg", fmt.Sprint(v...)) }
-func (s slogLogger) Fatalf(format string, v ...any) { s.l.Error("saml", "msg", fmt.Sprintf(format, v...)) }
-func (s slogLogger) Fatalln(v ...any)               { s.l.Error("saml", "msg", fmt.Sprint(v...)) }
-func (s slogLogger) Panic(v ...any)                 { s.l.Error("saml", "msg", fmt.Sprint(v...)) }
-func (s slogLogger) Panicf(format string, v ...any) { s.l.Error("saml", "msg", fmt.Sprintf(format, v...)) }
-func (s slogLogger) Panicln(v ...any)               { s.l.Error("saml", "msg", fmt.Sprint(v...)) }
+func (s slogLogger) Printf(format string, v ...any) {
+	s.l.Info("saml", "msg", fmt.Sprintf(format, v...))
+}
+func (s slogLogger) Print(v ...any)   { s.l.Info("saml", "msg", fmt.Sprint(v...)) }
+func (s slogLogger) Println(v ...any) { s.l.Info("saml", "msg", fmt.Sprint(v...)) }
+func (s slogLogger) Fatal(v ...any)   { s.l.Error("saml", "msg", fmt.Sprint(v...)) }
+func (s slogLogger) Fatalf(format string, v ...any) {
+	s.l.Error("saml", "msg", fmt.Sprintf(format, v...))
+}
+func (s slogLogger) Fatalln(v ...any) { s.l.Error("saml", "msg", fmt.Sprint(v...)) }
+func (s slogLogger) Panic(v ...any)   { s.l.Error("saml", "msg", fmt.Sprint(v...)) }
+func (s slogLogger) Panicf(format string, v ...any) {
+	s.l.Error("saml", "msg", fmt.Sprintf(format, v...))
+}
+func (s slogLogger) Panicln(v ...any) { s.l.Error("saml", "msg", fmt.Sprint(v...)) }
 
 // Messages for the user; the detail goes to the log.
 const (
