@@ -45,11 +45,12 @@ const (
 	pageLink          = "link"
 	pageMeLinks       = "me_links"
 	pageMeApps        = "me_apps"
+	pageSingleLogout  = "single_logout"
 )
 
 var requiredPages = []string{pageLogin, pageError, pageLogoutConfirm, pageLoggedOut, pageAutoPost, pageHome,
 	pageForgot, pageSetPassword, pageNotice, pageMFACode, pageTOTPEnrol, pageMeMFA, pageMFAChoose, pageMFANotice, pageWebAuthn,
-	pageSSO, pageUpstream, pageLink, pageMeLinks, pageMeApps}
+	pageSSO, pageUpstream, pageLink, pageMeLinks, pageMeApps, pageSingleLogout}
 
 // baseCSP is httpserver.DefaultCSP without its form-action directive,
 // which the renderer writes per page (a test keeps the two in step).
@@ -178,6 +179,8 @@ func zeroData(page string) any {
 		return LinksData{Links: []LinkRow{{LastUsed: "x"}}}
 	case pageMeApps:
 		return AppsData{Apps: []AppLink{{Name: "x", URL: "/x"}}}
+	case pageSingleLogout:
+		return SingleLogoutData{Parties: []LogoutPartyRow{{OK: true}, {}}, ReturnLink: "/x", ReturnAction: "https://x.example/"}
 	case pageLink:
 		return LinkData{Method: "password", CodeOffered: true, CodeSent: true, Notice: "x"}
 	default:

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"html/template"
+	"log/slog"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -150,6 +151,13 @@ func renderAll(t *testing.T, r *Renderer, evil string) map[string]*httptest.Resp
 	run("me_apps", func(w http.ResponseWriter) error {
 		return r.RenderApps(w, http.StatusOK, AppsData{Apps: []AppLink{{Name: "Expenses" + evil, URL: "/saml/init?sp=x" + evil}}})
 	})
+	run("single_logout", func(w http.ResponseWriter) error {
+		h := &Handlers{Render: r, Logger: slog.New(slog.DiscardHandler)}
+		h.SingleLogoutDone(w, httptest.NewRequest(http.MethodGet, "/", nil), SingleLogoutData{
+			Parties:    []LogoutPartyRow{{Name: "Wiki" + evil, OK: true}, {Name: "HR" + evil, Problem: "did not answer" + evil}},
+			ReturnName: "Expenses" + evil, ReturnAction: "https://sp.example/slo", ReturnFields: []Field{{Name: "SAMLResponse", Value: "x" + evil}}})
+		return nil
+	})
 	run("me_mfa", func(w http.ResponseWriter) error {
 		return r.RenderMeMFA(w, http.StatusOK, MeMFAData{Factors: []FactorView{{ID: "f" + evil, Label: "App" + evil, Added: "1 Dec 2026"}},
 			AddURL: "/me/mfa/totp", RemoveURL: "/me/mfa/remove", CSRFToken: "tok" + evil, Notice: "On." + evil})
@@ -193,6 +201,7 @@ func TestEveryPageRenders(t *testing.T) {
 		"link":           {200, "Connect and continue"},
 		"me_links":       {200, "Disconnect Acme SSO"},
 		"me_apps":        {200, "Expenses"},
+		"single_logout":  {200, "Back to Expenses"},
 	}
 	pages := renderAll(t, r, "")
 	if len(pages) != len(requiredPages) {

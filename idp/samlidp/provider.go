@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse-idp/gatehouse/idp/authflow"
 	"github.com/gatehouse-idp/gatehouse/idp/session"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
+	"github.com/gatehouse-idp/gatehouse/ui"
 )
 
 // Protocol is the SAML door's name on auth requests and in the flow's
@@ -91,37 +92,10 @@ type Pages interface {
 	// EndSession ends the browser's Gatehouse session; false when it
 	// could not (the page is written).
 	EndSession(w http.ResponseWriter, r *http.Request) bool
-	// LogoutDone renders the end of a single logout: what each service
-	// provider answered, and the way back to the one that asked.
-	LogoutDone(w http.ResponseWriter, r *http.Request, d LogoutResult)
-}
-
-// LogoutResult is the last page of a single logout.
-type LogoutResult struct {
-	// Parties are the service providers the session was signed in to,
-	// other than the one that asked, with what each answered.
-	Parties []LogoutParty
-	// Return, when set, posts the signed LogoutResponse to the service
-	// provider that asked; AutoSubmit is true when every other party
-	// logged out, so the page need not be read.
-	Return     *LogoutReturn
-	AutoSubmit bool
-}
-
-// LogoutParty is one service provider's part of a single logout.
-type LogoutParty struct {
-	Name string
-	// OK: it answered Success; otherwise Problem says, for the user, what
-	// went wrong.
-	OK      bool
-	Problem string
-}
-
-// LogoutReturn is the form that carries the LogoutResponse back.
-type LogoutReturn struct {
-	Name   string
-	Action string
-	Fields url.Values
+	// SingleLogoutDone renders the end of a single logout that did not
+	// go cleanly: what each service provider answered, and the way back
+	// to the one that asked.
+	SingleLogoutDone(w http.ResponseWriter, r *http.Request, d ui.SingleLogoutData)
 }
 
 // Options configure the door.
@@ -186,6 +160,9 @@ func (p *Provider) Mount(handle func(pattern string, h http.Handler)) {
 	handle("POST "+PathSSO, http.HandlerFunc(p.serveSSO))
 	handle("GET "+PathContinue, http.HandlerFunc(p.serveContinue))
 	handle("GET "+PathInit, http.HandlerFunc(p.serveInit))
+	handle("GET "+PathSLO, http.HandlerFunc(p.serveSLO))
+	handle("POST "+PathSLO, http.HandlerFunc(p.serveSLO))
+	handle("GET "+PathSLONext, http.HandlerFunc(p.serveSLONext))
 }
 
 func (p *Provider) now() time.Time { return p.opts.Now().UTC() }

@@ -47,6 +47,13 @@ type Store interface {
 	storage.Sessions
 }
 
+// participantMover is the part of storage that moves a session's SAML
+// session participants to the session replacing it (storage.SAML); a
+// store without it has none to move.
+type participantMover interface {
+	MoveSAMLParticipants(ctx context.Context, fromHash, toHash string) error
+}
+
 // Options configures a Manager. Store and Secret are required.
 type Options struct {
 	Store Store
@@ -329,6 +336,15 @@ func (m *Manager) Create(ctx context.Context, b Browser, l Login) (Started, erro
 	}
 	if err := m.store.CreateSession(ctx, s); err != nil {
 		return Started{}, fmt.Errorf("session: create: %w", err)
+	}
+	if mv, ok := m.store.(participantMover); ok && b.Session != nil && b.Session.UserID == userID {
+		// The same person signed in again in this browser (a step-up):
+		// the SAML applications they are signed in to stay this
+		// session's, so that single logout still reaches them. Another
+		// person's login leaves them with the old session, which ends.
+		if err := mv.MoveSAMLParticipants(ctx, b.Session.Hash, s.Hash); err != nil {
+			return Started{}, fmt.Errorf("session: create: keep saml participants: %w", err)
+		}
 	}
 	m.log.DebugContext(ctx, "session: started", "user_id", userID)
 	return Started{Session: s, id: id}, nil
