@@ -70,6 +70,7 @@ var clients = newTable("clients", "id",
 		f.text("source", &c.Source)
 		f.time("created_at", &c.CreatedAt)
 		f.time("updated_at", &c.UpdatedAt)
+		f.text("initiate_login_uri", &c.InitiateLoginURI) // migrations/*/0010_saml.sql
 		return f
 	})
 

@@ -171,6 +171,9 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 		// Only abandoned enrolments expire; a confirmed factor has no end.
 		`DELETE FROM factors WHERE confirmed_at = 0 AND expires_at <> 0 AND expires_at < $1`,
 		`DELETE FROM assertion_ids WHERE expires_at < $1`,
+		`DELETE FROM saml_request_ids WHERE expires_at < $1`,
+		`DELETE FROM saml_participants WHERE expires_at < $1`,
+		`DELETE FROM saml_logouts WHERE expires_at < $1`,
 	}
 	total := 0
 	for _, q := range stmts {

@@ -55,6 +55,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Storage) {
 		{"Connectors", connectorTests},
 		{"Links", linkTests},
 		{"Assertions", assertionTests},
+		{"SAML", samlTests},
 		{"Units", unitTests},
 		{"UpdateByFunction", updateByFunctionTests},
 		{"DeleteExpired", deleteExpiredTests},
@@ -167,6 +168,7 @@ func newClient(id, orgID string) storage.Client {
 		RefreshTokenTTL:          30 * 24 * time.Hour,
 		RequireMFA:               true,
 		Source:                   "config",
+		InitiateLoginURI:         "https://rp.example/login?from=idp",
 		CreatedAt:                at(-46 * time.Hour),
 		UpdatedAt:                at(-45 * time.Hour),
 	}
@@ -298,8 +300,26 @@ func (f *fixture) base(t *testing.T) base {
 	}
 	mustOK(t, f.s.CreateOrganization(f.ctx, b.org), "CreateOrganization")
 	b.user = f.createUser(t, b.user) // an upgrade test's user lacks the newer columns
-	mustOK(t, f.s.CreateClient(f.ctx, b.client), "CreateClient")
+	b.client = f.createClient(t, b.client)
 	return b
+}
+
+func (f *fixture) createClient(t *testing.T, c storage.Client) storage.Client {
+	t.Helper()
+	if f.v1 != nil {
+		c.InitiateLoginURI = "" // 0010
+		mustOK(t, f.v1(f.ctx, `INSERT INTO clients (id, org_id, name, secret_hash, is_public, redirect_uris,
+			post_logout_redirect_uris, grant_types, scopes, id_token_signed_response_alg, access_token_format,
+			access_token_ttl, id_token_ttl, refresh_token_ttl, require_mfa, source, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+			c.ID, c.OrgID, c.Name, c.SecretHash, c.Public, jsonList(c.RedirectURIs), jsonList(c.PostLogoutRedirectURIs),
+			jsonList(c.GrantTypes), jsonList(c.Scopes), c.IDTokenSignedResponseAlg, c.AccessTokenFormat,
+			int64(c.AccessTokenTTL), int64(c.IDTokenTTL), int64(c.RefreshTokenTTL), c.RequireMFA, c.Source,
+			micros0(c.CreatedAt), micros0(c.UpdatedAt)), "insert a version-1 client "+c.ID)
+		return c
+	}
+	mustOK(t, f.s.CreateClient(f.ctx, c), "CreateClient "+c.ID)
+	return c
 }
 
 func (f *fixture) createUser(t *testing.T, u storage.User) storage.User {

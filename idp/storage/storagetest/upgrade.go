@@ -26,6 +26,7 @@ func Upgrades(t *testing.T, newStore func(t *testing.T) (s storage.Storage, migr
 		{"0007UserPhone", 6, testUpgradeUserPhone},
 		{"0008FactorLookup", 7, testUpgradeFactorLookup},
 		{"0009Federation", 8, testUpgradeFederation},
+		{"0010SAML", 9, testUpgradeSAML},
 	} {
 		t.Run(u.name, func(t *testing.T) {
 			s, migrateTo, exec := newStore(t)
@@ -266,3 +267,27 @@ func testUpgradeFederation(t *testing.T, f *fixture, exec Exec, migrate func() e
 }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
+
+// testUpgradeSAML: 0010 adds the SAML tables and clients' initiate_login_uri.
+// A client written before it keeps every field and has none; afterwards the
+// column takes a value and the SAML rows work.
+func testUpgradeSAML(t *testing.T, f *fixture, _ Exec, migrate func() error) {
+	b := f.base(t)
+	mustOK(t, migrate(), "migrate")
+	got, err := f.s.GetClient(f.ctx, b.client.ID)
+	if checkOK(t, err, "GetClient after upgrade") {
+		checkEqual(t, "client after upgrade", b.client, got)
+	}
+	up, err := f.s.UpdateClient(f.ctx, b.client.ID, func(c storage.Client) (storage.Client, error) {
+		c.InitiateLoginURI = "https://rp.example/start"
+		return c, nil
+	})
+	if checkOK(t, err, "UpdateClient after upgrade") && up.InitiateLoginURI != "https://rp.example/start" {
+		t.Errorf("InitiateLoginURI after update = %q", up.InitiateLoginURI)
+	}
+	f.createSP(t, newSP(spA))
+	checkOK(t, f.s.UseSAMLRequestID(f.ctx, spA, "id-1", at(time.Hour), at(0)), "UseSAMLRequestID after upgrade")
+	if _, err := f.s.PersistentNameID(f.ctx, spA, b.user.ID, "n-1"); !checkOK(t, err, "PersistentNameID after upgrade") {
+		return
+	}
+}
