@@ -48,7 +48,7 @@ var (
 	ErrInvalidKey = errors.New("keys: invalid key material")
 	// ErrBadSignature: PublicKey.Verify rejected a signature.
 	ErrBadSignature = errors.New("keys: signature does not verify")
-	// ErrConfig: the Manager's fields are inconsistent.
+	// ErrConfig: a manager's fields are inconsistent.
 	ErrConfig = errors.New("keys: invalid configuration")
 )
 
