@@ -225,6 +225,7 @@ func Default() Config {
 		Reset:     Reset{Enabled: true, TTL: time.Hour, AddressLimit: 5, IPLimit: 20, LimitWindow: time.Hour},
 		SMTP:      SMTP{TLS: SMTPTLSStartTLS, Timeout: DefaultSMTPTimeout},
 		SMS:       SMS{Timeout: DefaultSMSTimeout, Twilio: Twilio{BaseURL: DefaultTwilioBaseURL}},
+		SAML:      SAML{KeyBits: SAMLKeyBits2048, MetadataRefresh: DefaultMetadataRefresh},
 	}
 }
 

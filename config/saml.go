@@ -1,6 +1,9 @@
 package config
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // SAML configures the SAML identity provider.
 type SAML struct {
@@ -13,6 +16,26 @@ type SAML struct {
 	// ServiceProviders are the SAML applications declared in the file,
 	// reconciled on every start like declared clients.
 	ServiceProviders []ServiceProvider `yaml:"service_providers"`
+}
+
+// The saml section's defaults and bounds.
+const (
+	SAMLKeyBits2048 = 2048 // the default
+	SAMLKeyBits3072 = 3072
+	// DefaultMetadataRefresh is saml.metadata_refresh's default: providers
+	// change their metadata rarely, and a fetch a day notices it the same
+	// day. MinMetadataRefresh keeps a typo from fetching every few seconds.
+	DefaultMetadataRefresh = 24 * time.Hour
+	MinMetadataRefresh     = 5 * time.Minute
+)
+
+// checkSAMLKeyBits: the RSA sizes idp/keys makes. Below 2048 is weak;
+// above 3072 every signature costs much more for no practical gain.
+func checkSAMLKeyBits(c *Config) error {
+	if b := c.SAML.KeyBits; b != SAMLKeyBits2048 && b != SAMLKeyBits3072 {
+		return fmt.Errorf("must be %d or %d, got %d", SAMLKeyBits2048, SAMLKeyBits3072, b)
+	}
+	return nil
 }
 
 // ServiceProvider is a SAML application declared in the config file:

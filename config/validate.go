@@ -108,6 +108,9 @@ var rules = []rule{
 
 	{"clients", checkClients},
 	{"connectors", checkConnectors},
+
+	{"saml.key_bits", checkSAMLKeyBits},
+	{"saml.metadata_refresh", func(c *Config) error { return atLeast(c.SAML.MetadataRefresh, MinMetadataRefresh) }},
 }
 
 // Validate checks the whole configuration and returns every problem at

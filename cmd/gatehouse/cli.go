@@ -56,7 +56,7 @@ type cmdEnv struct {
 	emailVerified, invite         bool
 	addr                          string
 	role                          string
-	alg                           string
+	alg, use                      string
 	file                          string
 	clients                       clientFlags
 	policy                        policyFlags
@@ -173,11 +173,12 @@ func commands() []command {
 			run: runOrgsDelete, flags: func(fs *flag.FlagSet, c *cmdEnv) {
 				fs.StringVar(&c.name, "name", "", "organization name (required)")
 			}},
-		{name: "keys rotate", summary: "publish new signing keys; they sign after the publish-ahead delay", usage: "[--alg RS256|ES256|EdDSA]",
-			run: runKeysRotate, flags: func(fs *flag.FlagSet, c *cmdEnv) {
-				fs.StringVar(&c.alg, "alg", "", "rotate only this algorithm (default: all)")
+		{name: "keys rotate", summary: "publish new signing keys; they sign after the publish-ahead delay (OIDC 10m, SAML 7 days)",
+			usage: "[--use oidc|saml] [--alg RS256|ES256|EdDSA]", run: runKeysRotate, flags: func(fs *flag.FlagSet, c *cmdEnv) {
+				fs.StringVar(&c.use, "use", "oidc", "which keys: oidc (tokens) or saml (assertions, always RS256)")
+				fs.StringVar(&c.alg, "alg", "", "rotate only this OIDC algorithm (default: all)")
 			}},
-		{name: "keys list", summary: "list signing keys and their state", run: runKeysList},
+		{name: "keys list", summary: "list signing keys (OIDC and SAML) and their state", run: runKeysList},
 		{name: "clients create", summary: "register an OIDC client (relying party)", usage: clientsCreateUsage,
 			run: runClientsCreate, flags: clientsCreateFlags},
 		{name: "clients list", summary: "list OIDC clients", usage: "[--json]", run: runClientsList, flags: clientsListFlags},

@@ -82,6 +82,9 @@ type Instance struct {
 	Admin  *admin.Service
 	Flow   *authflow.Flow
 	Keys   *keys.Manager
+	// SAMLKeys sign the SAML front door's assertions and are published in
+	// its metadata.
+	SAMLKeys *keys.SAMLManager
 	// Connectors opens organizations' upstream identity providers.
 	Connectors *federation.Registry
 
@@ -254,6 +257,8 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Instance, erro
 		inst.SelfService.Keys = wa
 	}
 	inst.Keys = &keys.Manager{Store: inst.Store, Sealer: inst.Key, Now: inst.Now, Logger: inst.Logger}
+	inst.SAMLKeys = &keys.SAMLManager{Store: inst.Store, Sealer: inst.Key, Now: inst.Now, Logger: inst.Logger,
+		KeyBits: cfg.SAML.KeyBits, Issuer: cfg.Issuer}
 	return inst, nil
 }
 
@@ -387,6 +392,13 @@ func (i *Instance) Bootstrap(ctx context.Context) (admin.BootstrapResult, error)
 // replaces it.
 const keyMaxAge = 90 * 24 * time.Hour
 
+// samlKeyMaxAge is zero: SAML keys are not rotated on a schedule. Many
+// service providers have the IdP certificate pasted in by hand and would
+// stop accepting assertions at a rotation nobody announced; the operator
+// rotates with `gatehouse keys rotate --use saml` (published a week
+// ahead). Maintenance still ensures a key and prunes expired ones.
+const samlKeyMaxAge = 0
+
 // RunMaintenance rotates due signing keys and deletes expired rows every
 // interval until ctx ends. Every instance may run it: both are safe to run
 // concurrently.
@@ -400,6 +412,9 @@ func (i *Instance) RunMaintenance(ctx context.Context, every time.Duration) {
 		case <-t.C:
 			if err := i.Keys.Maintain(ctx, keyMaxAge); err != nil {
 				i.Logger.WarnContext(ctx, "signing key maintenance", "err", err)
+			}
+			if err := i.SAMLKeys.Maintain(ctx, samlKeyMaxAge); err != nil {
+				i.Logger.WarnContext(ctx, "SAML signing key maintenance", "err", err)
 			}
 			n, err := i.Store.DeleteExpired(ctx, i.Now())
 			if err != nil {

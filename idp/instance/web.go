@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/gatehouse-idp/gatehouse/config"
 	"github.com/gatehouse-idp/gatehouse/idp/admin"
@@ -49,12 +50,12 @@ func ConnectorInputs(cfg config.Config) []admin.ConnectorInput {
 	return out
 }
 
-// Start prepares a serving instance: signing keys exist and the config
-// file's clients and connectors are in storage. Every instance may run it
-// at once.
+// Start prepares a serving instance: signing keys (OIDC and SAML) exist
+// and the config file's clients and connectors are in storage. Every
+// instance may run it at once.
 func (i *Instance) Start(ctx context.Context) error {
-	if err := i.Keys.Ensure(ctx); err != nil {
-		return fmt.Errorf("signing keys: %w", err)
+	if err := i.ensureKeys(ctx); err != nil {
+		return err
 	}
 	if err := i.Admin.ReconcileConfigClients(ctx, ClientInputs(i.Config)); err != nil {
 		return fmt.Errorf("clients from config: %w", err)
@@ -63,6 +64,25 @@ func (i *Instance) Start(ctx context.Context) error {
 		return fmt.Errorf("connectors from config: %w", err)
 	}
 	return nil
+}
+
+// ensureKeys runs the OIDC and SAML Ensures side by side: on a fresh
+// database each makes an RSA key, which dominates the start.
+func (i *Instance) ensureKeys(ctx context.Context) error {
+	var oidcErr, samlErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := i.Keys.Ensure(ctx); err != nil {
+			oidcErr = fmt.Errorf("signing keys: %w", err)
+		}
+	})
+	wg.Go(func() {
+		if err := i.SAMLKeys.Ensure(ctx); err != nil {
+			samlErr = fmt.Errorf("SAML signing keys: %w", err)
+		}
+	})
+	wg.Wait()
+	return errors.Join(oidcErr, samlErr)
 }
 
 // derive gives each consumer of the master key its own key, so that no two

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"slices"
 	"strings"
 	"time"
 
@@ -125,18 +126,29 @@ func sealAD(kid string) []byte { return []byte("signing_key:" + kid) }
 // an id, so a material is cached by id for the life of the process; it
 // remembers the bytes it came from in case a row is altered.
 type material struct {
-	publicDER, sealed []byte
-	signer            crypto.Signer
-	public            crypto.PublicKey
-	err               error // why the row cannot be used
+	publicDER, sealed, certDER []byte
+	signer                     crypto.Signer
+	public                     crypto.PublicKey
+	cert                       *x509.Certificate // SAML rows only
+	err                        error             // why the row cannot be used
 }
 
 func (mt *material) matches(row storage.SigningKey) bool {
-	return bytes.Equal(mt.publicDER, row.PublicKey) && bytes.Equal(mt.sealed, row.PrivateKeySealed)
+	return bytes.Equal(mt.publicDER, row.PublicKey) && bytes.Equal(mt.sealed, row.PrivateKeySealed) &&
+		bytes.Equal(mt.certDER, row.Certificate)
 }
 
-// generate makes a new key of alg, sealed under sealer.
+// generate makes a new OIDC key of alg, sealed under sealer.
 func generate(sealer *masterkey.Key, alg string, created, notBefore time.Time) (storage.SigningKey, *material, error) {
+	priv, err := newPrivateKey(alg, RSABits)
+	if err != nil {
+		return storage.SigningKey{}, nil, err
+	}
+	return sealKey(sealer, storage.KeyUseOIDC, alg, priv, created, notBefore)
+}
+
+// newPrivateKey makes a key of alg; bits is the size of RSA keys.
+func newPrivateKey(alg string, bits int) (crypto.Signer, error) {
 	var (
 		priv crypto.Signer
 		err  error
@@ -145,17 +157,23 @@ func generate(sealer *masterkey.Key, alg string, created, notBefore time.Time) (
 	// reader, which is why Manager takes none.
 	switch alg {
 	case RS256:
-		priv, err = rsa.GenerateKey(rand.Reader, RSABits)
+		priv, err = rsa.GenerateKey(rand.Reader, bits)
 	case ES256:
 		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	case EdDSA:
 		_, priv, err = ed25519.GenerateKey(rand.Reader)
 	default:
-		return storage.SigningKey{}, nil, fmt.Errorf("keys: %w: %q", ErrUnknownAlgorithm, alg)
+		return nil, fmt.Errorf("keys: %w: %q", ErrUnknownAlgorithm, alg)
 	}
 	if err != nil {
-		return storage.SigningKey{}, nil, fmt.Errorf("keys: generate %s key: %w", alg, err)
+		return nil, fmt.Errorf("keys: generate %s key: %w", alg, err)
 	}
+	return priv, nil
+}
+
+// sealKey makes the row of a new key of use under a fresh id, its private
+// part sealed under sealer for that id.
+func sealKey(sealer *masterkey.Key, use, alg string, priv crypto.Signer, created, notBefore time.Time) (storage.SigningKey, *material, error) {
 	pub, err := x509.MarshalPKIXPublicKey(priv.Public())
 	if err != nil {
 		return storage.SigningKey{}, nil, fmt.Errorf("keys: encode %s public key: %w", alg, err)
@@ -171,7 +189,7 @@ func generate(sealer *masterkey.Key, alg string, created, notBefore time.Time) (
 		return storage.SigningKey{}, nil, fmt.Errorf("keys: seal %s key: %w", alg, err)
 	}
 	row := storage.SigningKey{
-		ID: kid, Use: storage.KeyUseOIDC, Algorithm: alg,
+		ID: kid, Use: use, Algorithm: alg,
 		PublicKey: pub, PrivateKeySealed: sealed,
 		CreatedAt: created, NotBefore: notBefore,
 	}
@@ -181,39 +199,49 @@ func generate(sealer *masterkey.Key, alg string, created, notBefore time.Time) (
 // newKID returns a random, URL-safe key id of 130 bits.
 func newKID() string { return strings.ToLower(storage.NewID()) }
 
-// open decodes a row's key material and checks that it is self-consistent:
-// the sealed part opens for this id, is a key of the row's algorithm, and
-// its public half is the row's PublicKey.
+// open decodes an OIDC row's key material; see openKey.
 func open(sealer *masterkey.Key, row storage.SigningKey) *material {
-	mt := &material{publicDER: bytes.Clone(row.PublicKey), sealed: bytes.Clone(row.PrivateKeySealed)}
-	fail := func(err error) *material {
-		mt.err = fmt.Errorf("keys: signing key %s: %w", row.ID, err)
-		return mt
-	}
-	if !knownAlg(row.Algorithm) {
-		return fail(fmt.Errorf("%w: %q", ErrUnknownAlgorithm, row.Algorithm))
+	return openKey(sealer, row, algorithms[:])
+}
+
+// openKey decodes a row's key material and checks that it is
+// self-consistent: its algorithm is one of algs, the sealed part opens for
+// this id, is a key of the row's algorithm, and its public half is the
+// row's PublicKey.
+func openKey(sealer *masterkey.Key, row storage.SigningKey, algs []string) *material {
+	mt := &material{publicDER: bytes.Clone(row.PublicKey), sealed: bytes.Clone(row.PrivateKeySealed),
+		certDER: bytes.Clone(row.Certificate)}
+	if !slices.Contains(algs, row.Algorithm) {
+		return mt.fail(row, fmt.Errorf("%w: %q", ErrUnknownAlgorithm, row.Algorithm))
 	}
 	der, err := sealer.Open(row.PrivateKeySealed, sealAD(row.ID))
 	if err != nil {
-		return fail(err)
+		return mt.fail(row, err)
 	}
 	defer clear(der)
 	key, err := x509.ParsePKCS8PrivateKey(der)
 	if err != nil {
-		return fail(fmt.Errorf("%w: private key: %w", ErrInvalidKey, err))
+		return mt.fail(row, fmt.Errorf("%w: private key: %w", ErrInvalidKey, err))
 	}
 	signer, ok := key.(crypto.Signer)
 	if !ok || !fitsAlg(signer, row.Algorithm) {
-		return fail(fmt.Errorf("%w: a %T is not a %s key", ErrInvalidKey, key, row.Algorithm))
+		return mt.fail(row, fmt.Errorf("%w: a %T is not a %s key", ErrInvalidKey, key, row.Algorithm))
 	}
 	pub, err := x509.MarshalPKIXPublicKey(signer.Public())
 	if err != nil {
-		return fail(fmt.Errorf("%w: public key: %w", ErrInvalidKey, err))
+		return mt.fail(row, fmt.Errorf("%w: public key: %w", ErrInvalidKey, err))
 	}
 	if !bytes.Equal(pub, row.PublicKey) {
-		return fail(fmt.Errorf("%w: the public key does not match the private key", ErrInvalidKey))
+		return mt.fail(row, fmt.Errorf("%w: the public key does not match the private key", ErrInvalidKey))
 	}
 	mt.signer, mt.public = signer, signer.Public()
+	return mt
+}
+
+// fail marks mt unusable, and drops any key it decoded.
+func (mt *material) fail(row storage.SigningKey, err error) *material {
+	mt.signer, mt.public, mt.cert = nil, nil, nil
+	mt.err = fmt.Errorf("keys: signing key %s: %w", row.ID, err)
 	return mt
 }
 

@@ -1,7 +1,12 @@
-// Package keys owns Gatehouse's OIDC signing keys: generating them (RSA-2048
-// for RS256, P-256 for ES256, Ed25519 for EdDSA), sealing the private part
-// with the master key before it reaches storage, rotating them, and serving
-// the key that signs now (Signer) and the keys published now (PublicKeys).
+// Package keys owns Gatehouse's signing keys: generating them, sealing the
+// private part with the master key before it reaches storage, rotating
+// them, and serving the key that signs now and the keys published now.
+// Manager has the OIDC keys (KeyUseOIDC rows: RSA-2048 for RS256, P-256
+// for ES256, Ed25519 for EdDSA; Signer, PublicKeys). SAMLManager has the
+// SAML keys (KeyUseSAML rows: RSA-2048 or 3072, each with a self-signed
+// X.509 certificate for the IdP metadata; Signer, Certificates). Both run
+// the same machinery (ring.go) over their own rows, so everything below
+// holds for each, per use.
 //
 // # The timeline of a key
 //
@@ -43,12 +48,15 @@
 //
 // A row is used (published or signing) only if its sealed private part
 // opens under the master key with the associated data "signing_key:"+ID and
-// matches its PublicKey and Algorithm. Someone who can write to the database
-// but lacks the master key therefore cannot add a key to the published set,
-// move a sealed key to another id, or swap a public key.
+// matches its PublicKey and Algorithm; a SAML row's certificate must also
+// carry that public key and be signed by that private key. Someone who can
+// write to the database but lacks the master key therefore cannot add a key
+// to the published set, move a sealed key to another id, or swap a public
+// key or certificate.
 //
 // It must not import protocol libraries (zitadel/oidc, go-jose): idp/oidcop
 // adapts Signer and PublicKey, whose fields match its own types so that a
-// conversion suffices. It must not touch SAML keys (KeyUseSAML rows) or any
-// other table, and it never logs key material.
+// conversion suffices; the SAML front door consumes SAMLKey and
+// SAMLCertificate. It must not touch any other table, and it never logs
+// key material.
 package keys
