@@ -2,8 +2,8 @@ package ui
 
 import (
 	"html/template"
-	"log/slog"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"

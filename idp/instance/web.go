@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse-idp/gatehouse/idp/httpserver"
 	"github.com/gatehouse-idp/gatehouse/idp/keys"
 	"github.com/gatehouse-idp/gatehouse/idp/oidcop"
+	"github.com/gatehouse-idp/gatehouse/idp/samlidp"
 	"github.com/gatehouse-idp/gatehouse/idp/session"
 	"github.com/gatehouse-idp/gatehouse/ui"
 )
@@ -94,6 +95,7 @@ func (i *Instance) derive(purpose string) ([]byte, error) {
 // Web is the assembled browser- and protocol-facing part.
 type Web struct {
 	OIDC     *oidcop.Provider
+	SAML     *samlidp.Provider
 	Pages    *ui.Handlers
 	Sessions *session.Manager
 }
@@ -124,6 +126,7 @@ func (i *Instance) NewServer(hopts httpserver.Options) (*httpserver.Server, *Web
 		return nil, nil, err
 	}
 	web.OIDC.Mount(srv.Handle)
+	web.SAML.Mount(srv.Handle)
 	web.Pages.Mount(srv.Handle)
 	api := &admin.API{Service: i.Admin, Logger: i.Logger, Authenticate: func(r *http.Request) (admin.Principal, error) {
 		b, err := web.OIDC.AuthenticateBearer(r)
@@ -181,10 +184,14 @@ func (i *Instance) newWeb(secure bool) (*Web, error) {
 	i.Flow.Sessions = sessions
 	i.Flow.RegisterDoor(oidcop.Protocol, provider)
 	i.Flow.RegisterDoor(ui.AccountProtocol, pages.AccountDoor())
+	samlDoor, err := i.newSAML(sessions, pages)
+	if err != nil {
+		return nil, err
+	}
 	if err := pages.CheckDoors(); err != nil {
 		return nil, err
 	}
-	return &Web{OIDC: provider, Pages: pages, Sessions: sessions}, nil
+	return &Web{OIDC: provider, SAML: samlDoor, Pages: pages, Sessions: sessions}, nil
 }
 
 // oidcKeys adapts the key manager to what the provider consumes.

@@ -16,10 +16,12 @@ import (
 
 // Bounds on what an unauthenticated browser may send. A real AuthnRequest
 // is a few kilobytes; the library also caps an inflated Redirect message
-// at 1 MiB, and these stop a large one before it is decoded at all.
+// at 1 MiB, and these stop a large one before it is decoded at all. The
+// query's bound sits below the server's header limit (64 KiB, answered
+// 431 by net/http), so that a query between the two gets our 400.
 const (
 	maxPostBody = 128 << 10
-	maxQuery    = 64 << 10
+	maxQuery    = 32 << 10
 	// MaxRelayState is the SAML bindings' bound on RelayState
 	// (saml-bindings-2.0-os §3.4.3, §3.5.3).
 	MaxRelayState = 80
@@ -30,7 +32,7 @@ const (
 func (p *Provider) limit(w http.ResponseWriter, r *http.Request) bool {
 	if len(r.URL.RawQuery) > maxQuery || r.ContentLength > maxPostBody {
 		p.fail(w, r, "saml: message too large", fmt.Errorf("query %d bytes, body %d bytes", len(r.URL.RawQuery), r.ContentLength),
-			http.StatusRequestEntityTooLarge, msgBadRequest)
+			http.StatusBadRequest, msgBadRequest)
 		return false
 	}
 	if r.Method == http.MethodPost {

@@ -16,7 +16,9 @@ import (
 	"github.com/gatehouse-idp/gatehouse/config"
 	"github.com/gatehouse-idp/gatehouse/idp/clients"
 	"github.com/gatehouse-idp/gatehouse/idp/oidcop"
+	"github.com/gatehouse-idp/gatehouse/idp/samlidp"
 	"github.com/gatehouse-idp/gatehouse/internal/testenv"
+	"github.com/gatehouse-idp/gatehouse/internal/upstreamtest"
 )
 
 // fuzzSurface is one instance the fuzz target sends outside input to:
@@ -124,6 +126,18 @@ func (s *fuzzSurface) requests(v string) []*http.Request {
 		form("/federation/acme/acs?bounced=1", url.Values{"SAMLResponse": {v}, "RelayState": {v}}, "", ""),
 		get(s.issuer+"/federation/"+url.PathEscape(v)+"/metadata", ""),
 		get(s.issuer+"/admin/api/v1/connectors/"+url.PathEscape(v), s.adminTok),
+		// The SAML front door: a value as the message, as an id, as a
+		// provider, and as XML in both bindings.
+		get(s.issuer+samlidp.PathSSO+"?SAMLRequest="+e+"&RelayState="+e+"&SigAlg="+e+"&Signature="+e, ""),
+		form(samlidp.PathSSO, url.Values{"SAMLRequest": {v}, "RelayState": {v}}, "", ""),
+		get(upstreamtest.RawRedirect(s.issuer+samlidp.PathSSO, []byte(v), v), ""),
+		form(samlidp.PathSSO, upstreamtest.Post([]byte(v), v), "", ""),
+		get(s.issuer+samlidp.PathContinue+"?id="+e, ""),
+		get(s.issuer+samlidp.PathInit+"?sp="+e+"&RelayState="+e, ""),
+		get(s.issuer+samlidp.PathSLO+"?SAMLRequest="+e+"&RelayState="+e, ""),
+		get(s.issuer+samlidp.PathSLO+"?SAMLResponse="+e+"&RelayState="+e+"&SigAlg="+e+"&Signature="+e, ""),
+		form(samlidp.PathSLO, url.Values{"SAMLResponse": {v}, "RelayState": {v}}, "", ""),
+		get(s.issuer+samlidp.PathSLONext+"?id="+e, ""),
 	}
 }
 

@@ -21,6 +21,8 @@ import (
 
 	crewjam "github.com/crewjam/saml"
 	"github.com/crewjam/saml/samlsp"
+	"github.com/jonboulle/clockwork"
+	dsig "github.com/russellhaering/goxmldsig"
 )
 
 // SAMLSPOptions shape the test service provider.
@@ -31,14 +33,25 @@ type SAMLSPOptions struct {
 	// HTTP-Redirect.
 	PostBinding bool
 	ForceAuthn  bool
-	// NameIDFormat is the NameIDPolicy format it asks for ("" : it asks
-	// for none, so the IdP gives its default).
+	// NameIDFormat is the NameIDPolicy format it asks for ("" :
+	// unspecified, so the IdP gives its default).
 	NameIDFormat crewjam.NameIDFormat
 	// RequestedAuthnContext is what it asks of the login (nil: nothing).
 	RequestedAuthnContext *crewjam.RequestedAuthnContext
 	// AllowIdPInitiated accepts unsolicited Responses.
 	AllowIdPInitiated bool
+	// Now is the application's clock (nil: the real one); tests that move
+	// the IdP's clock give it the same, or its IssueInstants go stale.
+	Now func() time.Time
 }
+
+// followClock is the real clock except for Now, which is the test's.
+type followClock struct {
+	clockwork.Clock
+	now func() time.Time
+}
+
+func (c followClock) Now() time.Time { return c.now() }
 
 // SAMLSP is crewjam/saml's samlsp middleware on loopback: a SAML
 // application in front of a page that shows who signed in. The protocol is
@@ -81,19 +94,34 @@ func NewSAMLSP(t testing.TB, idpMetadata []byte, o SAMLSPOptions) *SAMLSP {
 		RequestedAuthnContext: o.RequestedAuthnContext,
 		// The SP is on http loopback: its cookies cannot be Secure.
 		CookieSameSite: http.SameSiteLaxMode,
+		// Cookies ignore ports: each application on 127.0.0.1 needs its
+		// own session cookie name, or the last sign-in overwrites the
+		// others.
+		CookieName: "token_" + root.Port(),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.ServiceProvider.AuthnNameIDFormat = o.NameIDFormat
+	// Asking for no format in particular (spelled out, as Keycloak-facing
+	// SPs do) takes the provider's default; the library alone would ask
+	// for transient.
+	m.ServiceProvider.AuthnNameIDFormat, m.ServiceProvider.SendUnspecifiedNameIDFormat = crewjam.UnspecifiedNameIDFormat, true
+	if o.NameIDFormat != "" {
+		m.ServiceProvider.AuthnNameIDFormat = o.NameIDFormat
+	}
 	if o.PostBinding {
 		m.Binding = crewjam.HTTPPostBinding
+	}
+	if o.Now != nil {
+		m.ServiceProvider.Clock = dsig.NewFakeClock(followClock{clockwork.NewRealClock(), o.Now})
 	}
 	m.AssertionHandler = assertionTap{s}
 	s.MW = m
 	s.URL = s.server.URL
 	s.EntityID = m.ServiceProvider.MetadataURL.String()
 	mux.Handle("/saml/", m)
+	// Signing out of the application starts single logout at the IdP.
+	mux.HandleFunc("/logout", m.HandleStartLogout)
 	mux.Handle("/", m.RequireAccount(http.HandlerFunc(s.whoami)))
 	return s
 }
