@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/mail"
 	"regexp"
 	"slices"
@@ -61,6 +62,8 @@ type Store interface {
 	storage.Connectors
 	storage.Links
 	storage.Assertions
+	// SAML service providers are administered here too.
+	storage.SAML
 }
 
 var _ Store = storage.Storage(nil)
@@ -93,6 +96,9 @@ type Service struct {
 	// Federation is what administering connectors needs (the master
 	// key, the issuer, the connector types).
 	Federation Federation
+	// MetadataClient fetches SAML service providers' metadata URLs (nil:
+	// spmeta's default, with its timeout and https-only redirects).
+	MetadataClient *http.Client
 }
 
 func (s *Service) logger() *slog.Logger {

@@ -129,6 +129,11 @@ func (a *API) routes() []route {
 		{http.MethodPost, "connectors/{id}/test", true, a.testConnector},
 		{http.MethodGet, "users/{email}/links", true, a.listLinks},
 		{http.MethodDelete, "users/{email}/links/{connector}/{subject}", true, a.removeLink},
+		{http.MethodGet, "saml/service-providers", false, a.listServiceProviders},
+		{http.MethodPost, "saml/service-providers", false, a.createServiceProvider},
+		{http.MethodPatch, "saml/service-providers", false, a.updateServiceProvider},
+		{http.MethodDelete, "saml/service-providers", false, a.deleteServiceProvider},
+		{http.MethodPost, "saml/service-providers/refresh", false, a.refreshServiceProvider},
 	}
 }
 

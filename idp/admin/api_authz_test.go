@@ -97,6 +97,11 @@ func TestAPIAuthorizationMatrix(t *testing.T) {
 		{"POST", "connectors/{id}/test", u + "connectors/alpha-sso/test", "", true, true},
 		{"GET", "users/{email}/links", u + "users/" + target + "/links", "", true, true},
 		{"DELETE", "users/{email}/links/{connector}/{subject}", u + "users/" + target + "/links/alpha-sso/sub%2F1", "", true, true},
+		{"GET", "saml/service-providers", u + "saml/service-providers", "", false, false},
+		{"POST", "saml/service-providers", u + "saml/service-providers", `{"name":"x"}`, false, false},
+		{"PATCH", "saml/service-providers", u + "saml/service-providers?entity_id=x", `{"name":"x"}`, false, false},
+		{"DELETE", "saml/service-providers", u + "saml/service-providers?entity_id=x", "", false, false},
+		{"POST", "saml/service-providers/refresh", u + "saml/service-providers/refresh?entity_id=x", "", false, false},
 		// Last: the rows above need the connector.
 		{"DELETE", "connectors/{id}", u + "connectors/alpha-sso", "", true, true},
 	}

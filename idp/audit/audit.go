@@ -214,3 +214,17 @@ const (
 	// (just-in-time provisioning).
 	UserProvisioned = "user.provisioned"
 )
+
+// SAML service providers (idp/admin). ClientID is the provider's entity id.
+const (
+	// SAMLSPCreated, SAMLSPUpdated, SAMLSPDeleted: details "source"
+	// ("config" or "api") and, for updates, "changed".
+	SAMLSPCreated = "saml.sp_created"
+	SAMLSPUpdated = "saml.sp_updated"
+	SAMLSPDeleted = "saml.sp_deleted"
+	// SAMLSPMetadataRefreshed: metadata fetched again from its URL
+	// changed; SAMLSPMetadataFailed: a fetch or its check failed (the
+	// stored metadata stays), details "error".
+	SAMLSPMetadataRefreshed = "saml.sp_metadata_refreshed"
+	SAMLSPMetadataFailed    = "saml.sp_metadata_failed"
+)

@@ -56,7 +56,18 @@ type SPSettings struct {
 	RequireSignedRequests bool `json:"require_signed_requests,omitempty"`
 	// RequireMFA demands a second factor of every login to the provider.
 	RequireMFA bool `json:"require_mfa,omitempty"`
+	// MetadataSigner is the PEM certificate that must sign metadata
+	// fetched from MetadataURL: configured, or pinned from the first
+	// signed fetch ("" : the metadata is not signed).
+	MetadataSigner string `json:"metadata_signer,omitempty"`
 }
+
+// The values SPSettings may hold, by the short names stored.
+var (
+	SAMLNameIDFormats     = []string{"persistent", "emailAddress", "transient", "unspecified"}
+	SAMLAttributeSources  = []string{"email", "name", "given_name", "family_name", "groups", "org"}
+	SAMLAttributeNameForm = []string{"uri", "basic", "unspecified"}
+)
 
 // SAMLAttribute is one attribute of an assertion: Source names the user's
 // value ("email", "name", "given_name", "family_name", "groups", "org"),
