@@ -46,6 +46,9 @@ type Client struct {
 	// RequireMFA refuses tokens for this client to users who did not
 	// complete a second factor.
 	RequireMFA bool `yaml:"require_mfa"`
+	// InitiateLoginURI is where "My apps" starts a sign-in into the
+	// client (https).
+	InitiateLoginURI string `yaml:"initiate_login_uri"`
 }
 
 // Input is the client as idp/clients validates and stores it. It reveals
@@ -57,7 +60,7 @@ func (cl Client) Input() clients.Input {
 		GrantTypes: cl.GrantTypes, Scopes: cl.Scopes,
 		IDTokenSignedResponseAlg: cl.IDTokenSignedResponseAlg, AccessTokenFormat: cl.AccessTokenFormat,
 		AccessTokenTTL: cl.AccessTokenTTL, IDTokenTTL: cl.IDTokenTTL, RefreshTokenTTL: cl.RefreshTokenTTL,
-		RequireMFA: cl.RequireMFA,
+		RequireMFA: cl.RequireMFA, InitiateLoginURI: cl.InitiateLoginURI,
 	}
 }
 

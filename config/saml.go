@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
@@ -59,6 +60,9 @@ type ServiceProvider struct {
 	EncryptAssertions     bool            `yaml:"encrypt_assertions"`
 	RequireSignedRequests bool            `yaml:"require_signed_requests"`
 	RequireMFA            bool            `yaml:"require_mfa"`
+	// MetadataSigner is a PEM certificate that must sign the metadata
+	// (optional; signed metadata from a URL pins its signer otherwise).
+	MetadataSigner string `yaml:"metadata_signer"`
 }
 
 // SAMLAttribute is one attribute of a declared provider's assertions.
@@ -67,4 +71,24 @@ type SAMLAttribute struct {
 	Name         string `yaml:"name"`
 	NameFormat   string `yaml:"name_format"`
 	FriendlyName string `yaml:"friendly_name"`
+}
+
+// checkServiceProviders is the shape of saml.service_providers: each
+// gives its metadata exactly once. What the metadata and settings mean is
+// checked when they are reconciled at start (idp/admin), where the
+// metadata is read.
+func checkServiceProviders(c *Config) error {
+	var errs []error
+	for i, sp := range c.SAML.ServiceProviders {
+		n := 0
+		for _, s := range []string{sp.MetadataURL, sp.MetadataFile, sp.Metadata} {
+			if s != "" {
+				n++
+			}
+		}
+		if n != 1 {
+			errs = append(errs, at(fmt.Sprintf("[%d]", i), fmt.Errorf("give exactly one of metadata_url, metadata_file and metadata (%d given)", n)))
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -46,3 +46,24 @@ func TestSAMLKeySettings(t *testing.T) {
 		t.Errorf("DevDefault saml = %+v, want 2048 bits, 24h", dev.SAML)
 	}
 }
+
+// TestSAMLServiceProvidersShape: each declared provider gives its metadata
+// exactly once.
+func TestSAMLServiceProvidersShape(t *testing.T) {
+	for _, tt := range []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"url", "saml:\n  service_providers:\n    - metadata_url: https://hr.example/md\n      nameid_format: emailAddress\n", nil},
+		{"file and inline", "saml:\n  service_providers:\n    - metadata_file: /x.xml\n    - metadata: \"<x/>\"\n", nil},
+		{"none", "saml:\n  service_providers:\n    - name: HR\n", []string{
+			"saml.service_providers[0]: give exactly one of metadata_url, metadata_file and metadata (0 given)"}},
+		{"two", "saml:\n  service_providers:\n    - metadata_url: https://a.example\n      metadata_file: /x.xml\n", []string{
+			"saml.service_providers[0]: give exactly one of metadata_url, metadata_file and metadata (2 given)"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := loadYAML(t, minimal+tt.yaml)
+			assertProblems(t, err, tt.want)
+		})
+	}
+}

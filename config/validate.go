@@ -111,6 +111,7 @@ var rules = []rule{
 
 	{"saml.key_bits", checkSAMLKeyBits},
 	{"saml.metadata_refresh", func(c *Config) error { return atLeast(c.SAML.MetadataRefresh, MinMetadataRefresh) }},
+	{"saml.service_providers", checkServiceProviders},
 }
 
 // Validate checks the whole configuration and returns every problem at

@@ -63,6 +63,7 @@ type cmdEnv struct {
 	mfa                           mfaFlags
 	bench                         benchFlags
 	conn                          connectorFlags
+	saml                          spFlags
 	// set names the flags the command line gave, for commands that
 	// change only what was asked (clients update).
 	set map[string]bool
@@ -191,7 +192,7 @@ func commands() []command {
 			run: runMailTest, flags: mailTestFlags},
 		{name: "sms test", summary: "send a test SMS with the configured settings and print the gateway's answer", usage: smsTestUsage,
 			run: runSMSTest, flags: smsTestFlags},
-	}, append(connectorCommands(), benchCommands()...)...)
+	}, slices.Concat(connectorCommands(), samlCommands(), benchCommands())...)
 }
 
 func run(ctx context.Context, args []string, io stdio, environ []string) int {

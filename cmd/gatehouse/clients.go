@@ -24,7 +24,7 @@ type clientFlags struct {
 
 const clientsCreateUsage = "--id ID --redirect-uri URI [--redirect-uri URI]... [--post-logout-redirect-uri URI]... " +
 	"[--public] [--grant GRANT]... [--scope SCOPE]... [--name NAME] [--id-token-alg ALG] [--access-token-format FORMAT] " +
-	"[--require-mfa] [--secret-stdin]"
+	"[--require-mfa] [--initiate-login-uri URL] [--secret-stdin]"
 
 func clientsCreateFlags(fs *flag.FlagSet, c *cmdEnv) {
 	clientSettingFlags(fs, c)
@@ -34,7 +34,7 @@ func clientsCreateFlags(fs *flag.FlagSet, c *cmdEnv) {
 }
 
 const clientsUpdateUsage = "--id ID [--name NAME] [--redirect-uri URI]... [--post-logout-redirect-uri URI]... [--grant GRANT]... " +
-	"[--scope SCOPE]... [--id-token-alg ALG] [--access-token-format FORMAT] [--require-mfa=true|false] [--*-ttl DURATION]"
+	"[--scope SCOPE]... [--id-token-alg ALG] [--access-token-format FORMAT] [--require-mfa=true|false] [--initiate-login-uri URL] [--*-ttl DURATION]"
 
 // clientsUpdateFlags are the settings clients create takes, but for the
 // kind (public or not) and the secret (clients rotate-secret).
@@ -53,6 +53,7 @@ func clientSettingFlags(fs *flag.FlagSet, c *cmdEnv) {
 		clients.GrantAuthorizationCode, clients.GrantRefreshToken, clients.GrantClientCredentials, strings.Join(clients.DefaultGrantTypes, " and ")))
 	fs.Var((*multiFlag)(&in.Scopes), "scope", "allowed scope (repeatable; default "+strings.Join(clients.DefaultScopes, ", ")+")")
 	fs.BoolVar(&in.RequireMFA, "require-mfa", false, "issue tokens only after a second factor")
+	fs.StringVar(&in.InitiateLoginURI, "initiate-login-uri", "", "https URL that starts a sign-in into the client, linked from My apps (/me/apps)")
 	fs.StringVar(&in.IDTokenSignedResponseAlg, "id-token-alg", "", "ID token signing algorithm: "+clients.DefaultIDTokenAlg+" (default), ES256 or EdDSA")
 	fs.StringVar(&in.AccessTokenFormat, "access-token-format", "", fmt.Sprintf("access token format: %s (default) or %s",
 		clients.AccessTokenOpaque, clients.AccessTokenJWT))
@@ -232,6 +233,7 @@ func applyGiven(in *clients.Input, given clients.Input, set map[string]bool) int
 		"grant":                    func() { in.GrantTypes = given.GrantTypes },
 		"scope":                    func() { in.Scopes = given.Scopes },
 		"require-mfa":              func() { in.RequireMFA = given.RequireMFA },
+		"initiate-login-uri":       func() { in.InitiateLoginURI = given.InitiateLoginURI },
 		"id-token-alg":             func() { in.IDTokenSignedResponseAlg = given.IDTokenSignedResponseAlg },
 		"access-token-format":      func() { in.AccessTokenFormat = given.AccessTokenFormat },
 		"access-token-ttl":         func() { in.AccessTokenTTL = given.AccessTokenTTL },

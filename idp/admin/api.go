@@ -347,6 +347,7 @@ type clientRequest struct {
 	IDTokenTTL               duration `json:"id_token_ttl"`
 	RefreshTokenTTL          duration `json:"refresh_token_ttl"`
 	RequireMFA               bool     `json:"require_mfa"`
+	InitiateLoginURI         string   `json:"initiate_login_uri"`
 }
 
 func (req clientRequest) input() clients.Input {
@@ -357,6 +358,7 @@ func (req clientRequest) input() clients.Input {
 		IDTokenSignedResponseAlg: req.IDTokenSignedResponseAlg, AccessTokenFormat: req.AccessTokenFormat,
 		AccessTokenTTL: time.Duration(req.AccessTokenTTL), IDTokenTTL: time.Duration(req.IDTokenTTL),
 		RefreshTokenTTL: time.Duration(req.RefreshTokenTTL), RequireMFA: req.RequireMFA,
+		InitiateLoginURI: req.InitiateLoginURI,
 	}
 }
 

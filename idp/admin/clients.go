@@ -308,6 +308,7 @@ func clientChanges(a, b storage.Client) []string {
 	add("id_token_ttl", a.IDTokenTTL != b.IDTokenTTL)
 	add("refresh_token_ttl", a.RefreshTokenTTL != b.RefreshTokenTTL)
 	add("require_mfa", a.RequireMFA != b.RequireMFA)
+	add("initiate_login_uri", a.InitiateLoginURI != b.InitiateLoginURI)
 	return out
 }
 
@@ -329,6 +330,7 @@ type ClientView struct {
 	IDTokenTTL               string    `json:"id_token_ttl"`
 	RefreshTokenTTL          string    `json:"refresh_token_ttl"`
 	RequireMFA               bool      `json:"require_mfa"`
+	InitiateLoginURI         string    `json:"initiate_login_uri,omitempty"`
 	Source                   string    `json:"source"`
 	CreatedAt                time.Time `json:"created_at"`
 	UpdatedAt                time.Time `json:"updated_at"`
@@ -348,7 +350,7 @@ func ViewClient(c storage.Client) ClientView {
 		GrantTypes: nonNil(c.GrantTypes), Scopes: nonNil(c.Scopes),
 		IDTokenSignedResponseAlg: alg, AccessTokenFormat: c.AccessTokenFormat,
 		AccessTokenTTL: c.AccessTokenTTL.String(), IDTokenTTL: c.IDTokenTTL.String(), RefreshTokenTTL: c.RefreshTokenTTL.String(),
-		RequireMFA: c.RequireMFA, Source: c.Source, CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(),
+		RequireMFA: c.RequireMFA, InitiateLoginURI: c.InitiateLoginURI, Source: c.Source, CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(),
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -93,6 +94,9 @@ type Input struct {
 	// RequireMFA refuses tokens for this client to users who did not
 	// complete a second factor.
 	RequireMFA bool
+	// InitiateLoginURI is where a sign-in into the client starts from
+	// Gatehouse's "My apps" (OpenID Connect Core §4); https only.
+	InitiateLoginURI string
 }
 
 // inputFields has Input's fields without its methods, so that String can
@@ -170,7 +174,7 @@ func (in Input) client(declared bool) (storage.Client, error) {
 		GrantTypes: n.GrantTypes, Scopes: n.Scopes,
 		IDTokenSignedResponseAlg: n.IDTokenSignedResponseAlg, AccessTokenFormat: n.AccessTokenFormat,
 		AccessTokenTTL: n.AccessTokenTTL, IDTokenTTL: n.IDTokenTTL, RefreshTokenTTL: n.RefreshTokenTTL,
-		RequireMFA: n.RequireMFA,
+		RequireMFA: n.RequireMFA, InitiateLoginURI: n.InitiateLoginURI,
 	}
 	if !n.Public && n.Secret != "" {
 		c.SecretHash = storage.HashSecret(n.Secret)
@@ -220,6 +224,13 @@ func (in Input) validate(declared bool) error {
 	if in.IDTokenSignedResponseAlg != "" && !slices.Contains(validIDTokenAlgs, in.IDTokenSignedResponseAlg) {
 		errs = append(errs, fieldErr("id_token_signed_response_alg", "%q is not one of %s",
 			in.IDTokenSignedResponseAlg, strings.Join(validIDTokenAlgs, ", ")))
+	}
+	if in.InitiateLoginURI != "" {
+		// OpenID Connect Core §4: it MUST use https. It is a link the
+		// pages show, so nothing but an absolute https URL.
+		if u, err := url.Parse(in.InitiateLoginURI); err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || len(in.InitiateLoginURI) > 2048 {
+			errs = append(errs, fieldErr("initiate_login_uri", "must be an absolute https URL (at most 2048 bytes)"))
+		}
 	}
 	if !slices.Contains(validFormats, in.AccessTokenFormat) {
 		errs = append(errs, fieldErr("access_token_format", "%q is not one of %s",
@@ -318,6 +329,6 @@ func InputOf(c storage.Client) Input {
 		GrantTypes: slices.Clone(c.GrantTypes), Scopes: slices.Clone(c.Scopes),
 		IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg, AccessTokenFormat: c.AccessTokenFormat,
 		AccessTokenTTL: c.AccessTokenTTL, IDTokenTTL: c.IDTokenTTL, RefreshTokenTTL: c.RefreshTokenTTL,
-		RequireMFA: c.RequireMFA,
+		RequireMFA: c.RequireMFA, InitiateLoginURI: c.InitiateLoginURI,
 	}
 }

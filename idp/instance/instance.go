@@ -399,7 +399,8 @@ const keyMaxAge = 90 * 24 * time.Hour
 // ahead). Maintenance still ensures a key and prunes expired ones.
 const samlKeyMaxAge = 0
 
-// RunMaintenance rotates due signing keys and deletes expired rows every
+// RunMaintenance rotates due signing keys, refreshes SAML metadata fetched
+// from URLs when due, and deletes expired rows every
 // interval until ctx ends. Every instance may run it: both are safe to run
 // concurrently.
 func (i *Instance) RunMaintenance(ctx context.Context, every time.Duration) {
@@ -415,6 +416,11 @@ func (i *Instance) RunMaintenance(ctx context.Context, every time.Duration) {
 			}
 			if err := i.SAMLKeys.Maintain(ctx, samlKeyMaxAge); err != nil {
 				i.Logger.WarnContext(ctx, "SAML signing key maintenance", "err", err)
+			}
+			// Metadata URLs due for a fetch; one that keeps failing is
+			// tried again at each tick, the stored metadata standing.
+			if err := i.Admin.RefreshDueMetadata(ctx, i.Config.SAML.MetadataRefresh); err != nil {
+				i.Logger.WarnContext(ctx, "SAML metadata refresh", "err", err)
 			}
 			n, err := i.Store.DeleteExpired(ctx, i.Now())
 			if err != nil {

@@ -75,3 +75,18 @@ func (a myApps) UserApps(ctx context.Context, userID string) ([]ui.AppLink, erro
 	slices.SortStableFunc(out, func(x, y ui.AppLink) int { return strings.Compare(strings.ToLower(x.Name), strings.ToLower(y.Name)) })
 	return out, nil
 }
+
+// SAMLMetadata is the IdP's metadata as /saml/metadata serves it, for
+// `gatehouse saml metadata`; it makes the first SAML key if there is none
+// yet (as a start would), so the printed certificate is the one that
+// signs.
+func (i *Instance) SAMLMetadata(ctx context.Context) ([]byte, error) {
+	if err := i.SAMLKeys.Ensure(ctx); err != nil {
+		return nil, err
+	}
+	web, err := i.newWeb(strings.HasPrefix(i.Config.Issuer, "https://"))
+	if err != nil {
+		return nil, err
+	}
+	return web.SAML.Metadata(ctx)
+}

@@ -6,7 +6,9 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 
@@ -18,7 +20,9 @@ import (
 	"github.com/gatehouse-idp/gatehouse/idp/keys"
 	"github.com/gatehouse-idp/gatehouse/idp/oidcop"
 	"github.com/gatehouse-idp/gatehouse/idp/samlidp"
+	"github.com/gatehouse-idp/gatehouse/idp/samlidp/spmeta"
 	"github.com/gatehouse-idp/gatehouse/idp/session"
+	"github.com/gatehouse-idp/gatehouse/idp/storage"
 	"github.com/gatehouse-idp/gatehouse/ui"
 )
 
@@ -64,7 +68,59 @@ func (i *Instance) Start(ctx context.Context) error {
 	if err := i.Admin.ReconcileConfigConnectors(ctx, ConnectorInputs(i.Config)); err != nil {
 		return fmt.Errorf("connectors from config: %w", err)
 	}
+	sps, err := ServiceProviderInputs(i.Config)
+	if err != nil {
+		return fmt.Errorf("SAML service providers from config: %w", err)
+	}
+	if err := i.Admin.ReconcileConfigServiceProviders(ctx, sps); err != nil {
+		return fmt.Errorf("SAML service providers from config: %w", err)
+	}
 	return nil
+}
+
+// ServiceProviderInputs converts the config file's SAML service
+// providers for reconciliation, reading metadata_file.
+func ServiceProviderInputs(cfg config.Config) ([]admin.SPInput, error) {
+	out := make([]admin.SPInput, 0, len(cfg.SAML.ServiceProviders))
+	for i, sp := range cfg.SAML.ServiceProviders {
+		in := admin.SPInput{EntityID: sp.EntityID, Name: sp.Name, MetadataURL: sp.MetadataURL,
+			NameIDFormat: sp.NameIDFormat, NameIDFormats: sp.NameIDFormats, AllowIdPInitiated: sp.AllowIdPInitiated,
+			DefaultRelayState: sp.DefaultRelayState, SignResponse: sp.SignResponse, EncryptAssertions: sp.EncryptAssertions,
+			RequireSignedRequests: sp.RequireSignedRequests, RequireMFA: sp.RequireMFA, MetadataSigner: sp.MetadataSigner}
+		for _, a := range sp.Attributes {
+			in.Attributes = append(in.Attributes, storage.SAMLAttribute{Source: a.Source, Name: a.Name, NameFormat: a.NameFormat,
+				FriendlyName: a.FriendlyName})
+		}
+		switch {
+		case sp.Metadata != "":
+			in.Metadata = []byte(sp.Metadata)
+		case sp.MetadataFile != "":
+			b, err := readLimited(sp.MetadataFile, spmeta.MaxSize)
+			if err != nil {
+				return nil, fmt.Errorf("saml.service_providers[%d].metadata_file: %w", i, err)
+			}
+			in.Metadata = b
+		}
+		out = append(out, in)
+	}
+	return out, nil
+}
+
+// readLimited reads a file of at most max bytes.
+func readLimited(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("larger than %d bytes", max)
+	}
+	return b, nil
 }
 
 // ensureKeys runs the OIDC and SAML Ensures side by side: on a fresh

@@ -23,6 +23,7 @@ import (
 
 	crewjam "github.com/crewjam/saml"
 
+	"github.com/gatehouse-idp/gatehouse/idp/admin"
 	"github.com/gatehouse-idp/gatehouse/idp/samlidp"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 	"github.com/gatehouse-idp/gatehouse/internal/upstreamtest"
@@ -52,9 +53,16 @@ func (h *harness) samlApp(t *testing.T, name string, o upstreamtest.SAMLSPOption
 		o.Now = h.clock.Now
 	}
 	sp := upstreamtest.NewSAMLSP(t, h.idpMetadata(t), o)
-	now := h.clock.Now()
-	if err := h.inst.Store.CreateServiceProvider(h.ctx, storage.ServiceProvider{EntityID: sp.EntityID, Name: name,
-		Metadata: sp.Metadata(t), Settings: settings, Source: "api", CreatedAt: now, UpdatedAt: now}); err != nil {
+	// Registered as an administrator does, so the admin rules and the
+	// metadata check (spmeta) stand between the application and the door.
+	in := admin.SPInput{EntityID: sp.EntityID, Name: name, Metadata: sp.Metadata(t), Attributes: settings.Attributes,
+		AllowIdPInitiated: settings.AllowIdPInitiated, DefaultRelayState: settings.DefaultRelayState,
+		SignResponse: settings.SignResponse, EncryptAssertions: settings.EncryptAssertions,
+		RequireSignedRequests: settings.RequireSignedRequests, RequireMFA: settings.RequireMFA}
+	if f := settings.NameIDFormats; len(f) > 0 {
+		in.NameIDFormat, in.NameIDFormats = f[0], f[1:]
+	}
+	if _, err := h.inst.Admin.CreateServiceProvider(h.ctx, "test", in); err != nil {
 		t.Fatal(err)
 	}
 	return sp
