@@ -79,6 +79,9 @@ type Handlers struct {
 	Links Links
 	// Apps serves /me/apps; nil leaves it out.
 	Apps Apps
+	// SingleLogout is the SAML door's part in signing out at Gatehouse
+	// (SignOut); nil: a sign-out ends the session only.
+	SingleLogout SingleLogout
 }
 
 // RetryAfter is the Retry-After of the pages' 503 answers, in seconds.

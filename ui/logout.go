@@ -17,10 +17,39 @@ func (h *Handlers) logoutPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handlers) logoutSubmit(w http.ResponseWriter, r *http.Request) {
-	if !h.VerifyLogoutForm(w, r) || !h.EndSession(w, r) {
+	if !h.VerifyLogoutForm(w, r) {
 		return
 	}
-	h.LoggedOut(w, r, "")
+	h.SignOut(w, r, "", "")
+}
+
+// SingleLogout signs the browser out of the SAML applications its session
+// signed in to, when a sign-out starts at Gatehouse.
+type SingleLogout interface {
+	// BeginLogout takes over the sign-out when the browser's session has
+	// SAML applications: it ends the session, sends the browser through
+	// their logouts and then to returnTo ("" : the signed-out page naming
+	// clientName), and returns true (having answered, also on failure).
+	// false: nothing to do, the caller signs out.
+	BeginLogout(w http.ResponseWriter, r *http.Request, returnTo, clientName string) bool
+}
+
+// SignOut is a confirmed sign-out at Gatehouse (its own page, or an OIDC
+// client's RP-initiated logout): the session ends, the SAML applications
+// it signed in to are signed out (SingleLogout), and the browser goes to
+// returnTo, a validated URL, or "" to the signed-out page.
+func (h *Handlers) SignOut(w http.ResponseWriter, r *http.Request, returnTo, clientName string) {
+	if h.SingleLogout != nil && h.SingleLogout.BeginLogout(w, r, returnTo, clientName) {
+		return
+	}
+	if !h.EndSession(w, r) {
+		return
+	}
+	if returnTo != "" {
+		http.Redirect(w, r, returnTo, http.StatusSeeOther)
+		return
+	}
+	h.LoggedOut(w, r, clientName)
 }
 
 // LogoutConfirm is a "Sign out?" page a door asks for.

@@ -21,6 +21,7 @@ func (i *Instance) newSAML(sessions *session.Manager, pages *ui.Handlers) (*saml
 	}
 	i.Flow.RegisterDoor(samlidp.Protocol, p)
 	pages.Apps = myApps{saml: p, store: i.Store}
+	pages.SingleLogout = p
 	return p, nil
 }
 

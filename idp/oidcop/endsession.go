@@ -139,14 +139,7 @@ func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if !p.opts.Pages.EndSession(w, r) {
-		return
-	}
-	if u := es.LogoutRedirect(); u != "" {
-		http.Redirect(w, r, u, http.StatusSeeOther)
-		return
-	}
-	p.opts.Pages.LoggedOut(w, r, name)
+	p.opts.Pages.SignOut(w, r, es.LogoutRedirect(), name)
 }
 
 // clientName is what the logout pages call a client.

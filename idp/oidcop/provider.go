@@ -71,8 +71,9 @@ type Pages interface {
 	AutoPost(w http.ResponseWriter, r *http.Request, action string, fields url.Values)
 	ConfirmLogout(w http.ResponseWriter, r *http.Request, c ui.LogoutConfirm)
 	VerifyLogoutForm(w http.ResponseWriter, r *http.Request) bool
-	EndSession(w http.ResponseWriter, r *http.Request) bool
-	LoggedOut(w http.ResponseWriter, r *http.Request, clientName string)
+	// SignOut ends the session (and the SAML applications' with it),
+	// then redirects to returnTo or shows the signed-out page.
+	SignOut(w http.ResponseWriter, r *http.Request, returnTo, clientName string)
 }
 
 // Options configure the provider.

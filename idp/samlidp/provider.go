@@ -92,6 +92,8 @@ type Pages interface {
 	// EndSession ends the browser's Gatehouse session; false when it
 	// could not (the page is written).
 	EndSession(w http.ResponseWriter, r *http.Request) bool
+	// LoggedOut renders the signed-out page.
+	LoggedOut(w http.ResponseWriter, r *http.Request, clientName string)
 	// SingleLogoutDone renders the end of a single logout that did not
 	// go cleanly: what each service provider answered, and the way back
 	// to the one that asked.

@@ -45,7 +45,17 @@ type logoutState struct {
 	// Status is the LogoutResponse's top-level status when the request
 	// could not be honoured (the session is someone else's); "" : success.
 	Status string `json:"status,omitempty"`
+	// A logout that started at Gatehouse (BeginLogout) has no initiator:
+	// Session is the hash of the session it ends (only that browser may
+	// carry it on), Return where the browser goes at the end ("" : the
+	// signed-out page) and ClientName who asked, for that page.
+	Session    string `json:"session,omitempty"`
+	Return     string `json:"return,omitempty"`
+	ClientName string `json:"client_name,omitempty"`
 }
+
+// idpInitiated: the logout started at Gatehouse, not at a provider.
+func (st logoutState) idpInitiated() bool { return st.Initiator.EntityID == "" }
 
 type initiator struct {
 	EntityID       string   `json:"entity_id"`
@@ -222,8 +232,14 @@ func (p *Provider) endSession(w http.ResponseWriter, r *http.Request, st *logout
 		return false
 	}
 	in := st.Initiator
-	i := slices.IndexFunc(parts, func(sp storage.SAMLParticipant) bool { return sp.EntityID == in.EntityID })
-	if i < 0 || parts[i].NameID != in.NameID || (len(in.SessionIndexes) > 0 && !slices.Contains(in.SessionIndexes, parts[i].SessionIndex)) {
+	switch {
+	case st.idpInitiated() && b.Session.Hash != st.Session:
+		// Another browser opened the link: its session is not the one
+		// being signed out, and the logout stays as it was for the
+		// browser whose it is.
+		p.fail(w, r, "slo: logout link opened by another session", errors.New("session mismatch"), http.StatusBadRequest, msgBadLogout)
+		return false
+	case !st.idpInitiated() && !namesSession(parts, in):
 		p.opts.Logger.InfoContext(ctx, "slo: logout request does not name this browser's session", "sp", in.EntityID)
 		st.Status = saml.StatusRequester
 		return true
@@ -242,6 +258,14 @@ func (p *Provider) endSession(w http.ResponseWriter, r *http.Request, st *logout
 		p.opts.Logger.WarnContext(ctx, "slo: delete participants", "err", err)
 	}
 	return true
+}
+
+// namesSession: the initiator's LogoutRequest names its own record among
+// the session's participants (NameID and, when given, SessionIndex).
+func namesSession(parts []storage.SAMLParticipant, in initiator) bool {
+	i := slices.IndexFunc(parts, func(sp storage.SAMLParticipant) bool { return sp.EntityID == in.EntityID })
+	return i >= 0 && parts[i].NameID == in.NameID &&
+		(len(in.SessionIndexes) == 0 || slices.Contains(in.SessionIndexes, parts[i].SessionIndex))
 }
 
 func (p *Provider) saveLogout(w http.ResponseWriter, r *http.Request, id string, st logoutState) bool {
@@ -388,6 +412,10 @@ func (p *Provider) finishLogout(w http.ResponseWriter, r *http.Request, id strin
 	if err := p.opts.Store.DeleteSAMLLogout(ctx, id); err != nil {
 		p.opts.Logger.WarnContext(ctx, "slo: delete logout", "err", err)
 	}
+	if st.idpInitiated() {
+		p.finishIdPLogout(w, r, st)
+		return
+	}
 	idp, err := p.identityProvider(ctx)
 	if err != nil {
 		p.fail(w, r, "slo: keys", err, http.StatusServiceUnavailable, msgUnavailable)
@@ -404,16 +432,10 @@ func (p *Provider) finishLogout(w http.ResponseWriter, r *http.Request, id strin
 	}
 	resp := &saml.LogoutResponse{ID: newID(), InResponseTo: in.RequestID, Version: "2.0", IssueInstant: p.now(), Destination: in.Location,
 		Issuer: &saml.Issuer{Format: "urn:oasis:names:tc:SAML:2.0:nameid-format:entity", Value: p.EntityID()}, Status: status}
-	d := ui.SingleLogoutData{ReturnName: in.EntityID}
+	d := p.logoutResults(ctx, st)
+	d.ReturnName = in.EntityID
 	if sp, err := p.opts.Store.GetServiceProvider(ctx, in.EntityID); err == nil {
 		d.ReturnName = spName(sp)
-	}
-	for _, res := range st.Results {
-		row := ui.LogoutPartyRow{Name: res.EntityID, OK: res.OK, Problem: res.Problem}
-		if sp, err := p.opts.Store.GetServiceProvider(ctx, res.EntityID); err == nil {
-			row.Name = spName(sp)
-		}
-		d.Parties = append(d.Parties, row)
 	}
 	if in.Binding == saml.HTTPRedirectBinding {
 		u, err := signedRedirect(idp, in.Location, "SAMLResponse", resp.Element(), in.RelayState)
@@ -464,4 +486,74 @@ func signEnveloped(idp *saml.IdentityProvider, el *etree.Element) ([]byte, error
 	doc := etree.NewDocument()
 	doc.SetRoot(signed)
 	return doc.WriteToBytes()
+}
+
+// logoutResults are what each provider answered, by name.
+func (p *Provider) logoutResults(ctx context.Context, st logoutState) ui.SingleLogoutData {
+	var d ui.SingleLogoutData
+	for _, res := range st.Results {
+		row := ui.LogoutPartyRow{Name: res.EntityID, OK: res.OK, Problem: res.Problem}
+		if sp, err := p.opts.Store.GetServiceProvider(ctx, res.EntityID); err == nil {
+			row.Name = spName(sp)
+		}
+		d.Parties = append(d.Parties, row)
+	}
+	return d
+}
+
+// finishIdPLogout ends a logout that started at Gatehouse: on to where
+// it was going when every provider signed out, else the page that lists
+// what happened, with a link on.
+func (p *Provider) finishIdPLogout(w http.ResponseWriter, r *http.Request, st logoutState) {
+	partial := slices.ContainsFunc(st.Results, func(r logoutResult) bool { return !r.OK })
+	switch {
+	case !partial && st.Return != "":
+		http.Redirect(w, r, st.Return, http.StatusSeeOther)
+	case !partial:
+		p.opts.Pages.LoggedOut(w, r, st.ClientName)
+	default:
+		d := p.logoutResults(r.Context(), st)
+		d.ReturnLink, d.ReturnName = st.Return, st.ClientName
+		if d.ReturnName == "" {
+			d.ReturnName = "the application"
+		}
+		p.opts.Pages.SingleLogoutDone(w, r, d)
+	}
+}
+
+// BeginLogout is ui.SingleLogout: a sign-out at Gatehouse whose session
+// signed in to SAML applications goes through their single logout
+// (front channel, as an SP-initiated one does from /saml/slo/next), then
+// to returnTo. A session without SAML applications is left to the caller.
+func (p *Provider) BeginLogout(w http.ResponseWriter, r *http.Request, returnTo, clientName string) bool {
+	ctx := r.Context()
+	b, err := p.opts.Sessions.Browser(r)
+	if err != nil {
+		p.fail(w, r, "slo: session", err, http.StatusServiceUnavailable, msgUnavailable)
+		return true
+	}
+	if b.Session == nil {
+		return false
+	}
+	parts, err := p.opts.Store.ListSAMLParticipants(ctx, b.Session.Hash, p.now())
+	if err != nil {
+		p.fail(w, r, "slo: participants", err, http.StatusServiceUnavailable, msgUnavailable)
+		return true
+	}
+	if len(parts) == 0 {
+		return false
+	}
+	raw, err := json.Marshal(logoutState{Session: b.Session.Hash, Return: returnTo, ClientName: clientName})
+	if err != nil {
+		p.fail(w, r, "slo: state", err, http.StatusServiceUnavailable, msgUnavailable)
+		return true
+	}
+	now := p.now()
+	id := randomID(24)
+	if err := p.opts.Store.CreateSAMLLogout(ctx, storage.SAMLLogout{ID: id, State: raw, CreatedAt: now, ExpiresAt: now.Add(logoutTTL)}); err != nil {
+		p.fail(w, r, "slo: store logout", err, http.StatusServiceUnavailable, msgUnavailable)
+		return true
+	}
+	http.Redirect(w, r, p.nextBase+"?id="+url.QueryEscape(id), http.StatusSeeOther)
+	return true
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/xml"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -134,4 +135,62 @@ func (b *browser) followPosts(t *testing.T, p page) page {
 	}
 	t.Fatalf("more than 10 auto-submitted forms: at %s", p.resp.Request.URL)
 	return p
+}
+
+// TestSAMLLogoutFromGatehouse: a sign-out that starts at Gatehouse (an
+// OIDC client's RP-initiated logout, or Gatehouse's own sign-out page)
+// signs the browser out of the session's SAML applications too, then goes
+// where it was going; the logout link works only for the session it was
+// made for.
+func TestSAMLLogoutFromGatehouse(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		secret := h.client("web", nil)
+		h.user(aliceEmail, alicePW)
+		signs := upstreamtest.SAMLSPOptions{SignRequest: true}
+		hr := h.samlApp(t, "HR", signs, storage.SPSettings{})
+		wiki := h.samlApp(t, "Wiki", signs, storage.SPSettings{})
+
+		// RP-initiated logout of the OIDC client.
+		b := h.browser()
+		tokens := h.mustExchange("web", secret, h.loginFlow(b, "web", aliceEmail, nil))
+		b.samlSignIn(t, hr, "/", "")
+		b.samlSignIn(t, wiki, "/", "")
+		hash := h.browserSession(t, b)
+		es := url.Values{"id_token_hint": {tokens["id_token"].(string)}, "post_logout_redirect_uri": {postLogoutURI("web")}, "state": {"bye"}}
+		done := b.followPosts(t, b.get(h.issuer+"/end_session?"+es.Encode()))
+		if loc := done.resp.Header.Get("Location"); loc != postLogoutURI("web")+"?state=bye" {
+			t.Fatalf("after the SAML logouts: %d Location %q\n%s", done.resp.StatusCode, loc, done.body)
+		}
+		if h.sessionLive(hash) {
+			t.Fatal("the Gatehouse session survived")
+		}
+		for _, app := range []*upstreamtest.SAMLSP{hr, wiki} {
+			if p := b.get(app.URL + "/"); !p.isLoginForm() {
+				t.Fatalf("%s still signed in: %d\n%s", app.URL, p.resp.StatusCode, p.body)
+			}
+		}
+
+		// Gatehouse's own sign-out page; another browser opening the
+		// logout link first ends nothing of its own.
+		c := h.browserStoppingAt("/saml/slo/next")
+		c.samlSignIn(t, hr, "/", aliceEmail)
+		form := c.get(h.issuer + "/logout").hidden()
+		start := c.post(h.issuer+"/logout", form)
+		link := start.resp.Header.Get("Location")
+		if start.resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(link, h.issuer+"/saml/slo/next?id=") {
+			t.Fatalf("sign-out with a SAML application: %d %q", start.resp.StatusCode, link)
+		}
+		other := h.browser()
+		other.samlSignIn(t, wiki, "/", aliceEmail)
+		otherHash := h.browserSession(t, other)
+		if p := other.get(link); p.resp.StatusCode != http.StatusBadRequest || !h.sessionLive(otherHash) {
+			t.Fatalf("another browser on the logout link: %d, its session live: %v", p.resp.StatusCode, h.sessionLive(otherHash))
+		}
+		c.client.CheckRedirect = b.client.CheckRedirect
+		end := c.followPosts(t, c.get(link))
+		wantPage(t, "signed out", end, http.StatusOK, "signed out")
+		if p := c.get(hr.URL + "/"); !p.isLoginForm() {
+			t.Fatalf("HR still signed in after Gatehouse's sign-out")
+		}
+	})
 }
