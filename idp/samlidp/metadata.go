@@ -5,7 +5,10 @@ import (
 	"encoding/xml"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
+
+	"github.com/crewjam/saml"
 )
 
 // metadataMaxAge is how long a cache may keep the metadata: short against
@@ -35,7 +38,15 @@ func (p *Provider) Metadata(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	buf, err := xml.MarshalIndent(idp.Metadata(), "", "  ")
+	ed := idp.Metadata()
+	// The library also offers the signing certificate for encryption. We
+	// take no encrypted messages, and one key should not do both jobs:
+	// only signing keys are published.
+	for i := range ed.IDPSSODescriptors {
+		d := &ed.IDPSSODescriptors[i]
+		d.KeyDescriptors = slices.DeleteFunc(d.KeyDescriptors, func(kd saml.KeyDescriptor) bool { return kd.Use == "encryption" })
+	}
+	buf, err := xml.MarshalIndent(ed, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("samlidp: metadata: %w", err)
 	}
