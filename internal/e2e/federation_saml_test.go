@@ -68,12 +68,21 @@ var (
 // autoPost reads an auto-submitting form: its action and fields.
 func autoPost(t *testing.T, p page) (string, url.Values) {
 	t.Helper()
-	m := formAction.FindStringSubmatch(p.body)
-	if m == nil {
+	action, v := autoPostOf(p.body)
+	if action == "" {
 		t.Fatalf("no form in %d\n%s", p.resp.StatusCode, p.body)
 	}
+	return action, v
+}
+
+// autoPostOf is the form's action and fields ("" when body has none).
+func autoPostOf(body string) (string, url.Values) {
+	m := formAction.FindStringSubmatch(body)
+	if m == nil {
+		return "", nil
+	}
 	v := url.Values{}
-	for _, f := range formInput.FindAllStringSubmatch(p.body, -1) {
+	for _, f := range formInput.FindAllStringSubmatch(body, -1) {
 		v.Set(html.UnescapeString(f[1]), html.UnescapeString(f[2]))
 	}
 	return html.UnescapeString(m[1]), v
