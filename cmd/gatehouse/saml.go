@@ -135,10 +135,10 @@ func runSAMLSPsCreate(ctx context.Context, c *cmdEnv) error {
 }
 
 func runSAMLSPsUpdate(ctx context.Context, c *cmdEnv) error {
-	id := c.saml.in.EntityID
-	if id == "" {
-		return fmt.Errorf("%w: --entity-id is required", errUsage)
+	if err := c.requireEntityID(); err != nil {
+		return err
 	}
+	id := c.saml.in.EntityID
 	if err := c.readSAMLFiles(); err != nil {
 		return err
 	}
@@ -185,6 +185,13 @@ func runSAMLSPsUpdate(ctx context.Context, c *cmdEnv) error {
 	return printSP(c.io.out, admin.ViewServiceProvider(sp))
 }
 
+func (c *cmdEnv) requireEntityID() error {
+	if c.saml.in.EntityID == "" {
+		return fmt.Errorf("%w: --entity-id is required", errUsage)
+	}
+	return nil
+}
+
 func runSAMLSPsList(ctx context.Context, c *cmdEnv) error {
 	inst, err := c.openInstance(ctx)
 	if err != nil {
@@ -213,8 +220,8 @@ func runSAMLSPsList(ctx context.Context, c *cmdEnv) error {
 }
 
 func runSAMLSPsShow(ctx context.Context, c *cmdEnv) error {
-	if c.saml.in.EntityID == "" {
-		return fmt.Errorf("%w: --entity-id is required", errUsage)
+	if err := c.requireEntityID(); err != nil {
+		return err
 	}
 	inst, err := c.openInstance(ctx)
 	if err != nil {
@@ -271,8 +278,8 @@ func printSP(w io.Writer, v admin.SPView) error {
 }
 
 func runSAMLSPsDelete(ctx context.Context, c *cmdEnv) error {
-	if c.saml.in.EntityID == "" {
-		return fmt.Errorf("%w: --entity-id is required", errUsage)
+	if err := c.requireEntityID(); err != nil {
+		return err
 	}
 	inst, err := c.openInstance(ctx)
 	if err != nil {
@@ -287,8 +294,8 @@ func runSAMLSPsDelete(ctx context.Context, c *cmdEnv) error {
 }
 
 func runSAMLSPsRefresh(ctx context.Context, c *cmdEnv) error {
-	if c.saml.in.EntityID == "" {
-		return fmt.Errorf("%w: --entity-id is required", errUsage)
+	if err := c.requireEntityID(); err != nil {
+		return err
 	}
 	inst, err := c.openInstance(ctx)
 	if err != nil {

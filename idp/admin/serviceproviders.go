@@ -242,6 +242,11 @@ func (s *Service) UpdateServiceProvider(ctx context.Context, actor, entityID str
 	in := SPInputOf(old)
 	edit(&in)
 	in.EntityID = entityID
+	if in.MetadataURL != old.MetadataURL && in.MetadataSigner == old.Settings.MetadataSigner && old.MetadataURL != "" {
+		// The pinned signer was the old URL's; a new source pins its own
+		// unless the operator gives one.
+		in.MetadataSigner = ""
+	}
 	// The same URL keeps the stored document rather than fetch
 	// (`saml sps refresh` fetches); the same document is the stored one.
 	var stored []byte

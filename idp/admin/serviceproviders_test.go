@@ -195,6 +195,19 @@ func TestServiceProviderMetadataURL(t *testing.T) {
 			t.Errorf("%s: stored metadata changed or no error recorded (%q)", name, cur.MetadataError)
 		}
 	}
+	// Moving to a metadata file drops the URL's pinned signer.
+	moved, err := s.UpdateServiceProvider(ctx, "cli", entity, func(in *SPInput) { in.Metadata, in.MetadataURL = doc, "" })
+	if err != nil || moved.MetadataURL != "" || moved.Settings.MetadataSigner != "" {
+		t.Fatalf("to a file: %+v %v", moved.Settings, err)
+	}
+	srv.set(nil)
+	if _, err := s.UpdateServiceProvider(ctx, "cli", entity, func(in *SPInput) { in.Metadata, in.MetadataURL = nil, srv.URL+"/md" }); err == nil {
+		t.Fatal("back to a URL that is down: accepted")
+	}
+	srv.set(upstreamtest.SignMetadata(t, fedKey, fedCert, doc))
+	if back, err := s.UpdateServiceProvider(ctx, "cli", entity, func(in *SPInput) { in.Metadata, in.MetadataURL = nil, srv.URL+"/md" }); err != nil || back.Settings.MetadataSigner == "" {
+		t.Fatalf("back to the URL: %+v %v", back.Settings, err)
+	}
 	// Not due yet: nothing is fetched.
 	srv.set(nil)
 	clock = clock.Add(time.Hour)

@@ -21,6 +21,7 @@ import (
 	"github.com/crewjam/saml"
 	dsig "github.com/russellhaering/goxmldsig"
 
+	"github.com/gatehouse-idp/gatehouse/idp/samlidp/spmeta"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
 
@@ -241,11 +242,7 @@ func signingCerts(sp storage.ServiceProvider) ([]*x509.Certificate, error) {
 				continue
 			}
 			for _, xc := range kd.KeyInfo.X509Data.X509Certificates {
-				der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(xc.Data), ""))
-				if err != nil {
-					continue
-				}
-				if c, err := x509.ParseCertificate(der); err == nil {
+				if c, err := spmeta.ParseCert(xc.Data); err == nil {
 					out = append(out, c)
 				}
 			}

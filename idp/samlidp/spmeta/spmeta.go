@@ -145,7 +145,7 @@ func describe(m *Metadata, ed *saml.EntityDescriptor, now time.Time) error {
 	}
 	for _, kd := range d.KeyDescriptors {
 		for _, xc := range kd.KeyInfo.X509Data.X509Certificates {
-			if _, err := parseCert(xc.Data); err != nil {
+			if _, err := ParseCert(xc.Data); err != nil {
 				return fmt.Errorf("metadata: a KeyDescriptor's certificate: %w", err)
 			}
 			switch kd.Use {
@@ -237,10 +237,12 @@ func signatureCert(raw []byte) (*x509.Certificate, error) {
 	if len(root.Signature.KeyInfo.X509Data.Certs) == 0 {
 		return nil, errors.New("metadata is signed but names no certificate, and none is pinned for it")
 	}
-	return parseCert(root.Signature.KeyInfo.X509Data.Certs[0])
+	return ParseCert(root.Signature.KeyInfo.X509Data.Certs[0])
 }
 
-func parseCert(data string) (*x509.Certificate, error) {
+// ParseCert reads a metadata X509Certificate element's text (base64 DER,
+// whitespace allowed).
+func ParseCert(data string) (*x509.Certificate, error) {
 	der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(data), ""))
 	if err != nil {
 		return nil, fmt.Errorf("certificate: %w", err)
