@@ -98,7 +98,7 @@ func rotateOne(ctx context.Context, c *cmdEnv, inst *instance.Instance, r rotati
 	now := inst.Now()
 	if k.NotBefore.After(now) {
 		fmt.Fprintf(c.io.out, "%s: published key %s; it signs from %s (in %s)\n",
-			r.label, k.ID, cliTime(k.NotBefore), k.NotBefore.Sub(now).Round(time.Second))
+			r.label, k.ID, cliTime(k.NotBefore), k.NotBefore.Sub(now).Round(time.Minute))
 	} else {
 		fmt.Fprintf(c.io.out, "%s: key %s signs now (no %s key was signing)\n", r.label, k.ID, r.label)
 	}

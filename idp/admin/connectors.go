@@ -440,7 +440,11 @@ func (s *Service) toClaim(ctx context.Context, reach Reach, o storage.Organizati
 		if !reach.all {
 			return nil, inputErr("domain %q is not one of organization %q's domains; only an admin can add a domain to an organization", d, o.Name)
 		}
-		switch _, err := s.Store.GetOrganizationByDomain(ctx, d); {
+		switch owner, err := s.Store.GetOrganizationByDomain(ctx, d); {
+		case err == nil && owner.ID == o.ID:
+			// Added since o was read (another instance reconciling the
+			// same file at the same start): it is ours already.
+			continue
 		case err == nil:
 			return nil, conflictErr("domain %q belongs to another organization", d)
 		case !errors.Is(err, storage.ErrNotFound):
