@@ -224,7 +224,15 @@ func (p *Provider) subject(ctx context.Context, ar storage.AuthRequest, b sessio
 	}
 	switch format {
 	case string(saml.PersistentNameIDFormat):
-		if s.nameID, err = p.opts.Store.PersistentNameID(ctx, sp.EntityID, u.ID, randomID(24)); err != nil {
+		candidate := randomID(24)
+		if pol := req.NameIDPolicy; pol != nil && pol.AllowCreate != nil && !*pol.AllowCreate {
+			candidate = "" // the request forbids making one (saml-core §3.4.1.1)
+		}
+		s.nameID, err = p.opts.Store.PersistentNameID(ctx, sp.EntityID, u.ID, candidate)
+		if errors.Is(err, storage.ErrNotFound) {
+			return subject{}, &saml.StatusError{TopLevel: saml.StatusRequester, SecondLevel: saml.StatusInvalidNameIDPolicy,
+				Message: "no identifier exists for this user at this provider, and the request forbids creating one"}, nil
+		} else if err != nil {
 			return subject{}, nil, fmt.Errorf("samlidp: persistent name id: %w", err)
 		}
 	case string(saml.TransientNameIDFormat):

@@ -134,7 +134,8 @@ type SAML interface {
 	// provider entityID, storing candidate as it when there is none yet:
 	// of concurrent callers with different candidates, all get the one
 	// that was stored. ErrConflict when the provider or the user does not
-	// exist.
+	// exist. An empty candidate only looks: ErrNotFound when there is none
+	// (a request with AllowCreate="false").
 	PersistentNameID(ctx context.Context, entityID, userID, candidate string) (string, error)
 
 	// AddSAMLParticipant records p; a record for the same (SessionHash,

@@ -368,6 +368,25 @@ func TestSAMLNameIDFormats(t *testing.T) {
 			resp.Status.StatusCode.StatusCode.Value != crewjam.StatusInvalidNameIDPolicy {
 			t.Fatalf("a format not allowed: %s %+v", action, resp.Status)
 		}
+
+		// AllowCreate="false": no new persistent NameID is made for it;
+		// one that exists is given.
+		fresh := h.samlApp(t, "No create", upstreamtest.SAMLSPOptions{}, storage.SPSettings{})
+		noCreate := func() *crewjam.Response {
+			req := fresh.AuthnRequest(t, h.issuer+samlidp.PathSSO, func(r *crewjam.AuthnRequest) {
+				r.NameIDPolicy = &crewjam.NameIDPolicy{Format: ptr(string(crewjam.PersistentNameIDFormat)), AllowCreate: ptr(false)}
+			})
+			_, fields := autoPost(t, b.get(fresh.RedirectURL(t, req, "")))
+			return upstreamtest.ParseResponse(t, fields.Get("SAMLResponse"))
+		}
+		if r := noCreate(); r.Assertion != nil || r.Status.StatusCode.StatusCode == nil ||
+			r.Status.StatusCode.StatusCode.Value != crewjam.StatusInvalidNameIDPolicy {
+			t.Fatalf("AllowCreate=false without a NameID: %+v", r.Status)
+		}
+		made, _ := b.samlSignIn(t, fresh, "/", "")
+		if r := noCreate(); r.Status.StatusCode.Value != crewjam.StatusSuccess {
+			t.Fatalf("AllowCreate=false with a NameID: %+v (made %q)", r.Status, made.NameID)
+		}
 	})
 }
 

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
@@ -120,10 +119,14 @@ func (s *Store) UseSAMLRequestID(ctx context.Context, entityID, id string, expir
 // nothing (PostgreSQL waits for it on the key), and both read the same.
 func (s *Store) PersistentNameID(ctx context.Context, entityID, userID, candidate string) (string, error) {
 	const op = "persistent name id"
-	if candidate == "" {
-		return "", s.fail(op, errors.New("empty candidate"))
-	}
 	var out string
+	if candidate == "" {
+		err := s.d.QueryRow(ctx, `SELECT name_id FROM saml_nameids WHERE entity_id = $1 AND user_id = $2`, entityID, userID).Scan(&out)
+		if err != nil {
+			return "", s.fail(op, err)
+		}
+		return out, nil
+	}
 	err := s.d.InTx(ctx, func(q Querier) error {
 		if _, err := q.Exec(ctx, `INSERT INTO saml_nameids (entity_id, user_id, name_id) VALUES ($1, $2, $3)
 ON CONFLICT (entity_id, user_id) DO NOTHING`, entityID, userID, candidate); err != nil {

@@ -208,6 +208,12 @@ func testPersistentNameID(t *testing.T, f *fixture) {
 	if got, err := f.s.PersistentNameID(f.ctx, spB, b.user.ID, "pairwise-3"); checkOK(t, err, "at B") && got != "pairwise-3" {
 		t.Errorf("PersistentNameID at B = %q", got)
 	}
+	// An empty candidate only looks.
+	if got, err := f.s.PersistentNameID(f.ctx, spA, b.user.ID, ""); checkOK(t, err, "look up") && got != first {
+		t.Errorf("look up = %q, want %q", got, first)
+	}
+	_, err = f.s.PersistentNameID(f.ctx, spA, bob.ID, "")
+	checkErr(t, err, storage.ErrNotFound, "look up of a user with none")
 	// Another user cannot be given a NameID the provider already knows.
 	_, err = f.s.PersistentNameID(f.ctx, spA, bob.ID, "pairwise-1")
 	checkErr(t, err, storage.ErrConflict, "PersistentNameID of a taken NameID")
