@@ -119,8 +119,16 @@ type goldenCase struct {
 // Response's XML.
 func makeResponse(t testing.TB, p *Provider, c goldenCase) []byte {
 	t.Helper()
-	ctx := context.Background()
 	sp, _ := goldenSP(t, c.settings)
+	return respondTo(t, p, c, sp)
+}
+
+// respondTo is makeResponse for a stored provider made already: what
+// rebuild and respond do for one /saml/continue, from the provider's
+// stored metadata to the Response's bytes, and nothing else.
+func respondTo(t testing.TB, p *Provider, c goldenCase, sp storage.ServiceProvider) []byte {
+	t.Helper()
+	ctx := context.Background()
 	idp, err := p.identityProvider(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -168,12 +176,14 @@ var goldenCases = []goldenCase{
 	{name: "idp-initiated", amr: []string{"pwd"}, format: "emailAddress", settings: storage.SPSettings{NameIDFormats: []string{"emailAddress"}, AllowIdPInitiated: true}},
 }
 
-// TestResponseGolden: the Responses the door makes, with a pinned clock,
+// TestAssertionGolden: the Responses the door makes, with a pinned clock,
 // random source and key, are byte for byte the files in testdata
-// (go test ./idp/samlidp -run TestResponseGolden -update rewrites them),
-// and crewjam's service provider accepts each: a golden file cannot hold
-// a Response whose signature or conditions are wrong.
-func TestResponseGolden(t *testing.T) {
+// (go test ./idp/samlidp -run TestAssertionGolden -update rewrites them),
+// each signature in them verifies with the golden certificate (the
+// assertion's always, the Response's exactly when the provider asks for
+// it), and crewjam's service provider accepts each: a golden file cannot
+// hold a Response whose signature or conditions are wrong.
+func TestAssertionGolden(t *testing.T) {
 	for _, c := range goldenCases {
 		t.Run(c.name, func(t *testing.T) {
 			pinRandom(t)
@@ -197,6 +207,8 @@ func TestResponseGolden(t *testing.T) {
 			if again := makeResponse(t, testProvider(t, goldenNow), c); !bytes.Equal(again, got) {
 				t.Fatal("the Response is not deterministic under a pinned clock and random source")
 			}
+
+			checkSignatures(t, got, c.settings.SignResponse)
 
 			_, sp := goldenSP(t, c.settings)
 			idpMD, err := p.Metadata(context.Background())
@@ -230,5 +242,49 @@ func TestResponseGolden(t *testing.T) {
 				t.Errorf("class %q, want %q", got, wantClass)
 			}
 		})
+	}
+}
+
+// checkSignatures verifies, with goxmldsig alone and the golden IdP
+// certificate as the only trusted one, the signature of the Response's
+// assertion (which must be there) and that of the Response itself (which
+// must be there exactly when responseSigned). crewjam's SP, checked after,
+// accepts a Response whose assertion or Response signature is missing as
+// long as one of the two is there; this says which ones are.
+func checkSignatures(t *testing.T, response []byte, responseSigned bool) {
+	t.Helper()
+	_, cert := loadKeyPair(t, "golden-idp")
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(response); err != nil {
+		t.Fatal(err)
+	}
+	resp := doc.Root()
+	assertion := resp.SelectElement("Assertion")
+	if resp.Tag != "Response" || assertion == nil {
+		t.Fatalf("no Response with an Assertion: <%s>", resp.FullTag())
+	}
+	for _, el := range []struct {
+		what   string
+		el     *etree.Element
+		signed bool
+	}{{"assertion", assertion, true}, {"Response", resp, responseSigned}} {
+		if has := el.el.SelectElement("Signature") != nil; has != el.signed {
+			t.Fatalf("the %s has a signature: %v, want %v", el.what, has, el.signed)
+		}
+		if !el.signed {
+			continue
+		}
+		vc := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{cert}})
+		vc.Clock = dsig.NewFakeClockAt(goldenNow)
+		signed, err := vc.Validate(el.el)
+		if err != nil {
+			t.Fatalf("the %s's signature does not verify with testdata/golden-idp-cert.pem: %v", el.what, err)
+		}
+		if got, want := signed.SelectAttrValue("ID", ""), el.el.SelectAttrValue("ID", "-"); got != want {
+			t.Fatalf("the %s's signature covers %q, not the %s (%q)", el.what, got, el.what, want)
+		}
+		if m := el.el.FindElement("Signature/SignedInfo/SignatureMethod"); m == nil || m.SelectAttrValue("Algorithm", "") != dsig.RSASHA256SignatureMethod {
+			t.Fatalf("the %s is not signed with RSA-SHA256", el.what)
+		}
 	}
 }
