@@ -17,6 +17,7 @@ import (
 	"github.com/crewjam/saml"
 
 	"github.com/gatehouse-idp/gatehouse/idp/authflow"
+	"github.com/gatehouse-idp/gatehouse/idp/httpserver"
 	"github.com/gatehouse-idp/gatehouse/idp/session"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
@@ -140,7 +141,16 @@ func (p *Provider) rebuild(r *http.Request, ar storage.AuthRequest) (*answer, er
 	if err != nil {
 		return nil, err
 	}
-	req := &saml.IdpAuthnRequest{IDP: idp, HTTPRequest: r, RelayState: d.RelayState, ServiceProviderMetadata: ed, Now: p.now()}
+	// The library writes the request's RemoteAddr into the assertion
+	// (SubjectConfirmationData and SubjectLocality Address): behind a
+	// trusted proxy that must be the client's, not the proxy's.
+	hr := r
+	if ip := httpserver.ClientIP(ctx); ip != "" {
+		c := *r
+		c.RemoteAddr = ip
+		hr = &c
+	}
+	req := &saml.IdpAuthnRequest{IDP: idp, HTTPRequest: hr, RelayState: d.RelayState, ServiceProviderMetadata: ed, Now: p.now()}
 	if len(d.Request) > 0 {
 		if err := xml.Unmarshal(d.Request, &req.Request); err != nil {
 			return nil, fmt.Errorf("samlidp: kept request of %s: %w", ar.ID, err)

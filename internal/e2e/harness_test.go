@@ -76,7 +76,8 @@ func eachBackend(t *testing.T, fn func(t *testing.T, h *harness)) {
 // serve runs inst's HTTP server on ln until the test ends.
 func serve(tb testing.TB, ctx context.Context, cancel context.CancelFunc, inst *instance.Instance, ln net.Listener, logger *slog.Logger) *instance.Web {
 	tb.Helper()
-	srv, web, err := inst.NewServer(httpserver.Options{Logger: logger})
+	// As serve does: the config's trusted proxies.
+	srv, web, err := inst.NewServer(httpserver.Options{Logger: logger, TrustedProxies: inst.Config.Server.TrustedProxyPrefixes()})
 	if err != nil {
 		tb.Fatal(err)
 	}

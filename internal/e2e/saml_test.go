@@ -23,6 +23,7 @@ import (
 
 	crewjam "github.com/crewjam/saml"
 
+	"github.com/gatehouse-idp/gatehouse/config"
 	"github.com/gatehouse-idp/gatehouse/idp/admin"
 	"github.com/gatehouse-idp/gatehouse/idp/samlidp"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
@@ -458,3 +459,39 @@ func TestSAMLIdPInitiated(t *testing.T) {
 }
 
 var hrefRE = regexp.MustCompile(`href="([^"]+)"`)
+
+// xffTransport adds X-Forwarded-For to the requests for host, as a reverse
+// proxy in front of Gatehouse does.
+type xffTransport struct {
+	host, client string
+	next         http.RoundTripper
+}
+
+func (x xffTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Host == x.host {
+		r = r.Clone(r.Context())
+		r.Header.Set("X-Forwarded-For", x.client)
+	}
+	return x.next.RoundTrip(r)
+}
+
+// TestSAMLClientAddressBehindProxy: behind a trusted proxy, the
+// assertion's Address is the client's, not the proxy's.
+func TestSAMLClientAddressBehindProxy(t *testing.T) {
+	h := newHarnessWith(t, config.StorageSQLite, harnessOptions{config: func(c *config.Config) {
+		c.Server.TrustedProxies = []string{"127.0.0.0/8"}
+	}})
+	h.user(aliceEmail, alicePW)
+	app := h.samlApp(t, "Expenses", upstreamtest.SAMLSPOptions{}, storage.SPSettings{})
+	b := h.browser()
+	u, _ := url.Parse(h.issuer)
+	b.client.Transport = xffTransport{host: u.Host, client: "203.0.113.7", next: http.DefaultTransport}
+	b.samlSignIn(t, app, "/", aliceEmail)
+	as := app.LastAssertion()
+	if got := as.Subject.SubjectConfirmations[0].SubjectConfirmationData.Address; got != "203.0.113.7" {
+		t.Errorf("SubjectConfirmationData Address %q, want the client's", got)
+	}
+	if got := as.AuthnStatements[0].SubjectLocality; got == nil || got.Address != "203.0.113.7" {
+		t.Errorf("SubjectLocality %+v, want the client's address", got)
+	}
+}
