@@ -557,8 +557,8 @@ func ViewServiceProvider(sp storage.ServiceProvider) SPView {
 		t := sp.MetadataFetchedAt
 		v.MetadataFetchedAt = &t
 	}
-	// A far-future time: stored metadata was checked when stored, and a
-	// view must not fail on an expired validUntil.
+	// The zero time: stored metadata was checked when stored, and a view
+	// must not fail on a validUntil that has passed since.
 	if m, err := spmeta.Check(sp.Metadata, nil, time.Time{}); err == nil {
 		v.ACS, v.SingleLogout = m.ACS, m.SLO
 	}
