@@ -58,6 +58,10 @@ type Users interface {
 	DeleteUser(ctx context.Context, id string) error
 	// CountUsers counts all users; bootstrap uses it to tell a first start.
 	CountUsers(ctx context.Context) (int, error)
+	// CountUsersBy counts users by organization, state, whether they are
+	// locked at now, and MFA status (UserQuery.MFA); groups with no user
+	// are left out.
+	CountUsersBy(ctx context.Context, now time.Time) ([]UserCount, error)
 }
 
 // Clients stores OIDC relying parties (suite groups Clients,
@@ -147,6 +151,13 @@ type Sessions interface {
 	// keepHash names: a password change signs out the user's other
 	// browsers and keeps the one that changed it.
 	DeleteOtherUserSessions(ctx context.Context, userID, keepHash string) (int, error)
+	// ListUserSessions lists userID's sessions live at now, the most
+	// recently seen first.
+	ListUserSessions(ctx context.Context, userID string, now time.Time) ([]Session, error)
+	// DeleteUserSession deletes the session hash names when it is
+	// userID's (ErrNotFound otherwise): a sign-out by a handle a page
+	// showed cannot end another user's session.
+	DeleteUserSession(ctx context.Context, userID, hash string) error
 }
 
 // OneTimeTokens stores reset, invite and verification links.
@@ -189,6 +200,9 @@ type Audit interface {
 	AppendAuditEvent(ctx context.Context, e AuditEvent) error
 	// ListAuditEvents returns events newest first, by ID.
 	ListAuditEvents(ctx context.Context, q AuditQuery) ([]AuditEvent, error)
+	// CountAuditEvents counts events by type and time bucket, oldest
+	// bucket first; buckets with none are left out.
+	CountAuditEvents(ctx context.Context, q AuditCountQuery) ([]AuditCount, error)
 }
 
 // Attempts counts attempts under a key, atomically across goroutines and

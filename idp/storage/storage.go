@@ -225,12 +225,69 @@ func (u User) HasRole(role string) bool {
 	return false
 }
 
-// UserQuery pages through users ordered by email.
+// UserQuery pages through users ordered by email. The filters combine
+// (AND); each zero value filters nothing.
 type UserQuery struct {
 	OrgID string // empty: all organizations
 	// AfterEmail is the cursor: return users whose email sorts after it.
 	AfterEmail string
-	Limit      int // 0: backend default (100)
+	// BeforeEmail is the cursor of the page before: return the last
+	// Limit users whose email sorts before it, still in ascending order.
+	// It cannot be combined with AfterEmail.
+	BeforeEmail string
+	Limit       int // 0: backend default (100)
+
+	// Search keeps users whose email or name contains it, ignoring case
+	// (ASCII case on SQLite).
+	Search string
+	// State keeps users in that state.
+	State UserState
+	// LockedAt, when set, keeps users temporarily locked at that time.
+	LockedAt time.Time
+	// MFA keeps users by second-factor status (MFAStatusEnrolled,
+	// MFAStatusSkipped, MFAStatusNone).
+	MFA string
+	// LastLoginAfter keeps users who signed in after it; LastLoginBefore
+	// those who did not sign in since it (never included).
+	LastLoginAfter, LastLoginBefore time.Time
+}
+
+// Second-factor statuses of UserQuery.MFA and UserCount. Enrolled: a
+// confirmed factor other than recovery codes (which stand in for lost
+// ones); skipped: "Skip for now" chosen and no such factor; none: neither.
+// They say what is stored; whether a factor counts under the
+// organization's current policy generation is idp/mfa's to say.
+const (
+	MFAStatusEnrolled = "enrolled"
+	MFAStatusSkipped  = "skipped"
+	MFAStatusNone     = "none"
+)
+
+// UserCount is how many users of an organization are in a state, locked
+// or not at the time asked, with an MFA status (CountUsersBy).
+type UserCount struct {
+	OrgID  string
+	State  UserState
+	Locked bool
+	MFA    string
+	Count  int
+}
+
+// AuditCount is how many events of a type began in the bucket starting
+// at Start (CountAuditEvents).
+type AuditCount struct {
+	Type  string
+	Start time.Time
+	Count int
+}
+
+// AuditCountQuery counts events of Types since Since, by buckets of
+// Bucket (at least a second), optionally of one organization.
+type AuditCountQuery struct {
+	Types  []string
+	OrgID  string
+	Since  time.Time
+	Bucket time.Duration
 }
 
 // Client is an OIDC relying party.
@@ -643,6 +700,9 @@ type AuditQuery struct {
 	Type   string
 	// BeforeID is the cursor: return events with ID < BeforeID (0: none).
 	BeforeID int64
+	// Since and Until, when set, keep events at or after Since and
+	// before Until.
+	Since, Until time.Time
 	Limit    int // 0: backend default (100)
 }
 

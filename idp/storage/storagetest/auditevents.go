@@ -13,6 +13,8 @@ var auditEventTests = []testCase{
 	{"Filters", testAuditFilters},
 	{"BeforeIDCursor", testAuditCursor},
 	{"DefaultLimit", testAuditDefaultLimit},
+	{"TimeWindow", testAuditTimeWindow},
+	{"Counts", testAuditCounts},
 }
 
 func auditEvent(i int, typ, orgID, userID string) storage.AuditEvent {

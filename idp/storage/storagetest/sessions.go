@@ -16,6 +16,8 @@ var sessionTests = []testCase{
 	{"DeleteReferencedSession", testSessionDeleteReferenced},
 	{"DeleteUserSessions", testSessionDeleteUserSessions},
 	{"DeleteOtherUserSessions", testSessionDeleteOtherUserSessions},
+	{"ListUserSessions", testSessionListUser},
+	{"DeleteUserSession", testSessionDeleteUserSession},
 }
 
 func testSessionRoundTrip(t *testing.T, f *fixture) {

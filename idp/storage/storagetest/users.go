@@ -18,6 +18,8 @@ var userTests = []testCase{
 	{"List", testUserList},
 	{"ListPagingVisitsEachOnce", testUserListPaging},
 	{"ListDefaultLimit", testUserListDefaultLimit},
+	{"ListFilters", testUserFilters},
+	{"CountBy", testUserCountBy},
 	{"Count", testUserCount},
 	{"DeleteFreesEmail", testUserDeleteFreesEmail},
 	{"DeleteRemovesSessionsAndTokens", testUserDeleteRemovesSessionsAndTokens},
