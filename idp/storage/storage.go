@@ -703,7 +703,7 @@ type AuditQuery struct {
 	// Since and Until, when set, keep events at or after Since and
 	// before Until.
 	Since, Until time.Time
-	Limit    int // 0: backend default (100)
+	Limit        int // 0: backend default (100)
 }
 
 // NewID returns a random identifier with 130 bits of entropy.

@@ -27,7 +27,7 @@ func (s *Store) GetUserByEmail(ctx context.Context, email string) (storage.User,
 }
 
 // ListUsers pages by email. The WHERE clause is built from the filters in
-// use rather than with "$1 = '' OR ..." so that PostgreSQL can use the index.
+// use rather than with "$1 = ” OR ..." so that PostgreSQL can use the index.
 // The rows come in email order from the index (users_org_email, or the
 // email's unique index) and the LIMIT stops the scan, so a page costs the
 // rows it reads up to its last match, however deep the cursor: no OFFSET.

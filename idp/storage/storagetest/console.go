@@ -214,7 +214,7 @@ func testAuditTimeWindow(t *testing.T, f *fixture) {
 
 func testAuditCounts(t *testing.T, f *fixture) {
 	for _, e := range []struct {
-		at        time.Duration
+		at       time.Duration
 		typ, org string
 	}{
 		{-time.Second, "login.succeeded", "org-1"}, // before the window
