@@ -57,6 +57,14 @@ type Store interface {
 	ListFactors(ctx context.Context, userID string, now time.Time) ([]storage.Factor, error)
 	// DeleteUserFactors is storage.Factors' (an MFA reset).
 	DeleteUserFactors(ctx context.Context, userID string) (int, error)
+	// ListUserSessions and DeleteUserSession are storage.Sessions' (the
+	// console's user page).
+	ListUserSessions(ctx context.Context, userID string, now time.Time) ([]storage.Session, error)
+	DeleteUserSession(ctx context.Context, userID, hash string) error
+	// The audit trail is read for the console (its overview, a user's
+	// events, the log).
+	ListAuditEvents(ctx context.Context, q storage.AuditQuery) ([]storage.AuditEvent, error)
+	CountAuditEvents(ctx context.Context, q storage.AuditCountQuery) ([]storage.AuditCount, error)
 	// Connectors and links are administered here; a connector opened
 	// for Test is given the replay cache its type may require.
 	storage.Connectors

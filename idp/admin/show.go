@@ -48,6 +48,13 @@ func (s *Service) ShowUser(ctx context.Context, email string) (UserInfo, error) 
 	if err != nil {
 		return UserInfo{}, err
 	}
+	return s.userInfo(ctx, u)
+}
+
+// userInfo gathers ShowUser's answer for u.
+func (s *Service) userInfo(ctx context.Context, u storage.User) (UserInfo, error) {
+	const op = "show user"
+	var err error
 	info := UserInfo{User: u, LockedUntil: u.LockedUntil}
 	if o, err := s.Store.GetOrganization(ctx, u.OrgID); err == nil {
 		info.Org = o.Name

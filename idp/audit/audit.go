@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"time"
 
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
@@ -123,6 +124,11 @@ const (
 	// UserNameChanged: the display name on a user's profile changed; no
 	// details, the name is the profile's to hold.
 	UserNameChanged = "user.name_changed"
+	// SessionRevoked: one browser session of a user was signed out, by an
+	// administrator (the console's user page) or by the user from another
+	// session (/me); details "session" (its handle) and "by" ("admin" or
+	// "user").
+	SessionRevoked = "session.revoked"
 )
 
 // Appender is the part of storage the recorder needs: the append half of
@@ -150,12 +156,35 @@ type Recorder struct {
 	Meta func(ctx context.Context) Meta
 }
 
+type reasonKey struct{}
+
+// DetailAdminReason is the detail WithReason adds.
+const DetailAdminReason = "admin_reason"
+
+// WithReason returns ctx carrying an administrator's reason for an action
+// (the console asks for one before a bulk action): every event recorded
+// under ctx gets it as the detail "admin_reason" ("reason" is a failure's
+// cause), whichever package records it, so that one reason reaches each
+// user's event of a bulk action.
+func WithReason(ctx context.Context, reason string) context.Context {
+	if reason == "" {
+		return ctx
+	}
+	return context.WithValue(ctx, reasonKey{}, reason)
+}
+
 // Record stamps e and stores it. An event that cannot be stored is an error
 // the caller must surface: an action whose audit record is lost should not
 // be reported as done.
 func (r *Recorder) Record(ctx context.Context, e storage.AuditEvent) error {
 	if e.Time.IsZero() {
 		e.Time = r.Now()
+	}
+	if reason, ok := ctx.Value(reasonKey{}).(string); ok {
+		d := make(map[string]string, len(e.Details)+1)
+		maps.Copy(d, e.Details)
+		d[DetailAdminReason] = reason
+		e.Details = d
 	}
 	if r.Meta != nil {
 		m := r.Meta(ctx)
