@@ -53,6 +53,10 @@ func loadAssets(fsys fs.FS) (map[string]asset, error) {
 
 // assetURL is the versioned URL of a static file: the content hash in the
 // query makes it safe to cache forever.
+// AssetURL is the URL of static/name with its content hash, for pages
+// rendered elsewhere (the admin console) that use the same files.
+func (r *Renderer) AssetURL(name string) string { return r.assetURL(name) }
+
 func (r *Renderer) assetURL(name string) string {
 	return r.prefix + name + "?v=" + r.assets[name].hash
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/gatehouse-idp/gatehouse/idp/httpserver"
 	"github.com/gatehouse-idp/gatehouse/idp/instance"
+	"github.com/gatehouse-idp/gatehouse/ui/console"
 )
 
 // maintenanceEvery is how often expired rows are deleted.
@@ -74,9 +75,10 @@ func runServe(ctx context.Context, c *cmdEnv) error {
 	if res.AdminPassword != "" {
 		// Printed once, to the terminal, not the log: logs are shipped
 		// and kept, and this password must not be.
-		fmt.Fprintf(c.io.out, "\nCreated the bootstrap admin (shown once):\n  email:    %s\n  password: %s\n"+
-			"Change it with: gatehouse users set-password --email %s --password-stdin\n\n",
-			res.AdminEmail, res.AdminPassword, res.AdminEmail)
+		fmt.Fprintf(c.io.out, "\nCreated the bootstrap admin (shown once):\n  email:    %s\n  password: %s\n  console:  %s\n"+
+			"Sign in to the console with them (it asks you to set up an authenticator app), or change the password with:\n"+
+			"  gatehouse users set-password --email %s --password-stdin\n\n",
+			res.AdminEmail, res.AdminPassword, strings.TrimSuffix(cfg.Issuer, "/")+console.PathHome, res.AdminEmail)
 	}
 	if res.NoUsers {
 		logger.Warn("no users exist yet; create an admin with: gatehouse users create --config FILE --admin --email EMAIL --password-stdin")

@@ -142,7 +142,10 @@ func get(t *testing.T, url string) (*http.Response, string) {
 	return resp, string(b)
 }
 
-var passwordRE = regexp.MustCompile(`password: (\S+)`)
+var (
+	passwordRE   = regexp.MustCompile(`password: (\S+)`)
+	consoleURLRE = regexp.MustCompile(`\n  console:  http://localhost:\d+/admin\n`)
+)
 
 func TestServeDev(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "gatehouse-data")
@@ -161,6 +164,9 @@ func TestServeDev(t *testing.T) {
 	m := passwordRE.FindStringSubmatch(p.out())
 	if m == nil || len(m[1]) < 20 || !strings.Contains(p.out(), "admin@localhost") {
 		t.Fatalf("first start did not print the bootstrap admin:\n%s", p.out())
+	}
+	if !consoleURLRE.MatchString(p.out()) {
+		t.Fatalf("first start did not print the console's URL beside the password:\n%s", p.out())
 	}
 	if strings.Contains(p.errOut(), m[1]) {
 		t.Fatal("the bootstrap password reached the log")

@@ -34,7 +34,8 @@ func (o OrgStats) EnrolledPercent() int {
 
 // SignIns counts the sign-ins and failed attempts that began in one bucket.
 type SignIns struct {
-	Start      time.Time
+	// At is when the bucket begins.
+	At         time.Time
 	OK, Failed int
 }
 
@@ -145,7 +146,7 @@ func (s *Service) GetOverview(ctx context.Context, reach Reach) (Overview, error
 func (s *Service) signIns(ctx context.Context, scopes []string, since time.Time, width time.Duration, n int) ([]SignIns, error) {
 	out := make([]SignIns, n)
 	for i := range out {
-		out[i].Start = since.Add(time.Duration(i) * width)
+		out[i].At = since.Add(time.Duration(i) * width)
 	}
 	for _, org := range scopes {
 		counts, err := s.Store.CountAuditEvents(ctx, storage.AuditCountQuery{Types: []string{audit.LoginSucceeded, audit.LoginFailed},

@@ -18,12 +18,14 @@ import (
 	"github.com/gatehouse-idp/gatehouse/idp/csrf"
 	"github.com/gatehouse-idp/gatehouse/idp/httpserver"
 	"github.com/gatehouse-idp/gatehouse/idp/keys"
+	"github.com/gatehouse-idp/gatehouse/idp/mfa"
 	"github.com/gatehouse-idp/gatehouse/idp/oidcop"
 	"github.com/gatehouse-idp/gatehouse/idp/samlidp"
 	"github.com/gatehouse-idp/gatehouse/idp/samlidp/spmeta"
 	"github.com/gatehouse-idp/gatehouse/idp/session"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 	"github.com/gatehouse-idp/gatehouse/ui"
+	"github.com/gatehouse-idp/gatehouse/ui/console"
 )
 
 // ClientInputs converts the config file's clients for reconciliation.
@@ -153,6 +155,7 @@ type Web struct {
 	OIDC     *oidcop.Provider
 	SAML     *samlidp.Provider
 	Pages    *ui.Handlers
+	Console  *console.Handlers
 	Sessions *session.Manager
 }
 
@@ -184,6 +187,7 @@ func (i *Instance) NewServer(hopts httpserver.Options) (*httpserver.Server, *Web
 	web.OIDC.Mount(srv.Handle)
 	web.SAML.Mount(srv.Handle)
 	web.Pages.Mount(srv.Handle)
+	web.Console.Mount(srv.Handle)
 	api := &admin.API{Service: i.Admin, Logger: i.Logger, Authenticate: func(r *http.Request) (admin.Principal, error) {
 		b, err := web.OIDC.AuthenticateBearer(r)
 		return admin.Principal{Subject: b.Subject, Admin: b.Admin, OrgAdminOf: b.OrgAdminOf}, err
@@ -240,6 +244,14 @@ func (i *Instance) newWeb(secure bool) (*Web, error) {
 	i.Flow.Sessions = sessions
 	i.Flow.RegisterDoor(oidcop.Protocol, provider)
 	i.Flow.RegisterDoor(ui.AccountProtocol, pages.AccountDoor())
+	// The console asks admins for a second factor: the server always
+	// has one (authenticator apps), so always.
+	cons := &console.Handlers{Flow: i.Flow, Sessions: sessions, Admin: i.Admin, CSRF: prot, Assets: render, Logger: i.Logger,
+		RequireMFA: true, Methods: mfa.Known}
+	if err := cons.New(); err != nil {
+		return nil, err
+	}
+	i.Flow.RegisterDoor(console.Protocol, cons.Door())
 	samlDoor, err := i.newSAML(sessions, pages)
 	if err != nil {
 		return nil, err
@@ -247,7 +259,7 @@ func (i *Instance) newWeb(secure bool) (*Web, error) {
 	if err := pages.CheckDoors(); err != nil {
 		return nil, err
 	}
-	return &Web{OIDC: provider, SAML: samlDoor, Pages: pages, Sessions: sessions}, nil
+	return &Web{OIDC: provider, SAML: samlDoor, Pages: pages, Console: cons, Sessions: sessions}, nil
 }
 
 // oidcKeys adapts the key manager to what the provider consumes.

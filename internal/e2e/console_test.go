@@ -1,0 +1,187 @@
+package e2e
+
+// The admin console at /admin, through its pages: sign-in through the flow
+// (a second factor enrolled at the first visit), the users list with its
+// filters and bulk "Manage MFA" with a reason in each user's audit trail,
+// the recent sign-in that bulk actions need, who is refused (403), and the
+// CSRF and framing defences of every form and page.
+
+import (
+	"html"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-idp/gatehouse/idp/audit"
+	"github.com/gatehouse-idp/gatehouse/idp/storage"
+)
+
+var consoleHiddenRE = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
+
+// consoleForm is every hidden field of p's form posting to action, repeated
+// names kept.
+func consoleForm(t *testing.T, p page, action string) url.Values {
+	t.Helper()
+	for _, f := range pageFormRE.FindAllString(p.body, -1) {
+		if strings.Contains(f, `action="`+action+`"`) {
+			v := url.Values{}
+			for _, m := range consoleHiddenRE.FindAllStringSubmatch(f, -1) {
+				v.Add(m[1], html.UnescapeString(m[2]))
+			}
+			return v
+		}
+	}
+	t.Fatalf("no form posting to %s:\n%s", action, p.body)
+	return nil
+}
+
+// consoleSignIn opens /admin/users in b as email, who enrols an
+// authenticator app on the way (the console requires a second factor),
+// and returns the users list.
+func (h *harness) consoleSignIn(t *testing.T, b *browser, email string) page {
+	t.Helper()
+	// The password first; then, as an admin, a second factor: none yet,
+	// so the flow enrols one.
+	p := b.login(b.get(h.issuer+"/admin/users"), email, alicePW)
+	if strings.Contains(p.body, `data-page="mfa_choose"`) {
+		p = b.press(p, `data-method="totp"`, nil)
+	}
+	wantPage(t, "the console's enrolment", p, http.StatusOK, "Set up an authenticator app")
+	secret := totpSecret(t, p)
+	n := b.press(p, `name="code"`, map[string]string{"code": h.code(t, secret)})
+	wantPage(t, "after the enrolment", n, http.StatusOK, "Two-step sign-in is on")
+	users := b.press(n, `id="finish"`, nil)
+	wantPage(t, "the users list", users, http.StatusOK, `data-page="users"`)
+	return users
+}
+
+func TestConsoleBulkResetMFA(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		adminID := h.user(aliceEmail, alicePW)
+		h.setAdmin(adminID, true)
+		var ids []string
+		for _, e := range []string{"ann@example.com", "bob@example.com", "cat@example.com", "dan@example.com"} {
+			ids = append(ids, h.user(e, alicePW))
+		}
+		b := h.browser()
+		list := h.consoleSignIn(t, b, aliceEmail)
+		for _, want := range []string{"ann@example.com", "dan@example.com", `frame-ancestors`} {
+			if !strings.Contains(list.body+list.resp.Header.Get("Content-Security-Policy"), want) {
+				t.Fatalf("the list lacks %q", want)
+			}
+		}
+		if csp := list.resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") {
+			t.Errorf("CSP %q", csp)
+		}
+		// The search narrows the list.
+		found := b.get(h.issuer + "/admin/users?q=bob")
+		if !strings.Contains(found.body, "bob@example.com") || strings.Contains(found.body, "ann@example.com") {
+			t.Fatalf("search for bob:\n%s", found.body)
+		}
+
+		// Tick three users, "Manage MFA": a confirmation with the count
+		// and the names, which changes nothing yet.
+		form := consoleForm(t, list, "/admin/users/bulk")
+		form.Set("action", "reset-mfa")
+		for _, id := range ids[:3] {
+			form.Add("id", id)
+		}
+		confirm := b.post(h.issuer+"/admin/users/bulk", form)
+		wantPage(t, "the confirmation", confirm, http.StatusOK, "Manage MFA (reset): 3 users")
+		if !strings.Contains(confirm.body, "ann@example.com") || strings.Contains(confirm.body, "dan@example.com") {
+			t.Fatalf("confirmation names:\n%s", confirm.body)
+		}
+		if u := h.storedUser(ids[0]); u.MFAEnrollRequired {
+			t.Fatal("the confirmation page reset MFA")
+		}
+		// No reason: asked again, nothing done.
+		run := consoleForm(t, confirm, "/admin/users/bulk/run")
+		again := b.post(h.issuer+"/admin/users/bulk/run", run)
+		wantPage(t, "run without a reason", again, http.StatusUnprocessableEntity, "Give a reason")
+		run.Set("reason", "Phones replaced, ticket 7")
+		done := b.post(h.issuer+"/admin/users/bulk/run", run)
+		wantPage(t, "the results", done, http.StatusOK, "Done for 3")
+		for i, id := range ids {
+			if got := h.storedUser(id).MFAEnrollRequired; got != (i < 3) {
+				t.Errorf("user %d MFAEnrollRequired = %v", i, got)
+			}
+			evs, err := h.inst.Store.ListAuditEvents(h.ctx, storage.AuditQuery{UserID: id, Type: audit.UserMFAReset})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := map[bool]int{true: 1, false: 0}[i < 3]; len(evs) != want {
+				t.Fatalf("user %d has %d reset events, want %d", i, len(evs), want)
+			}
+			if i < 3 && (evs[0].Details[audit.DetailAdminReason] != "Phones replaced, ticket 7" || evs[0].ActorID != "console:"+adminID) {
+				t.Errorf("event %+v", evs[0])
+			}
+		}
+
+		// Eleven minutes later a bulk action asks for the password again.
+		h.clock.Advance(11 * time.Minute)
+		stale := consoleForm(t, b.get(h.issuer+"/admin/users"), "/admin/users/bulk")
+		stale.Set("action", "unlock")
+		stale.Add("id", ids[3])
+		if p := b.post(h.issuer+"/admin/users/bulk", stale); !p.isLoginForm() {
+			t.Fatalf("a stale sign-in's bulk action: %d %s", p.resp.StatusCode, p.resp.Request.URL)
+		}
+
+		// CSRF: no token, a wrong one, another site's Origin: 403 each.
+		for name, mod := range map[string]func(*http.Request, url.Values){
+			"no token":    func(_ *http.Request, v url.Values) { v.Del("csrf_token") },
+			"wrong token": func(_ *http.Request, v url.Values) { v.Set("csrf_token", strings.Repeat("A", 43)) },
+			"cross-site": func(r *http.Request, _ url.Values) {
+				r.Header.Set("Origin", "https://evil.example")
+				r.Header.Set("Sec-Fetch-Site", "cross-site")
+			},
+		} {
+			for _, path := range []string{"/admin/users/bulk", "/admin/users/bulk/run"} {
+				v := url.Values{"csrf_token": {stale.Get("csrf_token")}, "action": {"disable"}, "id": {ids[3]}, "reason": {"x"}}
+				mod(&http.Request{Header: http.Header{}}, v)
+				req, _ := http.NewRequest(http.MethodPost, h.issuer+path, strings.NewReader(v.Encode()))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.Header.Set("Origin", h.issuer)
+				req.Header.Set("Sec-Fetch-Site", "same-origin")
+				mod(req, v)
+				if p := b.do(req); p.resp.StatusCode != http.StatusForbidden {
+					t.Errorf("%s to %s: %d, want 403", name, path, p.resp.StatusCode)
+				}
+			}
+		}
+		if h.storedUser(ids[3]).State == storage.UserDisabled {
+			t.Fatal("a refused form disabled a user")
+		}
+	})
+}
+
+// TestConsoleRefusesWhoHasNoRole: a signed-in user without a role gets 403
+// at every console page and form; an organization admin cannot reach
+// another organization's users by id.
+func TestConsoleRefusesWhoHasNoRole(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		h.user(aliceEmail, alicePW)
+		b := h.browser()
+		// Told after the password, without being made to enrol a factor
+		// for a console they cannot use.
+		p := b.login(b.get(h.issuer+"/admin"), aliceEmail, alicePW)
+		wantPage(t, "a user without a role", p, http.StatusForbidden, "no access")
+		for _, path := range []string{"/admin", "/admin/users", "/admin/users?q=a", "/admin/nothing"} {
+			if got := b.get(h.issuer + path); got.resp.StatusCode != http.StatusForbidden && got.resp.StatusCode != http.StatusNotFound {
+				t.Errorf("GET %s: %d", path, got.resp.StatusCode)
+			}
+			if got := b.get(h.issuer + path); strings.Contains(got.body, "alice@") && path != "/admin" {
+				t.Errorf("GET %s shows users", path)
+			}
+		}
+		anon := h.browser()
+		if got := anon.get(h.issuer + "/admin/users"); !got.isLoginForm() {
+			t.Errorf("anonymous GET /admin/users: %d, want the login form", got.resp.StatusCode)
+		}
+		if got := anon.post(h.issuer+"/admin/users/bulk", url.Values{"action": {"disable"}}); got.resp.StatusCode != http.StatusForbidden {
+			t.Errorf("anonymous POST without a token: %d, want 403", got.resp.StatusCode)
+		}
+	})
+}
