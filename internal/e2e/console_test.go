@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-idp/gatehouse/idp/admin"
 	"github.com/gatehouse-idp/gatehouse/idp/audit"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
@@ -182,6 +183,63 @@ func TestConsoleRefusesWhoHasNoRole(t *testing.T) {
 		}
 		if got := anon.post(h.issuer+"/admin/users/bulk", url.Values{"action": {"disable"}}); got.resp.StatusCode != http.StatusForbidden {
 			t.Errorf("anonymous POST without a token: %d, want 403", got.resp.StatusCode)
+		}
+	})
+}
+
+// TestConsoleOrgAdminSeesOnlyTheirOrganization: an organization admin's
+// list, filters, overview and bulk actions stop at their organization;
+// another organization's ids in the URL or the form are refused.
+func TestConsoleOrgAdminSeesOnlyTheirOrganization(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		beta, err := h.inst.Admin.CreateOrg(h.ctx, "test", admin.CreateOrgInput{Name: "beta", DisplayName: "Beta Corp"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		outsider := h.user("zed@example.com", alicePW) // in the default organization
+		oa, err := h.inst.Admin.CreateUser(h.ctx, "test", admin.CreateUserInput{Org: "beta", Email: "oa@beta.example",
+			Password: alicePW, EmailVerified: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		member, err := h.inst.Admin.CreateUser(h.ctx, "test", admin.CreateUserInput{Org: "beta", Email: "mia@beta.example",
+			Password: alicePW, EmailVerified: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.inst.Store.UpdateUser(h.ctx, oa.ID, func(u storage.User) (storage.User, error) {
+			u.Roles = append(u.Roles, storage.OrgAdminRole(beta.ID))
+			return u, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		b := h.browser()
+		list := h.consoleSignIn(t, b, "oa@beta.example")
+		if !strings.Contains(list.body, "mia@beta.example") || strings.Contains(list.body, "zed@example.com") {
+			t.Fatalf("the org admin's list:\n%s", list.body)
+		}
+		def, err := h.inst.Store.GetOrganizationByName(h.ctx, "default")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := b.get(h.issuer + "/admin/users?org=" + url.QueryEscape(def.ID)); p.resp.StatusCode != http.StatusUnprocessableEntity ||
+			strings.Contains(p.body, "zed@example.com") {
+			t.Errorf("another organization's list by id: %d", p.resp.StatusCode)
+		}
+		if ov := b.get(h.issuer + "/admin"); !strings.Contains(ov.body, "Beta Corp") || strings.Contains(ov.body, "org="+def.ID) {
+			t.Errorf("the org admin's overview:\n%s", ov.body)
+		}
+		form := consoleForm(t, list, "/admin/users/bulk")
+		form.Set("action", "disable")
+		form.Add("id", outsider)
+		if p := b.post(h.issuer+"/admin/users/bulk", form); p.resp.StatusCode != http.StatusNotFound {
+			t.Errorf("bulk confirmation of another organization's user: %d", p.resp.StatusCode)
+		}
+		run := url.Values{"csrf_token": {form.Get("csrf_token")}, "action": {"disable"}, "id": {outsider, member.ID}, "reason": {"r"}}
+		done := b.post(h.issuer+"/admin/users/bulk/run", run)
+		wantPage(t, "a run naming another organization's user", done, http.StatusOK, "Done for 1; not done for 1")
+		if h.storedUser(outsider).State == storage.UserDisabled || h.storedUser(member.ID).State != storage.UserDisabled {
+			t.Fatal("the run reached past the organization, or did not do its own")
 		}
 	})
 }

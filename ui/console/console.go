@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -259,11 +260,12 @@ func (h *Handlers) resume(w http.ResponseWriter, r *http.Request) {
 }
 
 // consolePath is p when it is a path of the console (with its query),
-// else the console's home: a login can only return into the console.
+// else the console's home: a login can only return into the console, and
+// a path with dot segments is not one however it starts.
 func consolePath(p string) string {
 	u, err := url.Parse(p)
-	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || strings.Contains(p, "\\") ||
-		(u.Path != PathHome && !strings.HasPrefix(u.Path, PathHome+"/")) || strings.HasPrefix(p, "//") {
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || strings.Contains(p, "\\") || strings.HasPrefix(p, "//") ||
+		path.Clean(u.Path) != u.Path || (u.Path != PathHome && !strings.HasPrefix(u.Path, PathHome+"/")) {
 		return PathHome
 	}
 	return u.RequestURI()
