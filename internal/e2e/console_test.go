@@ -243,3 +243,49 @@ func TestConsoleOrgAdminSeesOnlyTheirOrganization(t *testing.T) {
 		}
 	})
 }
+
+// TestConsoleUserPage: an admin opens a user's page, sees their session
+// and factors (no secrets), signs the session out, and runs an action for
+// that one user with a reason.
+func TestConsoleUserPage(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		adminID := h.user(aliceEmail, alicePW)
+		h.setAdmin(adminID, true)
+		annID := h.user("ann@example.com", alicePW)
+		ann := h.browser()
+		if p := ann.login(ann.get(h.issuer+"/me/mfa"), "ann@example.com", alicePW); p.resp.StatusCode != http.StatusOK {
+			t.Fatalf("ann's sign-in: %d", p.resp.StatusCode)
+		}
+		b := h.browser()
+		h.consoleSignIn(t, b, aliceEmail)
+		page := b.get(h.issuer + "/admin/users/" + annID)
+		wantPage(t, "ann's page", page, http.StatusOK, "<h1>ann@example.com</h1>")
+		for _, want := range []string{"No second factor.", "Sign out", "Audit trail", "login.succeeded"} {
+			if !strings.Contains(page.body, want) {
+				t.Fatalf("ann's page lacks %q:\n%s", want, page.body)
+			}
+		}
+		done := b.post(h.issuer+"/admin/users/"+annID+"/sessions/revoke", consoleForm(t, page, "/admin/users/"+annID+"/sessions/revoke"))
+		wantPage(t, "after the sign-out", done, http.StatusOK, "That session is signed out.")
+		if p := ann.get(h.issuer + "/me/mfa"); !p.isLoginForm() {
+			t.Fatalf("ann's revoked session still opens /me/mfa: %d", p.resp.StatusCode)
+		}
+		evs, _ := h.inst.Store.ListAuditEvents(h.ctx, storage.AuditQuery{UserID: annID, Type: audit.SessionRevoked})
+		if len(evs) != 1 || evs[0].ActorID != "console:"+adminID {
+			t.Fatalf("session.revoked events %+v", evs)
+		}
+		// One user's action goes through the bulk run, with its reason.
+		run := consoleForm(t, done, "/admin/users/bulk/run")
+		run.Set("action", "disable")
+		run.Set("reason", "left the company")
+		res := b.post(h.issuer+"/admin/users/bulk/run", run)
+		wantPage(t, "disable from the user page", res, http.StatusOK, "Done for 1")
+		if h.storedUser(annID).State != storage.UserDisabled {
+			t.Fatal("ann is not disabled")
+		}
+		// Another user's page of an id that is none: 404, not 500.
+		if p := b.get(h.issuer + "/admin/users/nobody"); p.resp.StatusCode != http.StatusNotFound {
+			t.Errorf("an unknown user's page: %d", p.resp.StatusCode)
+		}
+	})
+}

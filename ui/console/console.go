@@ -60,6 +60,9 @@ type Admin interface {
 	UsersByID(ctx context.Context, reach admin.Reach, ids []string) ([]storage.User, int, error)
 	Bulk(ctx context.Context, actor string, reach admin.Reach, in admin.BulkInput) ([]admin.BulkResult, error)
 	GetOverview(ctx context.Context, reach admin.Reach) (admin.Overview, error)
+	GetUserDetail(ctx context.Context, reach admin.Reach, id string, beforeEvent int64) (admin.UserDetail, error)
+	RevokeSession(ctx context.Context, actor string, reach admin.Reach, id, hash string) error
+	RemoveLink(ctx context.Context, reach admin.Reach, actor, email, connectorID, subject string) error
 	ListOrgs(ctx context.Context) ([]storage.Organization, error)
 }
 
@@ -90,7 +93,7 @@ type Handlers struct {
 // New parses the console's templates; a broken one stops start-up.
 func (h *Handlers) New() error {
 	h.pages = map[string]*template.Template{}
-	funcs := template.FuncMap{"when": when,
+	funcs := template.FuncMap{"when": when, "userURL": UserURL,
 		"chartOf": func(id string, c chart) any {
 			return struct {
 				ID string
@@ -104,7 +107,7 @@ func (h *Handlers) New() error {
 			}{name, label, opts}
 		}}
 	var errs []error
-	for _, name := range []string{pageOverview, pageUsers, pageBulkConfirm, pageBulkDone, pageError} {
+	for _, name := range []string{pageOverview, pageUsers, pageBulkConfirm, pageBulkDone, pageError, pageUser} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templates, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			errs = append(errs, fmt.Errorf("console: page %s: %w", name, err))
@@ -131,6 +134,9 @@ func (h *Handlers) Mount(handle func(pattern string, handler http.Handler)) {
 	handle("POST "+PathBulk, h.post(h.bulkConfirm))
 	handle("POST "+PathBulkRun, h.post(h.bulkRun))
 	handle("GET "+PathContinue, http.HandlerFunc(h.resume))
+	handle("GET "+pathUser, http.HandlerFunc(h.userPage))
+	handle("POST "+pathUserRevoke, h.post(h.userRevoke))
+	handle("POST "+pathUserUnlink, h.post(h.userUnlink))
 	// Any other console path is the console's 404, not the home page's.
 	handle(PathHome+"/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusNotFound, msgNotFound, nil)
@@ -308,6 +314,7 @@ const (
 	pageBulkConfirm = "bulk_confirm"
 	pageBulkDone    = "bulk_done"
 	pageError       = "error"
+	pageUser        = "user"
 )
 
 // view is what the layout sees.

@@ -1,0 +1,102 @@
+package console
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/gatehouse-idp/gatehouse/idp/admin"
+)
+
+// The user page: profile, state and lockout, factors (no secrets), the
+// actions of the bulk list for this one user, sessions with sign-out,
+// linked upstream identities with unlink, roles and the audit trail.
+
+// Paths of the user page (with the user's ID).
+const (
+	pathUser       = "/admin/users/{id}"
+	pathUserRevoke = "/admin/users/{id}/sessions/revoke"
+	pathUserUnlink = "/admin/users/{id}/links/remove"
+)
+
+// UserURL is the page of user id.
+func UserURL(id string) string { return PathUsers + "/" + url.PathEscape(id) }
+
+type userData struct {
+	admin.UserDetail
+	Notice                  string
+	Actions                 []option
+	Methods                 []string
+	CSRFToken               string
+	RunURL, RevokeURL       string
+	UnlinkURL, OlderURL     string
+	SkipStatus, MFARequired string
+}
+
+var userNotices = map[string]string{
+	"revoked":  "That session is signed out.",
+	"unlinked": "That sign-in is disconnected from the account.",
+}
+
+func (h *Handlers) userPage(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	c, ok := h.who(w, r, UserURL(id)+queryOf(r), false)
+	if !ok {
+		return
+	}
+	before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
+	d, err := h.Admin.GetUserDetail(r.Context(), c.reach, id, max(before, 0))
+	if err != nil {
+		h.actionError(w, r, err)
+		return
+	}
+	v := userData{UserDetail: d, Notice: userNotices[r.URL.Query().Get("done")], Methods: h.Methods,
+		CSRFToken: h.CSRF.Token(w, r, bindForms), RunURL: PathBulkRun,
+		RevokeURL: UserURL(id) + "/sessions/revoke", UnlinkURL: UserURL(id) + "/links/remove"}
+	v.Actions = options(admin.BulkActions, "")[1:]
+	if d.OlderEvents > 0 {
+		v.OlderURL = UserURL(id) + "?before=" + strconv.FormatInt(d.OlderEvents, 10)
+	}
+	u := d.User
+	switch {
+	case u.MFAEnrollRequired && u.MFAEnrolMethod != "":
+		v.MFARequired = "Must set up " + u.MFAEnrolMethod + " at the next sign-in (reset by an administrator)."
+	case u.MFAEnrollRequired:
+		v.MFARequired = "Must set up two-step sign-in at the next sign-in (reset by an administrator)."
+	}
+	if u.MFASkipped {
+		v.SkipStatus = "Chose \"Skip for now\" on " + when(u.MFASkippedAt) + "; remembered until an administrator resets it."
+	}
+	h.render(w, r, http.StatusOK, pageUser, u.Email, &c, v)
+}
+
+func (h *Handlers) userRevoke(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	c, ok := h.who(w, r, UserURL(id), true)
+	if !ok {
+		return
+	}
+	if err := h.Admin.RevokeSession(r.Context(), c.actor(), c.reach, id, r.PostForm.Get("session")); err != nil {
+		h.actionError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, UserURL(id)+"?done=revoked", http.StatusSeeOther)
+}
+
+func (h *Handlers) userUnlink(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	c, ok := h.who(w, r, UserURL(id), true)
+	if !ok {
+		return
+	}
+	u, err := h.Admin.UserByID(r.Context(), c.reach, id)
+	if err != nil {
+		h.actionError(w, r, err)
+		return
+	}
+	if err := h.Admin.RemoveLink(r.Context(), c.reach, c.actor(), u.Email, r.PostForm.Get("connector"), r.PostForm.Get("subject")); err != nil {
+		h.actionError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, UserURL(id)+"?done=unlinked", http.StatusSeeOther)
+}
