@@ -29,7 +29,7 @@ const (
 
 // accountReturns are the pages a login through the account door may
 // return to.
-var accountReturns = []string{selfservice.PathChange, PathMFA, PathLinks, PathApps}
+var accountReturns = []string{selfservice.PathChange, PathMFA, PathLinks, PathApps, PathSessions}
 
 type accountDoorData struct {
 	Return string `json:"return"`

@@ -79,6 +79,8 @@ type Handlers struct {
 	Links Links
 	// Apps serves /me/apps; nil leaves it out.
 	Apps Apps
+	// Devices serves /me/sessions; nil leaves it out.
+	Devices Devices
 	// SingleLogout is the SAML door's part in signing out at Gatehouse
 	// (SignOut); nil: a sign-out ends the session only.
 	SingleLogout SingleLogout
@@ -107,6 +109,7 @@ func (h *Handlers) Mount(handle func(pattern string, handler http.Handler)) {
 	h.mountFederation(handle)
 	h.mountLinks(handle)
 	h.mountApps(handle)
+	h.mountSessions(handle)
 }
 
 // CheckDoors fails unless every door registered with the flow can also

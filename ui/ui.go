@@ -46,11 +46,12 @@ const (
 	pageMeLinks       = "me_links"
 	pageMeApps        = "me_apps"
 	pageSingleLogout  = "single_logout"
+	pageMeSessions    = "me_sessions"
 )
 
 var requiredPages = []string{pageLogin, pageError, pageLogoutConfirm, pageLoggedOut, pageAutoPost, pageHome,
 	pageForgot, pageSetPassword, pageNotice, pageMFACode, pageTOTPEnrol, pageMeMFA, pageMFAChoose, pageMFANotice, pageWebAuthn,
-	pageSSO, pageUpstream, pageLink, pageMeLinks, pageMeApps, pageSingleLogout}
+	pageSSO, pageUpstream, pageLink, pageMeLinks, pageMeApps, pageSingleLogout, pageMeSessions}
 
 // baseCSP is httpserver.DefaultCSP without its form-action directive,
 // which the renderer writes per page (a test keeps the two in step).
@@ -177,6 +178,8 @@ func zeroData(page string) any {
 		return UpstreamData{URL: "https://idp.example/"}
 	case pageMeLinks:
 		return LinksData{Links: []LinkRow{{LastUsed: "x"}}}
+	case pageMeSessions:
+		return SessionsData{Sessions: []SessionRow{{Current: true}, {Federated: true}}, Others: 1}
 	case pageMeApps:
 		return AppsData{Apps: []AppLink{{Name: "x", URL: "/x"}}}
 	case pageSingleLogout:

@@ -151,6 +151,10 @@ func renderAll(t *testing.T, r *Renderer, evil string) map[string]*httptest.Resp
 	run("me_apps", func(w http.ResponseWriter) error {
 		return r.RenderApps(w, http.StatusOK, AppsData{Apps: []AppLink{{Name: "Expenses" + evil, URL: "/saml/init?sp=x" + evil}}})
 	})
+	run("me_sessions", func(w http.ResponseWriter) error {
+		return r.RenderSessions(w, http.StatusOK, SessionsData{Sessions: []SessionRow{{Handle: "h" + evil, Browser: "Firefox" + evil,
+			IP: "198.51.100.1" + evil, Current: true}, {Handle: "h2", Browser: "Chrome" + evil}}, Others: 1, Notice: "n" + evil})
+	})
 	run("single_logout", func(w http.ResponseWriter) error {
 		h := &Handlers{Render: r, Logger: slog.New(slog.DiscardHandler)}
 		h.SingleLogoutDone(w, httptest.NewRequest(http.MethodGet, "/", nil), SingleLogoutData{
@@ -202,6 +206,7 @@ func TestEveryPageRenders(t *testing.T) {
 		"me_links":       {200, "Disconnect Acme SSO"},
 		"me_apps":        {200, "Expenses"},
 		"single_logout":  {200, "Back to Expenses"},
+		"me_sessions":    {200, "Sign out everywhere else"},
 	}
 	pages := renderAll(t, r, "")
 	if len(pages) != len(requiredPages) {

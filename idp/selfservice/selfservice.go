@@ -90,6 +90,9 @@ type Store interface {
 	ConsumeOneTimeToken(ctx context.Context, purpose, hash string, now time.Time) (storage.OneTimeToken, error)
 	DeleteUserSessions(ctx context.Context, userID string) (int, error)
 	DeleteOtherUserSessions(ctx context.Context, userID, keepHash string) (int, error)
+	// The sessions page (/me/sessions) lists and ends the user's own.
+	ListUserSessions(ctx context.Context, userID string, now time.Time) ([]storage.Session, error)
+	DeleteUserSession(ctx context.Context, userID, hash string) error
 	RevokeUserTokens(ctx context.Context, userID string, now time.Time) (int, error)
 	FactorStore
 }
