@@ -94,14 +94,5 @@ func (s *Service) RevokeSession(ctx context.Context, actor string, reach Reach, 
 		return fmt.Errorf("revoke session: %w", err)
 	}
 	return s.Audit.Record(ctx, storage.AuditEvent{Type: audit.SessionRevoked, OrgID: u.OrgID, ActorID: actor, UserID: u.ID,
-		Details: map[string]string{"session": SessionHandle(hash), "by": "admin"}})
-}
-
-// SessionHandle is how the audit trail names a session: the start of its
-// hash, enough to tell a user's sessions apart, not to look one up.
-func SessionHandle(hash string) string {
-	if len(hash) > 8 {
-		return hash[:8]
-	}
-	return hash
+		Details: map[string]string{"session": storage.SessionHandle(hash), "by": "admin"}})
 }

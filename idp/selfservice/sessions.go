@@ -41,7 +41,7 @@ func (s *Service) SignOutSession(ctx context.Context, userID, current, hash stri
 	case err != nil:
 		return fmt.Errorf("selfservice: sign out a session: %w", err)
 	}
-	s.recordSelf(ctx, userID, map[string]string{"session": sessionHandle(hash), "by": "user"})
+	s.recordSelf(ctx, userID, map[string]string{"session": storage.SessionHandle(hash), "by": "user"})
 	return nil
 }
 
@@ -64,13 +64,4 @@ func (s *Service) recordSelf(ctx context.Context, userID string, details map[str
 		u = storage.User{ID: userID}
 	}
 	s.record(ctx, audit.SessionRevoked, userID, u, details)
-}
-
-// sessionHandle is the start of a session's hash, as the audit trail
-// names it (admin.SessionHandle's rule).
-func sessionHandle(hash string) string {
-	if len(hash) > 8 {
-		return hash[:8]
-	}
-	return hash
 }

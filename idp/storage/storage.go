@@ -495,6 +495,15 @@ type Session struct {
 	ExpiresAt     time.Time
 }
 
+// SessionHandle is how the audit trail names a session: the start of its
+// hash, enough to tell a user's sessions apart, not to look one up.
+func SessionHandle(hash string) string {
+	if len(hash) > 8 {
+		return hash[:8]
+	}
+	return hash
+}
+
 // Purposes of one-time tokens.
 const (
 	PurposePasswordReset = "password_reset"
