@@ -193,6 +193,12 @@ func (h *Handlers) who(w http.ResponseWriter, r *http.Request, page string, sens
 		}
 		return caller{}, false
 	}
+	if !u.MayHoldTokens() {
+		// Disabled since the session began (disabling ends sessions; this
+		// covers a race with it): the flow refuses the sign-in.
+		h.signIn(w, r, page, false, false)
+		return caller{}, false
+	}
 	c := caller{user: u, session: s, admin: u.HasRole(storage.RoleAdmin), orgs: u.OrgAdminOf()}
 	switch {
 	case c.admin:
@@ -215,12 +221,6 @@ func (h *Handlers) who(w http.ResponseWriter, r *http.Request, page string, sens
 		return caller{}, false
 	}
 	return c, true
-}
-
-// refuse answers 403 to a caller whose role does not cover the page.
-func (h *Handlers) refuse(w http.ResponseWriter, r *http.Request, c caller) {
-	h.Logger.WarnContext(r.Context(), "console: refused", "user_id", c.user.ID, "path", r.URL.Path)
-	h.fail(w, r, http.StatusForbidden, msgForbidden, nil)
 }
 
 type doorData struct {
