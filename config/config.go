@@ -68,6 +68,17 @@ type Config struct {
 	// /saml/...): its signing keys and the service providers declared in
 	// the file (see SAML).
 	SAML SAML `yaml:"saml"`
+	// Console configures the admin console at /admin.
+	Console Console `yaml:"console"`
+}
+
+// Console configures the admin console.
+type Console struct {
+	// RequireMFA makes administrators prove a second factor before the
+	// console shows anything (on by default; the server always offers
+	// authenticator apps). Turning it off leaves the organization's own
+	// MFA policy as the only one.
+	RequireMFA bool `yaml:"require_mfa"`
 }
 
 // Server configures the HTTP listener and its lifecycle.
@@ -226,6 +237,7 @@ func Default() Config {
 		SMTP:      SMTP{TLS: SMTPTLSStartTLS, Timeout: DefaultSMTPTimeout},
 		SMS:       SMS{Timeout: DefaultSMSTimeout, Twilio: Twilio{BaseURL: DefaultTwilioBaseURL}},
 		SAML:      SAML{KeyBits: SAMLKeyBits2048, MetadataRefresh: DefaultMetadataRefresh},
+		Console:   Console{RequireMFA: true},
 	}
 }
 

@@ -244,10 +244,11 @@ func (i *Instance) newWeb(secure bool) (*Web, error) {
 	i.Flow.Sessions = sessions
 	i.Flow.RegisterDoor(oidcop.Protocol, provider)
 	i.Flow.RegisterDoor(ui.AccountProtocol, pages.AccountDoor())
-	// The console asks admins for a second factor: the server always
-	// has one (authenticator apps), so always.
+	// The console asks admins for a second factor unless configured not
+	// to (console.require_mfa): the server always has one to offer
+	// (authenticator apps).
 	cons := &console.Handlers{Flow: i.Flow, Sessions: sessions, Admin: i.Admin, CSRF: prot, Assets: render, Logger: i.Logger,
-		RequireMFA: true, Methods: mfa.Known}
+		RequireMFA: i.Config.Console.RequireMFA, Methods: mfa.Known}
 	if err := cons.New(); err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-idp/gatehouse/config"
 	"github.com/gatehouse-idp/gatehouse/idp/admin"
 	"github.com/gatehouse-idp/gatehouse/idp/audit"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
@@ -288,4 +289,14 @@ func TestConsoleUserPage(t *testing.T) {
 			t.Errorf("an unknown user's page: %d", p.resp.StatusCode)
 		}
 	})
+}
+
+// TestConsoleWithoutRequiredMFA: with console.require_mfa off, an admin
+// without a second factor reaches the console with the password alone.
+func TestConsoleWithoutRequiredMFA(t *testing.T) {
+	h := newHarnessWith(t, config.StorageSQLite, harnessOptions{config: func(c *config.Config) { c.Console.RequireMFA = false }})
+	h.setAdmin(h.user(aliceEmail, alicePW), true)
+	b := h.browser()
+	p := b.login(b.get(h.issuer+"/admin/users"), aliceEmail, alicePW)
+	wantPage(t, "the users list after the password alone", p, http.StatusOK, `data-page="users"`)
 }
