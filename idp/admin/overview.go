@@ -20,9 +20,6 @@ type OrgStats struct {
 	Locked, Enrolled, Skipped, NoMFA int
 }
 
-// Total is every user of the organization.
-func (o OrgStats) Total() int { return o.Invited + o.Active + o.Disabled }
-
 // EnrolledPercent is the share of active users with a second factor, in
 // whole percent (0 without active users).
 func (o OrgStats) EnrolledPercent() int {

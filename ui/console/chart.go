@@ -53,9 +53,7 @@ func newChart(buckets []admin.SignIns, layout string) chart {
 			X: i * (barWidth + barGap), W: barWidth,
 			FailY: chartHeight - failH, FailH: failH,
 			OKY: chartHeight - failH - okH, OKH: okH,
-			Label: label, ShowLabel: i%6 == 0,
 			Title: fmt.Sprintf("%s: %d sign-ins, %d failed", label, b.OK, b.Failed),
-			OK:    b.OK, Failed: b.Failed,
 		})
 	}
 	c.Summary = fmt.Sprintf("%d sign-ins and %d failed attempts; the busiest period had %d.", c.OK, c.Failed, c.Max)

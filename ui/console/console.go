@@ -157,11 +157,10 @@ func (h *Handlers) post(next http.HandlerFunc) http.Handler {
 
 // caller is who is using the console.
 type caller struct {
-	user    storage.User
-	session *storage.Session
-	reach   admin.Reach
-	admin   bool
-	orgs    []string
+	user  storage.User
+	reach admin.Reach
+	admin bool
+	orgs  []string
 }
 
 func (c caller) actor() string { return "console:" + c.user.ID }
@@ -199,7 +198,7 @@ func (h *Handlers) who(w http.ResponseWriter, r *http.Request, page string, sens
 		h.signIn(w, r, page, false, false)
 		return caller{}, false
 	}
-	c := caller{user: u, session: s, admin: u.HasRole(storage.RoleAdmin), orgs: u.OrgAdminOf()}
+	c := caller{user: u, admin: u.HasRole(storage.RoleAdmin), orgs: u.OrgAdminOf()}
 	switch {
 	case c.admin:
 		c.reach = admin.Everyone
