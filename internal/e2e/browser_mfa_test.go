@@ -163,8 +163,11 @@ func TestBrowserMFA(t *testing.T) {
 
 	// Alice lost her phone: a recovery code.
 	ctx, step, problems = start(aliceEmail)
+	// The app's code page has a #code field too: wait for the recovery
+	// page's own (inputmode text), or the code may be typed into the page
+	// the click is leaving.
 	step("use a recovery code", chromedp.WaitVisible(chromedp.CSS(`button[data-method="recovery"]`)),
-		chromedp.Click(chromedp.CSS(`button[data-method="recovery"]`)))
+		chromedp.Click(chromedp.CSS(`button[data-method="recovery"]`)), chromedp.WaitVisible(chromedp.CSS(`#code[inputmode="text"]`)))
 	typeCode(step, codes[0])
 	step("the notice", chromedp.WaitVisible(chromedp.CSS(`main[data-page="mfa_notice"] #finish`)))
 	if got := text(ctx, ".lead"); !strings.Contains(got, "9 recovery codes left") {
