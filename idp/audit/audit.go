@@ -13,7 +13,10 @@ import (
 // Event types. Later features add theirs here so the list stays the one
 // place an operator reads to know what can appear.
 const (
-	OrgCreated            = "org.created"
+	OrgCreated = "org.created"
+	// OrgUpdated's details map each changed field (display_name,
+	// domains) to "old -> new".
+	OrgUpdated            = "org.updated"
 	UserCreated           = "user.created"
 	UserDisabled          = "user.disabled"
 	UserEnabled           = "user.enabled"

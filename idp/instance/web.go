@@ -248,7 +248,8 @@ func (i *Instance) newWeb(secure bool) (*Web, error) {
 	// to (console.require_mfa): the server always has one to offer
 	// (authenticator apps).
 	cons := &console.Handlers{Flow: i.Flow, Sessions: sessions, Admin: i.Admin, CSRF: prot, Assets: render, Logger: i.Logger,
-		RequireMFA: i.Config.Console.RequireMFA, Methods: mfa.Known}
+		RequireMFA: i.Config.Console.RequireMFA, Methods: mfa.Known,
+		Lockout: console.Lockout{MaxFailures: i.Config.Lockout.MaxFailures, Duration: i.Config.Lockout.Duration}}
 	if err := cons.New(); err != nil {
 		return nil, err
 	}

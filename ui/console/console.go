@@ -64,6 +64,13 @@ type Admin interface {
 	RevokeSession(ctx context.Context, actor string, reach admin.Reach, id, hash string) error
 	RemoveLink(ctx context.Context, reach admin.Reach, actor, email, connectorID, subject string) error
 	ListOrgs(ctx context.Context) ([]storage.Organization, error)
+	CreateOrg(ctx context.Context, actor string, in admin.CreateOrgInput) (storage.Organization, error)
+	UpdateOrg(ctx context.Context, actor, org string, ch admin.OrgChange) (storage.Organization, error)
+	SetMFAPolicy(ctx context.Context, actor, org string, in admin.MFAPolicyInput) (storage.Organization, error)
+	GetPasswordPolicy(ctx context.Context, org string) (admin.PasswordPolicyInfo, error)
+	SetPasswordPolicy(ctx context.Context, actor, org string, ch admin.PasswordPolicyChange) (admin.PasswordPolicyInfo, error)
+	DefaultText(setting string) string
+	SearchAudit(ctx context.Context, reach admin.Reach, f admin.AuditFilter) (admin.AuditPage, error)
 }
 
 var _ Admin = (*admin.Service)(nil)
@@ -86,6 +93,9 @@ type Handlers struct {
 	RequireMFA bool
 	// Methods are the second-factor methods an MFA reset may impose.
 	Methods []string
+	// Lockout is the server's lockout setting, shown on organization
+	// pages.
+	Lockout Lockout
 
 	pages map[string]*template.Template
 }
@@ -107,7 +117,7 @@ func (h *Handlers) New() error {
 			}{name, label, opts}
 		}}
 	var errs []error
-	for _, name := range []string{pageOverview, pageUsers, pageBulkConfirm, pageBulkDone, pageError, pageUser} {
+	for _, name := range []string{pageOverview, pageUsers, pageBulkConfirm, pageBulkDone, pageError, pageUser, pageOrgs, pageOrg, pageAudit} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templates, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			errs = append(errs, fmt.Errorf("console: page %s: %w", name, err))
@@ -137,6 +147,14 @@ func (h *Handlers) Mount(handle func(pattern string, handler http.Handler)) {
 	handle("GET "+pathUser, http.HandlerFunc(h.userPage))
 	handle("POST "+pathUserRevoke, h.post(h.userRevoke))
 	handle("POST "+pathUserUnlink, h.post(h.userUnlink))
+	handle("GET "+PathOrgs, http.HandlerFunc(h.orgs))
+	handle("POST "+PathOrgs, h.post(h.orgCreate))
+	handle("GET "+pathOrg, http.HandlerFunc(h.orgPage))
+	handle("POST "+pathOrgDetails, h.post(h.orgDetails))
+	handle("POST "+pathOrgMFA, h.post(h.orgMFA))
+	handle("POST "+pathOrgPassword, h.post(h.orgPassword))
+	handle("GET "+PathAudit, http.HandlerFunc(h.audit))
+	handle("GET "+PathAuditCSV, http.HandlerFunc(h.auditCSV))
 	// Any other console path is the console's 404, not the home page's.
 	handle(PathHome+"/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusNotFound, msgNotFound, nil)
@@ -314,6 +332,9 @@ const (
 	pageBulkDone    = "bulk_done"
 	pageError       = "error"
 	pageUser        = "user"
+	pageOrgs        = "orgs"
+	pageOrg         = "org"
+	pageAudit       = "audit"
 )
 
 // view is what the layout sees.
@@ -324,13 +345,16 @@ type view struct {
 	Icon   string
 	Nav    string // the current section
 	Signed string // the signed-in account
-	Page   any
+	// Admin: the caller is an admin (the navigation shows the sections
+	// only an admin may open).
+	Admin bool
+	Page  any
 }
 
 func (h *Handlers) render(w http.ResponseWriter, r *http.Request, status int, page, title string, c *caller, data any) {
 	v := view{Title: title, Name: page, CSS: h.Assets.AssetURL("gatehouse.css"), Icon: h.Assets.AssetURL("mark.svg"), Nav: page, Page: data}
 	if c != nil {
-		v.Signed = c.user.Email
+		v.Signed, v.Admin = c.user.Email, c.admin
 	}
 	var buf bytes.Buffer
 	if err := h.pages[page].ExecuteTemplate(&buf, "layout", v); err != nil {
