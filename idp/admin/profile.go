@@ -29,6 +29,9 @@ func parsePhone(s string) (string, error) {
 type ProfileChange struct {
 	Name  *string
 	Phone *string // as typed; "" clears the number
+	// EmailVerified marks the email as proven (or not): federation links
+	// an upstream identity to an account by email only when it is.
+	EmailVerified *bool
 }
 
 // UpdateProfile changes what a user's profile shows: their display name
@@ -36,30 +39,57 @@ type ProfileChange struct {
 // written, and each field that really changed is one audit event. No
 // session ends: a profile is not a credential.
 func (s *Service) UpdateProfile(ctx context.Context, actor, email string, ch ProfileChange) (storage.User, error) {
-	const op = "update user"
-	var name, number string
-	if ch.Name != nil {
-		name = strings.TrimSpace(*ch.Name)
-		if err := checkText("name", name, MaxUserName); err != nil {
-			return storage.User{}, err
-		}
+	name, number, err := checkProfile(ch)
+	if err != nil {
+		return storage.User{}, err
 	}
-	if ch.Phone != nil {
-		var err error
-		if number, err = parsePhone(*ch.Phone); err != nil {
-			return storage.User{}, err
-		}
-	}
-	u, err := s.userByEmail(ctx, op, email)
+	u, err := s.userByEmail(ctx, "update user", email)
 	if err != nil {
 		return u, err
 	}
+	return s.updateProfile(ctx, actor, u, ch, name, number)
+}
+
+// UpdateUserProfile is UpdateProfile of user id, within reach (an
+// organization admin does not change an admin's profile).
+func (s *Service) UpdateUserProfile(ctx context.Context, actor string, reach Reach, id string, ch ProfileChange) (storage.User, error) {
+	name, number, err := checkProfile(ch)
+	if err != nil {
+		return storage.User{}, err
+	}
+	u, err := s.UserByID(ctx, reach, id)
+	if err != nil {
+		return u, err
+	}
+	return s.updateProfile(ctx, actor, u, ch, name, number)
+}
+
+// checkProfile checks every field of ch before anything is written: the
+// name as stored, and the number in E.164.
+func checkProfile(ch ProfileChange) (name, number string, err error) {
+	if ch.Name != nil {
+		name = strings.TrimSpace(*ch.Name)
+		if err := checkText("name", name, MaxUserName); err != nil {
+			return "", "", err
+		}
+	}
+	if ch.Phone != nil {
+		if number, err = parsePhone(*ch.Phone); err != nil {
+			return "", "", err
+		}
+	}
+	return name, number, nil
+}
+
+// updateProfile writes ch (its name and number checked) to u.
+func (s *Service) updateProfile(ctx context.Context, actor string, u storage.User, ch ProfileChange, name, number string) (storage.User, error) {
+	const op = "update user"
 	// The old values are read inside the update, so that the audit
 	// record says what this change replaced even when another one ran
 	// just before it.
 	var old storage.User
 	now := s.Now()
-	u, err = s.Store.UpdateUser(ctx, u.ID, func(u storage.User) (storage.User, error) {
+	u, err := s.Store.UpdateUser(ctx, u.ID, func(u storage.User) (storage.User, error) {
 		old = u
 		if ch.Name != nil {
 			u.Name = name
@@ -67,7 +97,10 @@ func (s *Service) UpdateProfile(ctx context.Context, actor, email string, ch Pro
 		if ch.Phone != nil {
 			u.Phone = number
 		}
-		if u.Name != old.Name || u.Phone != old.Phone {
+		if ch.EmailVerified != nil {
+			u.EmailVerified = *ch.EmailVerified
+		}
+		if u.Name != old.Name || u.Phone != old.Phone || u.EmailVerified != old.EmailVerified {
 			u.UpdatedAt = now
 		}
 		return u, nil
@@ -77,6 +110,12 @@ func (s *Service) UpdateProfile(ctx context.Context, actor, email string, ch Pro
 	}
 	if u.Name != old.Name {
 		if err := s.Audit.Record(ctx, storage.AuditEvent{Type: audit.UserNameChanged, OrgID: u.OrgID, ActorID: actor, UserID: u.ID}); err != nil {
+			return u, err
+		}
+	}
+	if u.EmailVerified != old.EmailVerified {
+		if err := s.Audit.Record(ctx, storage.AuditEvent{Type: audit.UserEmailVerified, OrgID: u.OrgID, ActorID: actor, UserID: u.ID,
+			Details: map[string]string{"verified": fmt.Sprint(u.EmailVerified)}}); err != nil {
 			return u, err
 		}
 	}

@@ -127,6 +127,9 @@ const (
 	// UserNameChanged: the display name on a user's profile changed; no
 	// details, the name is the profile's to hold.
 	UserNameChanged = "user.name_changed"
+	// UserEmailVerified: an administrator marked a user's email as
+	// verified or not (detail "verified": true or false).
+	UserEmailVerified = "user.email_verified_changed"
 	// SessionRevoked: one browser session of a user was signed out, by an
 	// administrator (the console's user page) or by the user from another
 	// session (/me); details "session" (its handle) and "by" ("admin" or

@@ -277,6 +277,26 @@ func TestConsoleUserPage(t *testing.T) {
 		if len(evs) != 1 || evs[0].ActorID != "console:"+adminID {
 			t.Fatalf("session.revoked events %+v", evs)
 		}
+		// The profile: a number without its country code is refused
+		// with what to fix, what was typed kept; then it is saved.
+		edit := consoleForm(t, done, "/admin/users/"+annID+"/profile")
+		edit.Set("name", "Ann Example")
+		edit.Set("phone", "07700 900123")
+		bad := b.post(h.issuer+"/admin/users/"+annID+"/profile", edit)
+		wantPage(t, "a number without a country code", bad, http.StatusUnprocessableEntity, "include the country code")
+		if !strings.Contains(bad.body, `value="07700 900123"`) {
+			t.Error("the profile form lost the number typed")
+		}
+		edit.Set("phone", "+44 7700 900123")
+		saved := b.post(h.issuer+"/admin/users/"+annID+"/profile", edit)
+		wantPage(t, "the saved profile", saved, http.StatusOK, "The profile is saved.")
+		if u := h.storedUser(annID); u.Name != "Ann Example" || u.Phone != "+447700900123" || u.EmailVerified {
+			t.Fatalf("stored profile %q %q verified=%v", u.Name, u.Phone, u.EmailVerified)
+		}
+		if evs, _ := h.inst.Store.ListAuditEvents(h.ctx, storage.AuditQuery{UserID: annID, Type: audit.UserEmailVerified}); len(evs) != 1 {
+			t.Fatalf("%d email_verified events (the form unticked it), want 1", len(evs))
+		}
+
 		// One user's action goes through the bulk run, with its reason.
 		run := consoleForm(t, done, "/admin/users/bulk/run")
 		run.Set("action", "disable")

@@ -63,6 +63,7 @@ type Admin interface {
 	GetUserDetail(ctx context.Context, reach admin.Reach, id string, beforeEvent int64) (admin.UserDetail, error)
 	RevokeSession(ctx context.Context, actor string, reach admin.Reach, id, hash string) error
 	RemoveLink(ctx context.Context, reach admin.Reach, actor, email, connectorID, subject string) error
+	UpdateUserProfile(ctx context.Context, actor string, reach admin.Reach, id string, ch admin.ProfileChange) (storage.User, error)
 	ListOrgs(ctx context.Context) ([]storage.Organization, error)
 	CreateOrg(ctx context.Context, actor string, in admin.CreateOrgInput) (storage.Organization, error)
 	UpdateOrg(ctx context.Context, actor, org string, ch admin.OrgChange) (storage.Organization, error)
@@ -147,6 +148,7 @@ func (h *Handlers) Mount(handle func(pattern string, handler http.Handler)) {
 	handle("GET "+pathUser, http.HandlerFunc(h.userPage))
 	handle("POST "+pathUserRevoke, h.post(h.userRevoke))
 	handle("POST "+pathUserUnlink, h.post(h.userUnlink))
+	handle("POST "+pathUserEdit, h.post(h.userEdit))
 	handle("GET "+PathOrgs, http.HandlerFunc(h.orgs))
 	handle("POST "+PathOrgs, h.post(h.orgCreate))
 	handle("GET "+pathOrg, http.HandlerFunc(h.orgPage))

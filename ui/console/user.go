@@ -17,6 +17,7 @@ const (
 	pathUser       = "/admin/users/{id}"
 	pathUserRevoke = "/admin/users/{id}/sessions/revoke"
 	pathUserUnlink = "/admin/users/{id}/links/remove"
+	pathUserEdit   = "/admin/users/{id}/profile"
 )
 
 // UserURL is the page of user id.
@@ -31,10 +32,15 @@ type userData struct {
 	RunURL, RevokeURL       string
 	UnlinkURL, OlderURL     string
 	SkipStatus, MFARequired string
+	ProfileURL              string
+	// ProfileError is the profile form's mistake; Name and Phone what
+	// it shows (what was typed, after one).
+	ProfileError, Name, Phone string
 }
 
 var userNotices = map[string]string{
 	"revoked":  "That session is signed out.",
+	"profile":  "The profile is saved.",
 	"unlinked": "That sign-in is disconnected from the account.",
 }
 
@@ -44,15 +50,25 @@ func (h *Handlers) userPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	v, ok := h.userData(w, r, c, id)
+	if !ok {
+		return
+	}
+	h.render(w, r, http.StatusOK, pageUser, v.User.Email, &c, v)
+}
+
+// userData is the page of user id, as stored.
+func (h *Handlers) userData(w http.ResponseWriter, r *http.Request, c caller, id string) (userData, bool) {
 	before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
 	d, err := h.Admin.GetUserDetail(r.Context(), c.reach, id, max(before, 0))
 	if err != nil {
 		h.actionError(w, r, err)
-		return
+		return userData{}, false
 	}
 	v := userData{UserDetail: d, Notice: userNotices[r.URL.Query().Get("done")], Methods: h.Methods,
 		CSRFToken: h.CSRF.Token(w, r, bindForms), RunURL: PathBulkRun,
-		RevokeURL: UserURL(id) + "/sessions/revoke", UnlinkURL: UserURL(id) + "/links/remove"}
+		RevokeURL: UserURL(id) + "/sessions/revoke", UnlinkURL: UserURL(id) + "/links/remove",
+		ProfileURL: UserURL(id) + "/profile", Name: d.User.Name, Phone: d.User.Phone}
 	v.Actions = options(admin.BulkActions, "")[1:]
 	if d.OlderEvents > 0 {
 		v.OlderURL = UserURL(id) + "?before=" + strconv.FormatInt(d.OlderEvents, 10)
@@ -67,7 +83,7 @@ func (h *Handlers) userPage(w http.ResponseWriter, r *http.Request) {
 	if u.MFASkipped {
 		v.SkipStatus = "Chose \"Skip for now\" on " + when(u.MFASkippedAt) + "; remembered until an administrator resets it."
 	}
-	h.render(w, r, http.StatusOK, pageUser, u.Email, &c, v)
+	return v, true
 }
 
 func (h *Handlers) userRevoke(w http.ResponseWriter, r *http.Request) {
@@ -99,4 +115,30 @@ func (h *Handlers) userUnlink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, UserURL(id)+"?done=unlinked", http.StatusSeeOther)
+}
+
+// userEdit saves the profile form: name, phone (with its country code)
+// and whether the email is verified.
+func (h *Handlers) userEdit(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	c, ok := h.who(w, r, UserURL(id), true)
+	if !ok {
+		return
+	}
+	f := r.PostForm
+	name, number, verified := f.Get("name"), f.Get("phone"), f.Get("email_verified") == "on"
+	_, err := h.Admin.UpdateUserProfile(r.Context(), c.actor(), c.reach, id, admin.ProfileChange{Name: &name, Phone: &number, EmailVerified: &verified})
+	if msg, isInput := inputMessage(err); isInput {
+		v, ok := h.userData(w, r, c, id)
+		if !ok {
+			return
+		}
+		v.ProfileError, v.Name, v.Phone = msg, name, number
+		h.render(w, r, http.StatusUnprocessableEntity, pageUser, v.User.Email, &c, v)
+		return
+	} else if err != nil {
+		h.actionError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, UserURL(id)+"?done=profile", http.StatusSeeOther)
 }
