@@ -29,7 +29,7 @@ const (
 
 // accountReturns are the pages a login through the account door may
 // return to.
-var accountReturns = []string{selfservice.PathChange, PathMFA, PathLinks, PathApps, PathSessions}
+var accountReturns = []string{selfservice.PathChange, PathMFA, PathLinks, PathApps, PathSessions, PathProfile}
 
 type accountDoorData struct {
 	Return string `json:"return"`
@@ -132,7 +132,7 @@ func (h *Handlers) signedIn(w http.ResponseWriter, r *http.Request, page string)
 
 func (h *Handlers) changeForm(w http.ResponseWriter, r *http.Request, status int, u storage.User, msg string) {
 	d := SetPasswordData{Heading: "Change your password", PostURL: selfservice.PathChange, CSRFToken: h.CSRF.Token(w, r, bindChange),
-		Email: u.Email, AskCurrent: true, MinLength: h.minLength(r.Context(), u), Submit: "Change password", Error: msg, Lang: "en"}
+		Email: u.Email, AskCurrent: true, MinLength: h.minLength(r.Context(), u), Submit: "Change password", Error: msg, Lang: "en", Account: true}
 	if err := h.Render.RenderSetPassword(w, status, d); err != nil {
 		h.Logger.ErrorContext(r.Context(), "render change password", "err", err)
 	}

@@ -81,6 +81,8 @@ type Handlers struct {
 	Apps Apps
 	// Devices serves /me/sessions; nil leaves it out.
 	Devices Devices
+	// Profiles serves /me, the profile; nil leaves it out.
+	Profiles Profiles
 	// SingleLogout is the SAML door's part in signing out at Gatehouse
 	// (SignOut); nil: a sign-out ends the session only.
 	SingleLogout SingleLogout
@@ -110,6 +112,7 @@ func (h *Handlers) Mount(handle func(pattern string, handler http.Handler)) {
 	h.mountLinks(handle)
 	h.mountApps(handle)
 	h.mountSessions(handle)
+	h.mountProfile(handle)
 }
 
 // CheckDoors fails unless every door registered with the flow can also

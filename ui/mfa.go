@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-idp/gatehouse/idp/authflow"
@@ -73,6 +74,7 @@ type Factors interface {
 	ConfirmKey(ctx context.Context, userID, id, credential, ip string) (selfservice.Confirmed, error)
 	RemoveFactor(ctx context.Context, userID, id string) error
 	RegenerateRecoveryCodes(ctx context.Context, userID string) (selfservice.RecoveryCodes, error)
+	SecureOthers(ctx context.Context, userID, current string, c selfservice.Confirmed) (int, error)
 }
 
 var _ Factors = (*selfservice.Service)(nil)
@@ -141,7 +143,7 @@ func (h *Handlers) mfaPage(w http.ResponseWriter, r *http.Request) {
 	if s == nil {
 		return
 	}
-	h.renderMFA(w, r, http.StatusOK, s, mfaView{Notice: mfaNotices[r.URL.Query().Get("done")]})
+	h.renderMFA(w, r, http.StatusOK, s, mfaView{Notice: mfaNotice(r.URL.Query().Get("done")), Enable: r.URL.Query().Get("enable") == "1"})
 }
 
 // mfaView is what the list says besides the factors: a notice or an
@@ -149,6 +151,7 @@ func (h *Handlers) mfaPage(w http.ResponseWriter, r *http.Request) {
 // in its field, which the error then describes).
 type mfaView struct {
 	Notice, Error string
+	Enable        bool
 	Typed         string
 	BadAddress    bool
 	// TypedPhone and BadPhone are the same for a phone number.
@@ -164,7 +167,7 @@ func (h *Handlers) renderMFA(w http.ResponseWriter, r *http.Request, status int,
 	}
 	d := MeMFAData{AddURL: PathTOTPAdd, ResetURL: PathTOTPReset, RemoveURL: PathFactorDrop, EmailURL: PathEmailAdd,
 		RecoveryURL: PathRecoveryNew, KeyURL: PathKeyAdd, CanAddKey: o.Keys, CSRFToken: h.CSRF.Token(w, r, bindMFA), CanAddTOTP: o.TOTP,
-		Notice: v.Notice, Error: v.Error, Lang: "en"}
+		Notice: v.Notice, Error: v.Error, Lang: "en", Enable: v.Enable && len(o.Factors) == 0}
 	for _, f := range o.Factors {
 		v := FactorView{ID: f.ID, Kind: methodLabel(f.Kind), Label: f.Label, Added: f.CreatedAt.UTC().Format("2 Jan 2006"),
 			CanReset: f.Kind == mfa.TOTP && o.TOTP, Flagged: webauthnmfa.Flagged(f)}
@@ -230,13 +233,40 @@ func refusalText(err error, def string) string {
 }
 
 // confirmed answers a confirmed factor: the list with done's notice, or,
-// when recovery codes came with it, the page that shows them once.
-func (h *Handlers) confirmed(w http.ResponseWriter, r *http.Request, c selfservice.Confirmed, done string) {
+// when recovery codes came with it, the page that shows them once. When
+// it turned two-step sign-in on, idp/selfservice first signs the user's
+// other sessions out (SecureOthers), and the notice says so.
+func (h *Handlers) confirmed(w http.ResponseWriter, r *http.Request, s *storage.Session, c selfservice.Confirmed, done string) {
+	n, err := h.Factors.SecureOthers(r.Context(), s.UserID, s.Hash, c)
+	if err != nil {
+		// The factor is on; the sessions are the user's to end from
+		// /me/sessions, which the notice points to.
+		h.Logger.ErrorContext(r.Context(), "mfa page: other sessions not signed out", "err", err)
+		done += "-others-kept"
+	} else if n > 0 {
+		done += "-others"
+	}
 	if c.Codes == nil {
 		http.Redirect(w, r, PathMFA+"?done="+done, http.StatusSeeOther)
 		return
 	}
-	h.codesPage(w, r, "Two-step sign-in is on", mfaNotices[done]+" Save your recovery codes now.", *c.Codes)
+	h.codesPage(w, r, "Two-step sign-in is on", mfaNotice(done)+" Save your recovery codes now.", *c.Codes)
+}
+
+// mfaNotice is the notice of a ?done= value: a change's, with what
+// happened to the other sessions after it.
+func mfaNotice(done string) string {
+	change, others, _ := strings.Cut(done, "-")
+	msg := mfaNotices[change]
+	switch {
+	case msg == "":
+		return ""
+	case others == "others":
+		msg += " Your other sessions were signed out: sign in there again with your new method."
+	case others == "others-kept":
+		msg += " Your other sessions could not be signed out: end them from Your sessions."
+	}
+	return msg
 }
 
 // codesPage shows new recovery codes, once: the answer to the POST that

@@ -73,9 +73,9 @@ func (h *Handlers) totpConfirm(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		h.changeFailed(w, r, s, err)
 	case c.Reset:
-		h.confirmed(w, r, c, "reset")
+		h.confirmed(w, r, s, c, "reset")
 	default:
-		h.confirmed(w, r, c, "added")
+		h.confirmed(w, r, s, c, "added")
 	}
 }
 
@@ -222,7 +222,7 @@ func (h *Handlers) codeConfirm(k codeKind) http.HandlerFunc {
 		case err != nil:
 			h.changeFailed(w, r, s, err)
 		default:
-			h.confirmed(w, r, c, k.done)
+			h.confirmed(w, r, s, c, k.done)
 		}
 	}
 }
@@ -286,6 +286,6 @@ func (h *Handlers) keyConfirm(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		h.changeFailed(w, r, s, err)
 	default:
-		h.confirmed(w, r, c, "key")
+		h.confirmed(w, r, s, c, "key")
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"strings"
 
 	"golang.org/x/text/language"
+
+	"github.com/gatehouse-idp/gatehouse/idp/selfservice"
 )
 
 //go:embed templates/*.html static/*
@@ -47,11 +49,12 @@ const (
 	pageMeApps        = "me_apps"
 	pageSingleLogout  = "single_logout"
 	pageMeSessions    = "me_sessions"
+	pageMeProfile     = "me_profile"
 )
 
 var requiredPages = []string{pageLogin, pageError, pageLogoutConfirm, pageLoggedOut, pageAutoPost, pageHome,
 	pageForgot, pageSetPassword, pageNotice, pageMFACode, pageTOTPEnrol, pageMeMFA, pageMFAChoose, pageMFANotice, pageWebAuthn,
-	pageSSO, pageUpstream, pageLink, pageMeLinks, pageMeApps, pageSingleLogout, pageMeSessions}
+	pageSSO, pageUpstream, pageLink, pageMeLinks, pageMeApps, pageSingleLogout, pageMeSessions, pageMeProfile}
 
 // baseCSP is httpserver.DefaultCSP without its form-action directive,
 // which the renderer writes per page (a test keeps the two in step).
@@ -180,6 +183,8 @@ func zeroData(page string) any {
 		return LinksData{Links: []LinkRow{{LastUsed: "x"}}}
 	case pageMeSessions:
 		return SessionsData{Sessions: []SessionRow{{Current: true}, {Federated: true}}, Others: 1}
+	case pageMeProfile:
+		return ProfileData{Profile: selfservice.Profile{PhoneEditable: true, Required: true}, Error: "x", Notice: "x"}
 	case pageMeApps:
 		return AppsData{Apps: []AppLink{{Name: "x", URL: "/x"}}}
 	case pageSingleLogout:
@@ -372,6 +377,9 @@ type SetPasswordData struct {
 	// Error names the rule the last attempt broke, in plain words.
 	Error string
 	Lang  string
+	// Account: the form is the account's password change (/me/password),
+	// which shows the account pages' menu.
+	Account bool
 }
 
 // RenderSetPassword renders the set-password form with status.
@@ -584,6 +592,9 @@ type MeMFAData struct {
 	Factors []FactorView
 	// Recovery shows the recovery codes' row (nil without a factor).
 	Recovery *RecoveryView
+	// Enable: the user came to turn two-step sign-in on ("Turn on"
+	// at /me), so the page says what happens.
+	Enable bool
 	// CanAddTOTP offers adding an app; Email, when set, adding email
 	// codes.
 	CanAddTOTP bool

@@ -13,6 +13,8 @@ import (
 	"testing/fstest"
 
 	"github.com/gatehouse-idp/gatehouse/idp/httpserver"
+	"github.com/gatehouse-idp/gatehouse/idp/selfservice"
+	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
 
 func newRenderer(t *testing.T) *Renderer {
@@ -155,6 +157,10 @@ func renderAll(t *testing.T, r *Renderer, evil string) map[string]*httptest.Resp
 		return r.RenderSessions(w, http.StatusOK, SessionsData{Sessions: []SessionRow{{Handle: "h" + evil, Browser: "Firefox" + evil,
 			IP: "198.51.100.1" + evil, Current: true}, {Handle: "h2", Browser: "Chrome" + evil}}, Others: 1, Notice: "n" + evil})
 	})
+	run("me_profile", func(w http.ResponseWriter) error {
+		return r.RenderProfile(w, http.StatusOK, ProfileData{Profile: selfservice.Profile{User: storage.User{Email: "a@b.example" + evil},
+			Org: "Acme" + evil, PhoneEditable: true}, Name: "Ann" + evil, Phone: "+41" + evil, Notice: "Saved." + evil, Error: "No." + evil})
+	})
 	run("single_logout", func(w http.ResponseWriter) error {
 		h := &Handlers{Render: r, Logger: slog.New(slog.DiscardHandler)}
 		h.SingleLogoutDone(w, httptest.NewRequest(http.MethodGet, "/", nil), SingleLogoutData{
@@ -207,6 +213,7 @@ func TestEveryPageRenders(t *testing.T) {
 		"me_apps":        {200, "Expenses"},
 		"single_logout":  {200, "Back to Expenses"},
 		"me_sessions":    {200, "Sign out everywhere else"},
+		"me_profile":     {200, "Turn on two-step sign-in"},
 	}
 	pages := renderAll(t, r, "")
 	if len(pages) != len(requiredPages) {

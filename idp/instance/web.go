@@ -222,7 +222,7 @@ func (i *Instance) newWeb(secure bool) (*Web, error) {
 		DiscoveryURL: i.Config.Issuer + oidcop.PathDiscovery, ClientIP: httpserver.ClientIP, MinLength: i.rules.MinLength}
 	pages.Self, pages.Forgot, pages.Factors = i.SelfService, i.Config.Reset.Enabled, i.SelfService
 	pages.Issuer, pages.SecureCookies, pages.SSOOffered = i.Config.Issuer, secure, i.Connectors.Offered
-	pages.Links, pages.Devices = i.Admin, i.SelfService
+	pages.Links, pages.Devices, pages.Profiles = i.Admin, i.SelfService, i.SelfService
 	prot, err := csrf.New(csrf.Options{Secret: csrfSecret, Secure: secure, AllowedOrigins: []string{i.Config.Issuer},
 		Logger: i.Logger, Reject: func(w http.ResponseWriter, r *http.Request, status int) {
 			pages.Error(w, r, status, "This form has expired. Please go back and try again.")

@@ -279,6 +279,20 @@ type Confirmed struct {
 	// Codes are the recovery codes made with it, because the user had
 	// none left unused: the page shows them once. Nil when none were made.
 	Codes *RecoveryCodes
+	// First: it is the account's first second factor, so two-step
+	// sign-in has just been turned on (SecureOthers).
+	First bool
+}
+
+// SecureOthers ends every session of userID but current when c turned
+// two-step sign-in on (c.First): those sessions were signed in with the
+// password alone, which is what the user just chose no longer to trust.
+// It says how many ended.
+func (s *Service) SecureOthers(ctx context.Context, userID, current string, c Confirmed) (int, error) {
+	if !c.First {
+		return 0, nil
+	}
+	return s.SignOutOthers(ctx, userID, current)
 }
 
 // confirmed is the rest of a confirmation, in its unit of work: the
@@ -288,7 +302,16 @@ type Confirmed struct {
 // recovery codes gets a set.
 func (s *Service) confirmed(ctx context.Context, u storage.User, f storage.Factor) (Confirmed, error) {
 	now := s.now()
-	c := Confirmed{Factor: f}
+	c := Confirmed{Factor: f, First: true}
+	before, err := s.Store.ListFactors(ctx, u.ID, now)
+	if err != nil {
+		return c, fmt.Errorf("selfservice: factors: %w", err)
+	}
+	for _, o := range before {
+		if o.ID != f.ID && o.Kind != storage.FactorRecovery && !o.ConfirmedAt.IsZero() {
+			c.First = false
+		}
+	}
 	// A security key's Data is its record (public key, counter) from now
 	// on, not enrolment data.
 	if f.Kind != mfa.WebAuthn {

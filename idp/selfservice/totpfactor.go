@@ -147,6 +147,8 @@ func (s *Service) ConfirmTOTP(ctx context.Context, userID, id, code, ip string) 
 		return Confirmed{}, err
 	}
 	c.Reset = old != ""
+	// A reset replaces the app it was (gone by now): MFA was on before.
+	c.First = c.First && !c.Reset
 	s.added(ctx, u, c, old)
 	return c, nil
 }
