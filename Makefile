@@ -8,6 +8,7 @@ GO ?= go
 test:
 	@[ -n "$$GATEHOUSE_TEST_POSTGRES" ] || echo "note: GATEHOUSE_TEST_POSTGRES is not set; PostgreSQL suites are skipped (see README, Testing)"
 	@command -v chromium >/dev/null 2>&1 || [ -n "$$GATEHOUSE_TEST_CHROMIUM" ] || echo "note: no chromium on PATH; browser tests are skipped (see README, Testing)"
+	@[ -n "$$GATEHOUSE_TEST_AXE" ] || echo "note: GATEHOUSE_TEST_AXE is not set; the accessibility check is skipped (see README, Testing)"
 	$(GO) test -count=1 -timeout 9m ./...
 
 # The storage and HTTP packages are where concurrency lives; the race

@@ -52,3 +52,12 @@ func TestChartScales(t *testing.T) {
 		t.Errorf("a chart without sign-ins %+v", empty)
 	}
 }
+
+func TestSpell(t *testing.T) {
+	for d, want := range map[time.Duration]string{10 * time.Minute: "10 minutes", time.Hour: "1 hour", 90 * time.Second: "90 seconds",
+		time.Minute: "1 minute", 36 * time.Hour: "36 hours"} {
+		if got := spell(d); got != want {
+			t.Errorf("spell(%v) = %q, want %q", d, got, want)
+		}
+	}
+}

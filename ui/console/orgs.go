@@ -2,6 +2,7 @@ package console
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -145,6 +146,7 @@ type orgData struct {
 	BreachCheck      string
 	BreachDefault    string
 	Lockout          Lockout
+	LockoutFor       string
 }
 
 var orgNotices = map[string]string{
@@ -185,7 +187,7 @@ func (h *Handlers) orgData(w http.ResponseWriter, r *http.Request, name string) 
 	base := OrgURL(o.Name)
 	d := orgData{Org: o, CSRFToken: h.CSRF.Token(w, r, bindForms), DetailsURL: base + "/details", MFAURL: base + "/mfa",
 		PasswordURL: base + "/password", Display: o.DisplayName, Domains: strings.Join(o.Domains, "\n"),
-		Policy: admin.DescribeMFAPolicy(o.MFA), Lockout: h.Lockout}
+		Policy: admin.DescribeMFAPolicy(o.MFA), Lockout: h.Lockout, LockoutFor: spell(h.Lockout.Duration)}
 	d.MFA = admin.MFAPolicyInput{Required: o.MFA.Required, Methods: o.MFA.AllowedMethods, AllowSkip: o.MFA.AllowSkip,
 		OtherEmail: o.MFA.OtherEmail, SMSSelfEnrol: o.MFA.SMSSelfEnrol}
 	d.setMethods(h.Methods)
@@ -302,4 +304,19 @@ func (h *Handlers) orgPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, OrgURL(name)+"?done=password", http.StatusSeeOther)
+}
+
+// spell is a duration as people say it: "10 minutes", "1 hour", "90 seconds".
+func spell(d time.Duration) string {
+	n, unit := int64(d/time.Second), "second"
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		n, unit = int64(d/time.Hour), "hour"
+	case d >= time.Minute && d%time.Minute == 0:
+		n, unit = int64(d/time.Minute), "minute"
+	}
+	if n != 1 {
+		unit += "s"
+	}
+	return fmt.Sprintf("%d %s", n, unit)
 }
