@@ -249,7 +249,8 @@ func (i *Instance) newWeb(secure bool) (*Web, error) {
 	// (authenticator apps).
 	cons := &console.Handlers{Flow: i.Flow, Sessions: sessions, Admin: i.Admin, CSRF: prot, Assets: render, Logger: i.Logger,
 		RequireMFA: i.Config.Console.RequireMFA, Methods: mfa.Known,
-		Lockout: console.Lockout{MaxFailures: i.Config.Lockout.MaxFailures, Duration: i.Config.Lockout.Duration}}
+		Lockout: console.Lockout{MaxFailures: i.Config.Lockout.MaxFailures, Duration: i.Config.Lockout.Duration},
+		Apps:    i.Admin, Integration: integration(i.Config.Issuer)}
 	if err := cons.New(); err != nil {
 		return nil, err
 	}
@@ -279,4 +280,13 @@ func (k oidcKeys) PublicKeys(ctx context.Context) ([]oidcop.PublicKey, error) {
 		out[j] = oidcop.PublicKey(p)
 	}
 	return out, err
+}
+
+// integration is what the console's integration panels show: this
+// server's endpoints.
+func integration(issuer string) console.Integration {
+	return console.Integration{Issuer: issuer, Discovery: issuer + oidcop.PathDiscovery, Authorize: issuer + oidcop.PathAuthorize,
+		Token: issuer + oidcop.PathToken, Userinfo: issuer + oidcop.PathUserinfo, EndSession: issuer + oidcop.PathEndSession,
+		JWKS: issuer + oidcop.PathKeys, SAMLEntityID: issuer + samlidp.PathMetadata, SAMLMetadata: issuer + samlidp.PathMetadata,
+		SAMLSSO: issuer + samlidp.PathSSO, SAMLSLO: issuer + samlidp.PathSLO}
 }

@@ -285,6 +285,12 @@ func TestBrowserConsoleJourney(t *testing.T) {
 	adm.shot(shots, "console-user.png")
 	adm.open("/admin/audit", "audit")
 	adm.at("audit")
+	// Add an application from the console's form; its secret is shown.
+	adm.open("/admin/apps", "apps")
+	adm.at("apps")
+	adm.step("add a client", chromedp.SendKeys(chromedp.ID("c-id"), "wiki"), chromedp.SendKeys(chromedp.ID("c-redirects"), "https://wiki.example/cb"),
+		chromedp.Click(chromedp.ID("create-client")), chromedp.WaitVisible(chromedp.ID("client-secret")))
+	adm.at("client")
 
 	// Ann enrols again at her next sign-in (the reset ended her session).
 	h.clock.Advance(31 * time.Second)

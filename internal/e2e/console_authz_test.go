@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse-idp/gatehouse/idp/admin"
+	"github.com/gatehouse-idp/gatehouse/idp/clients"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
 
@@ -40,6 +41,9 @@ func TestConsoleAuthorizationMatrix(t *testing.T) {
 			}); err != nil {
 				t.Fatal(err)
 			}
+		}
+		if _, _, err := h.inst.Admin.CreateClient(h.ctx, "test", clients.Input{ID: "mx", RedirectURIs: []string{"https://mx.example/cb"}}); err != nil {
+			t.Fatal(err)
 		}
 		orgAdmin("oa@beta.example", beta)
 		orgAdmin("oa@example.com", def)
@@ -95,6 +99,20 @@ func TestConsoleAuthorizationMatrix(t *testing.T) {
 			{"POST", "/admin/orgs/default/details", url.Values{"display_name": {"Renamed"}}, [5]int{403, 403, 403, 403, 200}},
 			{"POST", "/admin/orgs/default/mfa", url.Values{"required": {"on"}, "method": {"totp"}}, [5]int{403, 403, 403, 403, 200}},
 			{"POST", "/admin/orgs/default/password", url.Values{"min_length": {"14"}}, [5]int{403, 403, 403, 403, 200}},
+			{"GET", "/admin/apps", nil, [5]int{login, 403, 403, 403, 200}},
+			{"GET", "/admin/apps/oidc/mx", nil, [5]int{login, 403, 403, 403, 200}},
+			{"GET", "/admin/apps/oidc/nope", nil, [5]int{login, 403, 403, 403, 404}},
+			{"GET", "/admin/apps/saml/sp?entity=https://nope.example", nil, [5]int{login, 403, 403, 403, 404}},
+			{"POST", "/admin/apps/oidc", url.Values{"id": {"made"}, "redirect_uris": {"https://made.example/cb"}, "grant": {"authorization_code"}},
+				[5]int{403, 403, 403, 403, 200}},
+			{"POST", "/admin/apps/oidc/mx", url.Values{"name": {"MX"}, "redirect_uris": {"https://mx.example/cb"}, "grant": {"authorization_code"}},
+				[5]int{403, 403, 403, 403, 200}},
+			{"POST", "/admin/apps/oidc/mx/rotate", nil, [5]int{403, 403, 403, 403, 200}},
+			{"POST", "/admin/apps/oidc/mx/delete", url.Values{"confirm": {"mx"}}, [5]int{403, 403, 403, 403, 200}},
+			{"POST", "/admin/apps/saml", url.Values{"metadata": {"<x/>"}}, [5]int{403, 403, 403, 403, 422}},
+			{"POST", "/admin/apps/saml/sp/save", url.Values{"entity": {"https://nope.example"}}, [5]int{403, 403, 403, 403, 404}},
+			{"POST", "/admin/apps/saml/sp/refresh", url.Values{"entity": {"https://nope.example"}}, [5]int{403, 403, 403, 403, 404}},
+			{"POST", "/admin/apps/saml/sp/delete", url.Values{"entity": {"https://nope.example"}, "confirm": {"on"}}, [5]int{403, 403, 403, 403, 404}},
 		}
 		for _, rt := range routes {
 			for i, c := range callers {
@@ -135,6 +153,9 @@ func TestConsoleAuthorizationMatrix(t *testing.T) {
 		}
 		if orgs, _ := h.inst.Store.ListOrganizations(h.ctx); len(orgs) != 3 {
 			t.Errorf("%d organizations, want 3", len(orgs))
+		}
+		if cs, _ := h.inst.Store.ListClients(h.ctx); len(cs) != 1 || cs[0].ID != "made" {
+			t.Errorf("clients after the matrix: %v (want only the admin's \"made\")", cs)
 		}
 
 		// Every form: no token, a wrong token, another site: 403, and the

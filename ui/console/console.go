@@ -97,6 +97,10 @@ type Handlers struct {
 	// Lockout is the server's lockout setting, shown on organization
 	// pages.
 	Lockout Lockout
+	// Apps serves the applications section (idp/admin's clients and
+	// service providers); Integration is what its panels show.
+	Apps        Apps
+	Integration Integration
 
 	pages map[string]*template.Template
 }
@@ -104,7 +108,13 @@ type Handlers struct {
 // New parses the console's templates; a broken one stops start-up.
 func (h *Handlers) New() error {
 	h.pages = map[string]*template.Template{}
-	funcs := template.FuncMap{"when": when, "userURL": UserURL,
+	funcs := template.FuncMap{"when": when, "userURL": UserURL, "clientURL": ClientURL, "spURL": SPURL,
+		"spFields": func(f spForm, nameIDs, formats []option) any {
+			return struct {
+				F                spForm
+				NameIDs, Formats []option
+			}{f, nameIDs, formats}
+		},
 		"chartOf": func(id string, c chart) any {
 			return struct {
 				ID string
@@ -118,8 +128,8 @@ func (h *Handlers) New() error {
 			}{name, label, opts}
 		}}
 	var errs []error
-	for _, name := range []string{pageOverview, pageUsers, pageBulkConfirm, pageBulkDone, pageError, pageUser, pageOrgs, pageOrg, pageAudit} {
-		t, err := template.New(name).Funcs(funcs).ParseFS(templates, "templates/layout.html", "templates/"+name+".html")
+	for _, name := range []string{pageOverview, pageUsers, pageBulkConfirm, pageBulkDone, pageError, pageUser, pageOrgs, pageOrg, pageAudit, pageApps, pageClient, pageSP} {
+		t, err := template.New(name).Funcs(funcs).ParseFS(templates, "templates/layout.html", "templates/parts.html", "templates/"+name+".html")
 		if err != nil {
 			errs = append(errs, fmt.Errorf("console: page %s: %w", name, err))
 			continue
@@ -157,6 +167,7 @@ func (h *Handlers) Mount(handle func(pattern string, handler http.Handler)) {
 	handle("POST "+pathOrgPassword, h.post(h.orgPassword))
 	handle("GET "+PathAudit, http.HandlerFunc(h.audit))
 	handle("GET "+PathAuditCSV, http.HandlerFunc(h.auditCSV))
+	h.mountApps(handle)
 	// Any other console path is the console's 404, not the home page's.
 	handle(PathHome+"/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusNotFound, msgNotFound, nil)
@@ -165,7 +176,16 @@ func (h *Handlers) Mount(handle func(pattern string, handler http.Handler)) {
 
 func (h *Handlers) post(next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+		// A metadata file is the largest thing a form sends (1 MiB at most).
+		r.Body = http.MaxBytesReader(w, r.Body, 2<<20)
+		if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+			// The token is one of the parts; files stay on disk only past
+			// the memory bound, which the body's bound makes moot.
+			if err := r.ParseMultipartForm(2 << 20); err != nil {
+				h.fail(w, r, http.StatusBadRequest, "This form could not be read. Please go back and try again.", err)
+				return
+			}
+		}
 		if err := h.CSRF.Verify(r, bindForms); err != nil {
 			h.Logger.WarnContext(r.Context(), "console: form refused", "reason", err.Error(), "path", r.URL.Path)
 			h.fail(w, r, http.StatusForbidden, "This form has expired. Please go back, reload the page and try again.", nil)
@@ -337,6 +357,9 @@ const (
 	pageOrgs        = "orgs"
 	pageOrg         = "org"
 	pageAudit       = "audit"
+	pageApps        = "apps"
+	pageClient      = "client"
+	pageSP          = "sp"
 )
 
 // view is what the layout sees.
