@@ -212,3 +212,13 @@ func ViewConnector(i ConnectorInfo) ConnectorView {
 	}
 	return v
 }
+
+// ConnectorURLs are the URLs a connector of id will have, for the
+// upstream's administrators before anything is created: they follow from
+// the id alone (federation.URLsFor). A bad id is an InputError.
+func (s *Service) ConnectorURLs(id string) (federation.URLs, error) {
+	if err := CheckConnectorID(id); err != nil {
+		return federation.URLs{}, err
+	}
+	return federation.URLsFor(s.Federation.Issuer, id), nil
+}

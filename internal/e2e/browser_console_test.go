@@ -309,6 +309,11 @@ func TestBrowserConsoleJourney(t *testing.T) {
 	if got := it.text("nav"); strings.Contains(got, "Organizations") {
 		t.Errorf("an org admin's menu offers Organizations: %q", got)
 	}
+	it.open("/admin/connectors", "connectors")
+	it.at("connectors")
+	it.step("a new connector's URLs", chromedp.Click(chromedp.ID("n-saml")), chromedp.SendKeys(chromedp.ID("n-id"), "corp-saml"),
+		chromedp.Click(chromedp.ID("connector-next")), chromedp.WaitVisible(chromedp.ID("sp-acs")))
+	it.at("connector")
 	it.open("/admin/orgs/default", "error")
 	if got := it.text("main"); !strings.Contains(got, "no access") {
 		t.Fatalf("the org admin's policy page says %q", got)

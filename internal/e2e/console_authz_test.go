@@ -7,11 +7,13 @@ package e2e
 // and from another site (403), and every page's framing defence.
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/gatehouse-idp/gatehouse/federation"
 	"github.com/gatehouse-idp/gatehouse/idp/admin"
 	"github.com/gatehouse-idp/gatehouse/idp/clients"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
@@ -43,6 +45,13 @@ func TestConsoleAuthorizationMatrix(t *testing.T) {
 			}
 		}
 		if _, _, err := h.inst.Admin.CreateClient(h.ctx, "test", clients.Input{ID: "mx", RedirectURIs: []string{"https://mx.example/cb"}}); err != nil {
+			t.Fatal(err)
+		}
+		// A connector of the default organization, at an upstream that
+		// refuses connections at once (its test finds it unreachable).
+		cfg, _ := json.Marshal(federation.OIDCSettings{Issuer: "https://127.0.0.1:1", ClientID: "x"})
+		if err := h.inst.Store.CreateConnector(h.ctx, storage.Connector{ID: "def-sso", OrgID: def.ID, Type: storage.ConnectorOIDC, Name: "SSO",
+			Enabled: true, Config: cfg, Source: "api", CreatedAt: h.clock.Now(), UpdatedAt: h.clock.Now()}); err != nil {
 			t.Fatal(err)
 		}
 		orgAdmin("oa@beta.example", beta)
@@ -99,6 +108,15 @@ func TestConsoleAuthorizationMatrix(t *testing.T) {
 			{"POST", "/admin/orgs/default/details", url.Values{"display_name": {"Renamed"}}, [5]int{403, 403, 403, 403, 200}},
 			{"POST", "/admin/orgs/default/mfa", url.Values{"required": {"on"}, "method": {"totp"}}, [5]int{403, 403, 403, 403, 200}},
 			{"POST", "/admin/orgs/default/password", url.Values{"min_length": {"14"}}, [5]int{403, 403, 403, 403, 200}},
+			{"GET", "/admin/connectors", nil, [5]int{login, 403, 200, 200, 200}},
+			{"GET", "/admin/connectors/new?org=default&type=oidc&id=new-sso", nil, [5]int{login, 403, 422, 200, 200}},
+			{"GET", "/admin/connectors/def-sso", nil, [5]int{login, 403, 404, 200, 200}},
+			{"POST", "/admin/connectors", url.Values{"org": {"default"}, "type": {"oidc"}, "id": {"new-sso"}}, [5]int{403, 403, 422, 422, 422}},
+			{"POST", "/admin/connectors/def-sso", url.Values{"type": {"oidc"}, "name": {"Renamed SSO"}, "issuer": {"https://127.0.0.1:1"}, "client_id": {"x"}},
+				[5]int{403, 403, 404, 200, 200}},
+			{"POST", "/admin/connectors/def-sso/test", nil, [5]int{403, 403, 404, 200, 200}},
+			{"POST", "/admin/connectors/def-sso/enabled", url.Values{"enabled": {"on"}}, [5]int{403, 403, 404, 200, 200}},
+			{"POST", "/admin/connectors/def-sso/delete", url.Values{"confirm": {"wrong"}}, [5]int{403, 403, 404, 422, 422}},
 			{"GET", "/admin/apps", nil, [5]int{login, 403, 403, 403, 200}},
 			{"GET", "/admin/apps/oidc/mx", nil, [5]int{login, 403, 403, 403, 200}},
 			{"GET", "/admin/apps/oidc/nope", nil, [5]int{login, 403, 403, 403, 404}},

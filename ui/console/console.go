@@ -101,6 +101,8 @@ type Handlers struct {
 	// service providers); Integration is what its panels show.
 	Apps        Apps
 	Integration Integration
+	// Connectors serves the connectors section.
+	Connectors Connectors
 
 	pages map[string]*template.Template
 }
@@ -108,7 +110,7 @@ type Handlers struct {
 // New parses the console's templates; a broken one stops start-up.
 func (h *Handlers) New() error {
 	h.pages = map[string]*template.Template{}
-	funcs := template.FuncMap{"when": when, "userURL": UserURL, "clientURL": ClientURL, "spURL": SPURL,
+	funcs := template.FuncMap{"when": when, "userURL": UserURL, "clientURL": ClientURL, "spURL": SPURL, "connectorURL": ConnectorURL,
 		"spFields": func(f spForm, nameIDs, formats []option) any {
 			return struct {
 				F                spForm
@@ -128,7 +130,7 @@ func (h *Handlers) New() error {
 			}{name, label, opts}
 		}}
 	var errs []error
-	for _, name := range []string{pageOverview, pageUsers, pageBulkConfirm, pageBulkDone, pageError, pageUser, pageOrgs, pageOrg, pageAudit, pageApps, pageClient, pageSP} {
+	for _, name := range []string{pageOverview, pageUsers, pageBulkConfirm, pageBulkDone, pageError, pageUser, pageOrgs, pageOrg, pageAudit, pageApps, pageClient, pageSP, pageConnectors, pageConnector} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templates, "templates/layout.html", "templates/parts.html", "templates/"+name+".html")
 		if err != nil {
 			errs = append(errs, fmt.Errorf("console: page %s: %w", name, err))
@@ -168,6 +170,7 @@ func (h *Handlers) Mount(handle func(pattern string, handler http.Handler)) {
 	handle("GET "+PathAudit, http.HandlerFunc(h.audit))
 	handle("GET "+PathAuditCSV, http.HandlerFunc(h.auditCSV))
 	h.mountApps(handle)
+	h.mountConnectors(handle)
 	// Any other console path is the console's 404, not the home page's.
 	handle(PathHome+"/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusNotFound, msgNotFound, nil)
@@ -360,6 +363,8 @@ const (
 	pageApps        = "apps"
 	pageClient      = "client"
 	pageSP          = "sp"
+	pageConnectors  = "connectors"
+	pageConnector   = "connector"
 )
 
 // view is what the layout sees.
