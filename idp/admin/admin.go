@@ -107,6 +107,8 @@ type Service struct {
 	// MetadataClient fetches SAML service providers' metadata URLs (nil:
 	// spmeta's default, with its timeout and https-only redirects).
 	MetadataClient *http.Client
+	// Keys are the signing-key managers ListKeys and RotateKeys use.
+	Keys Keys
 }
 
 func (s *Service) logger() *slog.Logger {

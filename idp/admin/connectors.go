@@ -19,10 +19,10 @@ import (
 
 // Connector administration: an organization's upstream identity providers
 // (OIDC, SAML). One set of rules serves the CLI, the admin API, the config
-// file's reconciliation and later the console.
+// file's reconciliation and the console.
 
 // Audit event types of connector and link administration, kept with the
-// rules that record them (as cmd's key.rotated is). Their details always
+// rules that record them. Their details always
 // name the connector ("connector").
 const (
 	// AuditConnectorCreated: details "type", "source", "domains" and,

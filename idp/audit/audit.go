@@ -36,6 +36,9 @@ const (
 	ClientUpdated       = "client.updated"
 	ClientDeleted       = "client.deleted"
 	ClientSecretRotated = "client.secret_rotated"
+	// KeyRotated: an operator rotated a chain of signing keys (details
+	// kid, use, alg and not_before, when the new key starts signing).
+	KeyRotated = "key.rotated"
 
 	PasswordResetRequested = "password.reset_requested"
 	PasswordResetRefused   = "password.reset_refused"

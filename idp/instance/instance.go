@@ -259,6 +259,7 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Instance, erro
 	inst.Keys = &keys.Manager{Store: inst.Store, Sealer: inst.Key, Now: inst.Now, Logger: inst.Logger}
 	inst.SAMLKeys = &keys.SAMLManager{Store: inst.Store, Sealer: inst.Key, Now: inst.Now, Logger: inst.Logger,
 		KeyBits: cfg.SAML.KeyBits, Issuer: cfg.Issuer}
+	inst.Admin.Keys = admin.Keys{OIDC: inst.Keys, SAML: inst.SAMLKeys}
 	return inst, nil
 }
 

@@ -250,7 +250,7 @@ func (i *Instance) newWeb(secure bool) (*Web, error) {
 	cons := &console.Handlers{Flow: i.Flow, Sessions: sessions, Admin: i.Admin, CSRF: prot, Assets: render, Logger: i.Logger,
 		RequireMFA: i.Config.Console.RequireMFA, Methods: mfa.Known,
 		Lockout: console.Lockout{MaxFailures: i.Config.Lockout.MaxFailures, Duration: i.Config.Lockout.Duration},
-		Apps:    i.Admin, Integration: integration(i.Config.Issuer), Connectors: i.Admin}
+		Apps:    i.Admin, Integration: integration(i.Config.Issuer), Connectors: i.Admin, Keys: i.Admin}
 	if err := cons.New(); err != nil {
 		return nil, err
 	}

@@ -291,6 +291,10 @@ func TestBrowserConsoleJourney(t *testing.T) {
 	adm.step("add a client", chromedp.SendKeys(chromedp.ID("c-id"), "wiki"), chromedp.SendKeys(chromedp.ID("c-redirects"), "https://wiki.example/cb"),
 		chromedp.Click(chromedp.ID("create-client")), chromedp.WaitVisible(chromedp.ID("client-secret")))
 	adm.at("client")
+	adm.open("/admin/keys", "keys")
+	adm.at("keys")
+	adm.open("/admin", "overview")
+	adm.at("overview")
 
 	// Ann enrols again at her next sign-in (the reset ended her session).
 	h.clock.Advance(31 * time.Second)

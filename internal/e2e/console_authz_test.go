@@ -117,6 +117,8 @@ func TestConsoleAuthorizationMatrix(t *testing.T) {
 			{"POST", "/admin/connectors/def-sso/test", nil, [5]int{403, 403, 404, 200, 200}},
 			{"POST", "/admin/connectors/def-sso/enabled", url.Values{"enabled": {"on"}}, [5]int{403, 403, 404, 200, 200}},
 			{"POST", "/admin/connectors/def-sso/delete", url.Values{"confirm": {"wrong"}}, [5]int{403, 403, 404, 422, 422}},
+			{"GET", "/admin/keys", nil, [5]int{login, 403, 403, 403, 200}},
+			{"POST", "/admin/keys/rotate", url.Values{"chain": {"saml/"}}, [5]int{403, 403, 403, 403, 200}},
 			{"GET", "/admin/apps", nil, [5]int{login, 403, 403, 403, 200}},
 			{"GET", "/admin/apps/oidc/mx", nil, [5]int{login, 403, 403, 403, 200}},
 			{"GET", "/admin/apps/oidc/nope", nil, [5]int{login, 403, 403, 403, 404}},

@@ -162,3 +162,29 @@ func (h *harness) org(name string) storage.Organization {
 	}
 	return o
 }
+
+// TestConsoleKeys: an admin rotates a chain of signing keys from the Keys
+// page; the new key is on the timeline and the rotation in the audit log.
+func TestConsoleKeys(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		id := h.user(aliceEmail, alicePW)
+		h.setAdmin(id, true)
+		b := h.browser()
+		h.consoleSignIn(t, b, aliceEmail)
+		p := b.get(h.issuer + "/admin/keys")
+		wantPage(t, "the keys", p, http.StatusOK, `data-page="keys"`)
+		form := consoleForm(t, p, "/admin/keys/rotate")
+		form.Set("chain", "oidc/HS256")
+		wantPage(t, "a chain that is none", b.post(h.issuer+"/admin/keys/rotate", form), http.StatusUnprocessableEntity, "algorithm")
+		form.Set("chain", "oidc/ES256")
+		done := b.post(h.issuer+"/admin/keys/rotate", form)
+		wantPage(t, "after the rotation", done, http.StatusOK, `id="rotated"`)
+		evs, _ := h.inst.Store.ListAuditEvents(h.ctx, storage.AuditQuery{Type: audit.KeyRotated})
+		if len(evs) != 1 || evs[0].ActorID != "console:"+id || evs[0].Details["alg"] != "ES256" {
+			t.Fatalf("key.rotated events %+v", evs)
+		}
+		if !strings.Contains(done.body, evs[0].Details["kid"]) {
+			t.Error("the timeline lacks the new key")
+		}
+	})
+}

@@ -103,6 +103,8 @@ type Handlers struct {
 	Integration Integration
 	// Connectors serves the connectors section.
 	Connectors Connectors
+	// Keys serves the signing keys' page.
+	Keys KeyAdmin
 
 	pages map[string]*template.Template
 }
@@ -130,7 +132,7 @@ func (h *Handlers) New() error {
 			}{name, label, opts}
 		}}
 	var errs []error
-	for _, name := range []string{pageOverview, pageUsers, pageBulkConfirm, pageBulkDone, pageError, pageUser, pageOrgs, pageOrg, pageAudit, pageApps, pageClient, pageSP, pageConnectors, pageConnector} {
+	for _, name := range []string{pageOverview, pageUsers, pageBulkConfirm, pageBulkDone, pageError, pageUser, pageOrgs, pageOrg, pageAudit, pageApps, pageClient, pageSP, pageConnectors, pageConnector, pageKeys} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templates, "templates/layout.html", "templates/parts.html", "templates/"+name+".html")
 		if err != nil {
 			errs = append(errs, fmt.Errorf("console: page %s: %w", name, err))
@@ -171,6 +173,8 @@ func (h *Handlers) Mount(handle func(pattern string, handler http.Handler)) {
 	handle("GET "+PathAuditCSV, http.HandlerFunc(h.auditCSV))
 	h.mountApps(handle)
 	h.mountConnectors(handle)
+	handle("GET "+PathKeys, http.HandlerFunc(h.keysPage))
+	handle("POST "+pathKeysRotate, h.post(h.keysRotate))
 	// Any other console path is the console's 404, not the home page's.
 	handle(PathHome+"/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusNotFound, msgNotFound, nil)
@@ -365,6 +369,7 @@ const (
 	pageSP          = "sp"
 	pageConnectors  = "connectors"
 	pageConnector   = "connector"
+	pageKeys        = "keys"
 )
 
 // view is what the layout sees.
