@@ -45,7 +45,8 @@ type BulkInput struct {
 	Method string
 	// Self is the acting administrator's user ID: disabling oneself is
 	// refused, as it would end the session doing it and could leave no
-	// administrator.
+	// administrator; so is resetting one's own MFA, which would end it
+	// too (one's own factors are managed at /me/mfa).
 	Self string
 }
 
@@ -94,20 +95,30 @@ func (s *Service) Bulk(ctx context.Context, actor string, reach Reach, in BulkIn
 	}
 	ctx = audit.WithReason(ctx, in.Reason)
 	if in.Action == BulkResetMFA {
-		refs := make([]UserRef, len(in.IDs))
-		for i, id := range in.IDs {
-			refs[i] = UserRef{ID: id}
+		var out []BulkResult
+		refs := make([]UserRef, 0, len(in.IDs))
+		for _, id := range in.IDs {
+			if id == in.Self && in.Self != "" {
+				self, _ := s.refInReach(ctx, reach, UserRef{ID: id})
+				out = append(out, BulkResult{User: self, Ref: UserRef{ID: id, Email: self.Email},
+					Err: inputErr("you cannot reset your own two-step sign-in here; use your account page")})
+				continue
+			}
+			refs = append(refs, UserRef{ID: id})
+		}
+		if len(refs) == 0 {
+			return out, nil
 		}
 		resets, err := s.ResetMFA(ctx, actor, reach, refs, in.Method)
 		if err != nil {
 			return nil, err
 		}
-		out := make([]BulkResult, len(resets))
-		for i, r := range resets {
-			out[i] = BulkResult{User: r.User, Ref: r.Ref, Err: r.Err}
+		for _, r := range resets {
+			res := BulkResult{User: r.User, Ref: r.Ref, Err: r.Err}
 			if r.Err == nil && !r.Notified {
-				out[i].Note = "no notice was emailed"
+				res.Note = "no notice was emailed"
 			}
+			out = append(out, res)
 		}
 		return out, nil
 	}

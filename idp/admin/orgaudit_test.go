@@ -163,3 +163,44 @@ func TestSearchAudit(t *testing.T) {
 		}
 	}
 }
+
+func TestBulkRefusesOneself(t *testing.T) {
+	ctx := context.Background()
+	s, _, _, users := consoleEnv(t)
+	self := users[3] // the admin
+	res, err := s.Bulk(ctx, "test", Everyone, BulkInput{Action: BulkResetMFA, IDs: []string{self.ID, users[4].ID}, Reason: "r", Self: self.ID})
+	if err != nil || len(res) != 2 {
+		t.Fatalf("%+v, %v", res, err)
+	}
+	var ie *InputError
+	if !errors.As(res[0].Err, &ie) || res[0].User.Email != self.Email || res[1].Err != nil {
+		t.Fatalf("results %+v", res)
+	}
+	if u, _ := backend(t, s).GetUser(ctx, self.ID); u.MFAEnrollRequired {
+		t.Fatal("the admin's own MFA was reset")
+	}
+	if res, err := s.Bulk(ctx, "test", Everyone, BulkInput{Action: BulkResetMFA, IDs: []string{self.ID}, Reason: "r", Self: self.ID}); err != nil ||
+		len(res) != 1 || res[0].Err == nil {
+		t.Fatalf("oneself alone: %+v, %v", res, err)
+	}
+}
+
+func TestRevokeOwnAdminRole(t *testing.T) {
+	ctx := context.Background()
+	s, _, _, users := consoleEnv(t)
+	self := users[3]
+	var ie *InputError
+	if _, err := s.RevokeRole(ctx, "test", RoleChange{Email: self.Email, Role: RoleNameAdmin, Self: self.ID}); !errors.As(err, &ie) {
+		t.Fatalf("revoking one's own admin role: %v", err)
+	}
+	// Another admin may; an org-admin role of one's own may go.
+	if _, err := s.GrantRole(ctx, "test", RoleChange{Email: self.Email, Role: RoleNameOrgAdmin}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RevokeRole(ctx, "test", RoleChange{Email: self.Email, Role: RoleNameOrgAdmin, Self: self.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.RevokeRole(ctx, "test", RoleChange{Email: self.Email, Role: RoleNameAdmin, Self: users[0].ID}); err != nil || !r.Changed {
+		t.Fatalf("another's revoke: %+v %v", r, err)
+	}
+}

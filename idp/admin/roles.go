@@ -23,6 +23,10 @@ const (
 // name ("" for the user's own).
 type RoleChange struct {
 	Email, Role, Org string
+	// Self is the acting user's ID when a person acts (the console): an
+	// admin does not revoke their own admin role, which would take the
+	// console from them mid-change and may leave no admin at all.
+	Self string
 }
 
 // RoleResult says what GrantRole or RevokeRole did.
@@ -66,6 +70,9 @@ func (s *Service) changeRole(ctx context.Context, actor, op string, ch RoleChang
 	role, err := s.storedRole(ctx, op, u, ch, &res.Org)
 	if err != nil {
 		return RoleResult{}, err
+	}
+	if typ == audit.UserRoleRevoked && role == storage.RoleAdmin && ch.Self != "" && ch.Self == u.ID {
+		return RoleResult{}, inputErr("you cannot revoke your own admin role; another admin can")
 	}
 	now := s.Now()
 	res.User, err = s.Store.UpdateUser(ctx, u.ID, func(cur storage.User) (storage.User, error) {

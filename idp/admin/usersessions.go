@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/gatehouse-idp/gatehouse/idp/audit"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
@@ -19,6 +20,15 @@ type UserDetail struct {
 	Events   []storage.AuditEvent
 	// OlderEvents is the cursor of the events before Events (0: none).
 	OlderEvents int64
+	// Held are the user's roles as RevokeRole names them, with labels.
+	Held []HeldRole
+}
+
+// HeldRole is one role a user holds: Label as people read it, Change as
+// RevokeRole takes it (Email left for the caller).
+type HeldRole struct {
+	Label  string
+	Change RoleChange
 }
 
 // userEvents is how many audit events the user page shows at a time.
@@ -58,6 +68,22 @@ func (s *Service) GetUserDetail(ctx context.Context, reach Reach, id string, bef
 		d.OlderEvents = evs[len(evs)-1].ID
 	}
 	d.Events = evs
+	for i, r := range u.Roles {
+		ch := RoleChange{Email: u.Email, Role: RoleNameAdmin}
+		if id, ok := strings.CutPrefix(r, storage.RoleOrgAdminPrefix); ok {
+			ch.Role = RoleNameOrgAdmin
+			if o, err := s.Store.GetOrganization(ctx, id); err == nil {
+				ch.Org = o.Name
+			} else if !errors.Is(err, storage.ErrNotFound) {
+				return UserDetail{}, fmt.Errorf("%s: role: %w", op, err)
+			}
+		}
+		label := r
+		if i < len(info.Roles) {
+			label = info.Roles[i]
+		}
+		d.Held = append(d.Held, HeldRole{Label: label, Change: ch})
+	}
 	return d, nil
 }
 

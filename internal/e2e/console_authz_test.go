@@ -104,6 +104,7 @@ func TestConsoleAuthorizationMatrix(t *testing.T) {
 			{"POST", "/admin/users/" + dave + "/sessions/revoke", url.Values{"session": {"none"}}, [5]int{403, 403, 404, 404, 404}},
 			{"POST", "/admin/users/" + dave + "/links/remove", url.Values{"connector": {"none"}, "subject": {"x"}}, [5]int{403, 403, 404, 404, 404}},
 			{"POST", "/admin/users/" + dave + "/profile", url.Values{"name": {"Dave"}, "phone": {""}}, [5]int{403, 403, 404, 200, 200}},
+			{"POST", "/admin/users/" + dave + "/roles", url.Values{"op": {"grant"}, "role": {"org-admin"}, "org": {"beta"}}, [5]int{403, 403, 403, 403, 200}},
 			{"POST", "/admin/orgs", url.Values{"name": {"zeta"}}, [5]int{403, 403, 403, 403, 200}},
 			{"POST", "/admin/orgs/default/details", url.Values{"display_name": {"Renamed"}}, [5]int{403, 403, 403, 403, 200}},
 			{"POST", "/admin/orgs/default/mfa", url.Values{"required": {"on"}, "method": {"totp"}}, [5]int{403, 403, 403, 403, 200}},

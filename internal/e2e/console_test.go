@@ -297,6 +297,26 @@ func TestConsoleUserPage(t *testing.T) {
 			t.Fatalf("%d email_verified events (the form unticked it), want 1", len(evs))
 		}
 
+		// Roles: grant ann the org-admin role, revoke it; one's own admin
+		// role stays.
+		grant := consoleForm(t, saved, "/admin/users/"+annID+"/roles")
+		grant.Set("op", "grant")
+		grant.Set("role", "org-admin")
+		grant.Set("org", "default")
+		granted := b.post(h.issuer+"/admin/users/"+annID+"/roles", grant)
+		wantPage(t, "the granted role", granted, http.StatusOK, "The roles are changed.")
+		if len(h.storedUser(annID).OrgAdminOf()) != 1 {
+			t.Fatal("ann is not an org admin")
+		}
+		revoke := b.post(h.issuer+"/admin/users/"+annID+"/roles", url.Values{"csrf_token": {grant.Get("csrf_token")}, "op": {"revoke"},
+			"role": {"org-admin"}, "org": {"default"}})
+		wantPage(t, "the revoked role", revoke, http.StatusOK, "The roles are changed.")
+		if len(h.storedUser(annID).Roles) != 0 {
+			t.Fatalf("ann's roles %v", h.storedUser(annID).Roles)
+		}
+		own := b.post(h.issuer+"/admin/users/"+adminID+"/roles", url.Values{"csrf_token": {grant.Get("csrf_token")}, "op": {"revoke"}, "role": {"admin"}})
+		wantPage(t, "revoking one's own admin role", own, http.StatusUnprocessableEntity, "your own admin role")
+
 		// One user's action goes through the bulk run, with its reason.
 		run := consoleForm(t, done, "/admin/users/bulk/run")
 		run.Set("action", "disable")

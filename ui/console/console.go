@@ -64,6 +64,8 @@ type Admin interface {
 	RevokeSession(ctx context.Context, actor string, reach admin.Reach, id, hash string) error
 	RemoveLink(ctx context.Context, reach admin.Reach, actor, email, connectorID, subject string) error
 	UpdateUserProfile(ctx context.Context, actor string, reach admin.Reach, id string, ch admin.ProfileChange) (storage.User, error)
+	GrantRole(ctx context.Context, actor string, ch admin.RoleChange) (admin.RoleResult, error)
+	RevokeRole(ctx context.Context, actor string, ch admin.RoleChange) (admin.RoleResult, error)
 	ListOrgs(ctx context.Context) ([]storage.Organization, error)
 	CreateOrg(ctx context.Context, actor string, in admin.CreateOrgInput) (storage.Organization, error)
 	UpdateOrg(ctx context.Context, actor, org string, ch admin.OrgChange) (storage.Organization, error)
@@ -163,6 +165,7 @@ func (h *Handlers) Mount(handle func(pattern string, handler http.Handler)) {
 	handle("POST "+pathUserRevoke, h.post(h.userRevoke))
 	handle("POST "+pathUserUnlink, h.post(h.userUnlink))
 	handle("POST "+pathUserEdit, h.post(h.userEdit))
+	handle("POST "+pathUserRoles, h.post(h.userRoles))
 	handle("GET "+PathOrgs, http.HandlerFunc(h.orgs))
 	handle("POST "+PathOrgs, h.post(h.orgCreate))
 	handle("GET "+pathOrg, http.HandlerFunc(h.orgPage))

@@ -18,6 +18,7 @@ const (
 	pathUserRevoke = "/admin/users/{id}/sessions/revoke"
 	pathUserUnlink = "/admin/users/{id}/links/remove"
 	pathUserEdit   = "/admin/users/{id}/profile"
+	pathUserRoles  = "/admin/users/{id}/roles"
 )
 
 // UserURL is the page of user id.
@@ -36,11 +37,18 @@ type userData struct {
 	// ProfileError is the profile form's mistake; Name and Phone what
 	// it shows (what was typed, after one).
 	ProfileError, Name, Phone string
+	// CanRoles: the caller is an admin, who grants and revokes roles
+	// (RolesURL); Orgs are the organizations an org-admin role may name.
+	CanRoles  bool
+	RolesURL  string
+	Orgs      []orgOption
+	RoleError string
 }
 
 var userNotices = map[string]string{
 	"revoked":  "That session is signed out.",
 	"profile":  "The profile is saved.",
+	"roles":    "The roles are changed.",
 	"unlinked": "That sign-in is disconnected from the account.",
 }
 
@@ -68,7 +76,14 @@ func (h *Handlers) userData(w http.ResponseWriter, r *http.Request, c caller, id
 	v := userData{UserDetail: d, Notice: userNotices[r.URL.Query().Get("done")], Methods: h.Methods,
 		CSRFToken: h.CSRF.Token(w, r, bindForms), RunURL: PathBulkRun,
 		RevokeURL: UserURL(id) + "/sessions/revoke", UnlinkURL: UserURL(id) + "/links/remove",
-		ProfileURL: UserURL(id) + "/profile", Name: d.User.Name, Phone: d.User.Phone}
+		ProfileURL: UserURL(id) + "/profile", Name: d.User.Name, Phone: d.User.Phone, CanRoles: c.admin, RolesURL: UserURL(id) + "/roles"}
+	if c.admin {
+		var err error
+		if v.Orgs, err = h.orgsInReach(r, c, ""); err != nil {
+			h.actionError(w, r, err)
+			return userData{}, false
+		}
+	}
 	v.Actions = options(admin.BulkActions, "")[1:]
 	if d.OlderEvents > 0 {
 		v.OlderURL = UserURL(id) + "?before=" + strconv.FormatInt(d.OlderEvents, 10)
@@ -141,4 +156,42 @@ func (h *Handlers) userEdit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, UserURL(id)+"?done=profile", http.StatusSeeOther)
+}
+
+// userRoles grants or revokes a role: an admin's action (roles are
+// install-wide), with a recent sign-in.
+func (h *Handlers) userRoles(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	c, ok := h.who(w, r, UserURL(id), true)
+	if !ok || !h.adminOnly(w, r, c) {
+		return
+	}
+	u, err := h.Admin.UserByID(r.Context(), c.reach, id)
+	if err != nil {
+		h.actionError(w, r, err)
+		return
+	}
+	f := r.PostForm
+	ch := admin.RoleChange{Email: u.Email, Role: f.Get("role"), Org: f.Get("org"), Self: c.user.ID}
+	if ch.Role == admin.RoleNameAdmin {
+		ch.Org = ""
+	}
+	if f.Get("op") == "revoke" {
+		_, err = h.Admin.RevokeRole(r.Context(), c.actor(), ch)
+	} else {
+		_, err = h.Admin.GrantRole(r.Context(), c.actor(), ch)
+	}
+	if msg, isInput := inputMessage(err); isInput {
+		v, ok := h.userData(w, r, c, id)
+		if !ok {
+			return
+		}
+		v.RoleError = msg
+		h.render(w, r, http.StatusUnprocessableEntity, pageUser, v.User.Email, &c, v)
+		return
+	} else if err != nil {
+		h.actionError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, UserURL(id)+"?done=roles", http.StatusSeeOther)
 }
