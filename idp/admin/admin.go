@@ -61,6 +61,8 @@ type Store interface {
 	// console's user page).
 	ListUserSessions(ctx context.Context, userID string, now time.Time) ([]storage.Session, error)
 	DeleteUserSession(ctx context.Context, userID, hash string) error
+	// RevokeSessionTokens is storage.Grants' (a session signed out).
+	RevokeSessionTokens(ctx context.Context, sessionID string, now time.Time) (int, error)
 	// The audit trail is read for the console (its overview, a user's
 	// events, the log).
 	ListAuditEvents(ctx context.Context, q storage.AuditQuery) ([]storage.AuditEvent, error)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse-idp/gatehouse/idp/audit"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
+	"github.com/gatehouse-idp/gatehouse/idp/storage/storagetest"
 	"github.com/gatehouse-idp/gatehouse/internal/testenv"
 )
 
@@ -32,29 +33,7 @@ func BenchmarkSearchUsers(b *testing.B) {
 		}
 		orgs[i] = o.ID
 	}
-	const users, batch = 100_000, 5_000
-	for start := 0; start < users; start += batch {
-		err := storage.Atomically(ctx, st, func(ctx context.Context) error {
-			for i := start; i < start+batch; i++ {
-				u := storage.User{ID: fmt.Sprintf("u%06d", i), OrgID: orgs[i%2], Email: fmt.Sprintf("user%06d@example.com", i),
-					Name: fmt.Sprintf("Person %06d", i), State: storage.UserActive, MFASkipped: i%10 == 0,
-					LastLoginAt: now.Add(-time.Duration(i) * time.Minute), CreatedAt: now, UpdatedAt: now}
-				if err := st.CreateUser(ctx, u); err != nil {
-					return err
-				}
-				if i%7 == 0 {
-					if err := st.CreateFactor(ctx, storage.Factor{ID: "f" + u.ID, UserID: u.ID, Kind: storage.FactorTOTP,
-						ConfirmedAt: now, CreatedAt: now}); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
+	storagetest.SeedUsers(b, st, orgs[:], 100_000, now)
 	for _, c := range []struct {
 		name string
 		f    UserFilter

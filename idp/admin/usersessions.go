@@ -106,8 +106,9 @@ func (s *Service) viewableUser(ctx context.Context, reach Reach, id string) (sto
 }
 
 // RevokeSession signs user id out of the one session hash names, within
-// reach, and records session.revoked. A hash that names no session of
-// that user is an InputError wrapping storage.ErrNotFound.
+// reach, revokes the tokens applications got from it, and records
+// session.revoked. A hash that names no session of that user is an
+// InputError wrapping storage.ErrNotFound.
 func (s *Service) RevokeSession(ctx context.Context, actor string, reach Reach, id, hash string) error {
 	u, err := s.UserByID(ctx, reach, id)
 	if err != nil {
@@ -119,6 +120,12 @@ func (s *Service) RevokeSession(ctx context.Context, actor string, reach Reach, 
 	case err != nil:
 		return fmt.Errorf("revoke session: %w", err)
 	}
+	// After the session is gone, so that it cannot get a new grant in
+	// between.
+	n, err := s.Store.RevokeSessionTokens(ctx, hash, s.Now())
+	if err != nil {
+		return fmt.Errorf("revoke session: its tokens: %w", err)
+	}
 	return s.Audit.Record(ctx, storage.AuditEvent{Type: audit.SessionRevoked, OrgID: u.OrgID, ActorID: actor, UserID: u.ID,
-		Details: map[string]string{"session": storage.SessionHandle(hash), "by": "admin"}})
+		Details: map[string]string{"session": storage.SessionHandle(hash), "by": "admin", "tokens_revoked": fmt.Sprint(n)}})
 }

@@ -94,6 +94,9 @@ type Store interface {
 	ListUserSessions(ctx context.Context, userID string, now time.Time) ([]storage.Session, error)
 	DeleteUserSession(ctx context.Context, userID, hash string) error
 	RevokeUserTokens(ctx context.Context, userID string, now time.Time) (int, error)
+	// RevokeSessionTokens ends what applications got from a session
+	// signed out.
+	RevokeSessionTokens(ctx context.Context, sessionID string, now time.Time) (int, error)
 	FactorStore
 }
 

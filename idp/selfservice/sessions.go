@@ -41,19 +41,41 @@ func (s *Service) SignOutSession(ctx context.Context, userID, current, hash stri
 	case err != nil:
 		return fmt.Errorf("selfservice: sign out a session: %w", err)
 	}
-	s.recordSelf(ctx, userID, map[string]string{"session": storage.SessionHandle(hash), "by": "user"})
+	n, err := s.Store.RevokeSessionTokens(ctx, hash, s.now())
+	if err != nil {
+		return fmt.Errorf("selfservice: sign out a session: its tokens: %w", err)
+	}
+	s.recordSelf(ctx, userID, map[string]string{"session": storage.SessionHandle(hash), "by": "user", "tokens_revoked": fmt.Sprint(n)})
 	return nil
 }
 
-// SignOutOthers ends every session of userID but current and says how
-// many; one session.revoked records it.
+// SignOutOthers ends every session of userID but current, and the tokens
+// applications got from them, and says how many sessions; one
+// session.revoked records it.
 func (s *Service) SignOutOthers(ctx context.Context, userID, current string) (int, error) {
+	// The sessions are read first: their tokens are revoked once they
+	// are gone, so that none of them gets a new grant in between.
+	list, err := s.Store.ListUserSessions(ctx, userID, s.now())
+	if err != nil {
+		return 0, fmt.Errorf("selfservice: sign out other sessions: %w", err)
+	}
 	n, err := s.Store.DeleteOtherUserSessions(ctx, userID, current)
 	if err != nil {
 		return 0, fmt.Errorf("selfservice: sign out other sessions: %w", err)
 	}
+	tokens := 0
+	for _, x := range list {
+		if x.Hash == current {
+			continue
+		}
+		k, err := s.Store.RevokeSessionTokens(ctx, x.Hash, s.now())
+		if err != nil {
+			return n, fmt.Errorf("selfservice: sign out other sessions: their tokens: %w", err)
+		}
+		tokens += k
+	}
 	if n > 0 {
-		s.recordSelf(ctx, userID, map[string]string{"sessions": fmt.Sprint(n), "by": "user"})
+		s.recordSelf(ctx, userID, map[string]string{"sessions": fmt.Sprint(n), "by": "user", "tokens_revoked": fmt.Sprint(tokens)})
 	}
 	return n, nil
 }

@@ -138,6 +138,11 @@ type Grants interface {
 	// RevokeUserTokens revokes every refresh and access token of a user;
 	// disable, password reset and MFA reset call it.
 	RevokeUserTokens(ctx context.Context, userID string, now time.Time) (int, error)
+	// RevokeSessionTokens revokes every token of the grants (families)
+	// issued from one browser session (RefreshToken.SessionID): signing
+	// that session out ends what it handed to applications too. An
+	// unknown session gives (0, nil).
+	RevokeSessionTokens(ctx context.Context, sessionID string, now time.Time) (int, error)
 }
 
 // Sessions stores browser SSO sessions.

@@ -259,6 +259,11 @@ func TestConsoleUserPage(t *testing.T) {
 		if p := ann.login(ann.get(h.issuer+"/me/mfa"), "ann@example.com", alicePW); p.resp.StatusCode != http.StatusOK {
 			t.Fatalf("ann's sign-in: %d", p.resp.StatusCode)
 		}
+		// An application holds a refresh token from ann's session.
+		secret := h.client("app", nil)
+		q, verifier := withPKCE(url.Values{"scope": {"openid offline_access"}})
+		cb := ann.get(h.authURL("app", q)).callback(t)
+		tokens := h.mustExchange("app", secret, loginResult{b: ann, q: cb, verifier: verifier})
 		b := h.browser()
 		h.consoleSignIn(t, b, aliceEmail)
 		page := b.get(h.issuer + "/admin/users/" + annID)
@@ -273,6 +278,9 @@ func TestConsoleUserPage(t *testing.T) {
 		if p := ann.get(h.issuer + "/me/mfa"); !p.isLoginForm() {
 			t.Fatalf("ann's revoked session still opens /me/mfa: %d", p.resp.StatusCode)
 		}
+		// What the application got from that session ends with it.
+		status, body := h.refresh("app", secret, jsonStr(tokens, "refresh_token"), "")
+		wantOAuthError(t, "a refresh from the signed-out session", status, body, http.StatusBadRequest, "invalid_grant")
 		evs, _ := h.inst.Store.ListAuditEvents(h.ctx, storage.AuditQuery{UserID: annID, Type: audit.SessionRevoked})
 		if len(evs) != 1 || evs[0].ActorID != "console:"+adminID {
 			t.Fatalf("session.revoked events %+v", evs)

@@ -26,6 +26,10 @@ func TestMeSessions(t *testing.T) {
 			return b
 		}
 		here, other, bob := signIn(aliceEmail), signIn(aliceEmail), signIn("bob@example.com")
+		// An application holds a refresh token from the other browser's session.
+		secret := h.client("app", nil)
+		q, verifier := withPKCE(url.Values{"scope": {"openid offline_access"}})
+		tokens := h.mustExchange("app", secret, loginResult{b: other, q: other.get(h.authURL("app", q)).callback(t), verifier: verifier})
 		p := here.get(h.issuer + "/me/sessions")
 		wantPage(t, "the sessions page", p, http.StatusOK, "(this browser)")
 		if n := strings.Count(p.body, `data-revoke="`); n != 1 {
@@ -53,6 +57,8 @@ func TestMeSessions(t *testing.T) {
 		if p := other.get(h.issuer + "/me/sessions"); !p.isLoginForm() {
 			t.Fatal("the signed-out browser still opens /me/sessions")
 		}
+		status, body := h.refresh("app", secret, jsonStr(tokens, "refresh_token"), "")
+		wantOAuthError(t, "a refresh from the signed-out session", status, body, http.StatusBadRequest, "invalid_grant")
 		// Everywhere else: a third browser ends, this one stays.
 		third := signIn(aliceEmail)
 		got = here.post(h.issuer+"/me/sessions/others", url.Values{"csrf_token": {token}})

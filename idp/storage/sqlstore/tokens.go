@@ -122,6 +122,45 @@ func (s *Store) RevokeUserTokens(ctx context.Context, userID string, now time.Ti
 	return s.revoke(ctx, "revoke user tokens", "user_id", userID, userTokensLock(userID), now)
 }
 
+// RevokeSessionTokens revokes the families of the session's refresh tokens,
+// each under its family's lock as RevokeFamily does, so that a rotation
+// racing with it cannot leave a live token behind.
+func (s *Store) RevokeSessionTokens(ctx context.Context, sessionID string, now time.Time) (int, error) {
+	if sessionID == "" {
+		return 0, nil
+	}
+	if now.IsZero() {
+		return 0, errZeroNow
+	}
+	const op = "revoke session tokens"
+	rows, err := s.d.Query(ctx, "SELECT DISTINCT family_id FROM refresh_tokens WHERE session_id = $1", sessionID)
+	if err != nil {
+		return 0, s.fail(op, err)
+	}
+	var families []string
+	for rows.Next() {
+		var f string
+		if err := rows.Scan(&f); err != nil {
+			rows.Close()
+			return 0, s.fail(op, err)
+		}
+		families = append(families, f)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, s.fail(op, err)
+	}
+	total := 0
+	for _, f := range families {
+		n, err := s.RevokeFamily(ctx, f, now)
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
 // revoke holds lock while it revokes, so that a rotation in progress either
 // finishes first (and its new token is revoked here) or waits and finds its
 // old token revoked.

@@ -121,10 +121,11 @@ func testBadTextLookups(t *testing.T, f *fixture) {
 			checkErr(t, fn(), storage.ErrNotFound, fmt.Sprintf("%s(%s)", op, label))
 		}
 		counts := map[string]func() (int, error){
-			"RevokeFamily":       func() (int, error) { return f.s.RevokeFamily(f.ctx, bad, now) },
-			"RevokeUserTokens":   func() (int, error) { return f.s.RevokeUserTokens(f.ctx, bad, now) },
-			"DeleteUserSessions": func() (int, error) { return f.s.DeleteUserSessions(f.ctx, bad) },
-			"DeleteUserFactors":  func() (int, error) { return f.s.DeleteUserFactors(f.ctx, bad) },
+			"RevokeFamily":        func() (int, error) { return f.s.RevokeFamily(f.ctx, bad, now) },
+			"RevokeUserTokens":    func() (int, error) { return f.s.RevokeUserTokens(f.ctx, bad, now) },
+			"RevokeSessionTokens": func() (int, error) { return f.s.RevokeSessionTokens(f.ctx, bad, now) },
+			"DeleteUserSessions":  func() (int, error) { return f.s.DeleteUserSessions(f.ctx, bad) },
+			"DeleteUserFactors":   func() (int, error) { return f.s.DeleteUserFactors(f.ctx, bad) },
 		}
 		for op, fn := range counts {
 			if n, err := fn(); err != nil || n != 0 {

@@ -14,6 +14,7 @@ var revocationTests = []testCase{
 	{"RevokeFamilyUnknown", testRevokeFamilyUnknown},
 	{"RevokeUserTokens", testRevokeUserTokens},
 	{"RevokeUserTokensTwice", testRevokeUserTokensTwice},
+	{"RevokeSessionTokens", testRevokeSessionTokens},
 }
 
 // familyRows is the rows of one test: tokens by name, with the names that
@@ -154,4 +155,27 @@ func testRevokeUserTokensTwice(t *testing.T, f *fixture) {
 	f.checkRevoked(t, rows, map[string]time.Time{
 		"rt-1a": now, "rt-1b": now, "at-1a": now, "at-1b": now, "rt-2": early, "at-2": early,
 	})
+}
+
+// testRevokeSessionTokens: the families issued from one session are
+// revoked whole (their access tokens too); a family of another session
+// (here, none) and client-credentials tokens are not.
+func testRevokeSessionTokens(t *testing.T, f *fixture) {
+	b, rows := f.twoFamilies(t)
+	rows.refresh["rt-3"] = f.createRefreshToken(t, newRefreshToken(h("rt-3"), "fam-3", b.client.ID, b.user.ID, ""))
+	rows.access["at-3"] = f.createAccessToken(t, b.accessTok("at-3", "fam-3"))
+	now := at(time.Minute)
+	n, err := f.s.RevokeSessionTokens(f.ctx, b.session.Hash, now)
+	mustOK(t, err, "RevokeSessionTokens")
+	if n != 6 {
+		t.Errorf("RevokeSessionTokens = %d, want 6 (fam-1 and fam-2: 3 refresh + 3 access tokens)", n)
+	}
+	f.checkRevoked(t, rows, map[string]time.Time{
+		"rt-1a": now, "rt-1b": now, "rt-2": now, "at-1a": now, "at-1b": now, "at-2": now,
+	})
+	for _, id := range []string{"", h("no-such-session")} {
+		if n, err := f.s.RevokeSessionTokens(f.ctx, id, now); checkOK(t, err, "RevokeSessionTokens of no session") && n != 0 {
+			t.Errorf("RevokeSessionTokens(%q) = %d, want 0", id, n)
+		}
+	}
 }
