@@ -91,6 +91,7 @@ func TestConsoleAuthorizationMatrix(t *testing.T) {
 			{"GET", "/admin/users", nil, [5]int{login, 403, 200, 200, 200}},
 			{"GET", "/admin/users?org=" + defID, nil, [5]int{login, 403, 422, 200, 200}},
 			{"GET", "/admin/users/" + dave, nil, [5]int{login, 403, 404, 200, 200}},
+			{"GET", "/admin/users/bulk?action=unlock&id=" + dave, nil, [5]int{login, 403, 404, 200, 200}},
 			{"GET", "/admin/orgs", nil, [5]int{login, 403, 403, 403, 200}},
 			{"GET", "/admin/orgs/default", nil, [5]int{login, 403, 403, 403, 200}},
 			{"GET", "/admin/orgs/beta", nil, [5]int{login, 403, 403, 403, 200}},

@@ -45,6 +45,14 @@ func consoleForm(t *testing.T, p page, action string) url.Values {
 // and returns the users list.
 func (h *harness) consoleSignIn(t *testing.T, b *browser, email string) page {
 	t.Helper()
+	p, _ := h.consoleSignInSecret(t, b, email)
+	return p
+}
+
+// consoleSignInSecret is consoleSignIn that also returns the enrolled
+// app's secret.
+func (h *harness) consoleSignInSecret(t *testing.T, b *browser, email string) (page, []byte) {
+	t.Helper()
 	// The password first; then, as an admin, a second factor: none yet,
 	// so the flow enrols one.
 	p := b.login(b.get(h.issuer+"/admin/users"), email, alicePW)
@@ -57,7 +65,7 @@ func (h *harness) consoleSignIn(t *testing.T, b *browser, email string) page {
 	wantPage(t, "after the enrolment", n, http.StatusOK, "Two-step sign-in is on")
 	users := b.press(n, `id="finish"`, nil)
 	wantPage(t, "the users list", users, http.StatusOK, `data-page="users"`)
-	return users
+	return users, secret
 }
 
 func TestConsoleBulkResetMFA(t *testing.T) {
@@ -69,7 +77,7 @@ func TestConsoleBulkResetMFA(t *testing.T) {
 			ids = append(ids, h.user(e, alicePW))
 		}
 		b := h.browser()
-		list := h.consoleSignIn(t, b, aliceEmail)
+		list, adminSecret := h.consoleSignInSecret(t, b, aliceEmail)
 		for _, want := range []string{"ann@example.com", "dan@example.com", `frame-ancestors`} {
 			if !strings.Contains(list.body+list.resp.Header.Get("Content-Security-Policy"), want) {
 				t.Fatalf("the list lacks %q", want)
@@ -127,8 +135,20 @@ func TestConsoleBulkResetMFA(t *testing.T) {
 		stale := consoleForm(t, b.get(h.issuer+"/admin/users"), "/admin/users/bulk")
 		stale.Set("action", "unlock")
 		stale.Add("id", ids[3])
-		if p := b.post(h.issuer+"/admin/users/bulk", stale); !p.isLoginForm() {
+		p := b.post(h.issuer+"/admin/users/bulk", stale)
+		if !p.isLoginForm() {
 			t.Fatalf("a stale sign-in's bulk action: %d %s", p.resp.StatusCode, p.resp.Request.URL)
+		}
+		// The password again (the second factor is in the session): back
+		// at the confirmation, the ticked user kept.
+		again = b.login(p, aliceEmail, alicePW)
+		if again.resp.StatusCode == http.StatusOK && strings.Contains(again.body, `name="code"`) {
+			h.clock.Advance(31 * time.Second)
+			again = b.press(again, `name="code"`, map[string]string{"code": h.code(t, adminSecret)})
+		}
+		wantPage(t, "the confirmation after the fresh sign-in", again, http.StatusOK, "Unlock: 1 user")
+		if !strings.Contains(again.body, "dan@example.com") {
+			t.Fatal("the fresh sign-in lost the ticked user")
 		}
 
 		// CSRF: no token, a wrong one, another site's Origin: 403 each,

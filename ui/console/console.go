@@ -159,6 +159,9 @@ func (h *Handlers) Mount(handle func(pattern string, handler http.Handler)) {
 	handle("GET "+PathHome, http.HandlerFunc(h.overview))
 	handle("GET "+PathUsers, http.HandlerFunc(h.users))
 	handle("POST "+PathBulk, h.post(h.bulkConfirm))
+	// The confirmation changes nothing, so a fresh sign-in may return to
+	// it by GET with the users still ticked.
+	handle("GET "+PathBulk, http.HandlerFunc(h.bulkConfirm))
 	handle("POST "+PathBulkRun, h.post(h.bulkRun))
 	handle("GET "+PathContinue, http.HandlerFunc(h.resume))
 	handle("GET "+pathUser, http.HandlerFunc(h.userPage))

@@ -149,16 +149,33 @@ func actionLabel(action string) string {
 // bulkConfirm shows what a bulk action will do, to whom, and asks for the
 // reason. It changes nothing.
 func (h *Handlers) bulkConfirm(w http.ResponseWriter, r *http.Request) {
-	c, ok := h.who(w, r, PathUsers, true)
+	form := r.PostForm
+	if r.Method == http.MethodGet {
+		form = r.URL.Query()
+	}
+	c, ok := h.who(w, r, bulkReturn(form.Get("action"), form["id"]), true)
 	if !ok {
 		return
 	}
-	action := r.PostForm.Get("action")
+	action := form.Get("action")
 	if actionLabel(action) == "" {
 		h.fail(w, r, http.StatusUnprocessableEntity, "Choose an action.", nil)
 		return
 	}
-	h.confirm(w, r, c, http.StatusOK, action, r.PostForm["id"], "", "")
+	h.confirm(w, r, c, http.StatusOK, action, form["id"], "", "")
+}
+
+// maxReturnIDs bounds the ticked users a sign-in's return path carries.
+const maxReturnIDs = 200
+
+// bulkReturn is where a bulk action's fresh sign-in returns: its
+// confirmation, read-only (GET), with the users still ticked; the list
+// when there are too many to carry.
+func bulkReturn(action string, ids []string) string {
+	if len(ids) == 0 || len(ids) > maxReturnIDs || actionLabel(action) == "" {
+		return PathUsers
+	}
+	return PathBulk + "?" + url.Values{"action": {action}, "id": ids}.Encode()
 }
 
 func (h *Handlers) confirm(w http.ResponseWriter, r *http.Request, c caller, status int, action string, ids []string, reason, msg string) {
@@ -203,7 +220,7 @@ type bulkDoneData struct {
 }
 
 func (h *Handlers) bulkRun(w http.ResponseWriter, r *http.Request) {
-	c, ok := h.who(w, r, PathUsers, true)
+	c, ok := h.who(w, r, bulkReturn(r.PostForm.Get("action"), r.PostForm["id"]), true)
 	if !ok {
 		return
 	}
