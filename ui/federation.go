@@ -133,12 +133,12 @@ func (h *Handlers) federate(w http.ResponseWriter, r *http.Request, out authflow
 		for k, v := range up.Form {
 			fields = append(fields, Field{Name: k, Value: v})
 		}
-		if err := h.Render.RenderAutoPost(w, AutoPostData{Action: up.URL, Fields: fields, Heading: "Continuing to " + up.Name + "…", Lang: "en"}); err != nil {
+		if err := h.Render.RenderAutoPost(w, AutoPostData{Branding: Branding{h.brandFor(r.Context(), out)}, Action: up.URL, Fields: fields, Heading: "Continuing to " + up.Name + "…", Lang: "en"}); err != nil {
 			h.fail(w, r, http.StatusInternalServerError, msgUnavailable, err)
 		}
 		return
 	}
-	if err := h.Render.RenderUpstream(w, UpstreamData{Name: up.Name, URL: up.URL, Lang: "en"}); err != nil {
+	if err := h.Render.RenderUpstream(w, UpstreamData{Branding: Branding{h.brandFor(r.Context(), out)}, Name: up.Name, URL: up.URL, Lang: "en"}); err != nil {
 		h.fail(w, r, http.StatusInternalServerError, msgUnavailable, err)
 	}
 }
@@ -251,7 +251,7 @@ func (h *Handlers) federationError(w http.ResponseWriter, r *http.Request, err e
 // linkAccountForm renders the proof of a local account before a link.
 func (h *Handlers) linkAccountForm(w http.ResponseWriter, r *http.Request, status int, door Door, out authflow.Outcome) {
 	req := out.Request
-	d := LinkData{PostURL: PathLogin, CSRFToken: h.CSRF.Token(w, r, req.ID), AuthRequestID: req.ID,
+	d := LinkData{Branding: Branding{h.brandFor(r.Context(), out)}, PostURL: PathLogin, CSRFToken: h.CSRF.Token(w, r, req.ID), AuthRequestID: req.ID,
 		Email: out.Account, Method: out.Method, FormActionOrigins: door.ResponseOrigins(req), Lang: "en",
 		CodeOffered: slices.Contains(out.Methods, authflow.MethodLinkCode)}
 	if out.View != nil {

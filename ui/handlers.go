@@ -83,6 +83,9 @@ type Handlers struct {
 	Devices Devices
 	// Profiles serves /me, the profile; nil leaves it out.
 	Profiles Profiles
+	// Brands gives the sign-in pages their organization's look; nil
+	// leaves Gatehouse's.
+	Brands Brands
 	// SingleLogout is the SAML door's part in signing out at Gatehouse
 	// (SignOut); nil: a sign-out ends the session only.
 	SingleLogout SingleLogout
@@ -388,7 +391,7 @@ func (h *Handlers) challenge(w http.ResponseWriter, r *http.Request, status int,
 // of the login.
 func (h *Handlers) renewForm(w http.ResponseWriter, r *http.Request, status int, door Door, out authflow.Outcome) {
 	req := out.Request
-	d := SetPasswordData{Heading: "Your password has expired",
+	d := SetPasswordData{Branding: Branding{h.brandFor(r.Context(), out)}, Heading: "Your password has expired",
 		Lead:    "Your organization asks you to choose a new password before you continue.",
 		PostURL: PathLogin, CSRFToken: h.CSRF.Token(w, r, req.ID), AuthRequestID: req.ID, Method: out.Method,
 		MinLength: h.minLength(r.Context(), storage.User{ID: req.UserID, OrgID: req.OrgID}), Submit: "Set password and continue", Lang: "en",

@@ -118,7 +118,7 @@ func failureStatus(status int, out authflow.Outcome) int {
 
 func (h *Handlers) chooseForm(w http.ResponseWriter, r *http.Request, status int, door Door, out authflow.Outcome) {
 	req := out.Request
-	d := MFAChooseData{PostURL: PathLogin, CSRFToken: h.CSRF.Token(w, r, req.ID), AuthRequestID: req.ID,
+	d := MFAChooseData{Branding: Branding{h.brandFor(r.Context(), out)}, PostURL: PathLogin, CSRFToken: h.CSRF.Token(w, r, req.ID), AuthRequestID: req.ID,
 		ClientName: out.Party.Name, Required: true, Skip: out.CanSkip, Error: failureText(out.Failure),
 		FormActionOrigins: door.ResponseOrigins(req), Lang: "en"}
 	for _, c := range out.Choices {
@@ -137,7 +137,7 @@ func (h *Handlers) chooseForm(w http.ResponseWriter, r *http.Request, status int
 
 func (h *Handlers) totpEnrolForm(w http.ResponseWriter, r *http.Request, status int, door Door, out authflow.Outcome) {
 	req := out.Request
-	d := TOTPEnrolData{PostURL: PathLogin, CSRFToken: h.CSRF.Token(w, r, req.ID), AuthRequestID: req.ID,
+	d := TOTPEnrolData{Branding: Branding{h.brandFor(r.Context(), out)}, PostURL: PathLogin, CSRFToken: h.CSRF.Token(w, r, req.ID), AuthRequestID: req.ID,
 		Grouped: out.View.Secret, QR: QRDataURL(out.View.QR), ChooseAgain: len(out.Choices) > 1, Skip: out.CanSkip,
 		Error: failureText(out.Failure), FormActionOrigins: door.ResponseOrigins(req), Lang: "en"}
 	if err := h.Render.RenderTOTPEnrol(w, failureStatus(status, out), d); err != nil {
@@ -149,7 +149,7 @@ func (h *Handlers) totpEnrolForm(w http.ResponseWriter, r *http.Request, status 
 // confirming an email enrolment), or a recovery code.
 func (h *Handlers) factorCodeForm(w http.ResponseWriter, r *http.Request, status int, door Door, out authflow.Outcome) {
 	req := out.Request
-	d := MFACodeData{PostURL: PathLogin, CSRFToken: h.CSRF.Token(w, r, req.ID), AuthRequestID: req.ID, Method: out.Method,
+	d := MFACodeData{Branding: Branding{h.brandFor(r.Context(), out)}, PostURL: PathLogin, CSRFToken: h.CSRF.Token(w, r, req.ID), AuthRequestID: req.ID, Method: out.Method,
 		ClientName: out.Party.Name, FormActionOrigins: door.ResponseOrigins(req), Error: failureText(out.Failure), Lang: "en"}
 	v := authflow.View{}
 	if out.View != nil {
@@ -209,7 +209,7 @@ func (h *Handlers) webauthnForm(w http.ResponseWriter, r *http.Request, status i
 	if out.View != nil {
 		v = *out.View
 	}
-	d := WebAuthnData{PostURL: PathLogin, CSRFToken: h.CSRF.Token(w, r, req.ID), AuthRequestID: req.ID,
+	d := WebAuthnData{Branding: Branding{h.brandFor(r.Context(), out)}, PostURL: PathLogin, CSRFToken: h.CSRF.Token(w, r, req.ID), AuthRequestID: req.ID,
 		ClientName: out.Party.Name, Options: string(v.Data), Error: failureText(out.Failure),
 		FormActionOrigins: door.ResponseOrigins(req), Lang: "en"}
 	if out.Action == authflow.Enrol {
@@ -238,7 +238,7 @@ func (h *Handlers) webauthnForm(w http.ResponseWriter, r *http.Request, status i
 
 func (h *Handlers) noticePage(w http.ResponseWriter, r *http.Request, status int, door Door, out authflow.Outcome) {
 	req := out.Request
-	d := MFANoticeData{PostURL: PathLogin, CSRFToken: h.CSRF.Token(w, r, req.ID), AuthRequestID: req.ID,
+	d := MFANoticeData{Branding: Branding{h.brandFor(r.Context(), out)}, PostURL: PathLogin, CSRFToken: h.CSRF.Token(w, r, req.ID), AuthRequestID: req.ID,
 		Codes: out.Codes, FormActionOrigins: door.ResponseOrigins(req), Lang: "en"}
 	switch out.Notice {
 	case authflow.NoticeRecovery:

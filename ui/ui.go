@@ -227,11 +227,18 @@ type view struct {
 	// Name is the page's name (data-page on <main>), so that tests and
 	// stylesheets can tell one page from another.
 	Name string
-	Page any
+	// Brand is the organization's look, when the page shows one; Style
+	// its rule.
+	Brand *Brand
+	Style template.CSS
+	Page  any
 }
 
 func (r *Renderer) view(name, lang string, data any) view {
-	return view{Name: name, Lang: pickLang(lang), Product: r.product, CSSURL: r.cssURL, IconURL: r.iconURL, Page: data}
+	v := view{Name: name, Lang: pickLang(lang), Product: r.product, CSSURL: r.cssURL, IconURL: r.iconURL, Page: data}
+	v.Brand = brandOf(data)
+	v.Style = v.Brand.style()
+	return v
 }
 
 // LoginData is the password login page.
@@ -358,6 +365,7 @@ func (r *Renderer) RenderForgot(w http.ResponseWriter, status int, d ForgotData)
 // SetPasswordData is the form that sets a password: from a reset or
 // invite link (Token set) or a change by a signed-in user (AskCurrent).
 type SetPasswordData struct {
+	Branding
 	Heading, Lead string
 	PostURL       string
 	CSRFToken     string
@@ -418,6 +426,7 @@ func (r *Renderer) RenderNotice(w http.ResponseWriter, status int, d NoticeData)
 // MFACodeData is the form for a second factor's code at the login's mfa
 // or enrol step, or at /me.
 type MFACodeData struct {
+	Branding
 	PostURL, CSRFToken    string
 	AuthRequestID, Method string
 	FactorID              string
@@ -465,6 +474,7 @@ func (r *Renderer) RenderMFACode(w http.ResponseWriter, status int, d MFACodeDat
 // (a PNG in a data: URL, which this page's CSP allows for images) and the
 // key as text. At a login it posts to the login (AuthRequestID set).
 type TOTPEnrolData struct {
+	Branding
 	PostURL, CSRFToken string
 	AuthRequestID      string
 	FactorID           string
@@ -497,6 +507,7 @@ func (r *Renderer) RenderTOTPEnrol(w http.ResponseWriter, status int, d TOTPEnro
 
 // MFAChooseData is the login's choice of a second factor to enrol.
 type MFAChooseData struct {
+	Branding
 	PostURL, CSRFToken, AuthRequestID string
 	ClientName                        string
 	// Required: the organization or the application asks for it.
@@ -532,6 +543,7 @@ func (r *Renderer) RenderMFAChoose(w http.ResponseWriter, status int, d MFAChoos
 // a factor enrolled (with recovery codes, shown once) or a recovery code
 // used.
 type MFANoticeData struct {
+	Branding
 	PostURL, CSRFToken, AuthRequestID string
 	Heading, Lead                     string
 	Codes                             []string
@@ -625,6 +637,7 @@ func (r *Renderer) RenderHome(w http.ResponseWriter, d HomeData) error {
 // itself with a static script and has a Continue button for browsers
 // without JavaScript.
 type AutoPostData struct {
+	Branding
 	// Action is the relying party's validated URL (redirect_uri, ACS URL).
 	Action  string
 	Fields  []Field
@@ -680,6 +693,7 @@ func (r *Renderer) RenderSSO(w http.ResponseWriter, status int, d SSOData) error
 // advance; this page is a new navigation, by a refresh and a link, that
 // works without JavaScript.
 type UpstreamData struct {
+	Branding
 	Name string
 	URL  string
 	Lang string
@@ -701,6 +715,7 @@ func (r *Renderer) RenderUpstream(w http.ResponseWriter, d UpstreamData) error {
 // LinkData is the page where a person proves the local account their
 // company sign-in's email matched, before the two are linked.
 type LinkData struct {
+	Branding
 	PostURL, CSRFToken, AuthRequestID string
 	// Email is the local account's (the address the upstream gave).
 	Email string
@@ -739,6 +754,7 @@ func (r *Renderer) RenderLogin(w http.ResponseWriter, status int, d LoginData) e
 // options JSON. Without Options (the method said why, in Notice) there
 // is no ceremony to run.
 type WebAuthnData struct {
+	Branding
 	PostURL, CSRFToken    string
 	AuthRequestID         string
 	FactorID              string
@@ -819,11 +835,13 @@ func (r *Renderer) renderScript(w http.ResponseWriter, status int, page, lang st
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	csp := CSP(formOrigins...)
+	// The QR code is a data: image: it is rendered with the page, so the
+	// secret never gets a URL of its own.
+	dataImg := ""
 	if page == pageTOTPEnrol {
-		// The QR code is a data: image: it is rendered with the page, so
-		// the secret never gets a URL of its own.
-		csp += "; img-src 'self' data:"
+		dataImg = " data:"
 	}
+	csp += brandOf(data).csp(dataImg)
 	h.Set("Content-Security-Policy", csp)
 	// Not no-referrer: under no-referrer browsers send "Origin: null"
 	// with same-origin form posts, which hides the origin idp/csrf checks.

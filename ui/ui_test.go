@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -687,5 +689,40 @@ func wantText(t *testing.T, body string, want, wantNot []string) {
 		if strings.Contains(body, s) {
 			t.Errorf("page has %q:\n%s", s, body)
 		}
+	}
+}
+
+// TestBrandedPage: a brand's name is escaped, its logo's origin and its
+// style rule's hash are in the CSP, and nothing else widens it.
+func TestBrandedPage(t *testing.T) {
+	r := newRenderer(t)
+	w := httptest.NewRecorder()
+	b := &Brand{Name: `Acme <script>`, LogoURL: "https://cdn.acme.example/a/logo.svg?v=1", Accent: "#0f5132"}
+	if err := r.RenderTOTPEnrol(w, http.StatusOK, TOTPEnrolData{Branding: Branding{b}}); err != nil {
+		t.Fatal(err)
+	}
+	body, csp := w.Body.String(), w.Header().Get("Content-Security-Policy")
+	if strings.Contains(body, "<script>") || !strings.Contains(body, "Acme &lt;script&gt;") {
+		t.Errorf("the brand's name is not escaped:\n%s", body)
+	}
+	st := string(b.style())
+	sum := sha256.Sum256([]byte(st))
+	for _, want := range []string{"<style>" + st + "</style>", `src="https://cdn.acme.example/a/logo.svg?v=1"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	for _, want := range []string{"img-src 'self' https://cdn.acme.example data:", "style-src 'self' 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("CSP %q lacks %q", csp, want)
+		}
+	}
+	// Without a brand: Gatehouse's, and the CSP as ever.
+	w = httptest.NewRecorder()
+	if err := r.RenderMFACode(w, http.StatusOK, MFACodeData{}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(w.Body.String(), "<style>") || strings.Contains(w.Header().Get("Content-Security-Policy"), "img-src") {
+		t.Error("an unbranded page has a style or an image source")
 	}
 }

@@ -204,3 +204,39 @@ func TestRevokeOwnAdminRole(t *testing.T) {
 		t.Fatalf("another's revoke: %+v %v", r, err)
 	}
 }
+
+func TestBranding(t *testing.T) {
+	ctx := context.Background()
+	s, acme, _, _ := consoleEnv(t)
+	for _, c := range []struct {
+		name string
+		b    storage.Branding
+		ok   bool
+	}{
+		{"none", storage.Branding{}, true},
+		{"logo and accent", storage.Branding{LogoURL: " https://cdn.acme.example/logo.svg ", Accent: "#1D4ED8"}, true},
+		{"http logo outside dev mode", storage.Branding{LogoURL: "http://cdn.acme.example/logo.svg"}, false},
+		{"script URL", storage.Branding{LogoURL: "javascript:alert(1)"}, false},
+		{"credentials in the URL", storage.Branding{LogoURL: "https://u:p@cdn.acme.example/l.png"}, false},
+		{"not a colour", storage.Branding{Accent: "blue"}, false},
+		{"short colour", storage.Branding{Accent: "#12345"}, false},
+		{"too light for white text", storage.Branding{Accent: "#ffcc00"}, false},
+		{"just dark enough", storage.Branding{Accent: "#767676"}, true}, // 4.54:1
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := s.UpdateOrg(ctx, "test", "acme", OrgChange{Branding: &c.b})
+			var ie *InputError
+			if c.ok != (err == nil) || (err != nil && !errors.As(err, &ie)) {
+				t.Fatalf("err %v, want ok=%v", err, c.ok)
+			}
+		})
+	}
+	o, _ := backend(t, s).GetOrganization(ctx, acme.ID)
+	if o.Branding != (storage.Branding{Accent: "#767676"}) {
+		t.Fatalf("stored %+v", o.Branding)
+	}
+	evs, _ := backend(t, s).ListAuditEvents(ctx, storage.AuditQuery{OrgID: acme.ID, Type: audit.OrgUpdated})
+	if len(evs) != 2 || evs[0].Details["branding"] != "logo=https://cdn.acme.example/logo.svg accent=#1d4ed8 -> logo=none accent=#767676" {
+		t.Fatalf("events %+v", evs)
+	}
+}

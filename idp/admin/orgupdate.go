@@ -1,9 +1,13 @@
 package admin
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,9 +23,11 @@ type OrgChange struct {
 	DisplayName *string
 	// Domains replaces the organization's domains.
 	Domains *[]string
+	// Branding replaces the organization's look on the login pages.
+	Branding *storage.Branding
 }
 
-// UpdateOrg changes the display name or the domains of the organization
+// UpdateOrg changes the display name, the domains or the branding of the organization
 // named org and records org.updated with each field changed. A domain
 // that one of the organization's connectors serves cannot be removed
 // (edit the connector first): home-realm discovery would otherwise send
@@ -51,7 +57,17 @@ func (s *Service) UpdateOrg(ctx context.Context, actor, org string, ch OrgChange
 		}
 		next.Domains = domains
 	}
+	if ch.Branding != nil {
+		b, err := s.checkBranding(*ch.Branding)
+		if err != nil {
+			return o, err
+		}
+		next.Branding = b
+	}
 	changes := map[string]string{}
+	if next.Branding != o.Branding {
+		changes["branding"] = describeBranding(o.Branding) + " -> " + describeBranding(next.Branding)
+	}
 	if next.DisplayName != o.DisplayName {
 		changes["display_name"] = o.DisplayName + " -> " + next.DisplayName
 	}
@@ -63,7 +79,7 @@ func (s *Service) UpdateOrg(ctx context.Context, actor, org string, ch OrgChange
 	}
 	now := s.Now()
 	o, err = s.Store.UpdateOrganization(ctx, o.ID, func(cur storage.Organization) (storage.Organization, error) {
-		cur.DisplayName, cur.Domains, cur.UpdatedAt = next.DisplayName, next.Domains, now
+		cur.DisplayName, cur.Domains, cur.Branding, cur.UpdatedAt = next.DisplayName, next.Domains, next.Branding, now
 		return cur, nil
 	})
 	switch {
@@ -177,4 +193,54 @@ func (s *Service) DefaultText(setting string) string {
 		return onOff(p.BreachCheck)
 	}
 	return ""
+}
+
+// MaxLogoURL bounds a logo's URL.
+const MaxLogoURL = 2048
+
+var accentRE = regexp.MustCompile(`^#[0-9a-f]{6}$`)
+
+// checkBranding returns b in canonical form, or an InputError: the logo an
+// https URL (http too in dev mode) without credentials, the accent a
+// #rrggbb colour on which white text has the 4.5:1 contrast WCAG asks of
+// text (the buttons it colours have white labels).
+func (s *Service) checkBranding(b storage.Branding) (storage.Branding, error) {
+	b.LogoURL, b.Accent = strings.TrimSpace(b.LogoURL), strings.ToLower(strings.TrimSpace(b.Accent))
+	if b.LogoURL != "" {
+		u, err := url.Parse(b.LogoURL)
+		ok := err == nil && u.Host != "" && u.User == nil && (u.Scheme == "https" || (s.Federation.Dev && u.Scheme == "http"))
+		if !ok || len(b.LogoURL) > MaxLogoURL || !storage.Storable(b.LogoURL) {
+			return b, inputErr("logo URL %q: give an https URL of an image, at most %d characters", shorten(b.LogoURL), MaxLogoURL)
+		}
+	}
+	if b.Accent != "" {
+		if !accentRE.MatchString(b.Accent) {
+			return b, inputErr("accent colour %q: give it as #rrggbb, such as #1d4ed8", shorten(b.Accent))
+		}
+		if c := contrastWithWhite(b.Accent); c < 4.5 {
+			return b, inputErr("accent colour %s is too light for white button text (contrast %.1f:1; it needs 4.5:1): choose a darker one", b.Accent, c)
+		}
+	}
+	return b, nil
+}
+
+// contrastWithWhite is WCAG 2's contrast ratio of white on hex (#rrggbb).
+func contrastWithWhite(hex string) float64 {
+	lin := func(s string) float64 {
+		v, _ := strconv.ParseUint(s, 16, 8)
+		c := float64(v) / 255
+		if c <= 0.04045 {
+			return c / 12.92
+		}
+		return math.Pow((c+0.055)/1.055, 2.4)
+	}
+	l := 0.2126*lin(hex[1:3]) + 0.7152*lin(hex[3:5]) + 0.0722*lin(hex[5:7])
+	return 1.05 / (l + 0.05)
+}
+
+func describeBranding(b storage.Branding) string {
+	if !b.Branded() {
+		return "none"
+	}
+	return fmt.Sprintf("logo=%s accent=%s", cmp.Or(b.LogoURL, "none"), cmp.Or(b.Accent, "none"))
 }

@@ -223,6 +223,7 @@ func (i *Instance) newWeb(secure bool) (*Web, error) {
 	pages.Self, pages.Forgot, pages.Factors = i.SelfService, i.Config.Reset.Enabled, i.SelfService
 	pages.Issuer, pages.SecureCookies, pages.SSOOffered = i.Config.Issuer, secure, i.Connectors.Offered
 	pages.Links, pages.Devices, pages.Profiles = i.Admin, i.SelfService, i.SelfService
+	pages.Brands = brands{i.Store}
 	prot, err := csrf.New(csrf.Options{Secret: csrfSecret, Secure: secure, AllowedOrigins: []string{i.Config.Issuer},
 		Logger: i.Logger, Reject: func(w http.ResponseWriter, r *http.Request, status int) {
 			pages.Error(w, r, status, "This form has expired. Please go back and try again.")
@@ -289,4 +290,43 @@ func integration(issuer string) console.Integration {
 		Token: issuer + oidcop.PathToken, Userinfo: issuer + oidcop.PathUserinfo, EndSession: issuer + oidcop.PathEndSession,
 		JWKS: issuer + oidcop.PathKeys, SAMLEntityID: issuer + samlidp.PathMetadata, SAMLMetadata: issuer + samlidp.PathMetadata,
 		SAMLSSO: issuer + samlidp.PathSSO, SAMLSLO: issuer + samlidp.PathSLO}
+}
+
+// brands gives the sign-in pages the look of the organization a login
+// belongs to (storage.Organization.Branding).
+type brands struct{ st storage.Storage }
+
+var _ ui.Brands = brands{}
+
+func (b brands) org(ctx context.Context, orgID string) (ui.Brand, bool, error) {
+	o, err := b.st.GetOrganization(ctx, orgID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return ui.Brand{}, false, nil
+	} else if err != nil {
+		return ui.Brand{}, false, fmt.Errorf("brand: %w", err)
+	}
+	if !o.Branding.Branded() {
+		return ui.Brand{}, false, nil
+	}
+	return ui.Brand{Name: o.DisplayName, LogoURL: o.Branding.LogoURL, Accent: o.Branding.Accent}, true, nil
+}
+
+func (b brands) UserBrand(ctx context.Context, userID string) (ui.Brand, bool, error) {
+	u, err := b.st.GetUser(ctx, userID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return ui.Brand{}, false, nil
+	} else if err != nil {
+		return ui.Brand{}, false, fmt.Errorf("brand: %w", err)
+	}
+	return b.org(ctx, u.OrgID)
+}
+
+func (b brands) ConnectorBrand(ctx context.Context, connectorID string) (ui.Brand, bool, error) {
+	c, err := b.st.GetConnector(ctx, connectorID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return ui.Brand{}, false, nil
+	} else if err != nil {
+		return ui.Brand{}, false, fmt.Errorf("brand: %w", err)
+	}
+	return b.org(ctx, c.OrgID)
 }

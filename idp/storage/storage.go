@@ -87,9 +87,26 @@ type Organization struct {
 	Domains        []string
 	MFA            MFAPolicy
 	PasswordPolicy PasswordPolicy
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// Branding is how the login pages look to the organization's users
+	// once they are known (after the email step, on SSO pages).
+	Branding  Branding
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
+
+// Branding is an organization's look on the login pages; the zero value
+// is Gatehouse's own. DisplayName is the organization's.
+type Branding struct {
+	// LogoURL is an https image URL shown above the page (the pages'
+	// CSP allows that one origin for images).
+	LogoURL string `json:"logo_url,omitempty"`
+	// Accent is a #rrggbb colour for the main buttons, dark enough for
+	// white text (4.5:1).
+	Accent string `json:"accent,omitempty"`
+}
+
+// Branded reports whether b changes anything.
+func (b Branding) Branded() bool { return b.LogoURL != "" || b.Accent != "" }
 
 // MFAPolicy is the organization's second-factor policy.
 type MFAPolicy struct {

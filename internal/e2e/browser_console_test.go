@@ -247,11 +247,22 @@ func TestBrowserConsoleJourney(t *testing.T) {
 	}
 	adm.step("scroll to the policy", chromedp.ScrollIntoView(chromedp.ID("mfa-h")))
 	adm.shot(shots, "console-org-mfa.png")
+	// Its accent colour on the sign-in pages (no logo: the test has no
+	// network to fetch one from).
+	adm.step("brand the organization", chromedp.SendKeys(chromedp.ID("b-accent"), "#0f5132"), chromedp.Click(chromedp.ID("branding-save")),
+		chromedp.WaitVisible(chromedp.CSS(`#b-accent[value="#0f5132"]`)))
+	adm.at("org")
 
 	// A user signs in and enrols the app: the policy asks them to.
 	ann := h.consoleBrowser(t, chromium, axe)
 	ann.open("/me", "login")
 	ann.password("ann@example.com")
+	ann.step("the branded enrolment", chromedp.WaitVisible(chromedp.CSS("header[data-brand]")))
+	// The brand's rule applies: the CSP let its hash through.
+	if c, err := chromedp.Run(ann.ctx, chromedp.Evaluate[string](`getComputedStyle(document.querySelector('header[data-brand]')).borderBottomColor`)); err != nil ||
+		c != "rgb(15, 81, 50)" {
+		t.Fatalf("the brand's colour on the page: %q (%v)", c, err)
+	}
 	ann.enrolApp()
 	ann.at("me_profile")
 	if got := ann.text("#mfa-status"); !strings.HasPrefix(got, "On: 1 method") {

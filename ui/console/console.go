@@ -175,6 +175,7 @@ func (h *Handlers) Mount(handle func(pattern string, handler http.Handler)) {
 	handle("POST "+pathOrgDetails, h.post(h.orgDetails))
 	handle("POST "+pathOrgMFA, h.post(h.orgMFA))
 	handle("POST "+pathOrgPassword, h.post(h.orgPassword))
+	handle("POST "+pathOrgBranding, h.post(h.orgBranding))
 	handle("GET "+PathAudit, http.HandlerFunc(h.audit))
 	handle("GET "+PathAuditCSV, http.HandlerFunc(h.auditCSV))
 	h.mountApps(handle)

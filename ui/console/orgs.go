@@ -25,6 +25,7 @@ const (
 	pathOrgDetails  = "/admin/orgs/{name}/details"
 	pathOrgMFA      = "/admin/orgs/{name}/mfa"
 	pathOrgPassword = "/admin/orgs/{name}/password"
+	pathOrgBranding = "/admin/orgs/{name}/branding"
 )
 
 // OrgURL is the page of the organization named name.
@@ -136,6 +137,9 @@ type orgData struct {
 	DetailsURL  string
 	MFAURL      string
 	PasswordURL string
+	BrandingURL string
+	Logo        string
+	Accent      string
 	// ErrorIn is which form Error is about.
 	ErrorIn, Error   string
 	Display, Domains string
@@ -154,6 +158,7 @@ var orgNotices = map[string]string{
 	"details":  "The details are saved.",
 	"mfa":      "The MFA policy is saved; it applies from each user's next sign-in.",
 	"password": "The password policy is saved.",
+	"branding": "The branding is saved: the organization's users see it on the sign-in pages once they are known.",
 }
 
 // methodLabels name the second-factor methods on the policy form.
@@ -186,7 +191,7 @@ func (h *Handlers) orgData(w http.ResponseWriter, r *http.Request, name string) 
 	o := info.Org
 	base := OrgURL(o.Name)
 	d := orgData{Org: o, CSRFToken: h.CSRF.Token(w, r, bindForms), DetailsURL: base + "/details", MFAURL: base + "/mfa",
-		PasswordURL: base + "/password", Display: o.DisplayName, Domains: strings.Join(o.Domains, "\n"),
+		PasswordURL: base + "/password", BrandingURL: base + "/branding", Logo: o.Branding.LogoURL, Accent: o.Branding.Accent, Display: o.DisplayName, Domains: strings.Join(o.Domains, "\n"),
 		Policy: admin.DescribeMFAPolicy(o.MFA), Lockout: h.Lockout, LockoutFor: spell(h.Lockout.Duration)}
 	d.MFA = admin.MFAPolicyInput{Required: o.MFA.Required, Methods: o.MFA.AllowedMethods, AllowSkip: o.MFA.AllowSkip,
 		OtherEmail: o.MFA.OtherEmail, SMSSelfEnrol: o.MFA.SMSSelfEnrol}
@@ -319,4 +324,20 @@ func spell(d time.Duration) string {
 		unit += "s"
 	}
 	return fmt.Sprintf("%d %s", n, unit)
+}
+
+// orgBranding saves the branding form; empty fields are Gatehouse's own
+// look.
+func (h *Handlers) orgBranding(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	c, ok := h.who(w, r, OrgURL(name), false)
+	if !ok || !h.adminOnly(w, r, c) {
+		return
+	}
+	b := storage.Branding{LogoURL: r.PostForm.Get("logo_url"), Accent: r.PostForm.Get("accent")}
+	if _, err := h.Admin.UpdateOrg(r.Context(), c.actor(), name, admin.OrgChange{Branding: &b}); err != nil {
+		h.orgFormError(w, r, c, name, "branding", err, func(d *orgData) { d.Logo, d.Accent = b.LogoURL, b.Accent })
+		return
+	}
+	http.Redirect(w, r, OrgURL(name)+"?done=branding", http.StatusSeeOther)
 }

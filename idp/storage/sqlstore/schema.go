@@ -20,6 +20,7 @@ var orgs = newTable("organizations", "id",
 		f.jsonText("password_policy", &o.PasswordPolicy, nil)
 		f.time("created_at", &o.CreatedAt)
 		f.time("updated_at", &o.UpdatedAt)
+		f.jsonText("branding", &o.Branding, nil) // 0013_branding.sql
 		return f
 	})
 

@@ -143,6 +143,7 @@ func testOrganizationUpdateReplacesDomains(t *testing.T, f *fixture) {
 	want.MFA = storage.MFAPolicy{Required: false}
 	maxAge, off := 90*24*time.Hour, false
 	want.PasswordPolicy = storage.PasswordPolicy{MinLength: 15, MaxAge: &maxAge, BreachCheck: &off}
+	want.Branding = storage.Branding{LogoURL: "https://cdn.acme.example/logo.svg", Accent: "#0f5132"}
 	want.UpdatedAt = at(time.Second)
 	got, err := f.s.UpdateOrganization(f.ctx, o.ID, func(cur storage.Organization) (storage.Organization, error) {
 		checkEqual(t, "row seen by the update function", o, cur)
@@ -150,6 +151,7 @@ func testOrganizationUpdateReplacesDomains(t *testing.T, f *fixture) {
 		cur.Domains = want.Domains
 		cur.MFA = want.MFA
 		cur.PasswordPolicy = want.PasswordPolicy
+		cur.Branding = want.Branding
 		cur.UpdatedAt = want.UpdatedAt
 		return cur, nil
 	})

@@ -298,10 +298,31 @@ func (f *fixture) base(t *testing.T) base {
 		user:   newUser("user-1", "org-1", "alice@acme.example"),
 		client: newClient("client-1", "org-1"),
 	}
-	mustOK(t, f.s.CreateOrganization(f.ctx, b.org), "CreateOrganization")
+	b.org = f.createOrg(t, b.org)
 	b.user = f.createUser(t, b.user) // an upgrade test's user lacks the newer columns
 	b.client = f.createClient(t, b.client)
 	return b
+}
+
+// createOrg stores o; in an upgrade test, in the version-1 columns (no
+// branding: 0013), with its domains.
+func (f *fixture) createOrg(t *testing.T, o storage.Organization) storage.Organization {
+	t.Helper()
+	if f.v1 != nil {
+		o.Branding = storage.Branding{}
+		mfa, _ := json.Marshal(o.MFA)
+		pp, _ := json.Marshal(o.PasswordPolicy)
+		mustOK(t, f.v1(f.ctx, `INSERT INTO organizations (id, name, display_name, mfa, password_policy, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, o.ID, o.Name, o.DisplayName, string(mfa), string(pp),
+			micros0(o.CreatedAt), micros0(o.UpdatedAt)), "insert a version-1 organization "+o.ID)
+		for i, d := range o.Domains {
+			mustOK(t, f.v1(f.ctx, `INSERT INTO org_domains (domain, org_id, ord) VALUES ($1, $2, $3)`, d, o.ID, i),
+				"insert a version-1 domain "+d)
+		}
+		return o
+	}
+	mustOK(t, f.s.CreateOrganization(f.ctx, o), "CreateOrganization "+o.ID)
+	return o
 }
 
 func (f *fixture) createClient(t *testing.T, c storage.Client) storage.Client {

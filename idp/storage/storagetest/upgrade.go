@@ -27,6 +27,7 @@ func Upgrades(t *testing.T, newStore func(t *testing.T) (s storage.Storage, migr
 		{"0008FactorLookup", 7, testUpgradeFactorLookup},
 		{"0009Federation", 8, testUpgradeFederation},
 		{"0010SAML", 9, testUpgradeSAML},
+		{"0013Branding", 12, testUpgradeBranding},
 	} {
 		t.Run(u.name, func(t *testing.T) {
 			s, migrateTo, exec := newStore(t)
@@ -289,5 +290,26 @@ func testUpgradeSAML(t *testing.T, f *fixture, _ Exec, migrate func() error) {
 	checkOK(t, f.s.UseSAMLRequestID(f.ctx, spA, "id-1", at(time.Hour), at(0)), "UseSAMLRequestID after upgrade")
 	if _, err := f.s.PersistentNameID(f.ctx, spA, b.user.ID, "n-1"); !checkOK(t, err, "PersistentNameID after upgrade") {
 		return
+	}
+}
+
+// testUpgradeBranding: 0013 adds organizations.branding. An organization
+// written before it keeps every field and has no branding; afterwards
+// branding round-trips.
+func testUpgradeBranding(t *testing.T, f *fixture, _ Exec, migrate func() error) {
+	b := f.base(t)
+	mustOK(t, migrate(), "migrate")
+	got, err := f.s.GetOrganization(f.ctx, b.org.ID)
+	if checkOK(t, err, "GetOrganization after upgrade") {
+		checkEqual(t, "organization after upgrade", b.org, got)
+	}
+	want := b.org
+	want.Branding = storage.Branding{LogoURL: "https://acme.example/logo.png", Accent: "#123456"}
+	got, err = f.s.UpdateOrganization(f.ctx, b.org.ID, func(o storage.Organization) (storage.Organization, error) {
+		o.Branding = want.Branding
+		return o, nil
+	})
+	if checkOK(t, err, "UpdateOrganization after upgrade") {
+		checkEqual(t, "branded organization", want, got)
 	}
 }

@@ -1,0 +1,4 @@
+-- An organization's branding of the login pages (storage.Branding, as
+-- JSON): rows written before it read as none. Keep in step with
+-- sqlite/0013_branding.sql.
+ALTER TABLE organizations ADD COLUMN branding TEXT NOT NULL DEFAULT '{}';
