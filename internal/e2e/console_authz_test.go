@@ -110,6 +110,7 @@ func TestConsoleAuthorizationMatrix(t *testing.T) {
 			{"POST", "/admin/orgs/default/details", url.Values{"display_name": {"Renamed"}}, [5]int{403, 403, 403, 403, 200}},
 			{"POST", "/admin/orgs/default/mfa", url.Values{"required": {"on"}, "method": {"totp"}}, [5]int{403, 403, 403, 403, 200}},
 			{"POST", "/admin/orgs/default/password", url.Values{"min_length": {"14"}}, [5]int{403, 403, 403, 403, 200}},
+			{"POST", "/admin/orgs/default/branding", url.Values{"accent": {"#0f5132"}}, [5]int{403, 403, 403, 403, 200}},
 			{"GET", "/admin/connectors", nil, [5]int{login, 403, 200, 200, 200}},
 			{"GET", "/admin/connectors/new?org=default&type=oidc&id=new-sso", nil, [5]int{login, 403, 422, 200, 200}},
 			{"GET", "/admin/connectors/def-sso", nil, [5]int{login, 403, 404, 200, 200}},
@@ -170,7 +171,7 @@ func TestConsoleAuthorizationMatrix(t *testing.T) {
 			}
 		}
 		// Only the admin's forms changed anything.
-		if o := h.org("default"); o.DisplayName != "Renamed" || !o.MFA.Required || o.PasswordPolicy.MinLength != 14 {
+		if o := h.org("default"); o.DisplayName != "Renamed" || !o.MFA.Required || o.PasswordPolicy.MinLength != 14 || o.Branding.Accent != "#0f5132" {
 			t.Errorf("the admin's changes: %+v", o)
 		}
 		if orgs, _ := h.inst.Store.ListOrganizations(h.ctx); len(orgs) != 3 {
