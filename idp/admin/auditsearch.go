@@ -119,16 +119,9 @@ func (s *Service) auditQuery(ctx context.Context, reach Reach, f AuditFilter) (s
 	if f.Before < 0 {
 		return q, inputErr("no such page")
 	}
-	switch {
-	case f.OrgID != "" && !reach.Org(f.OrgID):
-		return q, inputErr("no such organization")
-	case f.OrgID != "":
-		q.OrgID = f.OrgID
-	case reach.all:
-	case len(reach.orgs) > 0:
-		q.OrgID = reach.orgs[0]
-	default:
-		return q, inputErr("no such organization")
+	var err error
+	if q.OrgID, err = reach.scope(f.OrgID); err != nil {
+		return q, err
 	}
 	if t := strings.TrimSpace(f.Type); t != "" {
 		if !auditTypeRE.MatchString(t) {

@@ -120,3 +120,21 @@ func (s *Service) ListUsersInReach(ctx context.Context, reach Reach, org, afterE
 	}
 	return users, nil
 }
+
+// scope is the organization a list of reach shows when orgID is asked for
+// ("" : none asked): orgID itself when in reach; with none asked, every
+// organization ("") for Everyone, and an organization admin's first.
+// Another organization is an InputError.
+func (r Reach) scope(orgID string) (string, error) {
+	switch {
+	case orgID != "" && !r.Org(orgID):
+		return "", inputErr("no such organization")
+	case orgID != "":
+		return orgID, nil
+	case r.all:
+		return "", nil
+	case len(r.orgs) > 0:
+		return r.orgs[0], nil
+	}
+	return "", inputErr("no such organization")
+}

@@ -147,16 +147,9 @@ func (s *Service) userQuery(reach Reach, f UserFilter) (storage.UserQuery, error
 	if f.After != "" && f.Before != "" {
 		return q, inputErr("one page cursor at a time")
 	}
-	switch {
-	case f.OrgID != "" && !reach.Org(f.OrgID):
-		return q, inputErr("no such organization")
-	case f.OrgID != "":
-		q.OrgID = f.OrgID
-	case reach.all:
-	case len(reach.orgs) > 0:
-		q.OrgID = reach.orgs[0]
-	default:
-		return q, inputErr("no such organization")
+	var err error
+	if q.OrgID, err = reach.scope(f.OrgID); err != nil {
+		return q, err
 	}
 	search := strings.TrimSpace(f.Search)
 	if len(search) > maxSearch || !utf8.ValidString(search) || strings.ContainsRune(search, 0) {

@@ -78,17 +78,12 @@ func (h *Handlers) audit(w http.ResponseWriter, r *http.Request) {
 		h.actionError(w, r, err)
 		return
 	}
-	orgs, err := h.Admin.ListOrgs(r.Context())
+	orgs, err := h.orgsInReach(r, c, page.OrgID, byID)
 	if err != nil {
 		h.actionError(w, r, err)
 		return
 	}
-	d := auditData{Filter: f, AllOrgs: c.admin, Types: eventTypes, SelfURL: PathAudit}
-	for _, o := range orgs {
-		if c.reach.Org(o.ID) {
-			d.Orgs = append(d.Orgs, orgOption{ID: o.ID, Name: o.DisplayName, Selected: o.ID == page.OrgID})
-		}
-	}
+	d := auditData{Filter: f, Orgs: orgs, AllOrgs: c.admin, Types: eventTypes, SelfURL: PathAudit}
 	for _, row := range page.Rows {
 		d.Rows = append(d.Rows, auditRow{AuditRow: row, Details: details(row.Event.Details)})
 	}

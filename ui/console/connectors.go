@@ -117,27 +117,11 @@ func (h *Handlers) connectors(w http.ResponseWriter, r *http.Request) {
 	for _, i := range list {
 		d.Rows = append(d.Rows, admin.ViewConnector(i))
 	}
-	if d.Orgs, err = h.orgsInReach(r, c, ""); err != nil {
+	if d.Orgs, err = h.orgsInReach(r, c, "", byName); err != nil {
 		h.actionError(w, r, err)
 		return
 	}
 	h.render(w, r, http.StatusOK, pageConnectors, "Connectors", &c, d)
-}
-
-// orgsInReach are the organizations c may pick, by name; selected is
-// ticked.
-func (h *Handlers) orgsInReach(r *http.Request, c caller, selected string) ([]orgOption, error) {
-	orgs, err := h.Admin.ListOrgs(r.Context())
-	if err != nil {
-		return nil, err
-	}
-	var out []orgOption
-	for _, o := range orgs {
-		if c.reach.Org(o.ID) {
-			out = append(out, orgOption{ID: o.Name, Name: o.DisplayName, Selected: o.Name == selected})
-		}
-	}
-	return out, nil
 }
 
 // connectorData is the settings page of a connector, new or stored.
@@ -177,7 +161,7 @@ func (h *Handlers) connectorNewPage(w http.ResponseWriter, r *http.Request, c ca
 		h.actionError(w, r, err)
 		return
 	}
-	orgs, err := h.orgsInReach(r, c, f.Org)
+	orgs, err := h.orgsInReach(r, c, f.Org, byName)
 	if err != nil {
 		h.actionError(w, r, err)
 		return

@@ -36,6 +36,25 @@ type orgOption struct {
 	Selected bool
 }
 
+// orgsInReach are the organizations c may pick, each keyed by key (its
+// ID or its name); the one whose key is selected is ticked.
+func (h *Handlers) orgsInReach(r *http.Request, c caller, selected string, key func(storage.Organization) string) ([]orgOption, error) {
+	orgs, err := h.Admin.ListOrgs(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	var out []orgOption
+	for _, o := range orgs {
+		if c.reach.Org(o.ID) {
+			out = append(out, orgOption{ID: key(o), Name: o.DisplayName, Selected: key(o) == selected})
+		}
+	}
+	return out, nil
+}
+
+func byID(o storage.Organization) string   { return o.ID }
+func byName(o storage.Organization) string { return o.Name }
+
 type option struct {
 	Value, Label string
 	Selected     bool
@@ -80,20 +99,15 @@ func (h *Handlers) users(w http.ResponseWriter, r *http.Request) {
 		h.actionError(w, r, err)
 		return
 	}
-	orgs, err := h.Admin.ListOrgs(r.Context())
+	orgs, err := h.orgsInReach(r, c, page.OrgID, byID)
 	if err != nil {
 		h.actionError(w, r, err)
 		return
 	}
-	d := usersData{Filter: f, AllOrgs: c.admin, States: options(stateFilters, f.State), MFA: options(mfaFilters, f.MFA),
+	d := usersData{Orgs: orgs, Filter: f, AllOrgs: c.admin, States: options(stateFilters, f.State), MFA: options(mfaFilters, f.MFA),
 		LastLogin: options(admin.LastLoginFilters, f.LastLogin), Page: page, CSRFToken: h.CSRF.Token(w, r, bindForms),
 		BulkURL: PathBulk, UsersPath: PathUsers}
 	d.Actions = options(admin.BulkActions, "")[1:]
-	for _, o := range orgs {
-		if c.reach.Org(o.ID) {
-			d.Orgs = append(d.Orgs, orgOption{ID: o.ID, Name: o.DisplayName, Selected: o.ID == page.OrgID})
-		}
-	}
 	link := func(key, cursor string) string {
 		if cursor == "" {
 			return ""

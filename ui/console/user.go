@@ -79,7 +79,7 @@ func (h *Handlers) userData(w http.ResponseWriter, r *http.Request, c caller, id
 		ProfileURL: UserURL(id) + "/profile", Name: d.User.Name, Phone: d.User.Phone, CanRoles: c.admin, RolesURL: UserURL(id) + "/roles"}
 	if c.admin {
 		var err error
-		if v.Orgs, err = h.orgsInReach(r, c, ""); err != nil {
+		if v.Orgs, err = h.orgsInReach(r, c, "", byName); err != nil {
 			h.actionError(w, r, err)
 			return userData{}, false
 		}
