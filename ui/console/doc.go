@@ -7,9 +7,10 @@
 // page without a session begins one, asking for a second factor
 // (acr_values MFA) when the console requires it, and the flow decides
 // every step. The console then requires the admin or an org-admin role,
-// and for sensitive actions (bulk actions now; policy, keys, clients
-// next) a sign-in within the last ten minutes, else it begins a fresh
-// login (prompt=login).
+// and for every change (a POST) a sign-in within the last ten minutes,
+// else it begins a fresh login (prompt=login). Organizations, applications, keys and roles are an
+// admin's (adminOnly: 403 for an organization admin); users, connectors
+// and the audit log are shown and changed within the caller's Reach.
 //
 // Every action is a call of idp/admin with the caller's Reach, so who may
 // act on whom, and every rule of the action, is idp/admin's: the handlers

@@ -92,7 +92,7 @@ func domainList(s string) []string {
 }
 
 func (h *Handlers) orgCreate(w http.ResponseWriter, r *http.Request) {
-	c, ok := h.who(w, r, PathOrgs, false)
+	c, ok := h.who(w, r, PathOrgs, true)
 	if !ok || !h.adminOnly(w, r, c) {
 		return
 	}
@@ -241,7 +241,7 @@ func (h *Handlers) orgFormError(w http.ResponseWriter, r *http.Request, c caller
 
 func (h *Handlers) orgDetails(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	c, ok := h.who(w, r, OrgURL(name), false)
+	c, ok := h.who(w, r, OrgURL(name), true)
 	if !ok || !h.adminOnly(w, r, c) {
 		return
 	}
@@ -330,7 +330,7 @@ func spell(d time.Duration) string {
 // look.
 func (h *Handlers) orgBranding(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	c, ok := h.who(w, r, OrgURL(name), false)
+	c, ok := h.who(w, r, OrgURL(name), true)
 	if !ok || !h.adminOnly(w, r, c) {
 		return
 	}
