@@ -240,3 +240,34 @@ func TestBranding(t *testing.T) {
 		t.Fatalf("events %+v", evs)
 	}
 }
+
+func TestChangeEmail(t *testing.T) {
+	ctx := context.Background()
+	s, _, _, users := consoleEnv(t)
+	st := backend(t, s)
+	if _, err := st.UpdateUser(ctx, users[0].ID, func(u storage.User) (storage.User, error) { u.EmailVerified = true; return u, nil }); err != nil {
+		t.Fatal(err)
+	}
+	str := func(s string) *string { return &s }
+	if _, err := s.UpdateUserProfile(ctx, "test", Everyone, users[0].ID, ProfileChange{Email: str(users[1].Email)}); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("another account's email: %v", err)
+	}
+	if _, err := s.UpdateUserProfile(ctx, "test", Everyone, users[0].ID, ProfileChange{Email: str("not an address")}); !isInput(err) {
+		t.Fatalf("a bad email: %v", err)
+	}
+	u, err := s.UpdateUserProfile(ctx, "test", Everyone, users[0].ID, ProfileChange{Email: str(" New.Address@Acme.Example ")})
+	if err != nil || u.Email != "new.address@acme.example" || u.EmailVerified {
+		t.Fatalf("changed: %+v, %v", u, err)
+	}
+	if got, err := st.GetUserByEmail(ctx, "new.address@acme.example"); err != nil || got.ID != users[0].ID {
+		t.Fatalf("lookup by the new address: %v", err)
+	}
+	evs, _ := st.ListAuditEvents(ctx, storage.AuditQuery{UserID: users[0].ID, Type: audit.UserEmailChanged})
+	if len(evs) != 1 || evs[0].Details["old"] != users[0].Email {
+		t.Fatalf("events %+v", evs)
+	}
+	// The same address again, verified by the admin in one change.
+	if u, err := s.UpdateUserProfile(ctx, "test", Everyone, users[0].ID, ProfileChange{Email: str("new.address@acme.example"), EmailVerified: ptr(true)}); err != nil || !u.EmailVerified {
+		t.Fatalf("%+v %v", u, err)
+	}
+}

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -32,6 +33,10 @@ type ProfileChange struct {
 	// EmailVerified marks the email as proven (or not): federation links
 	// an upstream identity to an account by email only when it is.
 	EmailVerified *bool
+	// Email replaces the account's address (another account's is a
+	// conflict). A new address is unverified unless EmailVerified says
+	// otherwise in the same change: nobody has proven it yet.
+	Email *string
 }
 
 // UpdateProfile changes what a user's profile shows: their display name
@@ -39,7 +44,7 @@ type ProfileChange struct {
 // written, and each field that really changed is one audit event. No
 // session ends: a profile is not a credential.
 func (s *Service) UpdateProfile(ctx context.Context, actor, email string, ch ProfileChange) (storage.User, error) {
-	name, number, err := checkProfile(ch)
+	v, err := checkProfile(ch)
 	if err != nil {
 		return storage.User{}, err
 	}
@@ -47,13 +52,13 @@ func (s *Service) UpdateProfile(ctx context.Context, actor, email string, ch Pro
 	if err != nil {
 		return u, err
 	}
-	return s.updateProfile(ctx, actor, u, ch, name, number)
+	return s.updateProfile(ctx, actor, u, ch, v)
 }
 
 // UpdateUserProfile is UpdateProfile of user id, within reach (an
 // organization admin does not change an admin's profile).
 func (s *Service) UpdateUserProfile(ctx context.Context, actor string, reach Reach, id string, ch ProfileChange) (storage.User, error) {
-	name, number, err := checkProfile(ch)
+	v, err := checkProfile(ch)
 	if err != nil {
 		return storage.User{}, err
 	}
@@ -61,28 +66,38 @@ func (s *Service) UpdateUserProfile(ctx context.Context, actor string, reach Rea
 	if err != nil {
 		return u, err
 	}
-	return s.updateProfile(ctx, actor, u, ch, name, number)
+	return s.updateProfile(ctx, actor, u, ch, v)
 }
 
+// checkedProfile is a ProfileChange's values as stored.
+type checkedProfile struct{ name, number, email string }
+
 // checkProfile checks every field of ch before anything is written: the
-// name as stored, and the number in E.164.
-func checkProfile(ch ProfileChange) (name, number string, err error) {
+// name as stored, the number in E.164, the email normalised.
+func checkProfile(ch ProfileChange) (checkedProfile, error) {
+	var v checkedProfile
+	var err error
 	if ch.Name != nil {
-		name = strings.TrimSpace(*ch.Name)
-		if err := checkText("name", name, MaxUserName); err != nil {
-			return "", "", err
+		v.name = strings.TrimSpace(*ch.Name)
+		if err := checkText("name", v.name, MaxUserName); err != nil {
+			return v, err
 		}
 	}
 	if ch.Phone != nil {
-		if number, err = parsePhone(*ch.Phone); err != nil {
-			return "", "", err
+		if v.number, err = parsePhone(*ch.Phone); err != nil {
+			return v, err
 		}
 	}
-	return name, number, nil
+	if ch.Email != nil {
+		if v.email, err = ValidateEmail(*ch.Email); err != nil {
+			return v, err
+		}
+	}
+	return v, nil
 }
 
-// updateProfile writes ch (its name and number checked) to u.
-func (s *Service) updateProfile(ctx context.Context, actor string, u storage.User, ch ProfileChange, name, number string) (storage.User, error) {
+// updateProfile writes ch (its values checked: v) to u.
+func (s *Service) updateProfile(ctx context.Context, actor string, u storage.User, ch ProfileChange, v checkedProfile) (storage.User, error) {
 	const op = "update user"
 	// The old values are read inside the update, so that the audit
 	// record says what this change replaced even when another one ran
@@ -92,21 +107,32 @@ func (s *Service) updateProfile(ctx context.Context, actor string, u storage.Use
 	u, err := s.Store.UpdateUser(ctx, u.ID, func(u storage.User) (storage.User, error) {
 		old = u
 		if ch.Name != nil {
-			u.Name = name
+			u.Name = v.name
 		}
 		if ch.Phone != nil {
-			u.Phone = number
+			u.Phone = v.number
+		}
+		if ch.Email != nil && v.email != u.Email {
+			u.Email, u.EmailVerified = v.email, false
 		}
 		if ch.EmailVerified != nil {
 			u.EmailVerified = *ch.EmailVerified
 		}
-		if u.Name != old.Name || u.Phone != old.Phone || u.EmailVerified != old.EmailVerified {
+		if u.Name != old.Name || u.Phone != old.Phone || u.Email != old.Email || u.EmailVerified != old.EmailVerified {
 			u.UpdatedAt = now
 		}
 		return u, nil
 	})
-	if err != nil {
+	if errors.Is(err, storage.ErrConflict) {
+		return storage.User{}, conflictErr("another account has the email %q", v.email)
+	} else if err != nil {
 		return storage.User{}, fmt.Errorf("%s: %w", op, err)
+	}
+	if u.Email != old.Email {
+		if err := s.Audit.Record(ctx, storage.AuditEvent{Type: audit.UserEmailChanged, OrgID: u.OrgID, ActorID: actor, UserID: u.ID,
+			Details: map[string]string{"old": old.Email, "new": u.Email}}); err != nil {
+			return u, err
+		}
 	}
 	if u.Name != old.Name {
 		if err := s.Audit.Record(ctx, storage.AuditEvent{Type: audit.UserNameChanged, OrgID: u.OrgID, ActorID: actor, UserID: u.ID}); err != nil {

@@ -133,6 +133,10 @@ const (
 	// UserEmailVerified: an administrator marked a user's email as
 	// verified or not (detail "verified": true or false).
 	UserEmailVerified = "user.email_verified_changed"
+	// UserEmailChanged: an administrator changed a user's email address
+	// (details "old" and "new"); the new one is unverified unless they
+	// said otherwise.
+	UserEmailChanged = "user.email_changed"
 	// SessionRevoked: one browser session of a user was signed out, by an
 	// administrator (the console's user page) or by the user from another
 	// session (/me); details "session" (its handle) and "by" ("admin" or

@@ -324,6 +324,16 @@ func TestConsoleUserPage(t *testing.T) {
 		if evs, _ := h.inst.Store.ListAuditEvents(h.ctx, storage.AuditQuery{UserID: annID, Type: audit.UserEmailVerified}); len(evs) != 1 {
 			t.Fatalf("%d email_verified events (the form unticked it), want 1", len(evs))
 		}
+		// A new address, taken by another account: refused; a free one:
+		// saved, unverified.
+		h.user("taken@example.com", alicePW)
+		edit.Set("email", "taken@example.com")
+		wantPage(t, "a taken address", b.post(h.issuer+"/admin/users/"+annID+"/profile", edit), http.StatusUnprocessableEntity, "has the email")
+		edit.Set("email", "ann.new@example.com")
+		wantPage(t, "a new address", b.post(h.issuer+"/admin/users/"+annID+"/profile", edit), http.StatusOK, "The profile is saved.")
+		if u := h.storedUser(annID); u.Email != "ann.new@example.com" || u.EmailVerified {
+			t.Fatalf("after the new address %q verified=%v", u.Email, u.EmailVerified)
+		}
 
 		// Roles: grant ann the org-admin role, revoke it; one's own admin
 		// role stays.

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/gatehouse-idp/gatehouse/idp/admin"
 )
@@ -36,7 +37,7 @@ type userData struct {
 	ProfileURL              string
 	// ProfileError is the profile form's mistake; Name and Phone what
 	// it shows (what was typed, after one).
-	ProfileError, Name, Phone string
+	ProfileError, Name, Phone, Email string
 	// CanRoles: the caller is an admin, who grants and revokes roles
 	// (RolesURL); Orgs are the organizations an org-admin role may name.
 	CanRoles  bool
@@ -76,7 +77,7 @@ func (h *Handlers) userData(w http.ResponseWriter, r *http.Request, c caller, id
 	v := userData{UserDetail: d, Notice: userNotices[r.URL.Query().Get("done")], Methods: h.Methods,
 		CSRFToken: h.CSRF.Token(w, r, bindForms), RunURL: PathBulkRun,
 		RevokeURL: UserURL(id) + "/sessions/revoke", UnlinkURL: UserURL(id) + "/links/remove",
-		ProfileURL: UserURL(id) + "/profile", Name: d.User.Name, Phone: d.User.Phone, CanRoles: c.admin, RolesURL: UserURL(id) + "/roles"}
+		ProfileURL: UserURL(id) + "/profile", Name: d.User.Name, Phone: d.User.Phone, Email: d.User.Email, CanRoles: c.admin, RolesURL: UserURL(id) + "/roles"}
 	if c.admin {
 		var err error
 		if v.Orgs, err = h.orgsInReach(r, c, "", byName); err != nil {
@@ -132,8 +133,8 @@ func (h *Handlers) userUnlink(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, UserURL(id)+"?done=unlinked", http.StatusSeeOther)
 }
 
-// userEdit saves the profile form: name, phone (with its country code)
-// and whether the email is verified.
+// userEdit saves the profile form: name, email, phone (with its country
+// code) and whether the email is verified.
 func (h *Handlers) userEdit(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	c, ok := h.who(w, r, UserURL(id), true)
@@ -141,14 +142,18 @@ func (h *Handlers) userEdit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := r.PostForm
-	name, number, verified := f.Get("name"), f.Get("phone"), f.Get("email_verified") == "on"
-	_, err := h.Admin.UpdateUserProfile(r.Context(), c.actor(), c.reach, id, admin.ProfileChange{Name: &name, Phone: &number, EmailVerified: &verified})
+	name, number, email, verified := f.Get("name"), f.Get("phone"), f.Get("email"), f.Get("email_verified") == "on"
+	ch := admin.ProfileChange{Name: &name, Phone: &number, EmailVerified: &verified}
+	if strings.TrimSpace(email) != "" {
+		ch.Email = &email
+	}
+	_, err := h.Admin.UpdateUserProfile(r.Context(), c.actor(), c.reach, id, ch)
 	if msg, isInput := inputMessage(err); isInput {
 		v, ok := h.userData(w, r, c, id)
 		if !ok {
 			return
 		}
-		v.ProfileError, v.Name, v.Phone = msg, name, number
+		v.ProfileError, v.Name, v.Phone, v.Email = msg, name, number, email
 		h.render(w, r, http.StatusUnprocessableEntity, pageUser, v.User.Email, &c, v)
 		return
 	} else if err != nil {
