@@ -27,8 +27,8 @@ type OrgChange struct {
 	Branding *storage.Branding
 }
 
-// UpdateOrg changes the display name, the domains or the branding of the organization
-// named org and records org.updated with each field changed. A domain
+// UpdateOrg changes the display name, the domains or the branding of the
+// organization named org and records org.updated with each field changed. A domain
 // that one of the organization's connectors serves cannot be removed
 // (edit the connector first): home-realm discovery would otherwise send
 // its users to a connector of an organization that no longer owns their
@@ -79,7 +79,18 @@ func (s *Service) UpdateOrg(ctx context.Context, actor, org string, ch OrgChange
 	}
 	now := s.Now()
 	o, err = s.Store.UpdateOrganization(ctx, o.ID, func(cur storage.Organization) (storage.Organization, error) {
-		cur.DisplayName, cur.Domains, cur.Branding, cur.UpdatedAt = next.DisplayName, next.Domains, next.Branding, now
+		// Only the fields given: a connector's claim of a domain that ran
+		// meanwhile must not be undone by a change of the name.
+		if ch.DisplayName != nil {
+			cur.DisplayName = next.DisplayName
+		}
+		if ch.Domains != nil {
+			cur.Domains = next.Domains
+		}
+		if ch.Branding != nil {
+			cur.Branding = next.Branding
+		}
+		cur.UpdatedAt = now
 		return cur, nil
 	})
 	switch {

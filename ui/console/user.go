@@ -3,6 +3,7 @@ package console
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -86,6 +87,10 @@ func (h *Handlers) userData(w http.ResponseWriter, r *http.Request, c caller, id
 		}
 	}
 	v.Actions = options(admin.BulkActions, "")[1:]
+	if id == c.user.ID {
+		// idp/admin refuses both for oneself; the page does not offer them.
+		v.Actions = slices.DeleteFunc(v.Actions, func(o option) bool { return o.Value == admin.BulkResetMFA || o.Value == admin.BulkDisable })
+	}
 	if d.OlderEvents > 0 {
 		v.OlderURL = UserURL(id) + "?before=" + strconv.FormatInt(d.OlderEvents, 10)
 	}
