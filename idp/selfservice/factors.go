@@ -182,18 +182,25 @@ func (s *Service) Factors(ctx context.Context, userID string) ([]storage.Factor,
 
 // account loads the user and their organization's MFA policy.
 func (s *Service) account(ctx context.Context, userID string) (storage.User, storage.MFAPolicy, error) {
+	u, o, err := s.accountOrg(ctx, userID)
+	return u, o.MFA, err
+}
+
+// accountOrg loads the user and their organization (the zero one when
+// they have none).
+func (s *Service) accountOrg(ctx context.Context, userID string) (storage.User, storage.Organization, error) {
 	u, err := s.Store.GetUser(ctx, userID)
 	if err != nil {
-		return u, storage.MFAPolicy{}, fmt.Errorf("selfservice: load account: %w", err)
+		return u, storage.Organization{}, fmt.Errorf("selfservice: load account: %w", err)
 	}
 	if u.OrgID == "" {
-		return u, storage.MFAPolicy{}, nil
+		return u, storage.Organization{}, nil
 	}
 	o, err := s.Store.GetOrganization(ctx, u.OrgID)
 	if err != nil {
-		return u, storage.MFAPolicy{}, fmt.Errorf("selfservice: organization: %w", err)
+		return u, storage.Organization{}, fmt.Errorf("selfservice: organization: %w", err)
 	}
-	return u, o.MFA, nil
+	return u, o, nil
 }
 
 // pending is u's enrolment id of kind, while it waits for its code.
@@ -331,11 +338,9 @@ func (s *Service) confirmed(ctx context.Context, u storage.User, f storage.Facto
 	if s.Recovery == nil {
 		return c, nil
 	}
-	all, err := s.Store.ListFactors(ctx, u.ID, now)
-	if err != nil {
-		return c, fmt.Errorf("selfservice: factors: %w", err)
-	}
-	for _, r := range all {
+	// before holds the recovery codes as they are: this unit has changed
+	// no factor but f's data.
+	for _, r := range before {
 		if r.Kind == storage.FactorRecovery && !r.ConfirmedAt.IsZero() && r.LastUsedAt.IsZero() {
 			return c, nil
 		}

@@ -46,18 +46,12 @@ func (e *ProfileError) Unwrap() error { return ErrProfile }
 
 // Profile returns the profile of userID.
 func (s *Service) Profile(ctx context.Context, userID string) (Profile, error) {
-	u, p, err := s.account(ctx, userID)
+	u, o, err := s.accountOrg(ctx, userID)
 	if err != nil {
 		return Profile{}, err
 	}
-	pr := Profile{User: u, Required: p.Required}
-	if u.OrgID != "" {
-		o, err := s.Store.GetOrganization(ctx, u.OrgID)
-		if err != nil {
-			return Profile{}, fmt.Errorf("selfservice: organization: %w", err)
-		}
-		pr.Org = o.DisplayName
-	}
+	p := o.MFA
+	pr := Profile{User: u, Org: o.DisplayName, Required: p.Required}
 	all, err := s.Store.ListFactors(ctx, u.ID, s.now())
 	if err != nil {
 		return Profile{}, fmt.Errorf("selfservice: factors: %w", err)

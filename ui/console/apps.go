@@ -11,6 +11,8 @@ import (
 
 	"github.com/gatehouse-idp/gatehouse/idp/admin"
 	"github.com/gatehouse-idp/gatehouse/idp/clients"
+	"github.com/gatehouse-idp/gatehouse/idp/keys"
+	"github.com/gatehouse-idp/gatehouse/idp/samlidp/spmeta"
 	"github.com/gatehouse-idp/gatehouse/idp/storage"
 )
 
@@ -23,17 +25,16 @@ import (
 
 // Paths of the applications section.
 const (
-	PathApps          = "/admin/apps"
-	pathClientNew     = "/admin/apps/oidc"
-	pathClient        = "/admin/apps/oidc/{id}"
-	pathClientRotate  = "/admin/apps/oidc/{id}/rotate"
-	pathClientDelete  = "/admin/apps/oidc/{id}/delete"
-	pathSPNew         = "/admin/apps/saml"
-	PathSP            = "/admin/apps/saml/sp" // ?entity=
-	pathSPSave        = "/admin/apps/saml/sp/save"
-	pathSPDelete      = "/admin/apps/saml/sp/delete"
-	pathSPRefresh     = "/admin/apps/saml/sp/refresh"
-	maxMetadataUpload = 1 << 20
+	PathApps         = "/admin/apps"
+	pathClientNew    = "/admin/apps/oidc"
+	pathClient       = "/admin/apps/oidc/{id}"
+	pathClientRotate = "/admin/apps/oidc/{id}/rotate"
+	pathClientDelete = "/admin/apps/oidc/{id}/delete"
+	pathSPNew        = "/admin/apps/saml"
+	PathSP           = "/admin/apps/saml/sp" // ?entity=
+	pathSPSave       = "/admin/apps/saml/sp/save"
+	pathSPDelete     = "/admin/apps/saml/sp/delete"
+	pathSPRefresh    = "/admin/apps/saml/sp/refresh"
 )
 
 // ClientURL is the page of OIDC client id.
@@ -111,7 +112,7 @@ func newClientForm(in clients.Input) clientForm {
 		f.Grants = append(f.Grants, option{Value: g[0], Label: g[1], Selected: slices.Contains(grants, g[0])})
 	}
 	alg := in.IDTokenSignedResponseAlg
-	for _, a := range []string{clients.DefaultIDTokenAlg, "ES256", "EdDSA"} {
+	for _, a := range keys.Algorithms() { // the server signs with each
 		f.Algs = append(f.Algs, option{Value: a, Label: a, Selected: a == alg || (alg == "" && a == clients.DefaultIDTokenAlg)})
 	}
 	format := in.AccessTokenFormat
@@ -393,7 +394,8 @@ func readPart(fh *multipart.FileHeader) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, maxMetadataUpload+1))
+	// One byte past the bound, so that idp/admin refuses it by size.
+	return io.ReadAll(io.LimitReader(f, spmeta.MaxSize+1))
 }
 
 func (h *Handlers) spCreate(w http.ResponseWriter, r *http.Request) {

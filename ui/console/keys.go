@@ -42,9 +42,15 @@ type keysData struct {
 	RotateURL string
 }
 
-// keyChains are the chains a rotation may name, as use/alg.
-var keyChains = [][2]string{{"oidc/", "Every OpenID Connect algorithm"}, {"oidc/RS256", "OpenID Connect RS256"},
-	{"oidc/ES256", "OpenID Connect ES256"}, {"oidc/EdDSA", "OpenID Connect EdDSA"}, {"saml/", "SAML"}}
+// keyChains are the chains a rotation may name, as use/alg: every OIDC
+// algorithm, each one, and SAML.
+func keyChains() [][2]string {
+	out := [][2]string{{"oidc/", "Every OpenID Connect algorithm"}}
+	for _, a := range keys.Algorithms() {
+		out = append(out, [2]string{"oidc/" + a, "OpenID Connect " + a})
+	}
+	return append(out, [2]string{"saml/", "SAML"})
+}
 
 func (h *Handlers) keysPage(w http.ResponseWriter, r *http.Request) {
 	c, ok := h.who(w, r, PathKeys, false)
@@ -67,7 +73,7 @@ func (h *Handlers) keysShow(w http.ResponseWriter, r *http.Request, c caller, d 
 		}
 		d.Rows = append(d.Rows, keyRow{Status: st, Use: use})
 	}
-	d.Chains = options(keyChains, "")[1:]
+	d.Chains = options(keyChains(), "")[1:]
 	d.CSRFToken, d.RotateURL = h.CSRF.Token(w, r, bindForms), pathKeysRotate
 	h.render(w, r, http.StatusOK, pageKeys, "Signing keys", &c, d)
 }

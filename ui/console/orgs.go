@@ -38,6 +38,9 @@ type Lockout struct {
 	Duration    time.Duration
 }
 
+// For is how long a lock lasts, as people say it.
+func (l Lockout) For() string { return spell(l.Duration) }
+
 // adminOnly answers 403 unless c is an admin.
 func (h *Handlers) adminOnly(w http.ResponseWriter, r *http.Request, c caller) bool {
 	if c.admin {
@@ -150,7 +153,6 @@ type orgData struct {
 	BreachCheck      string
 	BreachDefault    string
 	Lockout          Lockout
-	LockoutFor       string
 }
 
 var orgNotices = map[string]string{
@@ -192,7 +194,7 @@ func (h *Handlers) orgData(w http.ResponseWriter, r *http.Request, name string) 
 	base := OrgURL(o.Name)
 	d := orgData{Org: o, CSRFToken: h.CSRF.Token(w, r, bindForms), DetailsURL: base + "/details", MFAURL: base + "/mfa",
 		PasswordURL: base + "/password", BrandingURL: base + "/branding", Logo: o.Branding.LogoURL, Accent: o.Branding.Accent, Display: o.DisplayName, Domains: strings.Join(o.Domains, "\n"),
-		Policy: admin.DescribeMFAPolicy(o.MFA), Lockout: h.Lockout, LockoutFor: spell(h.Lockout.Duration)}
+		Policy: admin.DescribeMFAPolicy(o.MFA), Lockout: h.Lockout}
 	d.MFA = admin.MFAPolicyInput{Required: o.MFA.Required, Methods: o.MFA.AllowedMethods, AllowSkip: o.MFA.AllowSkip,
 		OtherEmail: o.MFA.OtherEmail, SMSSelfEnrol: o.MFA.SMSSelfEnrol}
 	d.setMethods(h.Methods)
