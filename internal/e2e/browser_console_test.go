@@ -16,9 +16,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/gatehouse-idp/gatehouse/config"
-	"github.com/gatehouse-idp/gatehouse/idp/admin"
 	"github.com/gatehouse-idp/gatehouse/idp/mfa/totp"
-	"github.com/gatehouse-idp/gatehouse/idp/storage"
 	"github.com/gatehouse-idp/gatehouse/internal/testenv"
 )
 
@@ -214,17 +212,7 @@ func TestBrowserConsoleJourney(t *testing.T) {
 	for _, e := range []string{"ann@example.com", "bob@example.com", "cat@example.com", "dan@example.com"} {
 		ids[e] = h.user(e, alicePW)
 	}
-	oa, err := h.inst.Admin.CreateUser(h.ctx, "test", admin.CreateUserInput{Org: "default", Email: "it@example.com", Password: alicePW, EmailVerified: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	def := h.org("default")
-	if _, err := h.inst.Store.UpdateUser(h.ctx, oa.ID, func(u storage.User) (storage.User, error) {
-		u.Roles = append(u.Roles, storage.OrgAdminRole(def.ID))
-		return u, nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	h.orgAdmin("it@example.com", "default")
 
 	// The admin signs in at the organizations page; the console asks for
 	// a second factor, and the flow enrols one.

@@ -32,18 +32,6 @@ func TestConsoleAuthorizationMatrix(t *testing.T) {
 		h.setAdmin(h.user(aliceEmail, alicePW), true)
 		h.user("plain@example.com", alicePW)
 		dave := h.user("dave@example.com", alicePW)
-		orgAdmin := func(email string, o storage.Organization) {
-			u, err := h.inst.Admin.CreateUser(h.ctx, "test", admin.CreateUserInput{Org: o.Name, Email: email, Password: alicePW, EmailVerified: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := h.inst.Store.UpdateUser(h.ctx, u.ID, func(u storage.User) (storage.User, error) {
-				u.Roles = append(u.Roles, storage.OrgAdminRole(o.ID))
-				return u, nil
-			}); err != nil {
-				t.Fatal(err)
-			}
-		}
 		if _, _, err := h.inst.Admin.CreateClient(h.ctx, "test", clients.Input{ID: "mx", RedirectURIs: []string{"https://mx.example/cb"}}); err != nil {
 			t.Fatal(err)
 		}
@@ -54,8 +42,8 @@ func TestConsoleAuthorizationMatrix(t *testing.T) {
 			Enabled: true, Config: cfg, Source: "api", CreatedAt: h.clock.Now(), UpdatedAt: h.clock.Now()}); err != nil {
 			t.Fatal(err)
 		}
-		orgAdmin("oa@beta.example", beta)
-		orgAdmin("oa@example.com", def)
+		h.orgAdmin("oa@beta.example", beta.Name)
+		h.orgAdmin("oa@example.com", def.Name)
 
 		// The callers, each with a browser and a console form token when
 		// the console gives them one.

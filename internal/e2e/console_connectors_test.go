@@ -38,16 +38,7 @@ func TestConsoleConnectors(t *testing.T) {
 			Name: "Beta SSO", Domains: []string{"beta.test"}, Enabled: true, Config: cfg, Source: "api", CreatedAt: now, UpdatedAt: now}); err != nil {
 			t.Fatal(err)
 		}
-		oa, err := h.inst.Admin.CreateUser(h.ctx, "test", admin.CreateUserInput{Org: "acme", Email: "it@acme.test", Password: alicePW, EmailVerified: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := h.inst.Store.UpdateUser(h.ctx, oa.ID, func(u storage.User) (storage.User, error) {
-			u.Roles = append(u.Roles, storage.OrgAdminRole(acme.ID))
-			return u, nil
-		}); err != nil {
-			t.Fatal(err)
-		}
+		h.orgAdmin("it@acme.test", "acme")
 		b := h.browser()
 		h.consoleSignIn(t, b, "it@acme.test")
 		list := b.get(h.issuer + "/admin/connectors")

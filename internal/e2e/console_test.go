@@ -40,6 +40,20 @@ func consoleForm(t *testing.T, p page, action string) url.Values {
 	return nil
 }
 
+// orgAdmin creates an account of organization org (by name) and makes it
+// that organization's admin, as `gatehouse roles grant` does.
+func (h *harness) orgAdmin(email, org string) storage.User {
+	h.t.Helper()
+	if _, err := h.inst.Admin.CreateUser(h.ctx, "test", admin.CreateUserInput{Org: org, Email: email, Password: alicePW, EmailVerified: true}); err != nil {
+		h.t.Fatal(err)
+	}
+	res, err := h.inst.Admin.GrantRole(h.ctx, "test", admin.RoleChange{Email: email, Role: admin.RoleNameOrgAdmin, Org: org})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return res.User
+}
+
 // consoleSignIn opens /admin/users in b as email, who enrols an
 // authenticator app on the way (the console requires a second factor),
 // and returns the users list.
@@ -215,25 +229,14 @@ func TestConsoleRefusesWhoHasNoRole(t *testing.T) {
 // another organization's ids in the URL or the form are refused.
 func TestConsoleOrgAdminSeesOnlyTheirOrganization(t *testing.T) {
 	eachBackend(t, func(t *testing.T, h *harness) {
-		beta, err := h.inst.Admin.CreateOrg(h.ctx, "test", admin.CreateOrgInput{Name: "beta", DisplayName: "Beta Corp"})
-		if err != nil {
+		if _, err := h.inst.Admin.CreateOrg(h.ctx, "test", admin.CreateOrgInput{Name: "beta", DisplayName: "Beta Corp"}); err != nil {
 			t.Fatal(err)
 		}
 		outsider := h.user("zed@example.com", alicePW) // in the default organization
-		oa, err := h.inst.Admin.CreateUser(h.ctx, "test", admin.CreateUserInput{Org: "beta", Email: "oa@beta.example",
-			Password: alicePW, EmailVerified: true})
-		if err != nil {
-			t.Fatal(err)
-		}
+		h.orgAdmin("oa@beta.example", "beta")
 		member, err := h.inst.Admin.CreateUser(h.ctx, "test", admin.CreateUserInput{Org: "beta", Email: "mia@beta.example",
 			Password: alicePW, EmailVerified: true})
 		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := h.inst.Store.UpdateUser(h.ctx, oa.ID, func(u storage.User) (storage.User, error) {
-			u.Roles = append(u.Roles, storage.OrgAdminRole(beta.ID))
-			return u, nil
-		}); err != nil {
 			t.Fatal(err)
 		}
 		b := h.browser()
